@@ -1,0 +1,2 @@
+// placeholder translation unit; components land here.
+namespace snap {}

@@ -1,0 +1,55 @@
+#include "snap/log.h"
+
+#include "log_layout.h"
+
+namespace snap {
+
+std::string_view to_string(ResultKind kind) {
+  switch (kind) {
+    case ResultKind::kNone: return "none";
+    case ResultKind::kBytes: return "bytes";
+    case ResultKind::kInteger: return "integer";
+    case ResultKind::kSecretHandle: return "secret";
+    case ResultKind::kFailure: return "failure";
+  }
+  return "unknown";
+}
+
+std::string_view to_string(LogErrorCode code) {
+  switch (code) {
+    case LogErrorCode::kNotFound: return "not found";
+    case LogErrorCode::kNotASnapshotLog: return "not a snapshot log";
+    case LogErrorCode::kIncompatibleVersion: return "incompatible version";
+    case LogErrorCode::kIncomplete: return "incomplete";
+    case LogErrorCode::kTruncated: return "truncated";
+    case LogErrorCode::kCorrupt: return "corrupt";
+    case LogErrorCode::kIo: return "i/o error";
+    case LogErrorCode::kUsage: return "usage error";
+  }
+  return "unknown";
+}
+
+namespace {
+// Length-prefixed so that ("ab","c") and ("a","bc") differ.
+void add_field(layout::Digest& d, std::string_view s) {
+  const std::uint64_t n = s.size();
+  d.update(&n, sizeof n);
+  d.update(s.data(), s.size());
+}
+}  // namespace
+
+std::uint64_t manifest_digest(const Manifest& manifest) {
+  layout::Digest d;
+  for (const ComponentEntry& c : manifest.components) {
+    add_field(d, c.id);
+    add_field(d, c.type);
+    add_field(d, c.persona);
+    add_field(d, c.config);
+    const std::uint64_t n = c.uses.size();
+    d.update(&n, sizeof n);
+    for (const std::string& u : c.uses) add_field(d, u);
+  }
+  return d.value();
+}
+
+}  // namespace snap
