@@ -13,10 +13,14 @@
 //   Magic, version and check stay at these offsets in every future version, so any
 //   reader can name the version of a log it cannot read.
 //
-//   frame (12-byte prefix, then one zstd frame with its content checksum on)
+//   frame (16-byte prefix, then one zstd frame with its content checksum on)
 //     0   4  compressed size   (bytes of the zstd frame that follows)
 //     4   4  decompressed size (bytes of the Cap'n Proto message inside; a multiple of 8)
-//     8   4  check: digest32(bytes 0..7) -- tells a damaged prefix from a truncated file
+//     8   4  body check: digest32(the compressed bytes). zstd's own checksum covers the
+//            decompressed content, but some bit flips in entropy-coded data decode to the
+//            same content and pass it; this check sees every flip in the file.
+//     12  4  prefix check: digest32(bytes 0..11) -- tells a damaged prefix from a
+//            truncated file
 //     The decompressed bytes are one Cap'n Proto message (standard segment-table framing)
 //     whose root is schema::Record.
 //
@@ -43,7 +47,7 @@ inline constexpr std::uint32_t kKnownCompatibleFlags = 0;
 inline constexpr unsigned char kMagic[8] = {0x89, 'S', 'N', 'P', '\r', '\n', 0x1a, '\n'};
 inline constexpr unsigned char kEndMagic[4] = {'S', 'N', 'P', 0x1a};
 inline constexpr std::size_t kFileHeaderSize = 24;
-inline constexpr std::size_t kFramePrefixSize = 12;
+inline constexpr std::size_t kFramePrefixSize = 16;
 inline constexpr std::size_t kFooterSize = 24;
 inline constexpr std::uint32_t kNoCallSite = 0xFFFFFFFFu;
 

@@ -135,7 +135,7 @@ class LogReader::Impl {
     unsigned char prefix[layout::kFramePrefixSize];
     const std::size_t got = detail::read_at(file_.fd(), path_, prefix, sizeof prefix, start);
     if (got < sizeof prefix) truncated(start, std::string("inside the prefix of the ") + what + " frame");
-    if (layout::get_u32(prefix + 8) != layout::digest32(prefix, 8)) corrupt(start, "bad frame prefix");
+    if (layout::get_u32(prefix + 12) != layout::digest32(prefix, 12)) corrupt(start, "bad frame prefix");
     const std::uint32_t compressed = layout::get_u32(prefix);
     const std::uint32_t decompressed = layout::get_u32(prefix + 4);
     if (compressed > limits_.max_frame_bytes || decompressed > limits_.max_frame_bytes) {
@@ -152,6 +152,9 @@ class LogReader::Impl {
     compressed_.resize(compressed);
     if (detail::read_at(file_.fd(), path_, compressed_.data(), compressed, body) != compressed) {
       truncated(start, std::string("inside the ") + what + " frame");
+    }
+    if (layout::get_u32(prefix + 8) != layout::digest32(compressed_.data(), compressed)) {
+      corrupt(body, "frame checksum mismatch");
     }
 
     const unsigned long long content = ZSTD_getFrameContentSize(compressed_.data(), compressed);

@@ -312,7 +312,8 @@ class LogWriter::Impl {
     }
     layout::put_u32(out, static_cast<std::uint32_t>(n));
     layout::put_u32(out + 4, static_cast<std::uint32_t>(bytes.size()));
-    layout::put_u32(out + 8, layout::digest32(out, 8));
+    layout::put_u32(out + 8, layout::digest32(out + layout::kFramePrefixSize, n));
+    layout::put_u32(out + 12, layout::digest32(out, 12));
     write(out, layout::kFramePrefixSize + n);
   }
 
