@@ -1,0 +1,77 @@
+#include "snap/divergence.h"
+
+#include <cstdio>
+
+namespace snap {
+
+namespace {
+
+// Requests can be binary or long; show enough to recognise them, on one line.
+std::string printable(const std::string& bytes) {
+  constexpr std::size_t kShown = 80;
+  std::string out = "\"";
+  for (std::size_t i = 0; i < bytes.size() && i < kShown; ++i) {
+    const unsigned char c = static_cast<unsigned char>(bytes[i]);
+    if (c == '"' || c == '\\') {
+      out += '\\';
+      out += static_cast<char>(c);
+    } else if (c >= 0x20 && c < 0x7f) {
+      out += static_cast<char>(c);
+    } else {
+      char hex[5];
+      std::snprintf(hex, sizeof hex, "\\x%02x", c);
+      out += hex;
+    }
+  }
+  out += '"';
+  if (bytes.size() > kShown) out += " (" + std::to_string(bytes.size()) + " bytes)";
+  return out;
+}
+
+std::string describe(const Divergence::Call& c, const char* site_word) {
+  std::string s = c.kind;
+  if (!c.key.empty()) s += " " + printable(c.key);
+  if (!c.request.empty()) s += " request " + printable(c.request);
+  if (!c.file.empty()) {
+    s += std::string("  (") + site_word + " " + c.file + ":" + std::to_string(c.line);
+    if (!c.function.empty()) s += " in " + c.function;
+    s += ")";
+  }
+  return s;
+}
+
+std::string headline(Divergence::Reason reason, std::uint64_t index, std::uint64_t left) {
+  const std::string at = "replay diverged at event " + std::to_string(index) + ": ";
+  switch (reason) {
+    case Divergence::Reason::kDifferentCall: return at + "the program asked for a different input than the build recorded";
+    case Divergence::Reason::kDifferentRequest: return at + "the program sent a different request than the build recorded";
+    case Divergence::Reason::kLogExhausted: return at + "the program asked for more than the log holds";
+    case Divergence::Reason::kEventsLeftOver:
+      return at + "the program finished with " + std::to_string(left) + " event" + (left == 1 ? "" : "s") +
+             " left unread";
+    case Divergence::Reason::kUnsupportedVersion: return at + "the recorded version is not supported by this program";
+  }
+  return at;
+}
+
+std::string message(Divergence::Reason reason, std::uint64_t index, const std::optional<Divergence::Call>& expected,
+                    const std::optional<Divergence::Call>& actual, std::uint64_t left, const std::string& detail) {
+  std::string m = headline(reason, index, left);
+  if (expected) m += "\n  log expected:   " + describe(*expected, "recorded at");
+  if (actual) m += "\n  program asked:  " + describe(*actual, "at");
+  if (!detail.empty()) m += "\n  " + detail;
+  return m;
+}
+
+}  // namespace
+
+Divergence::Divergence(Reason reason, std::uint64_t index, std::optional<Call> expected, std::optional<Call> actual,
+                       std::uint64_t events_left, std::string detail)
+    : std::runtime_error(message(reason, index, expected, actual, events_left, detail)),
+      reason_(reason),
+      index_(index),
+      expected_(std::move(expected)),
+      actual_(std::move(actual)),
+      events_left_(events_left) {}
+
+}  // namespace snap
