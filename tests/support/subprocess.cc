@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <poll.h>
+#include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -11,7 +12,7 @@
 
 namespace snap::testing {
 
-ProcessResult run_process(const std::vector<std::string>& argv, const ProcessOptions& options) {
+ChildProcess::ChildProcess(const std::vector<std::string>& argv, const ProcessOptions& options) {
   int out_pipe[2], err_pipe[2];
   if (pipe2(out_pipe, O_CLOEXEC) != 0 || pipe2(err_pipe, O_CLOEXEC) != 0) {
     throw std::runtime_error(std::string("pipe: ") + std::strerror(errno));
@@ -26,10 +27,13 @@ ProcessResult run_process(const std::vector<std::string>& argv, const ProcessOpt
     for (auto& e : env_storage) envp.push_back(e.data());
     envp.push_back(nullptr);
   }
-
-  const pid_t pid = fork();
-  if (pid < 0) throw std::runtime_error(std::string("fork: ") + std::strerror(errno));
-  if (pid == 0) {
+  pid_ = fork();
+  if (pid_ < 0) throw std::runtime_error(std::string("fork: ") + std::strerror(errno));
+  if (pid_ == 0) {
+    // The test runner may block signals (gtest does not, but be safe): the child starts clean.
+    sigset_t none;
+    sigemptyset(&none);
+    sigprocmask(SIG_SETMASK, &none, nullptr);
     dup2(out_pipe[1], 1);
     dup2(err_pipe[1], 2);
     if (!options.working_directory.empty() && chdir(options.working_directory.c_str()) != 0) _exit(126);
@@ -42,35 +46,69 @@ ProcessResult run_process(const std::vector<std::string>& argv, const ProcessOpt
   }
   close(out_pipe[1]);
   close(err_pipe[1]);
+  out_fd_ = out_pipe[0];
+  err_fd_ = err_pipe[0];
+}
 
-  ProcessResult result;
-  pollfd fds[2] = {{out_pipe[0], POLLIN, 0}, {err_pipe[0], POLLIN, 0}};
-  std::string* sinks[2] = {&result.out, &result.err};
-  int open_fds = 2;
+ChildProcess::~ChildProcess() {
+  if (pid_ > 0) {
+    kill(pid_, SIGKILL);
+    wait();
+  }
+}
+
+// Reads whatever is available within timeout_ms; false once both pipes are closed.
+bool ChildProcess::pump(int timeout_ms) {
+  pollfd fds[2] = {{out_fd_, POLLIN, 0}, {err_fd_, POLLIN, 0}};
+  std::string* sinks[2] = {&result_.out, &result_.err};
+  if (out_fd_ < 0 && err_fd_ < 0) return false;
+  const int n = poll(fds, 2, timeout_ms);
+  if (n <= 0) return true;
   char buf[65536];
-  while (open_fds > 0) {
-    if (poll(fds, 2, -1) < 0) {
-      if (errno == EINTR) continue;
-      break;
-    }
-    for (int i = 0; i < 2; ++i) {
-      if (fds[i].fd < 0 || (fds[i].revents & (POLLIN | POLLHUP)) == 0) continue;
-      const ssize_t n = read(fds[i].fd, buf, sizeof buf);
-      if (n > 0) {
-        sinks[i]->append(buf, static_cast<std::size_t>(n));
-      } else if (n == 0 || errno != EINTR) {
-        close(fds[i].fd);
-        fds[i].fd = -1;
-        --open_fds;
-      }
+  for (int i = 0; i < 2; ++i) {
+    if (fds[i].fd < 0 || (fds[i].revents & (POLLIN | POLLHUP | POLLERR)) == 0) continue;
+    const ssize_t got = read(fds[i].fd, buf, sizeof buf);
+    if (got > 0) {
+      sinks[i]->append(buf, static_cast<std::size_t>(got));
+    } else if (got == 0 || errno != EINTR) {
+      close(fds[i].fd);
+      (i == 0 ? out_fd_ : err_fd_) = -1;
     }
   }
-  int status = 0;
-  while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+  return true;
+}
+
+bool ChildProcess::wait_for_output(const std::string& text, std::chrono::milliseconds timeout) {
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (result_.out.find(text) == std::string::npos) {
+    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+    if (left.count() <= 0) return false;
+    if (!pump(static_cast<int>(left.count()))) return result_.out.find(text) != std::string::npos;
   }
-  if (WIFEXITED(status)) result.exit_code = WEXITSTATUS(status);
-  if (WIFSIGNALED(status)) result.signal = WTERMSIG(status);
-  return result;
+  return true;
+}
+
+void ChildProcess::send_signal(int sig) {
+  if (pid_ > 0) kill(pid_, sig);
+}
+
+ProcessResult ChildProcess::wait() {
+  while (pump(-1)) {
+  }
+  if (pid_ > 0) {
+    int status = 0;
+    while (waitpid(pid_, &status, 0) < 0 && errno == EINTR) {
+    }
+    if (WIFEXITED(status)) result_.exit_code = WEXITSTATUS(status);
+    if (WIFSIGNALED(status)) result_.signal = WTERMSIG(status);
+    pid_ = -1;
+  }
+  return result_;
+}
+
+ProcessResult run_process(const std::vector<std::string>& argv, const ProcessOptions& options) {
+  ChildProcess child(argv, options);
+  return child.wait();
 }
 
 }  // namespace snap::testing

@@ -3,6 +3,9 @@
 // own environment and working directory.
 #pragma once
 
+#include <sys/types.h>
+
+#include <chrono>
 #include <filesystem>
 #include <map>
 #include <optional>
@@ -12,7 +15,7 @@
 namespace snap::testing {
 
 struct ProcessResult {
-  int exit_code = -1;   // -1 when killed by a signal
+  int exit_code = -1;  // -1 when killed by a signal
   int signal = 0;
   std::string out;
   std::string err;
@@ -20,12 +23,37 @@ struct ProcessResult {
 
 struct ProcessOptions {
   std::filesystem::path working_directory;  // empty: inherit
-  // nullopt: inherit the environment; otherwise exactly these variables (empty map:
-  // a cleared environment).
+  // nullopt: inherit the environment; otherwise exactly these variables (an empty map
+  // is a cleared environment).
   std::optional<std::map<std::string, std::string>> environment;
 };
 
-// Runs argv[0] (a path) with argv and waits for it. Throws std::runtime_error if it cannot start.
+// A running child with its stdout and stderr captured.
+class ChildProcess {
+ public:
+  // Starts argv[0] (a path). Throws std::runtime_error if it cannot.
+  ChildProcess(const std::vector<std::string>& argv, const ProcessOptions& options = {});
+  // Kills a child still running.
+  ~ChildProcess();
+  ChildProcess(const ChildProcess&) = delete;
+  ChildProcess& operator=(const ChildProcess&) = delete;
+
+  // Reads output until stdout contains `text` or `timeout` passes (a bound for a hung
+  // child, not a synchronisation delay); true if it appeared.
+  bool wait_for_output(const std::string& text, std::chrono::milliseconds timeout);
+  void send_signal(int sig);
+  // Reads to the end and reaps the child.
+  ProcessResult wait();
+
+ private:
+  bool pump(int timeout_ms);
+  pid_t pid_ = -1;
+  int out_fd_ = -1;
+  int err_fd_ = -1;
+  ProcessResult result_;
+};
+
+// Runs the program to completion.
 ProcessResult run_process(const std::vector<std::string>& argv, const ProcessOptions& options = {});
 
 }  // namespace snap::testing

@@ -1,0 +1,55 @@
+// Password and Secret: values a persona needs that must never enter the snapshot log.
+//
+// Password is generated once, by the first build that declares it, from the real random
+// source (unrecorded), and stored in BUILD_DIR/state/secrets/NAME with mode 0600; later
+// builds keep it. Secret is a value the user supplies at build time (`--secret NAME=VALUE`
+// or $SNAP_SECRET_NAME); it is stored the same way.
+//
+// Both reach a persona as a secret: only personas that use the component (directly or
+// through what they use) receive it, in BUILD_DIR/runtime-secrets/PERSONA/NAME — what
+// compose mounts at /run/secrets. Read the value in a persona body with value(); the log
+// holds only the secret's name.
+//
+//   auto& db_password = app.add<snap::Password>("db-password");
+//   api.uses(db_password);
+//   ... in api's body: connect(db_password.value());
+//
+// Thread safety: value() may be called from any thread after startup.
+#pragma once
+
+#include <source_location>
+#include <string>
+
+#include "snap/component.h"
+
+namespace snap {
+
+class Password final : public Component {
+ public:
+  // 24 random bytes as 48 hex digits: 192 bits, safe in URLs and connection strings.
+  static constexpr std::size_t kRandomBytes = 24;
+
+  explicit Password(const Init& init);
+  // The secret's name: the file name under /run/secrets.
+  const std::string& secret_name() const { return secret_name_; }
+  std::vector<std::string> secret_names() const override { return {secret_name_}; }
+  // Reads the value through the membrane (live after startup). Throws SecretUnavailable
+  // when the running persona does not use this password.
+  std::string value(std::source_location where = std::source_location::current()) const;
+
+ private:
+  std::string secret_name_;
+};
+
+class Secret final : public Component {
+ public:
+  explicit Secret(const Init& init);
+  const std::string& secret_name() const { return secret_name_; }
+  std::vector<std::string> secret_names() const override { return {secret_name_}; }
+  std::string value(std::source_location where = std::source_location::current()) const;
+
+ private:
+  std::string secret_name_;
+};
+
+}  // namespace snap

@@ -1,0 +1,30 @@
+// Port: a TCP port number chosen at the first build and kept by every later build into
+// the same output directory, so deployment files and clients stay valid.
+//
+// Numbers are allocated from 35000 upward, lowest free first, in declaration order. They
+// live in the build state (state/build-state.json, key "ports"), which startup reads
+// through the membrane, so every container replays the same number. A removed Port keeps
+// its number reserved; adding it back returns the same number.
+//
+// Thread safety: immutable after construction.
+#pragma once
+
+#include <cstdint>
+
+#include "snap/component.h"
+
+namespace snap {
+
+class Port final : public Component {
+ public:
+  static constexpr std::uint16_t kFirstPort = 35000;
+
+  explicit Port(const Init& init);
+  std::uint16_t number() const { return number_; }
+  boost::json::object config() const override;
+
+ private:
+  std::uint16_t number_;
+};
+
+}  // namespace snap

@@ -1,0 +1,93 @@
+#include <boost/json.hpp>
+#include <set>
+
+#include "snap/app.h"
+#include "snap/membrane.h"
+#include "snap/password.h"
+#include "snap/port.h"
+#include "snap/system.h"
+#include "snap/worker.h"
+
+namespace snap {
+
+// ---- Port ----
+
+Port::Port(const Init& init) : Component(init, "Port") {
+  BuildState& state = app().build_state();
+  boost::json::object ports;
+  if (auto v = state.get("ports"); v && v->is_object()) ports = v->as_object();
+  if (auto it = ports.find(id().str()); it != ports.end() && it->value().is_int64()) {
+    number_ = static_cast<std::uint16_t>(it->value().as_int64());
+    return;
+  }
+  std::set<std::int64_t> taken;
+  for (const auto& [key, value] : ports) {
+    if (value.is_int64()) taken.insert(value.as_int64());
+  }
+  std::int64_t candidate = kFirstPort;
+  while (taken.count(candidate)) ++candidate;
+  if (candidate > 65535) throw std::runtime_error("no free port above " + std::to_string(kFirstPort));
+  number_ = static_cast<std::uint16_t>(candidate);
+  ports[id().str()] = candidate;
+  state.set("ports", std::move(ports));
+}
+
+boost::json::object Port::config() const { return {{"port", number_}}; }
+
+// ---- Password / Secret ----
+
+namespace {
+std::string hex_random(System& system, std::size_t bytes) {
+  std::string raw(bytes, '\0');
+  system.random_bytes(raw.data(), raw.size());
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string out;
+  for (unsigned char c : raw) {
+    out += kHex[c >> 4];
+    out += kHex[c & 15];
+  }
+  return out;
+}
+// The secret's name: the id below the app ("db-password", "payments.stripe-key"), which
+// is what users type in --secret NAME=VALUE and what compose mounts under /run/secrets.
+std::string secret_name_of(const Id& id) {
+  const std::string& full = id.str();
+  const std::size_t dot = full.find('.');
+  std::string name = dot == std::string::npos ? full : full.substr(dot + 1);
+  for (char& c : name) {
+    if (c == '/') c = '_';
+  }
+  return name;
+}
+}  // namespace
+
+Password::Password(const Init& init) : Component(init, "Password"), secret_name_(secret_name_of(id())) {
+  app().provide_generated_secret(secret_name_, [](System& system) { return hex_random(system, kRandomBytes); });
+}
+
+std::string Password::value(std::source_location where) const { return app().membrane().secret(secret_name_, where); }
+
+Secret::Secret(const Init& init) : Component(init, "Secret"), secret_name_(secret_name_of(id())) {
+  app().require_supplied_secret(secret_name_);
+}
+
+std::string Secret::value(std::source_location where) const { return app().membrane().secret(secret_name_, where); }
+
+// ---- Worker ----
+
+Worker::Worker(const Init& init, std::chrono::milliseconds interval, Tick tick)
+    : Persona(
+          init, PersonaKind::kDaemon,
+          [interval, tick = std::move(tick)](PersonaContext& context) {
+            while (!context.stop_requested()) {
+              tick(context);
+              if (context.wait_for_stop(interval)) break;
+            }
+            return 0;
+          },
+          "Worker"),
+      interval_(interval) {}
+
+boost::json::object Worker::config() const { return {{"interval_ms", interval_.count()}}; }
+
+}  // namespace snap

@@ -1,2 +1,0 @@
-// placeholder translation unit; components land here.
-namespace snap {}

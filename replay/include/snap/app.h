@@ -1,0 +1,132 @@
+// App: the root of a program's component tree and its context: which mode the process
+// runs in, which phase of the lifecycle it is in, the membrane to read inputs through,
+// and the build-time state that persists across builds.
+//
+// A program defines itself in one function that runs at startup in every mode:
+//
+//   void define_app(snap::App& app) {
+//     auto& port = app.add<snap::Port>("api-port");
+//     auto started = app.membrane().wall_now();       // recorded at build, replayed at runtime
+//     app.add<snap::Persona>("api", snap::PersonaKind::kDaemon, [&](snap::PersonaContext& ctx) { ... });
+//   }
+//   int main(int argc, char** argv) { return snap::run(argc, argv, "my-app", define_app); }
+//
+// The app is made by snap::run (or the in-process functions in lifecycle.h), never by
+// user code. There are no globals: several apps may live in one process.
+//
+// Thread safety: startup (define_app) runs on one thread. Afterwards the tree is frozen;
+// membrane() (live by then) and the read-only accessors may be used from any thread.
+#pragma once
+
+#include <filesystem>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <source_location>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <boost/json/value.hpp>
+
+#include "snap/component.h"
+#include "snap/log.h"
+
+namespace snap {
+
+class Membrane;
+class Persona;
+class System;
+
+// Which program this process is.
+enum class Mode {
+  kBuild,   // `app build`: startup records, then build actions write the deployment
+  kRun,     // `app run PERSONA`: startup replays, then the persona runs live
+  kDev,     // `app dev`: startup live, every daemon persona in this process
+  kVerify,  // `app verify LOG`: startup replays against a log, nothing runs
+};
+std::string_view to_string(Mode mode);
+
+// Where in the lifecycle the process is.
+enum class Phase {
+  kStartup,       // define_app is running; inputs go through the recording/replaying membrane
+  kBuildActions,  // build mode, after startup: on_build actions, state files
+  kRuntime,       // a persona body is running (run, dev); the membrane is live
+  kFinished,      // verify after startup, or after personas stopped
+};
+std::string_view to_string(Phase phase);
+
+// A phase assertion failed. The message names the assertion and the actual mode and phase.
+class PhaseError : public std::logic_error {
+ public:
+  using std::logic_error::logic_error;
+};
+
+// The build-time key-value store: JSON values that persist across builds in
+// BUILD_DIR/state/build-state.json. Loaded at startup through the membrane, so runtime
+// containers see exactly what the build saw; written back only by a build.
+class BuildState {
+ public:
+  std::optional<boost::json::value> get(std::string_view key) const;
+  // Any mode may set (so startup code runs alike everywhere); only a build persists it.
+  void set(std::string_view key, boost::json::value value);
+  const boost::json::object& values() const { return values_; }
+
+ private:
+  friend class App;
+  boost::json::object values_;
+};
+
+class App final : public Component {
+ public:
+  struct Private;
+  // Made by the lifecycle only (see lifecycle.h).
+  App(std::string_view name, std::unique_ptr<Private> state);
+  ~App() override;
+
+  Mode mode() const;
+  Phase phase() const;
+
+  // The membrane for this phase: recording or replaying during startup, live afterwards.
+  Membrane& membrane() const;
+  BuildState& build_state();
+
+  // Runs after startup, in build mode only, in the order added (e.g. write config files).
+  void on_build(std::function<void(App&)> action);
+
+  // Phase assertions; each throws PhaseError naming where the program actually is.
+  void assert_startup(std::source_location where = std::source_location::current()) const;
+  void assert_not_startup(std::source_location where = std::source_location::current()) const;
+  // A persona body is running (run or dev mode).
+  void assert_runtime(std::source_location where = std::source_location::current()) const;
+  // This process is the build (startup or build actions).
+  void assert_build_time(std::source_location where = std::source_location::current()) const;
+
+  // Secrets. A secret's value never enters the log: components declare the secret at
+  // startup and read it through membrane().secret(name) in a persona body.
+  // Build and dev: makes sure `name` has a value, calling `generate` once (with the
+  // real System's randomness, unrecorded) if none is stored yet. Other modes: no-op.
+  void provide_generated_secret(std::string_view name, const std::function<std::string(System&)>& generate);
+  // Build and dev: the user must supply `name` (`--secret NAME=VALUE`, or the env var
+  // SNAP_SECRET_<NAME> at build time); a build without it fails after startup.
+  void require_supplied_secret(std::string_view name);
+
+  // Every component in creation order (the app itself first), and the personas among them.
+  std::vector<const Component*> components() const;
+  std::vector<const Persona*> personas() const;
+  const Persona* find_persona(std::string_view name) const;
+  // The manifest of this tree: what the build records and every replay compares.
+  Manifest manifest() const;
+  // Secret names a persona receives: those of its own subtree and of everything it uses, transitively.
+  std::vector<std::string> secrets_for(const Persona& persona) const;
+
+  Private& internals() { return *private_; }
+
+ private:
+  friend class Component;
+  void register_component(Component& component);
+  std::unique_ptr<Private> private_;
+};
+
+}  // namespace snap

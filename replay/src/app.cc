@@ -1,0 +1,243 @@
+#include "snap/app.h"
+
+#include <algorithm>
+#include <deque>
+#include <set>
+
+#include <boost/json.hpp>
+
+#include "app_private.h"
+#include "snap/persona.h"
+#include "snap/system.h"
+
+namespace snap {
+
+std::string_view to_string(PersonaKind kind) {
+  switch (kind) {
+    case PersonaKind::kNone: return "";
+    case PersonaKind::kDaemon: return "daemon";
+    case PersonaKind::kCommand: return "command";
+  }
+  return "";
+}
+
+std::string_view to_string(Mode mode) {
+  switch (mode) {
+    case Mode::kBuild: return "build";
+    case Mode::kRun: return "run";
+    case Mode::kDev: return "dev";
+    case Mode::kVerify: return "verify";
+  }
+  return "?";
+}
+
+std::string_view to_string(Phase phase) {
+  switch (phase) {
+    case Phase::kStartup: return "startup";
+    case Phase::kBuildActions: return "build actions";
+    case Phase::kRuntime: return "runtime";
+    case Phase::kFinished: return "finished";
+  }
+  return "?";
+}
+
+namespace {
+std::string site(const std::source_location& w) { return std::string(w.file_name()) + ":" + std::to_string(w.line()); }
+}  // namespace
+
+// ---- Component ----
+
+Component::Component(const Init& init, std::string type)
+    : app_(init.app), parent_(init.parent), id_(init.id), type_(std::move(type)), where_(init.where) {}
+
+Component::~Component() = default;
+
+Component& Component::uses(const Component& other) {
+  app_->assert_startup();
+  if (std::find(uses_.begin(), uses_.end(), &other) == uses_.end()) uses_.push_back(&other);
+  return *this;
+}
+
+Component::Init Component::child_init(const Name& name) {
+  Id id = id_.child(name.value);
+  App::Private& p = app_->internals();
+  if (p.phase != Phase::kStartup) {
+    throw PhaseError("cannot add component " + id.str() + " at " + site(name.where) +
+                     ": components are created during startup only (the program is in " +
+                     std::string(to_string(p.phase)) + ")");
+  }
+  if (auto it = p.created_at.find(id.str()); it != p.created_at.end()) {
+    throw std::invalid_argument("duplicate id " + id.str() + ": first created at " + site(it->second) +
+                                ", again at " + site(name.where));
+  }
+  return Init{app_, this, std::move(id), name.where};
+}
+
+Component& Component::adopt(std::unique_ptr<Component> child) {
+  Component& ref = *child;
+  app_->register_component(ref);
+  children_.push_back(&ref);
+  app_->internals().owned.push_back(std::move(child));
+  return ref;
+}
+
+// ---- Persona ----
+
+Persona::Persona(const Init& init, PersonaKind kind, Body body, std::string type)
+    : Component(init, std::move(type)), kind_(kind), body_(std::move(body)) {
+  if (kind_ == PersonaKind::kNone) throw std::invalid_argument("persona " + id().str() + ": kind must be daemon or command");
+  if (!body_) throw std::invalid_argument("persona " + id().str() + ": no body");
+}
+
+Persona& Persona::on_stop(std::function<void()> hook) {
+  on_stop_ = std::move(hook);
+  return *this;
+}
+
+Membrane& PersonaContext::membrane() const { return app_.membrane(); }
+
+bool PersonaContext::stop_requested() const {
+  std::lock_guard lock(mutex_);
+  return stop_;
+}
+void PersonaContext::wait_for_stop() const {
+  std::unique_lock lock(mutex_);
+  changed_.wait(lock, [&] { return stop_; });
+}
+bool PersonaContext::wait_for_stop(std::chrono::milliseconds timeout) const {
+  std::unique_lock lock(mutex_);
+  return changed_.wait_for(lock, timeout, [&] { return stop_; });
+}
+void PersonaContext::request_stop() {
+  {
+    std::lock_guard lock(mutex_);
+    stop_ = true;
+  }
+  changed_.notify_all();
+}
+
+// ---- BuildState ----
+
+std::optional<boost::json::value> BuildState::get(std::string_view key) const {
+  if (auto it = values_.find(key); it != values_.end()) return it->value();
+  return std::nullopt;
+}
+
+void BuildState::set(std::string_view key, boost::json::value value) { values_[key] = std::move(value); }
+
+// ---- App ----
+
+App::App(std::string_view name, std::unique_ptr<Private> state)
+    : Component(Init{this, nullptr, Id::root(name), std::source_location::current()}, "App"),
+      private_(std::move(state)) {
+  register_component(*this);
+}
+
+App::~App() = default;
+
+Mode App::mode() const { return private_->mode; }
+Phase App::phase() const { return private_->phase; }
+Membrane& App::membrane() const { return *private_->current; }
+BuildState& App::build_state() { return private_->state; }
+
+void App::on_build(std::function<void(App&)> action) {
+  assert_startup();
+  private_->build_actions.push_back(std::move(action));
+}
+
+void App::register_component(Component& component) {
+  private_->created_at.emplace(component.id().str(), component.created_at());
+  private_->all.push_back(&component);
+}
+
+namespace {
+[[noreturn]] void phase_error(const char* assertion, const App& app, const std::source_location& where) {
+  throw PhaseError(std::string(assertion) + " failed at " + site(where) + ": the program is in " +
+                   std::string(to_string(app.mode())) + " mode, " + std::string(to_string(app.phase())) + " phase");
+}
+}  // namespace
+
+void App::assert_startup(std::source_location where) const {
+  if (phase() != Phase::kStartup) phase_error("assert_startup", *this, where);
+}
+void App::assert_not_startup(std::source_location where) const {
+  if (phase() == Phase::kStartup) phase_error("assert_not_startup", *this, where);
+}
+void App::assert_runtime(std::source_location where) const {
+  if (phase() != Phase::kRuntime) phase_error("assert_runtime", *this, where);
+}
+void App::assert_build_time(std::source_location where) const {
+  if (mode() != Mode::kBuild) phase_error("assert_build_time", *this, where);
+}
+
+void App::provide_generated_secret(std::string_view name, const std::function<std::string(System&)>& generate) {
+  assert_startup();
+  Private& p = *private_;
+  if (p.mode != Mode::kBuild && p.mode != Mode::kDev) return;
+  if (p.known_secrets.get(name)) return;
+  p.known_secrets.values.emplace(std::string(name), generate(*p.system));
+  p.generated_secrets.emplace(name);
+}
+
+void App::require_supplied_secret(std::string_view name) {
+  assert_startup();
+  Private& p = *private_;
+  if (p.mode != Mode::kBuild && p.mode != Mode::kDev) return;
+  if (auto it = p.supplied_secrets.find(name); it != p.supplied_secrets.end()) {
+    p.known_secrets.values[std::string(name)] = it->second;
+  } else if (auto v = p.system->env(env_name_for_secret("SNAP_SECRET_", name))) {
+    p.known_secrets.values[std::string(name)] = *v;
+  }
+  p.required_secrets.emplace(name);
+}
+
+std::vector<const Component*> App::components() const {
+  return std::vector<const Component*>(private_->all.begin(), private_->all.end());
+}
+
+std::vector<const Persona*> App::personas() const {
+  std::vector<const Persona*> out;
+  for (const Component* c : private_->all) {
+    if (c->persona_kind() != PersonaKind::kNone) out.push_back(static_cast<const Persona*>(c));
+  }
+  return out;
+}
+
+const Persona* App::find_persona(std::string_view name) const {
+  for (const Persona* p : personas()) {
+    if (p->id().name() == name || p->id().str() == name) return p;
+  }
+  return nullptr;
+}
+
+Manifest App::manifest() const {
+  Manifest m;
+  for (const Component* c : private_->all) {
+    ComponentEntry e;
+    e.id = c->id().str();
+    e.type = c->type();
+    e.persona = std::string(to_string(c->persona_kind()));
+    e.config = boost::json::serialize(c->config());
+    for (const Component* u : c->used()) e.uses.push_back(u->id().str());
+    std::sort(e.uses.begin(), e.uses.end());
+    m.components.push_back(std::move(e));
+  }
+  return m;
+}
+
+std::vector<std::string> App::secrets_for(const Persona& persona) const {
+  std::set<std::string> names;
+  std::set<const Component*> seen;
+  std::deque<const Component*> todo{&persona};
+  while (!todo.empty()) {
+    const Component* c = todo.front();
+    todo.pop_front();
+    if (!seen.insert(c).second) continue;
+    for (auto& n : c->secret_names()) names.insert(n);
+    for (const Component* child : c->children()) todo.push_back(child);
+    for (const Component* used : c->used()) todo.push_back(used);
+  }
+  return std::vector<std::string>(names.begin(), names.end());
+}
+
+}  // namespace snap

@@ -1,0 +1,60 @@
+// App internals shared by app.cc and lifecycle.cc.
+#pragma once
+
+#include <filesystem>
+#include <functional>
+#include <map>
+#include <memory>
+#include <set>
+#include <source_location>
+#include <string>
+#include <vector>
+
+#include "snap/app.h"
+#include "snap/membrane.h"
+#include "snap/secrets.h"
+
+namespace snap {
+
+// Secret values the build (or dev mode) knows: stored, generated this run, or supplied.
+class KnownSecrets final : public SecretSource {
+ public:
+  std::optional<std::string> get(std::string_view name) const override {
+    auto it = values.find(name);
+    if (it == values.end()) return std::nullopt;
+    return it->second;
+  }
+  std::string describe(std::string_view name) const override {
+    return "the build's secrets (--secret " + std::string(name) + "=VALUE or $" +
+           env_name_for_secret("SNAP_SECRET_", name) + ")";
+  }
+  std::map<std::string, std::string, std::less<>> values;
+};
+
+struct App::Private {
+  Mode mode = Mode::kDev;
+  Phase phase = Phase::kStartup;
+  System* system = nullptr;
+
+  // Build and dev: the secrets this process knows. Run/verify: the runtime source.
+  KnownSecrets known_secrets;
+  const SecretSource* secret_source = &known_secrets;
+
+  std::unique_ptr<Membrane> startup_membrane;  // recording or replaying; null in dev
+  std::unique_ptr<LiveMembrane> live_membrane;
+  Membrane* current = nullptr;
+
+  BuildState state;
+  std::vector<std::function<void(App&)>> build_actions;
+  std::vector<std::unique_ptr<Component>> owned;
+  std::vector<Component*> all;  // creation order, the app first
+  std::map<std::string, std::source_location> created_at;
+
+  std::set<std::string> generated_secrets;  // made this build: to be stored
+  std::set<std::string> required_secrets;   // must be supplied by the user
+  std::map<std::string, std::string, std::less<>> supplied_secrets;
+
+  void switch_to_live() { current = live_membrane.get(); }
+};
+
+}  // namespace snap

@@ -1,0 +1,143 @@
+// In-process lifecycle checks: duplicate ids, phases, manifests, secrets per persona.
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include "../format/log_test_util.h"
+#include "../support/fake_system.h"
+#include "snap/app.h"
+#include "snap/lifecycle.h"
+#include "snap/membrane.h"
+#include "snap/password.h"
+#include "snap/persona.h"
+#include "snap/port.h"
+#include "snap/secrets.h"
+
+namespace snap {
+namespace {
+
+using ::testing::ElementsAre;
+using ::testing::HasSubstr;
+
+TEST(App, DuplicateIdNamesBothPlaces) {
+  testing::FakeSystem system;
+  const int first_line = __LINE__ + 3;
+  try {
+    start_dev_app("dup", [&](App& app) {
+      app.add<Port>("db");
+      app.add<Port>("db");
+    }, system, {});
+    FAIL() << "expected a duplicate id error";
+  } catch (const std::invalid_argument& e) {
+    EXPECT_THAT(e.what(), HasSubstr("duplicate id dup.db: first created at"));
+    EXPECT_THAT(e.what(), HasSubstr("app_test.cc:" + std::to_string(first_line) + ", again at"));
+    EXPECT_THAT(e.what(), HasSubstr("app_test.cc:" + std::to_string(first_line + 1)));
+  }
+}
+
+TEST(App, PhaseAssertionsReportModeAndPhase) {
+  testing::FakeSystem system;
+  auto app = start_dev_app("phases", [](App& a) {
+    a.assert_startup();
+    EXPECT_THROW(a.assert_not_startup(), PhaseError);
+    try {
+      a.assert_runtime();
+      ADD_FAILURE();
+    } catch (const PhaseError& e) {
+      EXPECT_THAT(e.what(), HasSubstr("assert_runtime failed at"));
+      EXPECT_THAT(e.what(), HasSubstr("the program is in dev mode, startup phase"));
+    }
+  }, system, {});
+  app->assert_runtime();
+  app->assert_not_startup();
+  try {
+    app->assert_build_time();
+    FAIL();
+  } catch (const PhaseError& e) {
+    EXPECT_THAT(e.what(), HasSubstr("assert_build_time failed"));
+    EXPECT_THAT(e.what(), HasSubstr("dev mode, runtime phase"));
+  }
+  EXPECT_THROW(app->add<Port>("late"), PhaseError) << "the tree is frozen after startup";
+}
+
+TEST(App, ManifestRecordsTypesPersonasConfigAndUses) {
+  testing::FakeSystem system;
+  auto app = start_dev_app("m", [](App& a) {
+    auto& port = a.add<Port>("port");
+    auto& pw = a.add<Password>("pw");
+    a.add<Persona>("api", PersonaKind::kDaemon, [](PersonaContext&) { return 0; }).uses(port).uses(pw);
+  }, system, {});
+  const Manifest m = app->manifest();
+  ASSERT_EQ(m.components.size(), 4u);
+  EXPECT_EQ(m.components[0].id, "m");
+  EXPECT_EQ(m.components[0].type, "App");
+  EXPECT_EQ(m.components[1].config, R"({"port":35000})");
+  EXPECT_EQ(m.components[3].persona, "daemon");
+  EXPECT_THAT(m.components[3].uses, ElementsAre("m.port", "m.pw"));
+  EXPECT_THAT(app->secrets_for(*app->find_persona("api")), ElementsAre("pw"));
+}
+
+TEST(App, CompareManifestsListsAddedRemovedChanged) {
+  Manifest before = testing::test_manifest();
+  Manifest after = before;
+  after.components.erase(after.components.begin() + 2);  // test-app.db
+  after.components[1].config = R"({"port":35001})";
+  after.components.push_back({"test-app.cache", "Store", "", "{}", {}});
+  try {
+    compare_manifests(before, after);
+    FAIL();
+  } catch (const ManifestMismatch& e) {
+    EXPECT_THAT(e.added(), ElementsAre("test-app.cache"));
+    EXPECT_THAT(e.removed(), ElementsAre("test-app.db"));
+    EXPECT_THAT(e.changed(), ElementsAre("test-app.api"));
+  }
+  EXPECT_NO_THROW(compare_manifests(before, before));
+}
+
+TEST(App, InProcessBuildThenReplayReachesTheSameValues) {
+  testing::TempDir out;
+  std::string built_uuid, replayed_uuid;
+  int built_port = 0, replayed_port = 0;
+  auto define = [](std::string& uuid, int& port) {
+    return [&uuid, &port](App& a) {
+      port = a.add<Port>("p").number();
+      uuid = a.membrane().uuid();
+    };
+  };
+  testing::FakeSystem build_system(1), run_system(2);
+  build_app("inproc", define(built_uuid, built_port), build_system, BuildOptions{out.path(), {}});
+  auto secrets = secrets_from_map({});
+  auto app = replay_app("inproc", define(replayed_uuid, replayed_port), run_system,
+                        ReplayOptions{out / "snapshot.snaplog", Mode::kRun, secrets.get()});
+  EXPECT_EQ(replayed_uuid, built_uuid);
+  EXPECT_EQ(replayed_port, built_port);
+  EXPECT_EQ(app->membrane().mode(), Membrane::Mode::kLive);
+  EXPECT_EQ(app->phase(), Phase::kRuntime);
+
+  // A log of another app is refused as such.
+  try {
+    replay_app("other", define(replayed_uuid, replayed_port), run_system,
+               ReplayOptions{out / "snapshot.snaplog", Mode::kRun, secrets.get()});
+    FAIL();
+  } catch (const LogError& e) {
+    EXPECT_THAT(e.what(), HasSubstr("recorded by app \"inproc\", this program is \"other\""));
+  }
+}
+
+TEST(App, BuildFailsWhenARequiredSecretIsMissing) {
+  testing::TempDir out;
+  testing::FakeSystem system;
+  try {
+    build_app("s", [](App& a) { a.add<Secret>("stripe-key"); }, system, BuildOptions{out.path(), {}});
+    FAIL();
+  } catch (const std::runtime_error& e) {
+    EXPECT_THAT(e.what(), HasSubstr("secret \"stripe-key\" has no value: supply --secret stripe-key=VALUE or set "
+                                    "$SNAP_SECRET_STRIPE_KEY"));
+  }
+  EXPECT_FALSE(std::filesystem::exists(out / "snapshot.snaplog"));
+  build_app("s", [](App& a) { a.add<Secret>("stripe-key"); }, system,
+            BuildOptions{out.path(), {{"stripe-key", "sk_live_123"}}});
+  EXPECT_EQ(testing::read_file(out / "state/secrets/stripe-key"), "sk_live_123");
+}
+
+}  // namespace
+}  // namespace snap
