@@ -1,6 +1,8 @@
 #include "snap/lifecycle.h"
 
+#include <elf.h>
 #include <fcntl.h>
+#include <link.h>
 #include <pthread.h>
 #include <signal.h>
 #include <sys/stat.h>
@@ -71,18 +73,40 @@ void write_atomically(const std::filesystem::path& path, std::string_view conten
   std::filesystem::rename(tmp, path);
 }
 
+// The ELF build id of this executable (the linker's hash of its contents), read from the
+// loaded program headers: no file I/O however large the binary.
+int find_build_id(dl_phdr_info* info, std::size_t, void* out) {
+  auto* result = static_cast<std::string*>(out);
+  for (int i = 0; i < info->dlpi_phnum; ++i) {
+    const ElfW(Phdr)& ph = info->dlpi_phdr[i];
+    if (ph.p_type != PT_NOTE) continue;
+    const auto* p = reinterpret_cast<const unsigned char*>(info->dlpi_addr + ph.p_vaddr);
+    const unsigned char* end = p + ph.p_memsz;
+    while (p + sizeof(ElfW(Nhdr)) <= end) {
+      const auto* note = reinterpret_cast<const ElfW(Nhdr)*>(p);
+      const unsigned char* name = p + sizeof(ElfW(Nhdr));
+      const unsigned char* desc = name + ((note->n_namesz + 3) & ~3u);
+      if (note->n_type == NT_GNU_BUILD_ID && note->n_namesz == 4 && std::memcmp(name, "GNU", 4) == 0) {
+        static constexpr char kHex[] = "0123456789abcdef";
+        for (unsigned j = 0; j < note->n_descsz; ++j) {
+          *result += kHex[desc[j] >> 4];
+          *result += kHex[desc[j] & 15];
+        }
+        return 1;
+      }
+      p = desc + ((note->n_descsz + 3) & ~3u);
+    }
+  }
+  return 1;  // only the main program (the first object) is of interest
+}
+
 std::string binary_fingerprint() {
+  std::string build_id;
+  dl_iterate_phdr(find_build_id, &build_id);
   std::error_code ec;
   const auto exe = std::filesystem::read_symlink("/proc/self/exe", ec);
-  if (ec) return "unknown";
-  try {
-    const std::string bytes = read_whole(exe);
-    char hex[17];
-    std::snprintf(hex, sizeof hex, "%016zx", std::hash<std::string>{}(bytes));
-    return exe.filename().string() + ":" + std::to_string(bytes.size()) + ":" + hex;
-  } catch (const std::exception&) {
-    return "unknown";
-  }
+  const std::string name = ec ? "unknown" : exe.filename().string();
+  return build_id.empty() ? name : name + " build-id " + build_id;
 }
 
 // Startup reads the build-time state through the membrane: the build records the file's

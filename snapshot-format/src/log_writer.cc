@@ -8,6 +8,7 @@
 #include <capnp/serialize.h>
 
 #include <cerrno>
+#include <cstring>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -78,7 +79,11 @@ struct PendingEvent {
   std::int64_t integer;
 };
 
-capnp::Text::Reader text_of(std::string_view s) { return capnp::Text::Reader(s.data(), s.size()); }
+// For std::string (NUL-terminated, as capnp::Text::Reader requires).
+capnp::Text::Reader text_of(const std::string& s) { return capnp::Text::Reader(s.data(), s.size()); }
+
+// For views into the chunk arena, which are not NUL-terminated: copy into the message.
+void copy_text(capnp::Text::Builder target, std::string_view s) { std::memcpy(target.begin(), s.data(), s.size()); }
 
 }  // namespace
 
@@ -272,7 +277,7 @@ class LogWriter::Impl {
       auto e = events[i];
       e.setKind(p.kind);
       e.setCallSite(p.call_site);
-      if (p.key.size) e.setKey(text_of(view(p.key)));
+      if (p.key.size) copy_text(e.initKey(p.key.size), view(p.key));
       if (p.request.size) {
         const auto r = view(p.request);
         e.setRequest(capnp::Data::Reader(reinterpret_cast<const capnp::byte*>(r.data()), r.size()));
@@ -285,8 +290,8 @@ class LogWriter::Impl {
         case ResultKind::kBytes:
           result.setBytes(capnp::Data::Reader(reinterpret_cast<const capnp::byte*>(bytes.data()), bytes.size()));
           break;
-        case ResultKind::kSecretHandle: result.setSecretHandle(text_of(bytes)); break;
-        case ResultKind::kFailure: result.setFailure(text_of(bytes)); break;
+        case ResultKind::kSecretHandle: copy_text(result.initSecretHandle(p.bytes.size), bytes); break;
+        case ResultKind::kFailure: copy_text(result.initFailure(p.bytes.size), bytes); break;
       }
     }
     write_record(message);

@@ -108,6 +108,8 @@ TEST(App, InProcessBuildThenReplayReachesTheSameValues) {
   auto secrets = secrets_from_map({});
   auto app = replay_app("inproc", define(replayed_uuid, replayed_port), run_system,
                         ReplayOptions{out / "snapshot.snaplog", Mode::kRun, secrets.get()});
+  EXPECT_THAT(LogReader::open(out / "snapshot.snaplog")->header().binary_fingerprint,
+              ::testing::MatchesRegex("id_test build-id [0-9a-f]{40}"));
   EXPECT_EQ(replayed_uuid, built_uuid);
   EXPECT_EQ(replayed_port, built_port);
   EXPECT_EQ(app->membrane().mode(), Membrane::Mode::kLive);
