@@ -1,0 +1,203 @@
+#include "snap/log_inspect.h"
+
+#include <boost/json.hpp>
+#include <cstdio>
+#include <map>
+#include <vector>
+
+#include "snap/log.h"
+#include "snap/log_reader.h"
+
+namespace snap {
+
+namespace {
+
+constexpr std::size_t kShownBytes = 64;
+
+// Text a person can read: printable ASCII plus newline, tab and carriage return.
+bool printable(std::string_view s) {
+  for (unsigned char c : s) {
+    if ((c < 0x20 && c != '\n' && c != '\t' && c != '\r') || c >= 0x7f) return false;
+  }
+  return true;
+}
+
+std::string hex(std::string_view s) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string out;
+  for (unsigned char c : s) {
+    out += kHex[c >> 4];
+    out += kHex[c & 15];
+  }
+  return out;
+}
+
+// Text form of bytes: "quoted" when printable, else hex:...; long values are cut.
+std::string show_bytes(std::string_view s) {
+  const std::string_view head = s.substr(0, kShownBytes);
+  std::string out;
+  if (printable(head)) {
+    out = "\"";
+    for (char c : head) {
+      switch (c) {
+        case '\n': out += "\\n"; break;
+        case '\t': out += "\\t"; break;
+        case '\r': out += "\\r"; break;
+        case '"': out += "\\\""; break;
+        case '\\': out += "\\\\"; break;
+        default: out += c;
+      }
+    }
+    out += "\"";
+  } else {
+    out = "hex:" + hex(head);
+  }
+  if (s.size() > kShownBytes) out += "... (" + std::to_string(s.size()) + " bytes)";
+  return out;
+}
+
+std::string show_result(const EventRecord& e) {
+  switch (e.result_kind) {
+    case ResultKind::kNone: return "none";
+    case ResultKind::kInteger: return std::to_string(e.integer);
+    case ResultKind::kBytes: return show_bytes(e.bytes);
+    case ResultKind::kSecretHandle: return "secret:" + std::string(e.bytes);
+    case ResultKind::kFailure: return "failure " + show_bytes(e.bytes);
+  }
+  return "?";
+}
+
+bool selected(const EventRecord& e, const InspectOptions& o) {
+  if (e.index < o.from || e.index >= o.to) return false;
+  if (o.kind && e.kind != *o.kind) return false;
+  if (o.key_contains && e.key.find(*o.key_contains) == std::string_view::npos) return false;
+  return true;
+}
+
+std::map<std::string, std::uint64_t> count_kinds(const std::filesystem::path& log) {
+  std::map<std::string, std::uint64_t> counts;
+  auto reader = LogReader::open(log);
+  while (const EventRecord* e = reader->next()) ++counts[std::string(e->kind)];
+  return counts;
+}
+
+std::size_t depth_of(const std::string& id) {
+  std::size_t d = 0;
+  for (char c : id) d += c == '.' ? 1 : 0;
+  return d;
+}
+
+boost::json::value bytes_json(std::string_view s) {
+  if (printable(s)) return boost::json::string(s);
+  return boost::json::object{{"hex", hex(s)}};
+}
+
+}  // namespace
+
+void inspect_text(const std::filesystem::path& log, const InspectOptions& options, std::ostream& out) {
+  const auto counts = count_kinds(log);  // also proves the whole log readable before printing
+  auto reader = LogReader::open(log);
+  const LogHeader& h = reader->header();
+  char flags[16];
+  std::snprintf(flags, sizeof flags, "0x%x", h.compatible_flags);
+  out << "snapshot log " << log.filename().string() << "\n"
+      << "  app:            " << h.app_name << "\n"
+      << "  format version: " << h.format_version << " (compatible flags " << flags << ")\n"
+      << "  binary:         " << h.binary_fingerprint << "\n"
+      << "  writer:         " << h.writer_version << "\n"
+      << "  events:         " << reader->trailer().event_count << "\n";
+
+  out << "\nevents by kind:\n";
+  std::size_t width = 0;
+  for (const auto& [kind, n] : counts) width = std::max(width, kind.size());
+  for (const auto& [kind, n] : counts) out << "  " << kind << std::string(width - kind.size() + 2, ' ') << n << "\n";
+  if (counts.empty()) out << "  (none)\n";
+
+  const auto& components = reader->manifest().components;
+  out << "\ncomponents (" << components.size() << "):\n";
+  for (const ComponentEntry& c : components) {
+    out << std::string(2 + 2 * depth_of(c.id), ' ') << c.id << "  " << c.type;
+    if (!c.persona.empty()) out << "  [" << c.persona << "]";
+    if (!c.config.empty() && c.config != "{}") out << "  " << c.config;
+    if (!c.uses.empty()) {
+      out << "  uses ";
+      for (std::size_t i = 0; i < c.uses.size(); ++i) out << (i ? ", " : "") << c.uses[i];
+    }
+    out << "\n";
+  }
+
+  if (!options.list_events) return;
+  out << "\nevents:\n";
+  std::uint64_t shown = 0;
+  while (const EventRecord* e = reader->next()) {
+    if (!selected(*e, options)) continue;
+    ++shown;
+    out << "  #" << e->index << "  " << e->kind;
+    if (!e->key.empty()) out << "  " << show_bytes(e->key);
+    if (!e->request.empty()) out << "  request " << show_bytes(e->request);
+    out << "  -> " << show_result(*e);
+    if (!e->call_site.empty()) out << "  @ " << e->call_site.file << ":" << e->call_site.line;
+    out << "\n";
+  }
+  out << "  (" << shown << " shown)\n";
+}
+
+void inspect_json(const std::filesystem::path& log, const InspectOptions& options, std::ostream& out) {
+  const auto counts = count_kinds(log);
+  auto reader = LogReader::open(log);
+  const LogHeader& h = reader->header();
+  boost::json::object doc;
+  doc["header"] = boost::json::object{{"app", h.app_name},
+                                      {"format_version", h.format_version},
+                                      {"compatible_flags", h.compatible_flags},
+                                      {"binary_fingerprint", h.binary_fingerprint},
+                                      {"writer_version", h.writer_version},
+                                      {"event_count", reader->trailer().event_count}};
+  boost::json::object by_kind;
+  for (const auto& [kind, n] : counts) by_kind[kind] = n;
+  doc["events_by_kind"] = std::move(by_kind);
+
+  boost::json::array manifest;
+  for (const ComponentEntry& c : reader->manifest().components) {
+    boost::json::array uses;
+    for (const auto& u : c.uses) uses.emplace_back(u);
+    boost::system::error_code ec;
+    boost::json::value config = boost::json::parse(c.config, ec);
+    if (ec) config = boost::json::string(c.config);
+    manifest.emplace_back(boost::json::object{{"id", c.id},
+                                              {"type", c.type},
+                                              {"persona", c.persona},
+                                              {"config", std::move(config)},
+                                              {"uses", std::move(uses)}});
+  }
+  doc["manifest"] = std::move(manifest);
+
+  if (options.list_events) {
+    boost::json::array events;
+    while (const EventRecord* e = reader->next()) {
+      if (!selected(*e, options)) continue;
+      boost::json::object ev{{"index", e->index}, {"kind", e->kind}, {"key", bytes_json(e->key)}};
+      if (!e->request.empty()) ev["request"] = bytes_json(e->request);
+      boost::json::object result{{"type", to_string(e->result_kind)}};
+      switch (e->result_kind) {
+        case ResultKind::kNone: break;
+        case ResultKind::kInteger: result["value"] = e->integer; break;
+        case ResultKind::kBytes: result["value"] = bytes_json(e->bytes); break;
+        case ResultKind::kSecretHandle: result["handle"] = e->bytes; break;
+        case ResultKind::kFailure: result["message"] = bytes_json(e->bytes); break;
+      }
+      ev["result"] = std::move(result);
+      if (!e->call_site.empty()) {
+        ev["call_site"] = boost::json::object{{"file", e->call_site.file},
+                                              {"line", e->call_site.line},
+                                              {"column", e->call_site.column},
+                                              {"function", e->call_site.function}};
+      }
+      events.emplace_back(std::move(ev));
+    }
+    doc["events"] = std::move(events);
+  }
+  out << boost::json::serialize(doc) << "\n";
+}
+
+}  // namespace snap
