@@ -65,6 +65,7 @@ auto failure_as_reply(F&& f) -> decltype(f()) {
 // ---- sources ----
 
 std::chrono::system_clock::time_point Membrane::wall_now(Where where) {
+  if (passthrough_) return system_.wall_now();
   auto real = [this] {
     return Reply{ResultKind::kInteger, {}, system_.wall_now().time_since_epoch().count()};
   };
@@ -73,6 +74,7 @@ std::chrono::system_clock::time_point Membrane::wall_now(Where where) {
 }
 
 std::chrono::steady_clock::time_point Membrane::steady_now(Where where) {
+  if (passthrough_) return system_.steady_now();
   auto real = [this] {
     return Reply{ResultKind::kInteger, {}, system_.steady_now().time_since_epoch().count()};
   };

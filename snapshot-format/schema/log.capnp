@@ -77,9 +77,9 @@ struct Manifest {
 
 struct Trailer {
   eventCount @0 :UInt64;
-  # 64-bit digest over the decompressed bytes of every record before the trailer, in
-  # order. Catches frames that are dropped, duplicated or reordered, which the per-frame
-  # zstd checksums cannot see.
+  # 64-bit digest over the 64-bit body digests (of the compressed bytes) of every frame
+  # before the trailer, in order. Catches frames that are dropped, duplicated or
+  # reordered, which per-frame checks cannot see.
   digest @1 :UInt64;
   complete @2 :Bool;
 }

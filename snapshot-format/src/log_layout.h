@@ -16,7 +16,7 @@
 //   frame (16-byte prefix, then one zstd frame with its content checksum on)
 //     0   4  compressed size   (bytes of the zstd frame that follows)
 //     4   4  decompressed size (bytes of the Cap'n Proto message inside; a multiple of 8)
-//     8   4  body check: digest32(the compressed bytes). zstd's own checksum covers the
+//     8   4  body check: fold32(digest64(the compressed bytes)). zstd's own checksum covers the
 //            decompressed content, but some bit flips in entropy-coded data decode to the
 //            same content and pass it; this check sees every flip in the file.
 //     12  4  prefix check: digest32(bytes 0..11) -- tells a damaged prefix from a
@@ -111,11 +111,12 @@ class Digest {
   std::uint64_t length_ = 0;
 };
 
-inline std::uint32_t digest32(const void* data, std::size_t size) {
+inline std::uint64_t digest64(const void* data, std::size_t size) {
   Digest d;
   d.update(data, size);
-  const std::uint64_t v = d.value();
-  return static_cast<std::uint32_t>(v ^ (v >> 32));
+  return d.value();
 }
+inline std::uint32_t fold32(std::uint64_t v) { return static_cast<std::uint32_t>(v ^ (v >> 32)); }
+inline std::uint32_t digest32(const void* data, std::size_t size) { return fold32(digest64(data, size)); }
 
 }  // namespace snap::layout

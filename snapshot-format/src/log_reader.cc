@@ -70,7 +70,7 @@ class LogReader::Impl {
       header_.binary_fingerprint = view_of(h.getBinaryFingerprint());
       header_.writer_version = view_of(h.getWriterVersion());
     });
-    digest_.update(frame_words_.data(), frame_bytes_);
+    digest_.update(&body_digest_, sizeof body_digest_);
     first_chunk_offset_ = next;
 
     if (!read_footer()) classify_unfinished(first_chunk_offset_);
@@ -132,6 +132,9 @@ class LogReader::Impl {
   // Reads the frame at `offset` into record_ and advances `offset` past it.
   void read_frame(std::uint64_t& offset, const char* what) {
     const std::uint64_t start = offset;
+    // The previous message points into the buffer this frame may replace.
+    record_.reset();
+    message_.reset();
     unsigned char prefix[layout::kFramePrefixSize];
     const std::size_t got = detail::read_at(file_.fd(), path_, prefix, sizeof prefix, start);
     if (got < sizeof prefix) truncated(start, std::string("inside the prefix of the ") + what + " frame");
@@ -153,7 +156,8 @@ class LogReader::Impl {
     if (detail::read_at(file_.fd(), path_, compressed_.data(), compressed, body) != compressed) {
       truncated(start, std::string("inside the ") + what + " frame");
     }
-    if (layout::get_u32(prefix + 8) != layout::digest32(compressed_.data(), compressed)) {
+    body_digest_ = layout::digest64(compressed_.data(), compressed);
+    if (layout::get_u32(prefix + 8) != layout::fold32(body_digest_)) {
       corrupt(body, "frame checksum mismatch");
     }
 
@@ -164,22 +168,22 @@ class LogReader::Impl {
     if (ZSTD_findFrameCompressedSize(compressed_.data(), compressed) != compressed) {
       corrupt(body, "bad frame: zstd frame length does not match the frame prefix");
     }
-    frame_words_.resize(decompressed / sizeof(capnp::word));
-    const std::size_t n = ZSTD_decompressDCtx(dctx_, frame_words_.data(), decompressed, compressed_.data(), compressed);
+    const std::size_t words = decompressed / sizeof(capnp::word);
+    // Grown, never shrunk: a reader reuses one buffer for every frame. (capnp::word is
+    // not copyable, so std::vector cannot hold it portably.)
+    if (frame_words_.size() < words) frame_words_ = kj::heapArray<capnp::word>(words);
+    const std::size_t n = ZSTD_decompressDCtx(dctx_, frame_words_.begin(), decompressed, compressed_.data(), compressed);
     if (ZSTD_isError(n)) {
       if (ZSTD_getErrorCode(n) == ZSTD_error_checksum_wrong) corrupt(body, "zstd checksum mismatch");
       corrupt(body, std::string("bad frame: zstd: ") + ZSTD_getErrorName(n));
     }
     if (n != decompressed) corrupt(body, "bad frame: decompressed size differs from the frame prefix");
-    frame_bytes_ = decompressed;
 
     capnp::ReaderOptions options;
     options.traversalLimitInWords = limits_.traversal_limit_words;
     options.nestingLimit = limits_.nesting_limit;
-    record_.reset();
-    message_.reset();
     guard(body, [&] {
-      message_.emplace(kj::ArrayPtr<const capnp::word>(frame_words_.data(), frame_words_.size()), options);
+      message_.emplace(kj::ArrayPtr<const capnp::word>(frame_words_.begin(), words), options);
       record_ = message_->getRoot<schema::Record>();
       (void)record_->which();
     });
@@ -261,7 +265,7 @@ class LogReader::Impl {
   void load_next_chunk() {
     const std::uint64_t start = cursor_;
     read_frame(cursor_, "chunk");
-    digest_.update(frame_words_.data(), frame_bytes_);
+    digest_.update(&body_digest_, sizeof body_digest_);
     position_base_ += chunk_events_.size();
     chunk_events_.clear();
     chunk_pos_ = 0;
@@ -288,11 +292,14 @@ class LogReader::Impl {
     for (auto k : chunk.getNewKinds()) {
       if (kinds_.size() >= limits_.max_kinds) corrupt(start, "more event kinds than the reader limit");
       kinds_.emplace_back(view_of(k));
+      kind_views_.push_back(kinds_.back());
     }
     for (auto s : chunk.getNewCallSites()) {
       if (sites_.size() >= limits_.max_call_sites) corrupt(start, "more call sites than the reader limit");
       sites_.push_back(StoredSite{std::string(view_of(s.getFile())), std::string(view_of(s.getFunction())),
                                   s.getLine(), s.getColumn()});
+      const StoredSite& stored = sites_.back();
+      site_views_.push_back(CallSite{stored.file, stored.line, stored.column, stored.function});
     }
     auto events = chunk.getEvents();
     chunk_events_.resize(events.size());
@@ -301,15 +308,14 @@ class LogReader::Impl {
       auto e = events[i];
       EventRecord& r = chunk_events_[i];
       const std::uint16_t kind = e.getKind();
-      if (kind >= kinds_.size()) corrupt(start, "event " + std::to_string(index) + " names an unknown kind");
+      if (kind >= kind_views_.size()) corrupt(start, "event " + std::to_string(index) + " names an unknown kind");
       r.index = index++;
-      r.kind = kinds_[kind];
+      r.kind = kind_views_[kind];
       const std::uint32_t site = e.getCallSite();
       if (site == layout::kNoCallSite) {
         r.call_site = CallSite{};
-      } else if (site < sites_.size()) {
-        const StoredSite& s = sites_[site];
-        r.call_site = CallSite{s.file, s.line, s.column, s.function};
+      } else if (site < site_views_.size()) {
+        r.call_site = site_views_[site];
       } else {
         corrupt(start, "event " + std::to_string(r.index) + " names an unknown call site");
       }
@@ -348,8 +354,8 @@ class LogReader::Impl {
   ZSTD_DCtx* dctx_ = nullptr;
 
   std::vector<char> compressed_;
-  std::vector<capnp::word> frame_words_;
-  std::size_t frame_bytes_ = 0;
+  kj::Array<capnp::word> frame_words_;
+  std::uint64_t body_digest_ = 0;  // digest64 of the current frame's compressed bytes
   std::uint64_t frame_offset_ = 0;
   std::optional<capnp::FlatArrayMessageReader> message_;
   std::optional<schema::Record::Reader> record_;
@@ -363,6 +369,9 @@ class LogReader::Impl {
   // deques: views handed out must survive the tables growing.
   std::deque<std::string> kinds_;
   std::deque<StoredSite> sites_;
+  // Views of the tables above, for O(1) indexing on the per-event path.
+  std::vector<std::string_view> kind_views_;
+  std::vector<CallSite> site_views_;
   std::vector<EventRecord> chunk_events_;
   std::size_t chunk_pos_ = 0;
   std::uint64_t position_base_ = 0;

@@ -208,12 +208,21 @@ class LogWriter::Impl {
 
  private:
   std::uint16_t intern_kind(std::string_view kind) {
+    // Programs read the same kind many times in a row (a loop over the clock): one
+    // remembered entry saves the hash lookup. Content is compared, not pointers.
+    if (last_kind_ != nullptr && *last_kind_ == kind) return last_kind_id_;
     auto it = kinds_.find(kind);
-    if (it != kinds_.end()) return it->second;
+    if (it != kinds_.end()) {
+      last_kind_ = &it->first;
+      last_kind_id_ = it->second;
+      return it->second;
+    }
     if (kinds_.size() >= 0xFFFF) detail::throw_log_error(LogErrorCode::kUsage, path_, "more than 65535 event kinds");
     const auto id = static_cast<std::uint16_t>(kinds_.size());
-    kinds_.emplace(std::string(kind), id);
+    auto inserted = kinds_.emplace(std::string(kind), id).first;
     new_kinds_.emplace_back(kind);
+    last_kind_ = &inserted->first;
+    last_kind_id_ = id;
     return id;
   }
 
@@ -307,7 +316,6 @@ class LogWriter::Impl {
 
   void write_frame(kj::Array<capnp::word> words, bool add_to_digest) {
     const auto bytes = words.asBytes();
-    if (add_to_digest) digest_.update(bytes.begin(), bytes.size());
     const std::size_t bound = ZSTD_compressBound(bytes.size());
     if (compressed_.size() < layout::kFramePrefixSize + bound) compressed_.resize(layout::kFramePrefixSize + bound);
     auto* out = reinterpret_cast<unsigned char*>(compressed_.data());
@@ -317,7 +325,11 @@ class LogWriter::Impl {
     }
     layout::put_u32(out, static_cast<std::uint32_t>(n));
     layout::put_u32(out + 4, static_cast<std::uint32_t>(bytes.size()));
-    layout::put_u32(out + 8, layout::digest32(out + layout::kFramePrefixSize, n));
+    const std::uint64_t body = layout::digest64(out + layout::kFramePrefixSize, n);
+    // The trailer's digest chains the frames' body digests: it sees a dropped, repeated
+    // or reordered frame at the cost of hashing only the compressed bytes, once.
+    if (add_to_digest) digest_.update(&body, sizeof body);
+    layout::put_u32(out + 8, layout::fold32(body));
     layout::put_u32(out + 12, layout::digest32(out, 12));
     write(out, layout::kFramePrefixSize + n);
   }
@@ -340,6 +352,8 @@ class LogWriter::Impl {
 
   std::unordered_map<std::string, std::uint16_t, StringHash, std::equal_to<>> kinds_;
   std::vector<std::string> new_kinds_;
+  const std::string* last_kind_ = nullptr;  // node-based map: stable across inserts
+  std::uint16_t last_kind_id_ = 0;
   std::vector<StoredSite> sites_;
   std::unordered_map<SitePointerKey, std::uint32_t, SitePointerHash> sites_by_pointer_;
   std::unordered_map<std::string, std::uint32_t> sites_by_content_;

@@ -147,6 +147,9 @@ class Membrane {
 
   System& system_;
   const SecretSource& secrets_;
+  // Set by LiveMembrane: the hottest sources (clocks) skip exchange() entirely, so a live
+  // read costs one predictable branch over the raw system call.
+  bool passthrough_ = false;
 
  private:
   std::string call_erased(std::string_view kind, std::string_view key, std::string_view request,
@@ -205,7 +208,7 @@ class ReplayingMembrane final : public Membrane {
 // Passes every call straight to the System: after startup and in dev mode.
 class LiveMembrane final : public Membrane {
  public:
-  LiveMembrane(System& system, const SecretSource& secrets) : Membrane(system, secrets) {}
+  LiveMembrane(System& system, const SecretSource& secrets) : Membrane(system, secrets) { passthrough_ = true; }
   Mode mode() const override { return Mode::kLive; }
 
  protected:
