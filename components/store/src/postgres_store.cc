@@ -345,20 +345,10 @@ class PostgresBackend final : public StoreBackend {
         lost_backoff = std::min(lost_backoff * 2, policy.max_backoff);
       } catch (const pqxx::transaction_rollback& e) {  // serialization failure, deadlock
         pool_.release(std::move(c), true);
-        if (++conflicts >= policy.conflict_attempts) {
-          throw StoreError(StoreError::Code::kConflict, "store \"" + name_ + "\": still conflicting after " +
-                                                            std::to_string(conflicts) + " attempts: " + e.what());
-        }
-        std::this_thread::sleep_for(conflict_backoff);
-        conflict_backoff = std::min(conflict_backoff * 2, std::chrono::milliseconds(50));
+        back_off_conflict(e, conflicts, conflict_backoff);
       } catch (const pqxx::unique_violation& e) {  // racing inserts in modify
         pool_.release(std::move(c), true);
-        if (++conflicts >= policy.conflict_attempts) {
-          throw StoreError(StoreError::Code::kConflict, "store \"" + name_ + "\": still conflicting after " +
-                                                            std::to_string(conflicts) + " attempts: " + e.what());
-        }
-        std::this_thread::sleep_for(conflict_backoff);
-        conflict_backoff = std::min(conflict_backoff * 2, std::chrono::milliseconds(50));
+        back_off_conflict(e, conflicts, conflict_backoff);
       } catch (const pqxx::sql_error& e) {
         if (connection_level(e)) {
           pool_.release(std::move(c), false);
@@ -379,6 +369,16 @@ class PostgresBackend final : public StoreBackend {
         throw;
       }
     }
+  }
+
+  // Counts a conflict and waits before the next attempt, or gives up with kConflict.
+  void back_off_conflict(const std::exception& e, int& conflicts, std::chrono::milliseconds& backoff) {
+    if (++conflicts >= pool_.options().retry.conflict_attempts) {
+      throw StoreError(StoreError::Code::kConflict, "store \"" + name_ + "\": still conflicting after " +
+                                                        std::to_string(conflicts) + " attempts: " + e.what());
+    }
+    std::this_thread::sleep_for(backoff);
+    backoff = std::min(backoff * 2, std::chrono::milliseconds(50));
   }
 
   std::string name_;
