@@ -6,7 +6,7 @@ set -euo pipefail
 packages=(
   cmake ninja-build g++ pkg-config
   libboost1.81-dev libboost-json1.81-dev
-  capnproto libcapnp-dev libzstd-dev libpqxx-dev libspdlog-dev libcli11-dev
+  capnproto libcapnp-dev libzstd-dev libpqxx-dev libcli11-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   postgresql-15 clang libclang-rt-14-dev
 )
