@@ -1,0 +1,42 @@
+#include "snap/key_value_store.h"
+
+#include "snap/app.h"
+#include "snap/membrane.h"
+
+namespace snap {
+
+KeyValueStore::KeyValueStore(const Init& init, std::vector<IndexSpec> indexes)
+    : Component(init, "KeyValueStore"), indexes_(std::move(indexes)) {}
+
+KeyValueStore::~KeyValueStore() = default;
+
+boost::json::object KeyValueStore::config() const {
+  boost::json::object versions;
+  for (const IndexSpec& spec : indexes_) versions[spec.name] = spec.version;
+  return {{"table", table()}, {"indexes", std::move(versions)}};
+}
+
+JsonStore& KeyValueStore::open() const {
+  app().assert_not_startup();
+  std::call_once(opened_, [this] {
+    const StoreOptions options{table(), indexes_};
+    if (app().mode() == Mode::kDev) {
+      store_ = open_memory_store(options);
+      return;
+    }
+    const auto connection = app().membrane().env("SNAP_POSTGRES");
+    if (!connection || connection->empty()) {
+      throw StoreError(StoreError::Code::kUnavailable,
+                       "store " + id().str() + ": no PostgreSQL configured (set SNAP_POSTGRES to a libpq connection string)");
+    }
+    PostgresOptions postgres;
+    postgres.connection = *connection;
+    store_ = open_postgres_store(postgres, options);
+  });
+  if (!store_) {
+    throw StoreError(StoreError::Code::kUnavailable, "store " + id().str() + " could not be opened earlier");
+  }
+  return *store_;
+}
+
+}  // namespace snap
