@@ -186,6 +186,21 @@ TEST_F(Lifecycle, ChangedProgramsAreRefusedByRunAndVerify) {
   EXPECT_THAT(ok.out, HasSubstr("replays cleanly"));
 }
 
+// A replay regression test: a build log recorded by an earlier binary
+// (tests/golden/lifecycle-v1.snaplog) must still replay against today's. If a deliberate
+// change to lifecycle_app breaks it, record a new one: run `lifecycle_app build --out DIR`
+// in a directory holding input.txt ("from-the-build-machine") with LIFECYCLE_USER=builder.
+TEST_F(Lifecycle, YesterdaysBuildLogStillVerifies) {
+  const std::string golden = std::string(SNAP_GOLDEN_DIR) + "/lifecycle-v1.snaplog";
+  ProcessOptions o;
+  o.working_directory = workspace_.path();
+  o.environment = std::map<std::string, std::string>{};
+  auto verified = testing::run_process({kApp, "verify", golden}, o);
+  EXPECT_EQ(verified.exit_code, 0) << verified.err;
+  EXPECT_THAT(verified.out, HasSubstr("input=from-the-build-machine user=builder builds=0"));
+  EXPECT_THAT(verified.out, HasSubstr("replays cleanly (8 components; personas: api, ticker, hello)"));
+}
+
 TEST_F(Lifecycle, UsageErrorsListWhatIsValid) {
   const auto out = outputs_ / "build";
   ASSERT_EQ(build(out).exit_code, 0);
