@@ -3,6 +3,9 @@
 #include <boost/json.hpp>
 #include <cstdio>
 #include <map>
+#include <string_view>
+#include <unordered_map>
+#include <utility>
 #include <vector>
 
 #include "snap/log.h"
@@ -81,10 +84,40 @@ std::map<std::string, std::uint64_t> count_kinds(const std::filesystem::path& lo
   return counts;
 }
 
-std::size_t depth_of(const std::string& id) {
-  std::size_t d = 0;
-  for (char c : id) d += c == '.' ? 1 : 0;
-  return d;
+// The manifest in tree order: each component's parent is the component whose id is the
+// longest proper dotted prefix of its own (`a.b` for `a.b.c`, else `a`), so a child shows
+// under its parent even when declared after a sibling of that parent, and under its
+// nearest declared ancestor when an intermediate level is not a component. Siblings keep
+// their declaration order. Returns (index into components, depth) pairs.
+std::vector<std::pair<std::size_t, std::size_t>> tree_order(const std::vector<ComponentEntry>& components) {
+  std::unordered_map<std::string_view, std::size_t> by_id;
+  for (std::size_t i = 0; i < components.size(); ++i) by_id.emplace(components[i].id, i);
+  std::vector<std::vector<std::size_t>> children(components.size());
+  std::vector<std::size_t> roots;
+  for (std::size_t i = 0; i < components.size(); ++i) {
+    const std::string_view id = components[i].id;
+    bool has_parent = false;
+    for (std::size_t dot = id.rfind('.'); dot != std::string_view::npos && dot > 0; dot = id.rfind('.', dot - 1)) {
+      if (auto it = by_id.find(id.substr(0, dot)); it != by_id.end()) {
+        children[it->second].push_back(i);
+        has_parent = true;
+        break;
+      }
+    }
+    if (!has_parent) roots.push_back(i);
+  }
+  // A parent's id is strictly shorter than its child's, so this is a forest. Walked with
+  // an explicit stack: a damaged manifest may nest as deep as it likes.
+  std::vector<std::pair<std::size_t, std::size_t>> order;
+  std::vector<std::pair<std::size_t, std::size_t>> stack;
+  for (auto r = roots.rbegin(); r != roots.rend(); ++r) stack.emplace_back(*r, 0);
+  while (!stack.empty()) {
+    const auto [i, depth] = stack.back();
+    stack.pop_back();
+    order.emplace_back(i, depth);
+    for (auto c = children[i].rbegin(); c != children[i].rend(); ++c) stack.emplace_back(*c, depth + 1);
+  }
+  return order;
 }
 
 boost::json::value bytes_json(std::string_view s) {
@@ -94,8 +127,11 @@ boost::json::value bytes_json(std::string_view s) {
 
 }  // namespace
 
+// Both forms read the log twice: counts come before the list, and a second pass costs
+// less than holding millions of events. The first pass also proves every chunk readable,
+// so a damaged log prints nothing but its error.
 void inspect_text(const std::filesystem::path& log, const InspectOptions& options, std::ostream& out) {
-  const auto counts = count_kinds(log);  // also proves the whole log readable before printing
+  const auto counts = count_kinds(log);
   auto reader = LogReader::open(log);
   const LogHeader& h = reader->header();
   char flags[16];
@@ -115,8 +151,9 @@ void inspect_text(const std::filesystem::path& log, const InspectOptions& option
 
   const auto& components = reader->manifest().components;
   out << "\ncomponents (" << components.size() << "):\n";
-  for (const ComponentEntry& c : components) {
-    out << std::string(2 + 2 * depth_of(c.id), ' ') << c.id << "  " << c.type;
+  for (const auto& [index, depth] : tree_order(components)) {
+    const ComponentEntry& c = components[index];
+    out << std::string(2 + 2 * depth, ' ') << c.id << "  " << c.type;
     if (!c.persona.empty()) out << "  [" << c.persona << "]";
     if (!c.config.empty() && c.config != "{}") out << "  " << c.config;
     if (!c.uses.empty()) {

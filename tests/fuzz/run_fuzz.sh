@@ -7,7 +7,8 @@ cd "$(dirname "$0")/../.."
 seconds=${1:-60}
 CC=clang CXX=clang++ cmake -S . -B build-fuzz -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
   -DSNAP_FUZZ=ON -DSNAP_SANITIZE=ON -DSNAP_BUILD_TESTS=ON -DSNAP_BUILD_BENCH=OFF -DSNAP_BUILD_EXAMPLES=OFF >/dev/null
-cmake --build build-fuzz --target fuzz_log_reader
+# The machine is shared: at most JOBS (default 2) compile jobs, not ninja's nproc+2.
+cmake --build build-fuzz --target fuzz_log_reader --parallel "${JOBS:-2}"
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 cp tests/fuzz/corpus/* "$work/"

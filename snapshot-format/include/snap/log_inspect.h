@@ -2,7 +2,8 @@
 // kind, the component manifest as a tree, and its events (filtered), as text for people
 // or JSON for scripts. Secrets appear only as handles, since the log holds nothing else.
 //
-// Thread safety: free functions; each opens its own readers.
+// Thread safety: free functions; each call opens its own readers, so concurrent calls are
+// safe as long as they write to different streams.
 #pragma once
 
 #include <cstdint>
@@ -26,8 +27,14 @@ struct InspectOptions {
   std::uint64_t to = std::numeric_limits<std::uint64_t>::max();
 };
 
-// Throw LogError for a bad log (before anything is written to `out`, where the damage is
-// in the header, footer or manifest; a damaged chunk is found while listing).
+// Text: the header, event counts by kind (sorted by kind), the manifest as a tree (a
+// component under the one whose id is its longest dotted prefix), then the selected
+// events, one per line. Bytes print as a "quoted string" when printable ASCII, else as
+// hex:..., cut after 64 bytes with the full length noted; a secret prints only as
+// secret:<handle>. JSON: the same as one document, bytes in full (a string, or
+// {"hex": ...} when not printable). Both read the whole log before writing anything: a
+// bad log throws LogError with `out` untouched. The format is pinned by the goldens in
+// tests/golden/ and described in docs/inspect.md.
 void inspect_text(const std::filesystem::path& log, const InspectOptions& options, std::ostream& out);
 void inspect_json(const std::filesystem::path& log, const InspectOptions& options, std::ostream& out);
 
