@@ -1,18 +1,35 @@
 #!/usr/bin/env bash
-# Builds the log-reader fuzzer with clang (libFuzzer + ASan + UBSan) in build-fuzz/ and
-# runs it for SECONDS (default 60) on a scratch copy of the checked-in seed corpus.
-#   tests/fuzz/run_fuzz.sh 3600      # an hour
+# Builds the log-reader fuzzers with clang (libFuzzer + ASan + UBSan) in build-fuzz/ and
+# runs them for SECONDS in total (default 60; split evenly when both run), each on a
+# scratch copy of its checked-in seed corpus, so the corpus never changes by itself.
+#   tests/fuzz/run_fuzz.sh                          # 60 s: 30 s per target, as CI runs it
+#   tests/fuzz/run_fuzz.sh 3600 fuzz_log_records    # an hour on one target
+# Extra libFuzzer flags go in FUZZ_FLAGS, e.g. FUZZ_FLAGS="-jobs=2 -workers=2".
+# Exits non-zero on the first finding; its input is left in build-fuzz/findings/.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 seconds=${1:-60}
+shift || true
+targets=("$@")
+[ ${#targets[@]} -gt 0 ] || targets=(fuzz_log_reader fuzz_log_records)
+per_target=$(( seconds / ${#targets[@]} ))
+[ "$per_target" -gt 0 ] || per_target=1
+
+declare -A corpus=([fuzz_log_reader]=tests/fuzz/corpus [fuzz_log_records]=tests/fuzz/corpus-records)
+
 CC=clang CXX=clang++ cmake -S . -B build-fuzz -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
   -DSNAP_FUZZ=ON -DSNAP_SANITIZE=ON -DSNAP_BUILD_TESTS=ON -DSNAP_BUILD_BENCH=OFF -DSNAP_BUILD_EXAMPLES=OFF >/dev/null
 # The machine is shared: at most JOBS (default 2) compile jobs, not ninja's nproc+2.
-cmake --build build-fuzz --target fuzz_log_reader --parallel "${JOBS:-2}"
-work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
-cp tests/fuzz/corpus/* "$work/"
+cmake --build build-fuzz --target "${targets[@]}" --parallel "${JOBS:-2}"
+
 mkdir -p build-fuzz/findings
-ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
-  build-fuzz/tests/fuzz/fuzz_log_reader "$work" -max_total_time="$seconds" -max_len=65536 \
-  -artifact_prefix=build-fuzz/findings/ -print_final_stats=1
+for target in "${targets[@]}"; do
+  work=$(mktemp -d)
+  cp "${corpus[$target]}"/* "$work/"
+  echo "== $target: ${per_target} s"
+  # shellcheck disable=SC2086  # FUZZ_FLAGS is a list of flags
+  ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
+    "build-fuzz/tests/fuzz/$target" "$work" -max_total_time="$per_target" -max_len=65536 \
+    -artifact_prefix=build-fuzz/findings/ -print_final_stats=1 ${FUZZ_FLAGS:-} || { rm -rf "$work"; exit 1; }
+  rm -rf "$work"
+done
