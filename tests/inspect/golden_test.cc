@@ -149,6 +149,23 @@ TEST(GoldenInspect, FilteredMatches) {
                         "v1-basic.inspect-range.json");
 }
 
+TEST(GoldenInspect, NoEventsIsSummary) {
+  expect_matches_golden({"inspect", "--no-events", kGoldenLog.string()}, "v1-basic.inspect-summary.txt");
+}
+
+TEST(Inspect, VersionAndHelpNameTheExitCodes) {
+  auto version = testing::run_process({kSnapshot, "--version"});
+  EXPECT_EQ(version.exit_code, 0);
+  EXPECT_EQ(version.out, "snapshot 0.1.0\n");
+  auto help = testing::run_process({kSnapshot, "--help"});
+  EXPECT_EQ(help.exit_code, 0);
+  EXPECT_THAT(help.out, HasSubstr("inspect"));
+  EXPECT_THAT(help.out, HasSubstr("2 the log is unusable"));
+  EXPECT_THAT(help.out, HasSubstr("64 usage error"));
+  auto no_log = testing::run_process({kSnapshot, "inspect"});
+  EXPECT_EQ(no_log.exit_code, 64);
+}
+
 TEST(GoldenInspect, SecretsAppearOnlyAsHandles) {
   auto result = testing::run_process({kSnapshot, "inspect", kGoldenLog.string()});
   EXPECT_THAT(result.out, HasSubstr("#12  secret  \"db-password\"  -> secret:db-password"));
