@@ -1,7 +1,9 @@
 #include "snap/membrane.h"
 
+#include <charconv>
 #include <cstring>
 #include <exception>
+#include <type_traits>
 
 #include "snap/log_reader.h"
 #include "snap/log_writer.h"
@@ -50,6 +52,37 @@ void check_owner(std::thread::id owner, const Membrane::Where& where, const char
   }
 }
 
+// Short request and kind texts built on the stack: replay builds one per call to compare it
+// with the log, so a heap string here is a measurable share of replay time.
+class ShortText {
+ public:
+  ShortText& operator<<(std::string_view s) {
+    if (!spilled_ && s.size() <= sizeof buffer_ - size_) {
+      std::memcpy(buffer_ + size_, s.data(), s.size());
+      size_ += s.size();
+    } else {
+      if (!spilled_) heap_.assign(buffer_, size_);
+      spilled_ = true;
+      heap_ += s;
+    }
+    return *this;
+  }
+  template <typename Int>
+    requires std::is_integral_v<Int>
+  ShortText& operator<<(Int n) {
+    char digits[24];  // the longest 64-bit integer, INT64_MIN, has 20 characters
+    const char* end = std::to_chars(digits, digits + sizeof digits, n).ptr;
+    return *this << std::string_view(digits, static_cast<std::size_t>(end - digits));
+  }
+  std::string_view view() const { return spilled_ ? std::string_view(heap_) : std::string_view(buffer_, size_); }
+
+ private:
+  char buffer_[64];
+  std::size_t size_ = 0;
+  bool spilled_ = false;
+  std::string heap_;
+};
+
 // Runs the real step, turning a failure into a recorded failure reply.
 template <typename F>
 auto failure_as_reply(F&& f) -> decltype(f()) {
@@ -83,18 +116,20 @@ std::chrono::steady_clock::time_point Membrane::steady_now(Where where) {
 }
 
 std::string Membrane::random_bytes(std::size_t size, Where where) {
-  const std::string request = std::to_string(size);
+  ShortText request;
+  request << size;
   auto real = [&] {
     Reply r{ResultKind::kBytes, std::string(size, '\0'), 0};
     system_.random_bytes(r.bytes.data(), size);
     return r;
   };
-  return exchange(Ask{kind::kRandomBytes, {}, request, where}, RealStep(real)).bytes;
+  return exchange(Ask{kind::kRandomBytes, {}, request.view(), where}, RealStep(real)).bytes;
 }
 
 std::int64_t Membrane::random_int(std::int64_t min, std::int64_t max, Where where) {
   if (min > max) throw std::invalid_argument("random_int: min > max");
-  const std::string request = std::to_string(min) + ".." + std::to_string(max);
+  ShortText request;
+  request << min << ".." << max;
   auto real = [&] {
     // Rejection sampling: uniform without modulo bias.
     const std::uint64_t span = static_cast<std::uint64_t>(max) - static_cast<std::uint64_t>(min);
@@ -111,7 +146,7 @@ std::int64_t Membrane::random_int(std::int64_t min, std::int64_t max, Where wher
     }
     return Reply{ResultKind::kInteger, {}, static_cast<std::int64_t>(static_cast<std::uint64_t>(min) + x)};
   };
-  return exchange(Ask{kind::kRandomInt, {}, request, where}, RealStep(real)).integer;
+  return exchange(Ask{kind::kRandomInt, {}, request.view(), where}, RealStep(real)).integer;
 }
 
 std::string Membrane::uuid(Where where) {
@@ -134,7 +169,7 @@ std::string Membrane::uuid(Where where) {
 }
 
 std::string Membrane::read_file(const std::filesystem::path& path, Where where) {
-  const std::string key = path.string();
+  const std::string_view key = path.native();  // == path.string() on POSIX, without the copy
   auto real = [&] { return failure_as_reply([&] { return Reply{ResultKind::kBytes, system_.read_file(path), 0}; }); };
   Reply r = exchange(Ask{kind::kFileRead, key, {}, where}, RealStep(real));
   if (r.kind == ResultKind::kFailure) throw FileError(r.bytes);
@@ -142,13 +177,13 @@ std::string Membrane::read_file(const std::filesystem::path& path, Where where) 
 }
 
 bool Membrane::file_exists(const std::filesystem::path& path, Where where) {
-  const std::string key = path.string();
+  const std::string_view key = path.native();  // == path.string() on POSIX, without the copy
   auto real = [&] { return Reply{ResultKind::kInteger, {}, system_.file_exists(path) ? 1 : 0}; };
   return exchange(Ask{kind::kFileExists, key, {}, where}, RealStep(real)).integer != 0;
 }
 
 std::vector<std::string> Membrane::list_directory(const std::filesystem::path& path, Where where) {
-  const std::string key = path.string();
+  const std::string_view key = path.native();  // == path.string() on POSIX, without the copy
   // Names cannot contain NUL, so NUL-separated is unambiguous.
   auto real = [&] {
     return failure_as_reply([&] {
@@ -204,7 +239,8 @@ std::string Membrane::secret(std::string_view name, Where where) {
 std::string Membrane::call_erased(std::string_view kind_name, std::string_view key, std::string_view request,
                                   std::string (*real)(void*, std::string_view), void* real_object,
                                   const Where& where) {
-  const std::string full_kind = std::string(kind::kCallPrefix) + std::string(kind_name);
+  ShortText full_kind;
+  full_kind << kind::kCallPrefix << kind_name;
   auto step = [&] {
     try {
       return Reply{ResultKind::kBytes, real(real_object, request), 0};
@@ -212,7 +248,7 @@ std::string Membrane::call_erased(std::string_view kind_name, std::string_view k
       return Reply{ResultKind::kFailure, e.what(), 0};
     }
   };
-  Reply r = exchange(Ask{full_kind, key, request, where}, RealStep(step));
+  Reply r = exchange(Ask{full_kind.view(), key, request, where}, RealStep(step));
   if (r.kind == ResultKind::kFailure) throw CallFailed(r.bytes);
   return std::move(r.bytes);
 }
