@@ -3,6 +3,11 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <atomic>
+#include <functional>
+#include <random>
+#include <thread>
+
 #include "../format/log_test_util.h"
 #include "../support/test_postgres.h"
 #include "snap/store.h"
@@ -19,10 +24,21 @@ TEST_P(PostgresDurability, AcknowledgedWritesSurviveARestart) {
   testing::TestPostgres server;
   PostgresOptions pg;
   pg.connection = server.connection();
-  auto store = open_postgres_store(pg, StoreOptions{"durable", {}});
+  // Both write paths: a plain store writes in autocommit statements, an indexed one in
+  // transactions.
+  auto plain = open_postgres_store(pg, StoreOptions{"durable", {}});
+  auto indexed = open_postgres_store(
+      pg, StoreOptions{"durable_indexed", {IndexSpec{"parity", 1, [](std::string_view, const json& v) {
+                                                       return std::vector<IndexEntry>{
+                                                           {v.as_int64() % 2 == 0 ? "even" : "odd", v}};
+                                                     }}}});
   constexpr int kValues = 300;
-  for (int i = 0; i < kValues; ++i) store->set("k" + std::to_string(i), json(i));
-  store->modify("counter", [](const std::optional<json>&) { return json(42); });
+  for (int i = 0; i < kValues; ++i) {
+    plain->set("k" + std::to_string(i), json(i));
+    indexed->set("k" + std::to_string(i), json(i));
+  }
+  plain->modify("counter", [](const std::optional<json>&) { return json(42); });
+  EXPECT_TRUE(indexed->del("k0"));
 
   if (GetParam() == "kill") {
     server.kill_and_restart();
@@ -30,13 +46,18 @@ TEST_P(PostgresDurability, AcknowledgedWritesSurviveARestart) {
     server.restart(GetParam());
   }
 
-  // The same store object reconnects by itself.
+  // The same store objects reconnect by themselves, and the first write after the
+  // restart is a normal write, not an in-doubt one.
+  plain->set("after", json(true));
+  indexed->set("after", json(1));
   for (int i = 0; i < kValues; ++i) {
-    ASSERT_EQ(store->get("k" + std::to_string(i)), json(i)) << "lost k" << i << " after " << GetParam();
+    ASSERT_EQ(plain->get("k" + std::to_string(i)), json(i)) << "lost k" << i << " after " << GetParam();
   }
-  EXPECT_EQ(store->get("counter"), json(42));
-  store->set("after", json(true));
-  EXPECT_EQ(store->keys(KeyPage{"", 1000}).size(), static_cast<std::size_t>(kValues + 2));
+  EXPECT_EQ(plain->get("counter"), json(42));
+  EXPECT_EQ(plain->keys(KeyPage{"", 1000}).size(), static_cast<std::size_t>(kValues + 2));
+  EXPECT_FALSE(indexed->has("k0"));
+  EXPECT_EQ(indexed->index("parity").get("even").size(), static_cast<std::size_t>(kValues / 2 - 1));
+  EXPECT_EQ(indexed->index("parity").get("odd").size(), static_cast<std::size_t>(kValues / 2 + 1));
 }
 
 INSTANTIATE_TEST_SUITE_P(Modes, PostgresDurability, ::testing::Values("fast", "immediate", "kill"));
@@ -53,9 +74,66 @@ TEST(PostgresStore, ServerDownIsUnavailableAfterBoundedRetries) {
   } catch (const StoreError& e) {
     EXPECT_EQ(e.code(), StoreError::Code::kUnavailable);
     EXPECT_THAT(e.what(), HasSubstr("PostgreSQL unavailable after 3 connection attempts (host=" +
-                                    empty.path().string() + " port=5432 user=snap dbname=postgres)"));
+                                    empty.path().string() + " port=5432 dbname=postgres user=snap): "));
+    EXPECT_THAT(e.what(), HasSubstr("No such file or directory"));  // libpq's own reason
     EXPECT_THAT(e.what(), ::testing::Not(HasSubstr("hunter2")));
   }
+}
+
+TEST(PostgresStore, ServerGoneAfterOpenIsUnavailableNotInDoubt) {
+  auto server = std::make_unique<testing::TestPostgres>();
+  PostgresOptions pg;
+  pg.connection = server->connection();
+  pg.retry.connect_attempts = 3;
+  pg.retry.connect_backoff = std::chrono::milliseconds(1);
+  auto store = open_postgres_store(pg, StoreOptions{"gone", {}});
+  store->set("k", json(1));
+  // connection() is "host=SOCKET_DIR port=... user=... dbname=...".
+  const std::string host = pg.connection.substr(0, pg.connection.find(' '));
+  const std::string target = host + " port=5432 dbname=postgres user=snap";
+  server.reset();  // stopped and removed: its socket is gone
+  for (auto call : std::vector<std::function<void()>>{[&] { store->get("k"); }, [&] { store->set("k", json(2)); },
+                                                        [&] { store->modify("k", [](const std::optional<json>&) {
+                                                          return json(3);
+                                                        }); }}) {
+    try {
+      call();
+      FAIL() << "expected StoreError";
+    } catch (const StoreError& e) {
+      // The idle connection is found closed before anything is sent, so even an
+      // autocommit write knows it did not happen.
+      EXPECT_EQ(e.code(), StoreError::Code::kUnavailable) << e.what();
+      EXPECT_THAT(e.what(), HasSubstr("PostgreSQL unavailable after 3 connection attempts (" + target + ")"));
+    }
+  }
+}
+
+TEST(PostgresStore, ConcurrentOpensOfOneStoreAgree) {
+  // Personas starting together: schema creation and index rebuild must not race.
+  PostgresOptions pg;
+  pg.connection = testing::TestPostgres::shared().connection();
+  pg.pool_size = 1;
+  const std::string name = "concurrent_open_" + std::to_string(std::random_device{}() % 100000);
+  IndexSpec spec{"by-value", 1, [](std::string_view, const json& v) {
+                   return std::vector<IndexEntry>{{std::string(v.as_string()), nullptr}};
+                 }};
+  std::vector<std::thread> threads;
+  std::atomic<int> failures{0};
+  for (int t = 0; t < 6; ++t) {
+    threads.emplace_back([&, t] {
+      try {
+        auto store = open_postgres_store(pg, StoreOptions{name, {spec}});
+        store->set("k" + std::to_string(t), json("v"));
+      } catch (const std::exception& e) {
+        ADD_FAILURE() << e.what();
+        ++failures;
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(failures.load(), 0);
+  auto store = open_postgres_store(pg, StoreOptions{name, {spec}});
+  EXPECT_EQ(store->index("by-value").get("v").size(), 6u);
 }
 
 TEST(PostgresStore, TablesAreCreatedIdempotentlyWithSafeNames) {

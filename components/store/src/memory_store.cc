@@ -1,5 +1,7 @@
 // The in-memory backend: std::map keeps keys in byte-wise order, as PostgreSQL's
-// COLLATE "C" does, so both backends list and match in the same order.
+// COLLATE "C" does, so both backends list and match in the same order. Values are
+// normalized on the way in (json_codec.h) so that they come back as PostgreSQL would
+// return them.
 #include <map>
 #include <mutex>
 #include <shared_mutex>
@@ -14,8 +16,40 @@ struct MemoryIndex {
   int version = 0;
   // index key -> item key -> inline values in the order the indexer emitted them
   std::map<std::string, std::map<std::string, std::vector<json>>, std::less<>> entries;
+  // item key -> the index keys it has entries under: what a write or delete removes. Kept
+  // instead of re-running the indexer on the old value, which a changed indexer (in
+  // another store object on the same table) would get wrong, as PostgreSQL's
+  // "DELETE ... WHERE key = $1" cannot.
+  std::map<std::string, std::vector<std::string>, std::less<>> by_item;
+
+  void add(const std::string& key, std::vector<CheckedEntry> list) {
+    if (list.empty()) return;
+    auto& index_keys = by_item[key];
+    for (auto& e : list) {
+      normalize(e.inline_value, e.facts);
+      index_keys.push_back(e.index_key);
+      entries[std::move(e.index_key)][key].push_back(std::move(e.inline_value));
+    }
+  }
+
+  void remove(std::string_view key) {
+    auto item = by_item.find(key);
+    if (item == by_item.end()) return;
+    for (const std::string& index_key : item->second) {
+      auto entry = entries.find(index_key);
+      if (entry == entries.end()) continue;  // an earlier duplicate index key removed it
+      entry->second.erase(item->first);
+      if (entry->second.empty()) entries.erase(entry);
+    }
+    by_item.erase(item);
+  }
+
+  static void normalize(json& v, const store_detail::ValueFacts& facts) {
+    if (facts.normalizes) store_detail::normalize(v);
+  }
 };
 
+// One store's data. Its mutex guards everything in it.
 struct MemoryTable {
   std::shared_mutex mutex;
   std::map<std::string, json, std::less<>> items;
@@ -48,17 +82,14 @@ class MemoryBackend final : public StoreBackend {
       : name_(options.name), specs_(options.indexes), db_(std::move(db)), table_(db_->table(safe_identifier(name_))) {
     std::unique_lock lock(table_.mutex);
     for (const IndexSpec& spec : specs_) {
-      MemoryIndex& index = table_.indexes[spec.name];
-      if (index.version == spec.version) continue;
-      // New or changed indexer: rebuild from the data.
+      auto existing = table_.indexes.find(spec.name);
+      if (existing != table_.indexes.end() && existing->second.version == spec.version) continue;
+      // New or changed indexer: rebuild from the data. Built aside, so that an indexer
+      // that throws leaves the stored index as it was (PostgreSQL rolls back alike).
       MemoryIndex rebuilt;
       rebuilt.version = spec.version;
-      for (const auto& [key, value] : table_.items) {
-        for (auto& e : index_entries(name_, spec, key, value)) {
-          rebuilt.entries[e.index_key][key].push_back(std::move(e.inline_value));
-        }
-      }
-      index = std::move(rebuilt);
+      for (const auto& [key, value] : table_.items) rebuilt.add(key, index_entries(name_, spec, key, value));
+      table_.indexes[spec.name] = std::move(rebuilt);
     }
   }
 
@@ -77,27 +108,39 @@ class MemoryBackend final : public StoreBackend {
     return it->second;
   }
 
+  bool has(std::string_view key) override {
+    std::shared_lock lock(table_.mutex);
+    return table_.items.find(key) != table_.items.end();
+  }
+
   void set(std::string_view key, const json& value) override {
-    auto entries = entries_for(key, value);  // may throw: nothing written yet
+    // Checked, normalized and indexed before the lock: a refusal writes nothing.
+    json stored = value;
+    MemoryIndex::normalize(stored, check_value(name_, key, value));
+    auto entries = entries_for(key, stored);
     std::unique_lock lock(table_.mutex);
-    write_locked(key, value, std::move(entries));
+    write_locked(key, std::move(stored), std::move(entries));
   }
 
   bool del(std::string_view key) override {
     std::unique_lock lock(table_.mutex);
     auto it = table_.items.find(key);
     if (it == table_.items.end()) return false;
-    unindex_locked(key);
+    for (const IndexSpec& spec : specs_) table_.indexes[spec.name].remove(key);
     table_.items.erase(it);
     return true;
   }
 
+  // `fn` runs under the table's exclusive lock: that is what makes it atomic here, and
+  // why it must not call the store.
   json modify(std::string_view key, const std::function<json(const std::optional<json>&)>& fn) override {
     std::unique_lock lock(table_.mutex);
     std::optional<json> current;
     if (auto it = table_.items.find(key); it != table_.items.end()) current = it->second;
     json next = fn(current);
-    write_locked(key, next, entries_for(key, next));
+    MemoryIndex::normalize(next, check_value(name_, key, next));
+    auto entries = entries_for(key, next);
+    write_locked(key, next, std::move(entries));
     return next;
   }
 
@@ -123,41 +166,28 @@ class MemoryBackend final : public StoreBackend {
   }
 
  private:
-  using Entries = std::vector<std::pair<std::string, std::vector<IndexEntry>>>;
+  using Entries = std::vector<std::vector<CheckedEntry>>;  // one list per spec, in order
 
   Entries entries_for(std::string_view key, const json& value) const {
     Entries out;
-    for (const IndexSpec& spec : specs_) out.emplace_back(spec.name, index_entries(name_, spec, key, value));
+    out.reserve(specs_.size());
+    for (const IndexSpec& spec : specs_) out.push_back(index_entries(name_, spec, key, value));
     return out;
   }
 
-  void write_locked(std::string_view key, const json& value, Entries entries) {
-    unindex_locked(key);
-    table_.items[std::string(key)] = value;
-    for (auto& [index, list] : entries) {
-      MemoryIndex& idx = table_.indexes[index];
-      for (auto& e : list) idx.entries[e.index_key][std::string(key)].push_back(std::move(e.inline_value));
-    }
-  }
-
-  // Removes the item's old entries, found by re-running the indexers on the old value.
-  void unindex_locked(std::string_view key) {
-    auto it = table_.items.find(key);
-    if (it == table_.items.end()) return;
-    for (const IndexSpec& spec : specs_) {
-      MemoryIndex& idx = table_.indexes[spec.name];
-      for (const auto& e : spec.indexer(key, it->second)) {
-        auto entry = idx.entries.find(e.index_key);
-        if (entry == idx.entries.end()) continue;
-        entry->second.erase(std::string(key));
-        if (entry->second.empty()) idx.entries.erase(entry);
-      }
+  void write_locked(std::string_view key, json value, Entries entries) {
+    const std::string k(key);
+    table_.items[k] = std::move(value);
+    for (std::size_t i = 0; i < specs_.size(); ++i) {
+      MemoryIndex& idx = table_.indexes[specs_[i].name];
+      idx.remove(k);
+      idx.add(k, std::move(entries[i]));
     }
   }
 
   std::string name_;
   std::vector<IndexSpec> specs_;
-  std::shared_ptr<MemoryDatabase> db_;
+  std::shared_ptr<MemoryDatabase> db_;  // keeps table_ alive
   MemoryTable& table_;
 };
 

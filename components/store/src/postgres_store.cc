@@ -1,46 +1,122 @@
 // The PostgreSQL backend: one table per store (key text COLLATE "C" primary key, value
 // jsonb) and one per index, kept in step in the same transaction as every write.
 // COLLATE "C" makes ORDER BY byte-wise, the order the memory backend's std::map keeps.
-#include <pqxx/pqxx>
+#include <libpq-fe.h>
+#include <poll.h>
 
+#include <algorithm>
 #include <condition_variable>
-#include <deque>
+#include <cstdint>
+#include <limits>
 #include <mutex>
+#include <pqxx/pqxx>
 #include <thread>
 
+#include "postgres_retry.h"
 #include "store_backend.h"
 
 namespace snap {
 
+namespace store_detail {
+
 namespace {
 
-std::string quoted(const std::string& identifier) { return "\"" + identifier + "\""; }
-
-// An error a new connection may cure: refused, lost, or the server shutting down (57P..)
-// or unreachable (08...).
+// An error a new connection may cure: the server shutting down or restarting (57P..) or
+// a connection exception (08...). Either way the statement did not complete.
 bool connection_level(const pqxx::sql_error& e) {
   const std::string state = e.sqlstate();
   return state.rfind("57P", 0) == 0 || state.rfind("08", 0) == 0;
 }
 
+}  // namespace
+
+Verdict classify(const std::exception& e, Work work) {
+  // Most specific first: statement_completion_unknown is a transaction_rollback.
+  if (dynamic_cast<const pqxx::in_doubt_error*>(&e) != nullptr) return Verdict::kInDoubt;
+  if (dynamic_cast<const pqxx::statement_completion_unknown*>(&e) != nullptr) return Verdict::kInDoubt;
+  if (dynamic_cast<const pqxx::transaction_rollback*>(&e) != nullptr) return Verdict::kConflict;
+  if (dynamic_cast<const pqxx::unique_violation*>(&e) != nullptr) return Verdict::kConflict;
+  if (dynamic_cast<const pqxx::broken_connection*>(&e) != nullptr) {
+    return work == Work::kAutocommitWrite ? Verdict::kInDoubt : Verdict::kReconnect;
+  }
+  // An error *reply* means the statement failed, so even an autocommit write did not
+  // commit: reconnecting is safe.
+  if (const auto* sql = dynamic_cast<const pqxx::sql_error*>(&e)) {
+    return connection_level(*sql) ? Verdict::kReconnect : Verdict::kBackend;
+  }
+  if (dynamic_cast<const pqxx::pqxx_exception*>(&e) != nullptr) return Verdict::kBackend;
+  return Verdict::kNotOurs;
+}
+
+std::string describe_target(const std::string& connection) {
+  char* error = nullptr;
+  PQconninfoOption* options = PQconninfoParse(connection.c_str(), &error);
+  if (options == nullptr) {
+    if (error != nullptr) PQfreemem(error);
+    return "an unparsable connection string";
+  }
+  // In a fixed order, whatever the string's, so that messages are predictable.
+  constexpr std::string_view kShown[] = {"host", "hostaddr", "port", "dbname", "user"};
+  std::string out;
+  for (std::string_view keyword : kShown) {
+    for (const PQconninfoOption* o = options; o->keyword != nullptr; ++o) {
+      if (keyword != o->keyword || o->val == nullptr || *o->val == '\0') continue;
+      out += (out.empty() ? "" : " ") + std::string(keyword) + "=" + o->val;
+    }
+  }
+  PQconninfoFree(options);
+  return out.empty() ? "libpq defaults" : out;
+}
+
+}  // namespace store_detail
+
+namespace {
+
+using store_detail::Verdict;
+using store_detail::Work;
+
+std::string quoted(const std::string& identifier) { return "\"" + identifier + "\""; }
+
 std::string_view view_of(const pqxx::field& f) { return std::string_view(f.c_str(), f.size()); }
-json parse_json(const pqxx::field& f) { return boost::json::parse(view_of(f)); }
+json parse_json(const pqxx::field& f) { return store_detail::from_postgres_text(view_of(f)); }
+
+// libpq messages end in newlines and may span lines; errors here are one line.
+std::string one_line(const std::string& text) {
+  std::string out;
+  for (char c : text) {
+    if (c == '\n' || c == '\t' || c == '\r') c = ' ';
+    if (c == ' ' && (out.empty() || out.back() == ' ')) continue;
+    out += c;
+  }
+  if (!out.empty() && out.back() == ' ') out.pop_back();
+  return out;
+}
+
+std::chrono::milliseconds doubled(std::chrono::milliseconds backoff, std::chrono::milliseconds cap) {
+  return std::min(backoff * 2, cap);
+}
 
 // A bounded pool of connections to one server, for one store's prepared statements.
+// Thread-safe.
 class ConnectionPool {
  public:
   ConnectionPool(PostgresOptions options, std::function<void(pqxx::connection&)> prepare)
-      : options_(std::move(options)), prepare_(std::move(prepare)) {}
+      : options_(std::move(options)),
+        target_(store_detail::describe_target(options_.connection)),
+        prepare_(std::move(prepare)) {}
 
   // Waits for a free connection, making one (with retries) when the pool has room.
+  // Throws StoreError kUnavailable when no connection can be made.
   std::unique_ptr<pqxx::connection> acquire() {
     {
       std::unique_lock lock(mutex_);
-      available_.wait(lock, [&] { return !idle_.empty() || open_ < options_.pool_size; });
-      if (!idle_.empty()) {
+      while (true) {
+        available_.wait(lock, [&] { return !idle_.empty() || open_ < options_.pool_size; });
+        if (idle_.empty()) break;
         auto c = std::move(idle_.back());
         idle_.pop_back();
-        return c;
+        if (still_usable(*c)) return c;
+        --open_;  // closed by the server while idle (a restart): drop it, look again
       }
       ++open_;
     }
@@ -64,21 +140,24 @@ class ConnectionPool {
     available_.notify_one();
   }
 
-  // After a server restart every idle connection is dead: drop them all at once.
-  void drop_idle() {
-    std::lock_guard lock(mutex_);
-    open_ -= idle_.size();
-    idle_.clear();
-    available_.notify_all();
-  }
-
   const PostgresOptions& options() const { return options_; }
+  const std::string& target() const { return target_; }
 
  private:
+  // An idle connection has nothing to read: if its socket is readable or hung up, the
+  // server has closed it (with a FATAL message, or by dying). Checking costs one poll()
+  // and keeps a restart from turning the next autocommit write into an in-doubt one.
+  static bool still_usable(pqxx::connection& c) {
+    if (!c.is_open()) return false;
+    pollfd p{c.sock(), POLLIN, 0};
+    return ::poll(&p, 1, 0) == 0;
+  }
+
   std::unique_ptr<pqxx::connection> connect() {
-    auto backoff = options_.retry.connect_backoff;
+    const RetryPolicy& policy = options_.retry;
+    auto backoff = policy.connect_backoff;
     std::string last;
-    for (int attempt = 1; attempt <= options_.retry.connect_attempts; ++attempt) {
+    for (int attempt = 1; attempt <= policy.connect_attempts; ++attempt) {
       try {
         auto c = std::make_unique<pqxx::connection>(options_.connection);
         prepare_(*c);
@@ -86,44 +165,43 @@ class ConnectionPool {
       } catch (const pqxx::broken_connection& e) {
         last = e.what();
       } catch (const pqxx::sql_error& e) {
-        if (!connection_level(e)) throw;
+        if (store_detail::classify(e, Work::kRead) != Verdict::kReconnect) throw;
         last = e.what();
       }
-      if (attempt < options_.retry.connect_attempts) {
+      if (attempt < policy.connect_attempts) {
         std::this_thread::sleep_for(backoff);
-        backoff = std::min(backoff * 2, options_.retry.max_backoff);
+        backoff = doubled(backoff, policy.max_backoff);
       }
     }
-    while (!last.empty() && (last.back() == '\n' || last.back() == ' ')) last.pop_back();
-    for (char& c : last) {
-      if (c == '\n') c = ' ';
-    }
-    throw StoreError(StoreError::Code::kUnavailable,
-                     "PostgreSQL unavailable after " + std::to_string(options_.retry.connect_attempts) +
-                         " connection attempts (" + describe_target() + "): " + last);
+    throw StoreError(StoreError::Code::kUnavailable, "PostgreSQL unavailable after " +
+                                                         std::to_string(policy.connect_attempts) +
+                                                         " connection attempts (" + target_ + "): " + one_line(last));
   }
 
-  std::string describe_target() const {
-    // The connection string without its password.
-    std::string out;
-    std::size_t start = 0;
-    const std::string& s = options_.connection;
-    while (start < s.size()) {
-      std::size_t end = s.find(' ', start);
-      if (end == std::string::npos) end = s.size();
-      const std::string part = s.substr(start, end - start);
-      if (!part.empty() && part.rfind("password=", 0) != 0) out += (out.empty() ? "" : " ") + part;
-      start = end + 1;
-    }
-    return out;
-  }
-
-  PostgresOptions options_;
-  std::function<void(pqxx::connection&)> prepare_;
+  const PostgresOptions options_;
+  const std::string target_;
+  const std::function<void(pqxx::connection&)> prepare_;
   std::mutex mutex_;
   std::condition_variable available_;
   std::vector<std::unique_ptr<pqxx::connection>> idle_;
-  std::size_t open_ = 0;
+  std::size_t open_ = 0;  // idle + in use + being connected; at most pool_size
+};
+
+// A connection taken from the pool for one attempt; goes back on every path, healthy
+// unless marked otherwise.
+class Lease {
+ public:
+  explicit Lease(ConnectionPool& pool) : pool_(pool), connection_(pool.acquire()) {}
+  ~Lease() { pool_.release(std::move(connection_), healthy_); }
+  Lease(const Lease&) = delete;
+  Lease& operator=(const Lease&) = delete;
+  pqxx::connection& operator*() { return *connection_; }
+  void discard() { healthy_ = false; }
+
+ private:
+  ConnectionPool& pool_;
+  std::unique_ptr<pqxx::connection> connection_;
+  bool healthy_ = true;
 };
 
 class PostgresBackend final : public StoreBackend {
@@ -133,7 +211,7 @@ class PostgresBackend final : public StoreBackend {
         specs_(options.indexes),
         table_(safe_identifier(name_)),
         pool_(postgres, [this](pqxx::connection& c) { prepare(c); }) {
-    for (const IndexSpec& spec : specs_) index_tables_.push_back(safe_identifier(name_ + "__" + spec.name));
+    for (const IndexSpec& spec : specs_) index_tables_.push_back(index_table_name(table_, spec.name));
     create_schema();
   }
 
@@ -141,7 +219,7 @@ class PostgresBackend final : public StoreBackend {
   bool has_index(std::string_view index) const override { return index_of(index) >= 0; }
 
   std::optional<json> get(std::string_view key) override {
-    return run([&](pqxx::connection& c) -> std::optional<json> {
+    return run(Work::kRead, [&](pqxx::connection& c) -> std::optional<json> {
       pqxx::nontransaction tx(c);
       const pqxx::result r = tx.exec_prepared("get", std::string(key));
       if (r.empty()) return std::nullopt;
@@ -149,16 +227,27 @@ class PostgresBackend final : public StoreBackend {
     });
   }
 
+  bool has(std::string_view key) override {
+    return run(Work::kRead, [&](pqxx::connection& c) {
+      pqxx::nontransaction tx(c);
+      return !tx.exec_prepared("has", std::string(key)).empty();
+    });
+  }
+
   void set(std::string_view key, const json& value) override {
-    const auto entries = entries_for(key, value);  // may throw: nothing written yet
-    const std::string text = boost::json::serialize(value);
-    run([&](pqxx::connection& c) {
-      if (specs_.empty()) {
-        // One statement is atomic on its own: no transaction round trips.
+    // Checked, serialized and indexed before any round trip: a refusal writes nothing.
+    const std::string text = store_detail::to_postgres_text(value, check_value(name_, key, value));
+    const auto entries = entries_for(key, value);
+    if (specs_.empty()) {
+      // One statement is atomic on its own: no transaction round trips.
+      run(Work::kAutocommitWrite, [&](pqxx::connection& c) {
         pqxx::nontransaction tx(c);
         tx.exec_prepared("upsert", std::string(key), text);
         return 0;
-      }
+      });
+      return;
+    }
+    run(Work::kTransaction, [&](pqxx::connection& c) {
       pqxx::work tx(c);
       tx.exec_prepared("upsert", std::string(key), text);
       reindex(tx, key, entries);
@@ -168,11 +257,13 @@ class PostgresBackend final : public StoreBackend {
   }
 
   bool del(std::string_view key) override {
-    return run([&](pqxx::connection& c) {
-      if (specs_.empty()) {
+    if (specs_.empty()) {
+      return run(Work::kAutocommitWrite, [&](pqxx::connection& c) {
         pqxx::nontransaction tx(c);
         return !tx.exec_prepared("delete", std::string(key)).empty();
-      }
+      });
+    }
+    return run(Work::kTransaction, [&](pqxx::connection& c) {
       pqxx::work tx(c);
       const bool existed = !tx.exec_prepared("delete", std::string(key)).empty();
       reindex(tx, key, {});
@@ -182,37 +273,41 @@ class PostgresBackend final : public StoreBackend {
   }
 
   json modify(std::string_view key, const std::function<json(const std::optional<json>&)>& fn) override {
-    return run([&](pqxx::connection& c) {
+    return run(Work::kTransaction, [&](pqxx::connection& c) {
       pqxx::work tx(c);
+      // The row lock makes concurrent modifies of one key take turns; each sees the
+      // value the previous one committed (READ COMMITTED re-reads a locked row).
       const pqxx::result r = tx.exec_prepared("get_for_update", std::string(key));
       std::optional<json> current;
       if (!r.empty()) current = parse_json(r[0][0]);
       json next = fn(current);
+      const auto facts = check_value(name_, key, next);
       const auto entries = entries_for(key, next);
-      const std::string text = boost::json::serialize(next);
-      // For an absent key a plain INSERT: a concurrent modify that also saw it absent
-      // fails with unique_violation and is retried, instead of silently overwriting.
-      tx.exec_prepared(current ? "update" : "insert", std::string(key), text);
+      // For an absent key there is no row to lock, so a plain INSERT: a concurrent modify
+      // that also saw it absent fails with unique_violation and is retried, instead of
+      // silently overwriting.
+      tx.exec_prepared(current ? "update" : "insert", std::string(key), store_detail::to_postgres_text(next, facts));
       if (!specs_.empty()) reindex(tx, key, entries);
       tx.commit();
+      if (facts.normalizes) store_detail::normalize(next);  // as get will return it
       return next;
     });
   }
 
   std::vector<std::string> keys(const KeyPage& page) override {
-    return run([&](pqxx::connection& c) {
+    const auto limit = static_cast<long long>(
+        std::min<std::size_t>(page.limit, static_cast<std::size_t>(std::numeric_limits<long long>::max())));
+    return run(Work::kRead, [&](pqxx::connection& c) {
       pqxx::nontransaction tx(c);
       std::vector<std::string> out;
-      for (const auto& row : tx.exec_prepared("keys", page.after, static_cast<long long>(page.limit))) {
-        out.emplace_back(view_of(row[0]));
-      }
+      for (const auto& row : tx.exec_prepared("keys", page.after, limit)) out.emplace_back(view_of(row[0]));
       return out;
     });
   }
 
   std::vector<IndexMatch> index_get(std::string_view index, std::string_view index_key) override {
     const int i = index_of(index);
-    return run([&](pqxx::connection& c) {
+    return run(Work::kRead, [&](pqxx::connection& c) {
       pqxx::nontransaction tx(c);
       std::vector<IndexMatch> out;
       for (const auto& row : tx.exec_prepared("index_get_" + std::to_string(i), std::string(index_key))) {
@@ -223,7 +318,7 @@ class PostgresBackend final : public StoreBackend {
   }
 
  private:
-  using Entries = std::vector<std::vector<IndexEntry>>;
+  using Entries = std::vector<std::vector<CheckedEntry>>;  // one list per spec, in order
 
   int index_of(std::string_view index) const {
     for (std::size_t i = 0; i < specs_.size(); ++i) {
@@ -234,13 +329,16 @@ class PostgresBackend final : public StoreBackend {
 
   Entries entries_for(std::string_view key, const json& value) const {
     Entries out;
+    out.reserve(specs_.size());
     for (const IndexSpec& spec : specs_) out.push_back(index_entries(name_, spec, key, value));
     return out;
   }
 
+  // Statement definitions for a new connection; libpqxx prepares each on first use.
   void prepare(pqxx::connection& c) {
     const std::string t = quoted(table_);
     c.prepare("get", "SELECT value::text FROM " + t + " WHERE key = $1");
+    c.prepare("has", "SELECT 1 FROM " + t + " WHERE key = $1");
     c.prepare("get_for_update", "SELECT value::text FROM " + t + " WHERE key = $1 FOR UPDATE");
     c.prepare("upsert", "INSERT INTO " + t +
                             " (key, value) VALUES ($1, $2::jsonb) ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value");
@@ -248,6 +346,7 @@ class PostgresBackend final : public StoreBackend {
     c.prepare("update", "UPDATE " + t + " SET value = $2::jsonb WHERE key = $1");
     c.prepare("delete", "DELETE FROM " + t + " WHERE key = $1 RETURNING 1");
     c.prepare("keys", "SELECT key FROM " + t + " WHERE key > $1 ORDER BY key LIMIT $2");
+    c.prepare("scan", "SELECT key, value::text FROM " + t + " WHERE key > $1 ORDER BY key LIMIT 1000");
     for (std::size_t i = 0; i < index_tables_.size(); ++i) {
       const std::string ix = quoted(index_tables_[i]);
       const std::string n = std::to_string(i);
@@ -258,29 +357,44 @@ class PostgresBackend final : public StoreBackend {
     }
   }
 
-  void reindex(pqxx::transaction_base& tx, std::string_view key, const Entries& entries) {
-    for (std::size_t i = 0; i < specs_.size(); ++i) {
-      const std::string n = std::to_string(i);
-      tx.exec_prepared("index_delete_" + n, std::string(key));
-      if (i >= entries.size()) continue;
-      int seq = 0;
-      for (const IndexEntry& e : entries[i]) {
-        tx.exec_prepared("index_insert_" + n, e.index_key, std::string(key), seq++, boost::json::serialize(e.inline_value));
-      }
+  void insert_entries(pqxx::transaction_base& tx, std::size_t i, std::string_view key,
+                      const std::vector<CheckedEntry>& entries) {
+    const std::string statement = "index_insert_" + std::to_string(i);
+    int seq = 0;  // keeps the indexer's order among one item's entries
+    for (const CheckedEntry& e : entries) {
+      tx.exec_prepared(statement, e.index_key, std::string(key), seq++,
+                       store_detail::to_postgres_text(e.inline_value, e.facts));
     }
   }
 
-  // Creates the tables if absent and rebuilds indexes whose version changed, under an
-  // advisory lock so that personas starting together do not race.
+  // Replaces the item's entries in every index (none: a delete).
+  void reindex(pqxx::transaction_base& tx, std::string_view key, const Entries& entries) {
+    for (std::size_t i = 0; i < specs_.size(); ++i) {
+      tx.exec_prepared("index_delete_" + std::to_string(i), std::string(key));
+      if (i < entries.size()) insert_entries(tx, i, key, entries[i]);
+    }
+  }
+
+  // Creates the tables if absent and rebuilds indexes whose version changed, in one
+  // transaction under an advisory lock, so that personas starting together do not race
+  // and a failed rebuild (an indexer that throws) leaves everything as it was.
   void create_schema() {
-    run([&](pqxx::connection& c) {
+    // The version table is shared by all stores: created on its own, under its own lock
+    // (CREATE TABLE IF NOT EXISTS races with itself), and not held while a store rebuilds.
+    run(Work::kTransaction, [&](pqxx::connection& c) {
+      pqxx::work tx(c);
+      tx.exec("SELECT pg_advisory_xact_lock(hashtext('snap-store:snap_index_versions'))");
+      tx.exec(
+          "CREATE TABLE IF NOT EXISTS snap_index_versions (store text NOT NULL, index_name text NOT NULL, "
+          "version integer NOT NULL, PRIMARY KEY (store, index_name))");
+      tx.commit();
+      return 0;
+    });
+    run(Work::kTransaction, [&](pqxx::connection& c) {
       pqxx::work tx(c);
       tx.exec("SELECT pg_advisory_xact_lock(hashtext(" + tx.quote("snap-store:" + table_) + "))");
       tx.exec("CREATE TABLE IF NOT EXISTS " + quoted(table_) +
               " (key text COLLATE \"C\" PRIMARY KEY, value jsonb NOT NULL)");
-      tx.exec(
-          "CREATE TABLE IF NOT EXISTS snap_index_versions (store text NOT NULL, index_name text NOT NULL, "
-          "version integer NOT NULL, PRIMARY KEY (store, index_name))");
       for (std::size_t i = 0; i < specs_.size(); ++i) {
         const std::string ix = quoted(index_tables_[i]);
         tx.exec("CREATE TABLE IF NOT EXISTS " + ix +
@@ -302,83 +416,71 @@ class PostgresBackend final : public StoreBackend {
     });
   }
 
+  // Every item, a page at a time (keyset paging, so memory stays bounded).
   void rebuild_index(pqxx::work& tx, std::size_t i) {
-    const std::string ix = quoted(index_tables_[i]);
-    tx.exec("DELETE FROM " + ix);
-    const pqxx::result rows = tx.exec("SELECT key, value::text FROM " + quoted(table_) + " ORDER BY key");
-    for (const auto& row : rows) {
-      const std::string key(view_of(row[0]));
-      int seq = 0;
-      for (const IndexEntry& e : index_entries(name_, specs_[i], key, parse_json(row[1]))) {
-        tx.exec_params("INSERT INTO " + ix + " (index_key, key, seq, inline) VALUES ($1, $2, $3, $4::jsonb)",
-                       e.index_key, key, seq++, boost::json::serialize(e.inline_value));
+    tx.exec("DELETE FROM " + quoted(index_tables_[i]));
+    std::string after;
+    while (true) {
+      const pqxx::result rows = tx.exec_prepared("scan", after);
+      for (const auto& row : rows) {
+        after = std::string(view_of(row[0]));
+        insert_entries(tx, i, after, index_entries(name_, specs_[i], after, parse_json(row[1])));
       }
+      if (rows.size() < 1000) return;
     }
   }
 
-  // Runs `f` with a pooled connection. A lost connection is retried on a new one (the
-  // transaction rolled back, so nothing happened); a conflict is retried with backoff;
-  // a commit whose outcome is unknown is not retried.
+  // Runs `f` on a pooled connection, as store_detail::classify decides: a lost
+  // connection is retried on a new one, a conflict after a backoff, and a write that may
+  // have committed is never run again.
   template <typename F>
-  auto run(F&& f) -> decltype(f(std::declval<pqxx::connection&>())) {
+  auto run(Work work, F&& f) -> decltype(f(std::declval<pqxx::connection&>())) {
     const RetryPolicy& policy = pool_.options().retry;
     int lost = 0, conflicts = 0;
     auto conflict_backoff = policy.conflict_backoff;
     auto lost_backoff = policy.connect_backoff;
     while (true) {
-      auto c = pool_.acquire();
-      try {
-        auto result = f(*c);
-        pool_.release(std::move(c), true);
-        return result;
-      } catch (const pqxx::in_doubt_error& e) {
-        pool_.release(std::move(c), false);
-        throw StoreError(StoreError::Code::kInDoubt, "store \"" + name_ + "\": commit outcome unknown: " + e.what());
-      } catch (const pqxx::broken_connection& e) {
-        pool_.release(std::move(c), false);
-        pool_.drop_idle();
-        if (++lost >= policy.connect_attempts) {
-          throw StoreError(StoreError::Code::kUnavailable, "store \"" + name_ + "\": connection lost " +
-                                                               std::to_string(lost) + " times: " + e.what());
+      Verdict verdict;
+      std::string what;
+      {
+        Lease connection(pool_);
+        try {
+          return f(*connection);
+        } catch (const std::exception& e) {
+          verdict = store_detail::classify(e, work);
+          if (verdict == Verdict::kNotOurs) throw;  // the transaction rolled back; the connection is fine
+          if (verdict == Verdict::kReconnect || verdict == Verdict::kInDoubt) connection.discard();
+          what = one_line(e.what());
         }
-        std::this_thread::sleep_for(lost_backoff);
-        lost_backoff = std::min(lost_backoff * 2, policy.max_backoff);
-      } catch (const pqxx::transaction_rollback& e) {  // serialization failure, deadlock
-        pool_.release(std::move(c), true);
-        back_off_conflict(e, conflicts, conflict_backoff);
-      } catch (const pqxx::unique_violation& e) {  // racing inserts in modify
-        pool_.release(std::move(c), true);
-        back_off_conflict(e, conflicts, conflict_backoff);
-      } catch (const pqxx::sql_error& e) {
-        if (connection_level(e)) {
-          pool_.release(std::move(c), false);
-          pool_.drop_idle();
+      }
+      switch (verdict) {
+        case Verdict::kInDoubt:
+          throw StoreError(StoreError::Code::kInDoubt,
+                           "store \"" + name_ + "\": the connection to PostgreSQL (" + pool_.target() +
+                               ") broke while a write was committing; it may or may not have happened: " + what);
+        case Verdict::kBackend:
+          throw StoreError(StoreError::Code::kBackend, "store \"" + name_ + "\": " + what);
+        case Verdict::kReconnect:
           if (++lost >= policy.connect_attempts) {
-            throw StoreError(StoreError::Code::kUnavailable, "store \"" + name_ + "\": " + e.what());
+            throw StoreError(StoreError::Code::kUnavailable, "store \"" + name_ + "\": PostgreSQL (" + pool_.target() +
+                                                                 ") connection lost " + std::to_string(lost) +
+                                                                 " times in a row: " + what);
           }
           std::this_thread::sleep_for(lost_backoff);
-          lost_backoff = std::min(lost_backoff * 2, policy.max_backoff);
-          continue;
-        }
-        pool_.release(std::move(c), true);
-        throw StoreError(StoreError::Code::kBackend, "store \"" + name_ + "\": " + e.what());
-      } catch (...) {
-        // StoreError from an indexer, a user's modify function, JSON errors: the
-        // transaction rolled back with the connection's scope; the connection is fine.
-        pool_.release(std::move(c), c && c->is_open());
-        throw;
+          lost_backoff = doubled(lost_backoff, policy.max_backoff);
+          break;
+        case Verdict::kConflict:
+          if (++conflicts >= policy.conflict_attempts) {
+            throw StoreError(StoreError::Code::kConflict, "store \"" + name_ + "\": still conflicting after " +
+                                                              std::to_string(conflicts) + " attempts: " + what);
+          }
+          std::this_thread::sleep_for(conflict_backoff);
+          conflict_backoff = doubled(conflict_backoff, policy.max_conflict_backoff);
+          break;
+        case Verdict::kNotOurs:
+          break;  // rethrown above
       }
     }
-  }
-
-  // Counts a conflict and waits before the next attempt, or gives up with kConflict.
-  void back_off_conflict(const std::exception& e, int& conflicts, std::chrono::milliseconds& backoff) {
-    if (++conflicts >= pool_.options().retry.conflict_attempts) {
-      throw StoreError(StoreError::Code::kConflict, "store \"" + name_ + "\": still conflicting after " +
-                                                        std::to_string(conflicts) + " attempts: " + e.what());
-    }
-    std::this_thread::sleep_for(backoff);
-    backoff = std::min(backoff * 2, std::chrono::milliseconds(50));
   }
 
   std::string name_;
@@ -391,6 +493,9 @@ class PostgresBackend final : public StoreBackend {
 }  // namespace
 
 std::unique_ptr<JsonStore> open_postgres_store(const PostgresOptions& postgres, const StoreOptions& options) {
+  if (postgres.pool_size == 0) {
+    throw StoreError(StoreError::Code::kInvalidArgument, "store \"" + options.name + "\": pool_size 0");
+  }
   return std::make_unique<JsonStore>(std::make_unique<PostgresBackend>(postgres, options));
 }
 

@@ -1,26 +1,50 @@
 #include "snap/store.h"
 
+#include <cstdint>
 #include <cstdio>
 
 #include "store_backend.h"
 
 namespace snap {
 
-std::vector<IndexEntry> index_entries(const std::string& store, const IndexSpec& spec, std::string_view key,
-                                      const json& value) {
+namespace {
+// FNV-1a: a stable digest for table names (std::hash may differ between builds).
+std::uint32_t fnv1a(std::string_view bytes, std::uint32_t h = 2166136261u) {
+  for (unsigned char c : bytes) {
+    h ^= c;
+    h *= 16777619u;
+  }
+  return h;
+}
+}  // namespace
+
+using store_detail::printable;
+
+std::vector<CheckedEntry> index_entries(const std::string& store, const IndexSpec& spec, std::string_view key,
+                                        const json& value) {
   std::vector<IndexEntry> entries = spec.indexer(key, value);
-  for (const IndexEntry& e : entries) {
+  std::vector<CheckedEntry> out;
+  out.reserve(entries.size());
+  for (IndexEntry& e : entries) {
     if (e.index_key.empty()) {
       throw StoreError(StoreError::Code::kInvalidArgument, "index \"" + spec.name + "\" of store \"" + store +
-                                                               "\": the indexer returned an empty index key for key \"" +
-                                                               std::string(key) + "\"");
+                                                               "\": the indexer returned an empty index key for key " +
+                                                               printable(key));
     }
+    const std::string for_key = "index \"" + spec.name + "\" of store \"" + store + "\": for key " + printable(key);
+    store_detail::check_text(e.index_key, for_key + ", the index key");
+    auto facts = store_detail::check_value(e.inline_value, for_key + ", the inline value");
+    out.push_back(CheckedEntry{std::move(e.index_key), std::move(e.inline_value), facts});
   }
-  return entries;
+  return out;
 }
 
 void check_key(const std::string& store, std::string_view key) {
-  if (key.empty()) throw StoreError(StoreError::Code::kInvalidArgument, "store \"" + store + "\": empty key");
+  store_detail::check_text(key, "store \"" + store + "\": key");
+}
+
+store_detail::ValueFacts check_value(const std::string& store, std::string_view key, const json& value) {
+  return store_detail::check_value(value, "store \"" + store + "\": the value for key " + printable(key));
 }
 
 std::string safe_identifier(std::string_view name) {
@@ -44,21 +68,26 @@ std::string safe_identifier(std::string_view name) {
   }
   if (out.size() > kMax) changed = true;
   if (!changed) return out;
-  std::uint32_t h = 2166136261u;  // FNV-1a of the original name
-  for (unsigned char c : name) {
-    h ^= c;
-    h *= 16777619u;
-  }
+  const std::uint32_t h = fnv1a(name);  // of the original name
   char suffix[10];
   std::snprintf(suffix, sizeof suffix, "_%08x", h);
   if (out.size() > kMax - 9) out.resize(kMax - 9);
   return out + suffix;
 }
 
+std::string index_table_name(std::string_view table, std::string_view index) {
+  // `table` is a safe identifier, so it holds no NUL: table, NUL, index encodes the pair
+  // unambiguously.
+  const std::uint32_t h = fnv1a(index, fnv1a(std::string_view("\0", 1), fnv1a(table)));
+  std::string base = safe_identifier(std::string(table) + "__" + std::string(index));
+  char suffix[10];
+  std::snprintf(suffix, sizeof suffix, "_%08x", h);
+  if (base.size() > 63 - 9) base.resize(63 - 9);
+  return base + suffix;
+}
+
 std::vector<IndexMatch> Index::get(std::string_view index_key) const {
-  if (index_key.empty()) {
-    throw StoreError(StoreError::Code::kInvalidArgument, "index \"" + name_ + "\": empty index key");
-  }
+  store_detail::check_text(index_key, "index \"" + name_ + "\" of store \"" + backend_->name() + "\": index key");
   return backend_->index_get(name_, index_key);
 }
 
@@ -77,7 +106,7 @@ void JsonStore::set(std::string_view key, const json& value) {
 }
 bool JsonStore::has(std::string_view key) const {
   check_key(name(), key);
-  return backend_->get(key).has_value();
+  return backend_->has(key);
 }
 bool JsonStore::del(std::string_view key) {
   check_key(name(), key);
@@ -87,9 +116,16 @@ json JsonStore::modify(std::string_view key, const std::function<json(const std:
   check_key(name(), key);
   return backend_->modify(key, fn);
 }
-std::vector<std::string> JsonStore::keys(const KeyPage& page) const { return backend_->keys(page); }
+std::vector<std::string> JsonStore::keys(const KeyPage& page) const {
+  if (!page.after.empty()) store_detail::check_text(page.after, "store \"" + name() + "\": keys after");
+  if (page.limit == 0) return {};
+  return backend_->keys(page);
+}
 
 void JsonStore::for_each_key(const std::function<bool(const std::string&)>& visit, std::size_t page_size) const {
+  if (page_size == 0) {
+    throw StoreError(StoreError::Code::kInvalidArgument, "store \"" + name() + "\": for_each_key with page size 0");
+  }
   KeyPage page{"", page_size};
   while (true) {
     const auto batch = backend_->keys(page);

@@ -3,7 +3,7 @@
 // suite (tests/store/store_conformance_test.cc). docs/store.md is the contract.
 //
 //   snap::StoreOptions options{"orders", {{"by-customer", 1, [](std::string_view key, const json& order) {
-//     return std::vector<snap::IndexEntry>{{order.at("customer").as_string().c_str(), order.at("total")}};
+//     return std::vector<snap::IndexEntry>{{std::string(order.at("customer").as_string()), order.at("total")}};
 //   }}}};
 //   auto orders = snap::open_memory_store(options);          // or open_postgres_store(pg, options)
 //   snap::Store<Order> typed(*orders);
@@ -11,17 +11,26 @@
 //   for (auto& m : orders->index("by-customer").get("alice")) ...   // {key, inline value}
 //
 // Contract, both backends alike:
-// - Keys are non-empty byte strings ordered byte-wise (memcmp), as std::string compares.
+// - Keys and index keys are non-empty UTF-8 without NUL (what PostgreSQL text holds),
+//   ordered byte-wise (memcmp) as std::string compares -- for UTF-8, code point order.
 // - get of an absent key is an empty optional; del of an absent key returns false.
+// - Values come back equal (==) to what was stored, numbers exactly: a double stays a
+//   double (2.0 is not returned as 2), bit for bit, except that -0.0 comes back as 0.0;
+//   an unsigned integer that fits int64 comes back as int64. Object member order is not
+//   kept (jsonb orders members its own way). NaN, infinity, NUL and invalid UTF-8 in
+//   strings are refused (kInvalidArgument), by both backends.
 // - modify(key, fn) is an atomic read-modify-write: fn sees the current value (or none)
 //   and its result is stored, with no other write to that key in between. fn may run more
-//   than once (PostgreSQL retries conflicts), so it must be free of side effects.
+//   than once (PostgreSQL retries conflicts), so it must be free of side effects, and it
+//   must not call the store (the memory backend runs it under the store's lock).
 // - Index entries are kept in step with every write, in the same transaction. index.get
 //   returns matches ordered by key, then by the order the indexer emitted them.
 // - An index has a version; opening a store whose index version differs from the stored
 //   one rebuilds that index from the data, so a changed indexer never leaves it stale.
 //
-// Thread safety: a store may be used from many threads at once.
+// Thread safety: a JsonStore, a Store<T> view and an Index handle may be used from many
+// threads at once. Opening the same store name twice in one process (or database) with
+// different index specs is not supported: each open rebuilds to its own versions.
 #pragma once
 
 #include <boost/core/demangle.hpp>
@@ -45,7 +54,8 @@ class StoreError : public std::runtime_error {
  public:
   enum class Code {
     kConversion,       // a value does not convert to/from Store<T>'s T (fix the data or the type)
-    kInvalidArgument,  // an empty key or index key, an unknown index (fix the caller)
+    kInvalidArgument,  // an empty or non-UTF-8 key or index key, an unstorable value, an
+                       // unknown index (fix the caller)
     kUnavailable,      // the database could not be reached within the retry policy (retry later)
     kConflict,         // modify kept conflicting past the retry policy (retry later)
     kInDoubt,          // the connection broke during commit: the write may or may not have happened
@@ -59,7 +69,7 @@ class StoreError : public std::runtime_error {
 };
 
 struct IndexEntry {
-  std::string index_key;  // must not be empty
+  std::string index_key;  // must not be empty; UTF-8 without NUL
   json inline_value;      // returned with each match, so readers need not fetch the item
 };
 
@@ -69,6 +79,8 @@ struct IndexMatch {
   friend bool operator==(const IndexMatch&, const IndexMatch&) = default;
 };
 
+// Called on every write (with the value being written) and on rebuilds. Must be a pure
+// function of its arguments, and safe to call from several threads at once.
 using Indexer = std::function<std::vector<IndexEntry>(std::string_view key, const json& value)>;
 
 struct IndexSpec {
@@ -85,7 +97,8 @@ struct StoreOptions {
   std::vector<IndexSpec> indexes;
 };
 
-// One page of keys: those after `after` (exclusive), at most `limit`.
+// One page of keys: those after `after` (exclusive; empty: from the first key), at most
+// `limit` (0 gives an empty page). Pass the last key of a page as the next `after`.
 struct KeyPage {
   std::string after;
   std::size_t limit = 1000;
@@ -93,9 +106,12 @@ struct KeyPage {
 
 class StoreBackend;
 
+// A handle on one index of a store; cheap to copy. It refers to its JsonStore, which must
+// outlive it.
 class Index {
  public:
-  // Throws StoreError kInvalidArgument for an empty index key.
+  // Every entry under `index_key`, ordered by key, then in the order the indexer emitted
+  // them for that key. Throws StoreError kInvalidArgument for an empty or non-UTF-8 key.
   std::vector<IndexMatch> get(std::string_view index_key) const;
   const std::string& name() const { return name_; }
 
@@ -106,7 +122,10 @@ class Index {
   std::string name_;
 };
 
-// The untyped store. Made by open_memory_store / open_postgres_store.
+// The untyped store. Made by open_memory_store / open_postgres_store. Every call may
+// throw StoreError: kInvalidArgument for a bad key or value (nothing is written);
+// kConversion only through Store<T>; with PostgreSQL also kUnavailable, kConflict and
+// kInDoubt (writes only) and kBackend. A call that throws wrote nothing, except kInDoubt.
 class JsonStore {
  public:
   explicit JsonStore(std::unique_ptr<StoreBackend> backend);
@@ -120,7 +139,9 @@ class JsonStore {
   json modify(std::string_view key, const std::function<json(const std::optional<json>&)>& fn);
   // Keys in byte-wise order, one page at a time.
   std::vector<std::string> keys(const KeyPage& page = {}) const;
-  // Every key in order, fetched a page at a time; stop early by returning false.
+  // Every key in order, fetched a page at a time; stop early by returning false. Keys
+  // written during the walk may or may not be visited; none is visited twice.
+  // Throws kInvalidArgument for page_size 0.
   void for_each_key(const std::function<bool(const std::string&)>& visit, std::size_t page_size = 1000) const;
   // Throws StoreError kInvalidArgument for an index the store was not opened with.
   Index index(std::string_view name) const;
@@ -141,33 +162,45 @@ std::shared_ptr<MemoryDatabase> make_memory_database();
 std::unique_ptr<JsonStore> open_memory_store(const StoreOptions& options,
                                              std::shared_ptr<MemoryDatabase> database = nullptr);
 
-// How the PostgreSQL backend waits and retries. Defaults: a refused or lost connection
-// is retried 5 times with backoff 50, 100, 200, 400 ms (about 0.75 s in all) before
-// kUnavailable; a serialization failure, deadlock or racing insert in a write is retried
-// up to 20 times with backoff from 1 ms doubling to at most 50 ms before kConflict.
-// A commit whose outcome is unknown is never retried (kInDoubt).
+// How the PostgreSQL backend waits and retries. With the defaults:
+// - A new connection is tried 5 times, waiting 50, 100, 200, 400 ms in between (0.75 s),
+//   then kUnavailable naming the attempts and the server (host/socket, port, database,
+//   user; never the password).
+// - A connection lost during a read, or before COMMIT, is retried on a new connection,
+//   at most 5 times in a row with the same backoff, then kUnavailable. (Each new
+//   connection gets its own 5 tries, so a server that went away fails within ~1 s; one
+//   that keeps dropping connections within at most 5 x 5 tries.)
+// - A serialization failure, deadlock or racing insert is retried up to 20 times, waiting
+//   1 ms doubling to at most 50 ms, then kConflict.
+// - A write whose commit outcome is unknown -- connection lost during COMMIT, or during a
+//   single autocommit statement -- is never retried: kInDoubt.
 struct RetryPolicy {
-  int connect_attempts = 5;
+  int connect_attempts = 5;                      // >= 1
   std::chrono::milliseconds connect_backoff{50};
-  int conflict_attempts = 20;
+  int conflict_attempts = 20;                    // >= 1
   std::chrono::milliseconds conflict_backoff{1};
-  std::chrono::milliseconds max_backoff{400};
+  std::chrono::milliseconds max_backoff{400};    // cap of the connection backoff
+  std::chrono::milliseconds max_conflict_backoff{50};
 };
 
 struct PostgresOptions {
-  // A libpq connection string, e.g. "host=/run/pg port=5432 dbname=app user=app password=...".
+  // A libpq connection string, e.g. "host=/run/pg port=5432 dbname=app user=app password=..."
+  // or a postgresql:// URI.
   std::string connection;
-  // Connections kept open; concurrent calls beyond this wait for one.
+  // Connections kept open per store (>= 1); concurrent calls beyond this wait for one.
+  // Each costs a server process, so size it to the threads that use the store.
   std::size_t pool_size = 8;
   RetryPolicy retry;
 };
 
-// Connects, creates the store's tables if absent (idempotent), and rebuilds indexes
-// whose version changed. Throws StoreError (kUnavailable when the server cannot be reached).
+// Connects, creates the store's tables if absent (idempotent, safe when several personas
+// start at once), and rebuilds indexes whose version changed -- all in one transaction.
+// Throws StoreError (kUnavailable when the server cannot be reached).
 std::unique_ptr<JsonStore> open_postgres_store(const PostgresOptions& postgres, const StoreOptions& options);
 
 // A typed view of a JsonStore, for any T that Boost.JSON converts (value_from/value_to;
 // e.g. a struct described with BOOST_DESCRIBE_STRUCT). Store<json> is the untyped API.
+// Thread-safe as its JsonStore is.
 template <typename T>
 class Store {
  public:
@@ -183,6 +216,7 @@ class Store {
   void set(std::string_view key, const T& value) { store_->set(key, to_json(key, value)); }
   bool has(std::string_view key) const { return store_->has(key); }
   bool del(std::string_view key) { return store_->del(key); }
+  // Throws kConversion (and stores nothing) when the current value is not a T.
   T modify(std::string_view key, const std::function<T(const std::optional<T>&)>& fn) {
     const json stored = store_->modify(key, [&](const std::optional<json>& current) {
       std::optional<T> typed;
@@ -192,6 +226,9 @@ class Store {
     return from_json(key, stored);
   }
   std::vector<std::string> keys(const KeyPage& page = {}) const { return store_->keys(page); }
+  void for_each_key(const std::function<bool(const std::string&)>& visit, std::size_t page_size = 1000) const {
+    store_->for_each_key(visit, page_size);
+  }
   Index index(std::string_view name) const { return store_->index(name); }
   JsonStore& untyped() const { return *store_; }
 

@@ -1,0 +1,49 @@
+// What both backends do to keys and values so that they store, order and return exactly
+// the same things. PostgreSQL decides what is storable (text and jsonb refuse NUL and
+// invalid UTF-8, JSON has no NaN or infinity) and how numbers come back (jsonb keeps a
+// number as an exact decimal with no int/double distinction); the memory backend is
+// made to refuse and normalize alike, instead of accepting in dev what production refuses.
+#pragma once
+
+#include <string>
+#include <string_view>
+
+#include "snap/store.h"
+
+namespace snap::store_detail {
+
+// A key or index key for error messages: quoted, with control and non-UTF-8 bytes
+// escaped as \xNN so that a message is always printable.
+std::string printable(std::string_view text);
+// The same, unquoted.
+std::string escaped(std::string_view text);
+
+// Throws StoreError kInvalidArgument when `text` is empty, contains NUL or is not valid
+// UTF-8. `what` names the thing in the message, e.g. `store "orders": key`.
+void check_text(std::string_view text, const std::string& what);
+
+struct ValueFacts {
+  bool has_double = false;  // needs the exact double path to and from PostgreSQL
+  bool normalizes = false;  // normalize() would change it
+};
+
+// Throws StoreError kInvalidArgument, naming `what` and the JSON pointer of the
+// offending part, when a value cannot be stored: a non-finite double, or a string or
+// object member name with NUL or invalid UTF-8.
+ValueFacts check_value(const json& value, const std::string& what);
+
+// The value as PostgreSQL gives it back: an unsigned integer that fits int64 becomes
+// int64 and -0.0 becomes 0.0 (jsonb numeric has no negative zero). Doubles stay doubles.
+void normalize(json& value);
+
+// JSON text for a jsonb parameter. Doubles are written in plain decimal with at least one
+// fractional digit (2.0 as "2.0", 1e19 as "10000000000000000000.0"), because jsonb keeps
+// the digits it is given: "2E0" would come back as the integer 2.
+std::string to_postgres_text(const json& value, const ValueFacts& facts);
+
+// Parses jsonb output text. Doubles are re-read with std::from_chars, which is correctly
+// rounded (Boost.JSON 1.81's parser is not: about 1 in 7 random doubles comes back one
+// unit in the last place off).
+json from_postgres_text(std::string_view text);
+
+}  // namespace snap::store_detail
