@@ -42,8 +42,7 @@ std::size_t utf8_sequence(std::string_view s, std::size_t i) {
   return n;
 }
 
-// Why `text` cannot be stored, or nullptr.
-const char* text_problem(std::string_view text) {
+const char* problem_of(std::string_view text) {
   for (std::size_t i = 0; i < text.size();) {
     if (text[i] == '\0') return "contains a NUL character, which PostgreSQL text and jsonb cannot hold";
     const std::size_t n = utf8_sequence(text, i);
@@ -91,7 +90,7 @@ bool walk(const json& v, ValueFacts& facts, std::string& path, std::string& reas
       return true;
     }
     case boost::json::kind::string:
-      if (const char* problem = text_problem(v.get_string())) {
+      if (const char* problem = problem_of(v.get_string())) {
         reason = std::string("a string that ") + problem;
         return false;
       }
@@ -108,7 +107,7 @@ bool walk(const json& v, ValueFacts& facts, std::string& path, std::string& reas
     }
     case boost::json::kind::object:
       for (const auto& member : v.get_object()) {
-        if (const char* problem = text_problem(member.key())) {
+        if (const char* problem = problem_of(member.key())) {
           reason = std::string("a member name that ") + problem;
           path.insert(0, escaped(pointer_segment(member.key())));
           return false;
@@ -218,21 +217,20 @@ std::string escaped(std::string_view text) {
   return out;
 }
 
-void check_text(std::string_view text, const std::string& what) {
+const char* text_problem(std::string_view text) { return problem_of(text); }
+
+void throw_bad_text(std::string_view text, const std::string& what) {
   if (text.empty()) throw StoreError(StoreError::Code::kInvalidArgument, what + " is empty");
-  if (const char* problem = text_problem(text)) {
-    throw StoreError(StoreError::Code::kInvalidArgument, what + " " + printable(text) + " " + problem);
-  }
+  throw StoreError(StoreError::Code::kInvalidArgument, what + " " + printable(text) + " " + problem_of(text));
 }
 
-ValueFacts check_value(const json& value, const std::string& what) {
-  ValueFacts facts;
-  std::string path, reason;
-  if (!walk(value, facts, path, reason)) {
-    throw StoreError(StoreError::Code::kInvalidArgument,
-                     what + " cannot be stored: it holds " + reason + " at \"" + path + "\"");
-  }
-  return facts;
+bool inspect_value(const json& value, ValueFacts& facts, std::string& path, std::string& reason) {
+  return walk(value, facts, path, reason);
+}
+
+void throw_bad_value(const std::string& what, const std::string& path, const std::string& reason) {
+  throw StoreError(StoreError::Code::kInvalidArgument,
+                   what + " cannot be stored: it holds " + reason + " at \"" + path + "\"");
 }
 
 void normalize(json& v) {

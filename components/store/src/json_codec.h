@@ -18,19 +18,37 @@ std::string printable(std::string_view text);
 // The same, unquoted.
 std::string escaped(std::string_view text);
 
+// Why `text` cannot be a key or index key, or nullptr when it can.
+const char* text_problem(std::string_view text);
+[[noreturn]] void throw_bad_text(std::string_view text, const std::string& what);
+
 // Throws StoreError kInvalidArgument when `text` is empty, contains NUL or is not valid
-// UTF-8. `what` names the thing in the message, e.g. `store "orders": key`.
-void check_text(std::string_view text, const std::string& what);
+// UTF-8. `what()` names the thing in the message, e.g. `store "orders": key`; it is only
+// called on failure, so that the common path builds no strings.
+template <typename What>
+void check_text(std::string_view text, What&& what) {
+  if (text.empty() || text_problem(text) != nullptr) throw_bad_text(text, what());
+}
 
 struct ValueFacts {
   bool has_double = false;  // needs the exact double path to and from PostgreSQL
   bool normalizes = false;  // normalize() would change it
 };
 
-// Throws StoreError kInvalidArgument, naming `what` and the JSON pointer of the
+// Fills `facts`, or returns false with `reason` and `path` (a JSON pointer) set.
+bool inspect_value(const json& value, ValueFacts& facts, std::string& path, std::string& reason);
+[[noreturn]] void throw_bad_value(const std::string& what, const std::string& path, const std::string& reason);
+
+// Throws StoreError kInvalidArgument, naming `what()` and the JSON pointer of the
 // offending part, when a value cannot be stored: a non-finite double, or a string or
 // object member name with NUL or invalid UTF-8.
-ValueFacts check_value(const json& value, const std::string& what);
+template <typename What>
+ValueFacts check_value(const json& value, What&& what) {
+  ValueFacts facts;
+  std::string path, reason;
+  if (!inspect_value(value, facts, path, reason)) throw_bad_value(what(), path, reason);
+  return facts;
+}
 
 // The value as PostgreSQL gives it back: an unsigned integer that fits int64 becomes
 // int64 and -0.0 becomes 0.0 (jsonb numeric has no negative zero). Doubles stay doubles.

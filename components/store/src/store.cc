@@ -31,20 +31,23 @@ std::vector<CheckedEntry> index_entries(const std::string& store, const IndexSpe
                                                                "\": the indexer returned an empty index key for key " +
                                                                printable(key));
     }
-    const std::string for_key = "index \"" + spec.name + "\" of store \"" + store + "\": for key " + printable(key);
-    store_detail::check_text(e.index_key, for_key + ", the index key");
-    auto facts = store_detail::check_value(e.inline_value, for_key + ", the inline value");
+    const auto for_key = [&](const char* what) {
+      return "index \"" + spec.name + "\" of store \"" + store + "\": for key " + printable(key) + ", the " + what;
+    };
+    store_detail::check_text(e.index_key, [&] { return for_key("index key"); });
+    auto facts = store_detail::check_value(e.inline_value, [&] { return for_key("inline value"); });
     out.push_back(CheckedEntry{std::move(e.index_key), std::move(e.inline_value), facts});
   }
   return out;
 }
 
 void check_key(const std::string& store, std::string_view key) {
-  store_detail::check_text(key, "store \"" + store + "\": key");
+  store_detail::check_text(key, [&] { return "store \"" + store + "\": key"; });
 }
 
 store_detail::ValueFacts check_value(const std::string& store, std::string_view key, const json& value) {
-  return store_detail::check_value(value, "store \"" + store + "\": the value for key " + printable(key));
+  return store_detail::check_value(value,
+                                   [&] { return "store \"" + store + "\": the value for key " + printable(key); });
 }
 
 std::string safe_identifier(std::string_view name) {
@@ -87,7 +90,8 @@ std::string index_table_name(std::string_view table, std::string_view index) {
 }
 
 std::vector<IndexMatch> Index::get(std::string_view index_key) const {
-  store_detail::check_text(index_key, "index \"" + name_ + "\" of store \"" + backend_->name() + "\": index key");
+  store_detail::check_text(index_key,
+                           [&] { return "index \"" + name_ + "\" of store \"" + backend_->name() + "\": index key"; });
   return backend_->index_get(name_, index_key);
 }
 
@@ -117,7 +121,9 @@ json JsonStore::modify(std::string_view key, const std::function<json(const std:
   return backend_->modify(key, fn);
 }
 std::vector<std::string> JsonStore::keys(const KeyPage& page) const {
-  if (!page.after.empty()) store_detail::check_text(page.after, "store \"" + name() + "\": keys after");
+  if (!page.after.empty()) {
+    store_detail::check_text(page.after, [&] { return "store \"" + name() + "\": keys after"; });
+  }
   if (page.limit == 0) return {};
   return backend_->keys(page);
 }
