@@ -1,6 +1,7 @@
 // Store throughput against a private PostgreSQL 15, side by side in the same run with raw
 // libpqxx prepared statements doing the same work on the same server, plus the memory
-// backend. Single client thread: each operation is one round trip. Figures: bench/README.md.
+// backend. Single client thread: each operation is one round trip (a write with an index:
+// one transaction). Figures: bench/README.md.
 #include <benchmark/benchmark.h>
 
 #include <pqxx/pqxx>
@@ -81,6 +82,46 @@ void BM_Store_Postgres_Set(benchmark::State& state) {
   state.SetItemsProcessed(state.iterations());
 }
 BENCHMARK(BM_Store_Postgres_Set)->UseRealTime();
+
+// With one index: a transaction of item upsert, index delete and index insert.
+void BM_Raw_Pqxx_Set_Indexed(benchmark::State& state) {
+  Raw raw;
+  {
+    pqxx::nontransaction tx(raw.connection);
+    tx.exec(
+        "CREATE TABLE IF NOT EXISTS raw_bench_index (index_key text COLLATE \"C\" NOT NULL, key text COLLATE \"C\" "
+        "NOT NULL, seq integer NOT NULL, inline jsonb NOT NULL, PRIMARY KEY (index_key, key, seq))");
+    tx.exec("CREATE INDEX IF NOT EXISTS raw_bench_index_by_key ON raw_bench_index (key)");
+  }
+  raw.connection.prepare("index_delete", "DELETE FROM raw_bench_index WHERE key = $1");
+  raw.connection.prepare("index_insert",
+                         "INSERT INTO raw_bench_index (index_key, key, seq, inline) VALUES ($1, $2, $3, $4::jsonb)");
+  std::int64_t i = 0;
+  for (auto _ : state) {
+    const std::string k = key(i++);
+    pqxx::work tx(raw.connection);
+    tx.exec_prepared("set", k, raw.text);
+    tx.exec_prepared("index_delete", k);
+    tx.exec_prepared("index_insert", "alice", k, 0, "1250");
+    tx.commit();
+  }
+  state.SetItemsProcessed(state.iterations());
+}
+BENCHMARK(BM_Raw_Pqxx_Set_Indexed)->UseRealTime();
+
+void BM_Store_Postgres_Set_Indexed(benchmark::State& state) {
+  snap::PostgresOptions pg;
+  pg.connection = server().connection();
+  auto store = snap::open_postgres_store(
+      pg, snap::StoreOptions{"bench_store_indexed", {{"by-customer", 1, [](std::string_view, const snap::json& v) {
+                                                        return std::vector<snap::IndexEntry>{
+                                                            {std::string(v.at("customer").as_string()), v.at("total")}};
+                                                      }}}});
+  std::int64_t i = 0;
+  for (auto _ : state) store->set(key(i++), kValue);
+  state.SetItemsProcessed(state.iterations());
+}
+BENCHMARK(BM_Store_Postgres_Set_Indexed)->UseRealTime();
 
 void BM_Store_Memory_Get(benchmark::State& state) {
   auto store = snap::open_memory_store(snap::StoreOptions{"bench", {}});
