@@ -377,6 +377,33 @@ TEST_P(StoreConformance, InlineValuesComeBackExactly) {
   EXPECT_EQ(matches[1].inline_value.as_double(), 0.30000000000000004);
 }
 
+TEST_P(StoreConformance, BadOptionsAreRefusedAtOpen) {
+  EXPECT_THAT(error_of(StoreError::Code::kInvalidArgument, [&] { backend_->open(StoreOptions{"", {}}); }),
+              HasSubstr("the store name is empty"));
+  EXPECT_THAT(error_of(StoreError::Code::kInvalidArgument, [&] { open({by_customer(), by_customer(2)}); }),
+              HasSubstr("store \"" + name_ + "\": two indexes are named \"by-customer\""));
+  EXPECT_THAT(error_of(StoreError::Code::kInvalidArgument, [&] { open({IndexSpec{"none", 1, nullptr}}); }),
+              HasSubstr("index \"none\" has no indexer"));
+}
+
+TEST_P(StoreConformance, IndexersSeeValuesAsTheyWillBeRead) {
+  // Otherwise a write and a later rebuild could index one item differently.
+  auto kind = [](int version) {
+    return IndexSpec{"kind", version, [](std::string_view, const json& v) {
+                       const char* k = v.is_uint64() ? "uint64" : v.is_int64() ? "int64" : "other";
+                       return std::vector<IndexEntry>{{k, nullptr}};
+                     }};
+  };
+  {
+    auto store = open({kind(1)});
+    store->set("set", json(std::uint64_t{5}));
+    store->modify("modified", [](const std::optional<json>&) { return json(std::uint64_t{6}); });
+    EXPECT_THAT(store->index("kind").get("int64"), ElementsAre(IndexMatch{"modified", nullptr}, IndexMatch{"set", nullptr}));
+  }
+  auto rebuilt = open({kind(2)});
+  EXPECT_THAT(rebuilt->index("kind").get("int64"), ElementsAre(IndexMatch{"modified", nullptr}, IndexMatch{"set", nullptr}));
+}
+
 TEST_P(StoreConformance, UnstorableValuesAreRefusedAndNothingIsWritten) {
   auto store = open();
   const std::string nul("a\0b", 3);

@@ -60,7 +60,8 @@ TEST_P(PostgresDurability, AcknowledgedWritesSurviveARestart) {
   EXPECT_EQ(indexed->index("parity").get("odd").size(), static_cast<std::size_t>(kValues / 2 + 1));
 }
 
-INSTANTIATE_TEST_SUITE_P(Modes, PostgresDurability, ::testing::Values("fast", "immediate", "kill"));
+INSTANTIATE_TEST_SUITE_P(Modes, PostgresDurability, ::testing::Values("fast", "immediate", "kill"),
+                         [](const ::testing::TestParamInfo<std::string>& info) { return info.param; });
 
 TEST(PostgresStore, ServerDownIsUnavailableAfterBoundedRetries) {
   testing::TempDir empty;

@@ -194,6 +194,7 @@ class MemoryBackend final : public StoreBackend {
 }  // namespace
 
 std::unique_ptr<JsonStore> open_memory_store(const StoreOptions& options, std::shared_ptr<MemoryDatabase> database) {
+  check_options(options);
   if (!database) database = make_memory_database();
   return std::make_unique<JsonStore>(std::make_unique<MemoryBackend>(options, std::move(database)));
 }

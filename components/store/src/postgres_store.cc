@@ -236,8 +236,19 @@ class PostgresBackend final : public StoreBackend {
 
   void set(std::string_view key, const json& value) override {
     // Checked, serialized and indexed before any round trip: a refusal writes nothing.
-    const std::string text = store_detail::to_postgres_text(value, check_value(name_, key, value));
-    const auto entries = entries_for(key, value);
+    const auto facts = check_value(name_, key, value);
+    const std::string text = store_detail::to_postgres_text(value, facts);
+    // Indexers see the value as it will be read back, as on a rebuild and in memory.
+    Entries entries;
+    if (!specs_.empty()) {
+      if (facts.normalizes) {
+        json normalized = value;
+        store_detail::normalize(normalized);
+        entries = entries_for(key, normalized);
+      } else {
+        entries = entries_for(key, value);
+      }
+    }
     if (specs_.empty()) {
       // One statement is atomic on its own: no transaction round trips.
       run(Work::kAutocommitWrite, [&](pqxx::connection& c) {
@@ -282,6 +293,7 @@ class PostgresBackend final : public StoreBackend {
       if (!r.empty()) current = parse_json(r[0][0]);
       json next = fn(current);
       const auto facts = check_value(name_, key, next);
+      if (facts.normalizes) store_detail::normalize(next);  // as get will return it
       const auto entries = entries_for(key, next);
       // For an absent key there is no row to lock, so a plain INSERT: a concurrent modify
       // that also saw it absent fails with unique_violation and is retried, instead of
@@ -289,7 +301,6 @@ class PostgresBackend final : public StoreBackend {
       tx.exec_prepared(current ? "update" : "insert", std::string(key), store_detail::to_postgres_text(next, facts));
       if (!specs_.empty()) reindex(tx, key, entries);
       tx.commit();
-      if (facts.normalizes) store_detail::normalize(next);  // as get will return it
       return next;
     });
   }
@@ -493,6 +504,7 @@ class PostgresBackend final : public StoreBackend {
 }  // namespace
 
 std::unique_ptr<JsonStore> open_postgres_store(const PostgresOptions& postgres, const StoreOptions& options) {
+  check_options(options);
   if (postgres.pool_size == 0) {
     throw StoreError(StoreError::Code::kInvalidArgument, "store \"" + options.name + "\": pool_size 0");
   }

@@ -41,6 +41,21 @@ std::vector<CheckedEntry> index_entries(const std::string& store, const IndexSpe
   return out;
 }
 
+void check_options(const StoreOptions& options) {
+  const auto refuse = [&](const std::string& why) {
+    throw StoreError(StoreError::Code::kInvalidArgument, "store \"" + options.name + "\": " + why);
+  };
+  if (options.name.empty()) refuse("the store name is empty");
+  for (std::size_t i = 0; i < options.indexes.size(); ++i) {
+    const IndexSpec& spec = options.indexes[i];
+    if (spec.name.empty()) refuse("index " + std::to_string(i) + " has no name");
+    if (!spec.indexer) refuse("index \"" + spec.name + "\" has no indexer");
+    for (std::size_t j = 0; j < i; ++j) {
+      if (options.indexes[j].name == spec.name) refuse("two indexes are named \"" + spec.name + "\"");
+    }
+  }
+}
+
 void check_key(const std::string& store, std::string_view key) {
   store_detail::check_text(key, [&] { return "store \"" + store + "\": key"; });
 }

@@ -44,6 +44,10 @@ struct CheckedEntry {
 std::vector<CheckedEntry> index_entries(const std::string& store, const IndexSpec& spec, std::string_view key,
                                         const json& value);
 
+// Throws kInvalidArgument for an empty store name, or an index without a name, without
+// an indexer, or with the name of another: what each backend's open checks first.
+void check_options(const StoreOptions& options);
+
 // Throws kInvalidArgument for an empty key, or one with NUL or invalid UTF-8.
 void check_key(const std::string& store, std::string_view key);
 

@@ -50,6 +50,8 @@ namespace snap {
 
 using json = boost::json::value;
 
+// The one error type of the store. The code says what the caller should do; the message
+// names the store, the key and, for PostgreSQL, the server.
 class StoreError : public std::runtime_error {
  public:
   enum class Code {
@@ -58,7 +60,8 @@ class StoreError : public std::runtime_error {
                        // unknown index (fix the caller)
     kUnavailable,      // the database could not be reached within the retry policy (retry later)
     kConflict,         // modify kept conflicting past the retry policy (retry later)
-    kInDoubt,          // the connection broke during commit: the write may or may not have happened
+    kInDoubt,          // the connection broke while a write committed: it may or may not have
+                       // happened (check, then decide; never retried for you)
     kBackend,          // the database refused for another reason (a bug or a schema problem)
   };
   StoreError(Code code, const std::string& message) : std::runtime_error(message), code_(code) {}
@@ -84,7 +87,7 @@ struct IndexMatch {
 using Indexer = std::function<std::vector<IndexEntry>(std::string_view key, const json& value)>;
 
 struct IndexSpec {
-  std::string name;
+  std::string name;  // unique within the store
   // Bump whenever the indexer's output changes for existing data: the index is rebuilt.
   int version = 1;
   Indexer indexer;
