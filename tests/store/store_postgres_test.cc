@@ -3,6 +3,8 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <pqxx/pqxx>
+
 #include <atomic>
 #include <functional>
 #include <random>
@@ -135,6 +137,28 @@ TEST(PostgresStore, ConcurrentOpensOfOneStoreAgree) {
   EXPECT_EQ(failures.load(), 0);
   auto store = open_postgres_store(pg, StoreOptions{name, {spec}});
   EXPECT_EQ(store->index("by-value").get("v").size(), 6u);
+}
+
+TEST(PostgresStore, AMissingIndexTableIsRefilledWhateverTheVersionSays) {
+  PostgresOptions pg;
+  pg.connection = testing::TestPostgres::shared().connection();
+  const std::string name = "refill_" + std::to_string(std::random_device{}() % 100000);
+  const StoreOptions options{name, {{"echo", 1, [](std::string_view, const json& v) {
+                                       return std::vector<IndexEntry>{{std::string(v.as_string()), nullptr}};
+                                     }}}};
+  open_postgres_store(pg, options)->set("k", json("v"));
+  {
+    pqxx::connection c(pg.connection);
+    pqxx::work tx(c);
+    const pqxx::result tables = tx.exec_params("SELECT tablename FROM pg_tables WHERE tablename LIKE $1", name + "__echo_%");
+    ASSERT_EQ(tables.size(), 1u);
+    for (const auto& row : tables) {
+      tx.exec("DROP TABLE \"" + std::string(row[0].c_str()) + "\"");
+    }
+    tx.commit();
+  }
+  auto store = open_postgres_store(pg, options);  // same version 1
+  EXPECT_EQ(store->index("echo").get("v"), (std::vector<IndexMatch>{{"k", nullptr}}));
 }
 
 TEST(PostgresStore, TablesAreCreatedIdempotentlyWithSafeNames) {

@@ -408,6 +408,9 @@ class PostgresBackend final : public StoreBackend {
               " (key text COLLATE \"C\" PRIMARY KEY, value jsonb NOT NULL)");
       for (std::size_t i = 0; i < specs_.size(); ++i) {
         const std::string ix = quoted(index_tables_[i]);
+        // A new index table is filled whatever the stored version says: the version row
+        // may have outlived its table (dropped by hand, or renamed by a newer naming).
+        const bool existed = !tx.exec_params("SELECT to_regclass($1)", ix)[0][0].is_null();
         tx.exec("CREATE TABLE IF NOT EXISTS " + ix +
                 " (index_key text COLLATE \"C\" NOT NULL, key text COLLATE \"C\" NOT NULL, seq integer NOT NULL, "
                 "inline jsonb NOT NULL, PRIMARY KEY (index_key, key, seq))");
@@ -415,7 +418,7 @@ class PostgresBackend final : public StoreBackend {
                 " (key)");
         const pqxx::result v = tx.exec_params(
             "SELECT version FROM snap_index_versions WHERE store = $1 AND index_name = $2", table_, specs_[i].name);
-        if (!v.empty() && v[0][0].as<int>() == specs_[i].version) continue;
+        if (existed && !v.empty() && v[0][0].as<int>() == specs_[i].version) continue;
         rebuild_index(tx, i);
         tx.exec_params(
             "INSERT INTO snap_index_versions (store, index_name, version) VALUES ($1, $2, $3) "
