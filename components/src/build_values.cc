@@ -4,6 +4,7 @@
 #include "snap/app.h"
 #include "snap/membrane.h"
 #include "snap/password.h"
+#include "snap/persona.h"
 #include "snap/port.h"
 #include "snap/system.h"
 #include "snap/worker.h"
@@ -65,13 +66,17 @@ Password::Password(const Init& init) : Component(init, "Password"), secret_name_
   app().provide_generated_secret(secret_name_, [](System& system) { return hex_random(system, kRandomBytes); });
 }
 
-std::string Password::value(std::source_location where) const { return app().membrane().secret(secret_name_, where); }
+std::string Password::value(const PersonaContext& ctx, std::source_location where) const {
+  return ctx.secret(*this, secret_name_, where);
+}
 
 Secret::Secret(const Init& init) : Component(init, "Secret"), secret_name_(secret_name_of(id())) {
   app().require_supplied_secret(secret_name_);
 }
 
-std::string Secret::value(std::source_location where) const { return app().membrane().secret(secret_name_, where); }
+std::string Secret::value(const PersonaContext& ctx, std::source_location where) const {
+  return ctx.secret(*this, secret_name_, where);
+}
 
 // ---- Worker ----
 

@@ -2,6 +2,7 @@
 
 #include "snap/app.h"
 #include "snap/membrane.h"
+#include "snap/persona.h"
 
 namespace snap {
 
@@ -16,15 +17,15 @@ boost::json::object KeyValueStore::config() const {
   return {{"table", table()}, {"indexes", std::move(versions)}};
 }
 
-JsonStore& KeyValueStore::open() const {
-  app().assert_not_startup();
-  std::call_once(opened_, [this] {
+JsonStore& KeyValueStore::open(const PersonaContext& ctx) const {
+  ctx.require_uses(*this);
+  std::call_once(opened_, [this, &ctx] {
     const StoreOptions options{table(), indexes_};
     if (app().mode() == Mode::kDev) {
       store_ = open_memory_store(options);
       return;
     }
-    const auto connection = app().membrane().env("SNAP_POSTGRES");
+    const auto connection = ctx.membrane().env("SNAP_POSTGRES");
     if (!connection || connection->empty()) {
       throw StoreError(StoreError::Code::kUnavailable,
                        "store " + id().str() + ": no PostgreSQL configured (set SNAP_POSTGRES to a libpq connection string)");

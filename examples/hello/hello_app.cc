@@ -49,14 +49,16 @@ void define_hello(snap::App& app) {
             << " api_port=" << api_port.number() << " admin_port=" << admin_port.number() << " region=" << region
             << " build=" << build_number << " greeting=\"" << greeting << "\"" << std::endl;
 
-  app.on_build([&](snap::App&) {
+  app.on_build([&api_port, &admin_port](snap::App&) {
     std::cout << "build: api on port " << api_port.number() << ", admin on " << admin_port.number() << std::endl;
   });
 
+  // A body runs after define_hello has returned: it captures startup values by value and
+  // components (owned by the app) by reference, and reads live inputs through ctx.
   app.add<snap::Persona>("api", snap::PersonaKind::kDaemon,
-                         [&, instance, greeting](snap::PersonaContext& ctx) {
+                         [&api_port, &db_password, instance, greeting](snap::PersonaContext& ctx) {
                            // Secrets are read in a persona body, never at startup.
-                           const std::string password = db_password.value();
+                           const std::string password = db_password.value(ctx);
                            std::cout << "api: " << greeting << " from instance " << instance << " on port "
                                      << api_port.number() << " (db password: " << password.size() << " chars)"
                                      << std::endl;

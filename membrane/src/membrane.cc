@@ -228,6 +228,12 @@ std::string Membrane::secret(std::string_view name, Where where) {
     return Reply{ResultKind::kSecretHandle, std::string(name), 0};
   };
   const Reply r = exchange(Ask{kind::kSecret, name, {}, where}, RealStep(real));
+  // The handle must name the secret asked for: a damaged or crafted log must not make
+  // secret("db-password") return another secret's value.
+  if (r.kind != ResultKind::kSecretHandle || r.bytes != name) {
+    throw LogError(LogErrorCode::kCorrupt, "the log's handle for secret \"" + std::string(name) +
+                                               "\" is not that secret's handle");
+  }
   auto value = secrets_.get(r.bytes);
   if (!value) {
     throw SecretUnavailable("secret \"" + r.bytes + "\" is not available to this persona (looked in " +
@@ -271,6 +277,17 @@ int Membrane::version(std::string_view change_id, int min_supported, int max_sup
   return v;
 }
 
+void Membrane::close(std::string reason) {
+  closed_ = true;
+  passthrough_ = false;  // clocks then go through exchange(), which refuses
+  closed_reason_ = std::move(reason);
+}
+
+void Membrane::throw_closed(const Where& where) const {
+  throw MembraneClosed(std::string("a closed membrane was used at ") + where.file_name() + ":" +
+                       std::to_string(where.line()) + " in " + where.function_name() + ": " + closed_reason_);
+}
+
 // ---- record ----
 
 RecordingMembrane::RecordingMembrane(System& system, const SecretSource& secrets, std::unique_ptr<LogWriter> writer)
@@ -279,6 +296,7 @@ RecordingMembrane::RecordingMembrane(System& system, const SecretSource& secrets
 RecordingMembrane::~RecordingMembrane() = default;
 
 Membrane::Reply RecordingMembrane::exchange(const Ask& ask, const RealStep& real) {
+  check_open(ask.where);
   check_owner(owner_, ask.where, "recording");
   Reply reply = real();
   EventRecord e;
@@ -318,6 +336,7 @@ bool ReplayingMembrane::next_is(std::string_view kind_name, std::string_view key
 
 Membrane::Reply ReplayingMembrane::exchange(const Ask& ask, const RealStep& real) {
   (void)real;  // replay never does the real thing
+  check_open(ask.where);
   check_owner(owner_, ask.where, "replaying");
   const EventRecord* e = peek();
   if (e == nullptr) {
@@ -351,7 +370,7 @@ void ReplayingMembrane::finish() {
 // ---- live ----
 
 Membrane::Reply LiveMembrane::exchange(const Ask& ask, const RealStep& real) {
-  (void)ask;
+  check_open(ask.where);
   return real();
 }
 

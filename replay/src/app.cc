@@ -59,6 +59,11 @@ Component& Component::uses(const Component& other) {
 }
 
 Component::Init Component::child_init(const Name& name) {
+  if (name.value.find('\0') != std::string_view::npos) {
+    // A NUL would cut file names (secrets, state) short and make two ids collide.
+    throw std::invalid_argument("component name under " + id_.str() + " at " + site(name.where) +
+                                " contains a NUL byte");
+  }
   Id id = id_.child(name.value);
   App::Private& p = app_->internals();
   if (p.phase != Phase::kStartup) {
@@ -75,6 +80,17 @@ Component::Init Component::child_init(const Name& name) {
 
 Component& Component::adopt(std::unique_ptr<Component> child) {
   Component& ref = *child;
+  if (ref.persona_kind() != PersonaKind::kNone) {
+    // `run NAME` selects a persona by its short name, so two with one name are ambiguous.
+    for (const Persona* other : app_->personas()) {
+      if (other->id().name() == ref.id().name()) {
+        throw std::invalid_argument("two personas are named \"" + ref.id().name() + "\": " + other->id().str() +
+                                    " (created at " + site(other->created_at()) + ") and " + ref.id().str() +
+                                    " (created at " + site(ref.created_at()) + "); `run " + ref.id().name() +
+                                    "` could not choose, so rename one");
+      }
+    }
+  }
   app_->register_component(ref);
   children_.push_back(&ref);
   app_->internals().owned.push_back(std::move(child));
@@ -94,7 +110,39 @@ Persona& Persona::on_stop(std::function<void()> hook) {
   return *this;
 }
 
-Membrane& PersonaContext::membrane() const { return app_.membrane(); }
+PersonaContext::PersonaContext(App& app, const Persona& persona, std::vector<std::string> args)
+    : app_(app), persona_(persona), args_(std::move(args)), reachable_(app.reachable_from(persona)) {
+  std::sort(reachable_.begin(), reachable_.end());
+}
+
+Membrane& PersonaContext::membrane() const { return *app_.internals().live_membrane; }
+
+bool PersonaContext::reaches(const Component& component) const {
+  return std::binary_search(reachable_.begin(), reachable_.end(), &component);
+}
+
+void PersonaContext::require_uses(const Component& component, std::source_location where) const {
+  if (reaches(component)) return;
+  throw UsesError("persona " + persona_.id().name() + " (" + persona_.id().str() + ") does not use " +
+                  component.id().str() + " (" + component.type() + "), reached at " + site(where) +
+                  ": declare it at startup with .uses(" + component.id().name() + ") on the persona, or on a "
+                  "component the persona uses; a persona reaches only what it uses, in dev as when deployed");
+}
+
+std::string PersonaContext::secret(const Component& owner, std::string_view name, std::source_location where) const {
+  require_uses(owner, where);
+  const SecretSource& source = *app_.internals().secret_source;
+  if (auto value = source.get(name)) {
+    if (value->empty()) {
+      throw SecretUnavailable("secret \"" + std::string(name) + "\" of " + owner.id().str() + " is empty (" +
+                              source.describe(name) + ")");
+    }
+    return std::move(*value);
+  }
+  throw SecretUnavailable("secret \"" + std::string(name) + "\" of " + owner.id().str() +
+                          " has no value for persona " + persona_.id().name() + " (looked in " +
+                          source.describe(name) + ")");
+}
 
 bool PersonaContext::stop_requested() const {
   std::lock_guard lock(mutex_);
@@ -137,7 +185,14 @@ App::~App() = default;
 
 Mode App::mode() const { return private_->mode; }
 Phase App::phase() const { return private_->phase; }
-Membrane& App::membrane() const { return *private_->current; }
+Membrane& App::membrane(std::source_location where) const {
+  if (private_->phase != Phase::kStartup) {
+    throw PhaseError("app.membrane() at " + site(where) + " is the startup membrane, and startup is over (" +
+                     std::string(to_string(mode())) + " mode, " + std::string(to_string(phase())) +
+                     " phase): in a persona body read live inputs through ctx.membrane()");
+  }
+  return *private_->startup_membrane;
+}
 BuildState& App::build_state() { return private_->state; }
 
 void App::on_build(std::function<void(App&)> action) {
@@ -225,17 +280,25 @@ Manifest App::manifest() const {
   return m;
 }
 
-std::vector<std::string> App::secrets_for(const Persona& persona) const {
-  std::set<std::string> names;
+std::vector<const Component*> App::reachable_from(const Persona& persona) const {
+  std::vector<const Component*> out;
   std::set<const Component*> seen;
   std::deque<const Component*> todo{&persona};
   while (!todo.empty()) {
     const Component* c = todo.front();
     todo.pop_front();
     if (!seen.insert(c).second) continue;
-    for (auto& n : c->secret_names()) names.insert(n);
+    out.push_back(c);
     for (const Component* child : c->children()) todo.push_back(child);
     for (const Component* used : c->used()) todo.push_back(used);
+  }
+  return out;
+}
+
+std::vector<std::string> App::secrets_for(const Persona& persona) const {
+  std::set<std::string> names;
+  for (const Component* c : reachable_from(persona)) {
+    for (auto& n : c->secret_names()) names.insert(n);
   }
   return std::vector<std::string>(names.begin(), names.end());
 }

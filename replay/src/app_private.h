@@ -40,9 +40,10 @@ struct App::Private {
   KnownSecrets known_secrets;
   const SecretSource* secret_source = &known_secrets;
 
-  std::unique_ptr<Membrane> startup_membrane;  // recording or replaying; null in dev
+  // Startup reads through startup_membrane (recording, replaying, or a live one in dev);
+  // it is closed when startup ends, and bodies get live_membrane through their context.
+  std::unique_ptr<Membrane> startup_membrane;
   std::unique_ptr<LiveMembrane> live_membrane;
-  Membrane* current = nullptr;
 
   BuildState state;
   std::vector<std::function<void(App&)>> build_actions;
@@ -54,7 +55,18 @@ struct App::Private {
   std::set<std::string> required_secrets;   // must be supplied by the user
   std::map<std::string, std::string, std::less<>> supplied_secrets;
 
-  void switch_to_live() { current = live_membrane.get(); }
+  // Ends startup: the startup membrane refuses every later call.
+  void end_startup(Phase next) {
+    startup_membrane->close(
+        "startup is over: a persona body reads live inputs through its PersonaContext (ctx.membrane()), "
+        "never through a membrane kept from startup");
+    phase = next;
+  }
+};
+
+// The lifecycle's access to an app's internals.
+struct AppAccess {
+  static App::Private& of(const App& app) { return app.internals(); }
 };
 
 }  // namespace snap

@@ -136,6 +136,18 @@ void check_required_secrets(App::Private& p) {
   }
 }
 
+// The startup membrane's secret source. Startup is replayed in every container and a
+// container holds only its own persona's secrets, so a secret read at startup would work
+// in the build and fail in most containers: refuse it in every mode, at once.
+class NoSecretsAtStartup final : public SecretSource {
+ public:
+  std::optional<std::string> get(std::string_view) const override { return std::nullopt; }
+  std::string describe(std::string_view name) const override {
+    return "nowhere: secrets are not readable during startup; read \"" + std::string(name) +
+           "\" in a persona body (e.g. password.value(ctx))";
+  }
+};
+
 class NoSecrets final : public SecretSource {
  public:
   std::optional<std::string> get(std::string_view) const override { return std::nullopt; }
@@ -225,14 +237,14 @@ BuildSummary build_app(std::string_view name, const DefineApp& define, System& s
   header.binary_fingerprint = binary_fingerprint();
   header.writer_version = std::string(kWriterVersion);
   const auto log_path = out / kLogFileName;
-  auto recording = std::make_unique<RecordingMembrane>(system, p->known_secrets, LogWriter::create(log_path, header));
+  static const NoSecretsAtStartup kNoSecretsAtStartup;
+  auto recording = std::make_unique<RecordingMembrane>(system, kNoSecretsAtStartup, LogWriter::create(log_path, header));
   RecordingMembrane& recorder = *recording;
   p->startup_membrane = std::move(recording);
   p->live_membrane = std::make_unique<LiveMembrane>(system, p->known_secrets);
-  p->current = p->startup_membrane.get();
 
   App app(name, std::move(p));
-  App::Private& priv = app.internals();
+  App::Private& priv = AppAccess::of(app);
   load_build_state(app, [&] {
     const auto state_file = out / kStateFile;
     return std::filesystem::exists(state_file) ? read_whole(state_file) : std::string("{}");
@@ -246,8 +258,7 @@ BuildSummary build_app(std::string_view name, const DefineApp& define, System& s
   const Manifest manifest = app.manifest();
   summary.components = manifest.components.size();
   recorder.finish(manifest);
-  priv.switch_to_live();
-  priv.phase = Phase::kBuildActions;
+  priv.end_startup(Phase::kBuildActions);
 
   for (auto& action : priv.build_actions) action(app);
 
@@ -289,20 +300,18 @@ std::unique_ptr<App> replay_app(std::string_view name, const DefineApp& define, 
 
   auto p = private_for(options.mode, system);
   p->secret_source = options.secrets != nullptr ? options.secrets : &kNoSecrets;
-  auto replaying = std::make_unique<ReplayingMembrane>(system, *p->secret_source, std::move(reader));
+  static const NoSecretsAtStartup kNoSecretsAtStartup;
+  auto replaying = std::make_unique<ReplayingMembrane>(system, kNoSecretsAtStartup, std::move(reader));
   ReplayingMembrane& replayer = *replaying;
   p->startup_membrane = std::move(replaying);
   p->live_membrane = std::make_unique<LiveMembrane>(system, *p->secret_source);
-  p->current = p->startup_membrane.get();
 
   auto app = std::make_unique<App>(name, std::move(p));
   load_build_state(*app, []() -> std::string { throw std::logic_error("replay read the build state for real"); });
   define(*app);
   compare_manifests(recorded, app->manifest());
   replayer.finish();
-  App::Private& priv = app->internals();
-  priv.switch_to_live();
-  priv.phase = options.mode == Mode::kVerify ? Phase::kFinished : Phase::kRuntime;
+  AppAccess::of(*app).end_startup(options.mode == Mode::kVerify ? Phase::kFinished : Phase::kRuntime);
   return app;
 }
 
@@ -312,13 +321,16 @@ std::unique_ptr<App> start_dev_app(std::string_view name, const DefineApp& defin
                                    const DevOptions& options) {
   auto p = private_for(Mode::kDev, system);
   p->supplied_secrets = options.secrets;
+  // Startup gets its own live membrane, closed when startup ends, as in every other mode.
+  static const NoSecretsAtStartup kNoSecretsAtStartup;
+  p->startup_membrane = std::make_unique<LiveMembrane>(system, kNoSecretsAtStartup);
   p->live_membrane = std::make_unique<LiveMembrane>(system, p->known_secrets);
-  p->current = p->live_membrane.get();
   auto app = std::make_unique<App>(name, std::move(p));
   load_build_state(*app, [] { return std::string("{}"); });
   define(*app);
-  check_required_secrets(app->internals());
-  app->internals().phase = Phase::kRuntime;
+  App::Private& priv = AppAccess::of(*app);
+  check_required_secrets(priv);
+  priv.end_startup(Phase::kRuntime);
   return app;
 }
 
@@ -351,7 +363,7 @@ int run_personas(App& app, const std::vector<const Persona*>& personas, const st
   for (const Persona* persona : personas) {
     auto r = std::make_unique<Running>();
     r->persona = persona;
-    r->context = std::make_unique<PersonaContext>(app, args);
+    r->context = std::make_unique<PersonaContext>(app, *persona, args);
     running.push_back(std::move(r));
   }
   for (auto& r : running) {
@@ -550,7 +562,7 @@ int run(int argc, char** argv, std::string_view app_name, const DefineApp& defin
     }
     std::vector<std::string> args = run_cmd->remaining();
     if (persona->persona_kind() == PersonaKind::kCommand) {
-      PersonaContext context(*app, args);
+      PersonaContext context(*app, *persona, args);
       return persona->run(context);
     }
     return run_personas(*app, {persona}, args);

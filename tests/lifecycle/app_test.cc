@@ -112,8 +112,15 @@ TEST(App, InProcessBuildThenReplayReachesTheSameValues) {
               ::testing::MatchesRegex("id_test build-id [0-9a-f]{40}"));
   EXPECT_EQ(replayed_uuid, built_uuid);
   EXPECT_EQ(replayed_port, built_port);
-  EXPECT_EQ(app->membrane().mode(), Membrane::Mode::kLive);
   EXPECT_EQ(app->phase(), Phase::kRuntime);
+  // The startup membrane is gone with startup.
+  try {
+    app->membrane();
+    FAIL();
+  } catch (const PhaseError& e) {
+    EXPECT_THAT(e.what(), HasSubstr("is the startup membrane, and startup is over (run mode, runtime phase): in a "
+                                    "persona body read live inputs through ctx.membrane()"));
+  }
 
   // A log of another app is refused as such.
   try {

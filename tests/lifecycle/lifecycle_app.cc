@@ -60,7 +60,7 @@ void define(snap::App& app) {
   auto daemon_body = [&app, &password](const char* name) {
     return [&app, &password, name](snap::PersonaContext& ctx) {
       app.assert_runtime();
-      std::cout << name << ": running password=" << password.value() << std::endl;
+      std::cout << name << ": running password=" << password.value(ctx) << std::endl;
       if (app.mode() == snap::Mode::kDev) {
         ctx.wait_for_stop();
         std::cout << name << ": body returned" << std::endl;

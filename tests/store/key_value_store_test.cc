@@ -10,6 +10,7 @@
 #include "snap/app.h"
 #include "snap/key_value_store.h"
 #include "snap/lifecycle.h"
+#include "snap/persona.h"
 #include "snap/secrets.h"
 
 namespace snap {
@@ -23,16 +24,23 @@ IndexSpec by_city() {
                    }};
 }
 
+// A store, a persona that uses it, and one that does not.
 DefineApp shop(KeyValueStore** out) {
-  return [out](App& app) { *out = &app.add<KeyValueStore>("customers", std::vector<IndexSpec>{by_city()}); };
+  return [out](App& app) {
+    *out = &app.add<KeyValueStore>("customers", std::vector<IndexSpec>{by_city()});
+    app.add<Persona>("api", PersonaKind::kDaemon, [](PersonaContext&) { return 0; }).uses(**out);
+    app.add<Persona>("mailer", PersonaKind::kDaemon, [](PersonaContext&) { return 0; });
+  };
 }
+
+PersonaContext context(App& app, std::string_view persona) { return PersonaContext(app, *app.find_persona(persona), {}); }
 
 TEST(KeyValueStore, ManifestCarriesTableAndIndexVersions) {
   testing::FakeSystem system;
   KeyValueStore* customers = nullptr;
   auto app = start_dev_app("shop", shop(&customers), system, {});
   const auto manifest = app->manifest();
-  ASSERT_EQ(manifest.components.size(), 2u);
+  ASSERT_EQ(manifest.components.size(), 4u);
   EXPECT_EQ(manifest.components[1].type, "KeyValueStore");
   EXPECT_EQ(manifest.components[1].config,
             R"({"table":")" + customers->table() + R"(","indexes":{"by-city":3}})");
@@ -43,18 +51,30 @@ TEST(KeyValueStore, DevModeKeepsItInMemory) {
   testing::FakeSystem system;
   KeyValueStore* customers = nullptr;
   auto app = start_dev_app("shop", shop(&customers), system, {});
-  customers->open().set("c1", json{{"city", "Lyon"}});
-  EXPECT_EQ(customers->open().index("by-city").get("Lyon").size(), 1u);
+  const PersonaContext api = context(*app, "api");
+  customers->open(api).set("c1", json{{"city", "Lyon"}});
+  EXPECT_EQ(customers->open(api).index("by-city").get("Lyon").size(), 1u);
 }
 
-TEST(KeyValueStore, StartupMayNotUseIt) {
+TEST(KeyValueStore, APersonaThatDoesNotUseItIsRefusedInDevAndRunAlike) {
+  testing::TempDir out;
   testing::FakeSystem system;
-  try {
-    start_dev_app("shop", [](App& app) { app.add<KeyValueStore>("customers").open(); }, system, {});
-    FAIL();
-  } catch (const PhaseError& e) {
-    EXPECT_THAT(e.what(), HasSubstr("assert_not_startup failed"));
-  }
+  KeyValueStore* customers = nullptr;
+  auto expect_refused = [&](App& app) {
+    try {
+      customers->open(context(app, "mailer"));
+      FAIL();
+    } catch (const UsesError& e) {
+      EXPECT_THAT(e.what(), HasSubstr("persona mailer (shop.mailer) does not use shop.customers (KeyValueStore)"));
+      EXPECT_THAT(e.what(), HasSubstr(".uses(customers)"));
+    }
+  };
+  auto dev = start_dev_app("shop", shop(&customers), system, {});
+  expect_refused(*dev);
+  build_app("shop", shop(&customers), system, BuildOptions{out.path(), {}});
+  auto secrets = secrets_from_map({});
+  auto run = replay_app("shop", shop(&customers), system, ReplayOptions{out / "snapshot.snaplog", Mode::kRun, secrets.get()});
+  expect_refused(*run);
 }
 
 TEST(KeyValueStore, RunModeUsesPostgresFromTheEnvironment) {
@@ -68,7 +88,7 @@ TEST(KeyValueStore, RunModeUsesPostgresFromTheEnvironment) {
   auto app = replay_app("shop", shop(&customers), run_system,
                         ReplayOptions{out / "snapshot.snaplog", Mode::kRun, secrets.get()});
   try {
-    customers->open();
+    customers->open(context(*app, "api"));
     FAIL();
   } catch (const StoreError& e) {
     EXPECT_EQ(e.code(), StoreError::Code::kUnavailable);
@@ -78,9 +98,10 @@ TEST(KeyValueStore, RunModeUsesPostgresFromTheEnvironment) {
   run_system.variables["SNAP_POSTGRES"] = testing::TestPostgres::shared().connection();
   auto again = replay_app("shop", shop(&customers), run_system,
                           ReplayOptions{out / "snapshot.snaplog", Mode::kRun, secrets.get()});
-  customers->open().set("c1", json{{"city", "Oslo"}});
-  EXPECT_EQ(customers->open().get("c1"), (json{{"city", "Oslo"}}));
-  EXPECT_EQ(customers->open().index("by-city").get("Oslo").front().key, "c1");
+  const PersonaContext api = context(*again, "api");
+  customers->open(api).set("c1", json{{"city", "Oslo"}});
+  EXPECT_EQ(customers->open(api).get("c1"), (json{{"city", "Oslo"}}));
+  EXPECT_EQ(customers->open(api).index("by-city").get("Oslo").front().key, "c1");
 }
 
 }  // namespace

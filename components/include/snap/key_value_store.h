@@ -3,7 +3,7 @@
 //
 //   auto& orders = app.add<snap::KeyValueStore>("orders", std::vector<snap::IndexSpec>{by_customer});
 //   api.uses(orders);
-//   ... in a persona body:  snap::Store<Order> typed(orders.open());
+//   ... in api's body:  snap::Store<Order> typed(orders.open(ctx));
 //
 // Where the data lives depends on the mode: in dev mode, in memory inside this process;
 // otherwise in PostgreSQL, at the libpq connection string in $SNAP_POSTGRES (read live
@@ -22,15 +22,17 @@
 
 namespace snap {
 
+class PersonaContext;
+
 class KeyValueStore final : public Component {
  public:
   KeyValueStore(const Init& init, std::vector<IndexSpec> indexes = {});
   ~KeyValueStore() override;
 
-  // Opens the store on first use (creating tables, rebuilding changed indexes). Throws
-  // PhaseError during startup, StoreError kUnavailable when PostgreSQL is not configured
-  // or not reachable.
-  JsonStore& open() const;
+  // Opens the store on first use (creating tables, rebuilding changed indexes), for the
+  // persona running `ctx`. Throws UsesError when that persona does not use the store,
+  // StoreError kUnavailable when PostgreSQL is not configured or not reachable.
+  JsonStore& open(const PersonaContext& ctx) const;
   // The table name: the Id's safe name.
   std::string table() const { return id().safe_name(); }
   boost::json::object config() const override;

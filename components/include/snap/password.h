@@ -7,12 +7,15 @@
 //
 // Both reach a persona as a secret: only personas that use the component (directly or
 // through what they use) receive it, in BUILD_DIR/runtime-secrets/PERSONA/NAME — what
-// compose mounts at /run/secrets. Read the value in a persona body with value(); the log
-// holds only the secret's name.
+// compose mounts at /run/secrets. Read the value in a persona body with value(ctx); the
+// log never holds it. A persona that does not use the password gets UsesError, in dev
+// and run alike.
 //
 //   auto& db_password = app.add<snap::Password>("db-password");
-//   api.uses(db_password);
-//   ... in api's body: connect(db_password.value());
+//   app.add<snap::Persona>("api", snap::PersonaKind::kDaemon, [&db_password](snap::PersonaContext& ctx) {
+//     connect(db_password.value(ctx));
+//     return 0;
+//   }).uses(db_password);
 //
 // Thread safety: value() may be called from any thread after startup.
 #pragma once
@@ -24,6 +27,8 @@
 
 namespace snap {
 
+class PersonaContext;
+
 class Password final : public Component {
  public:
   // 24 random bytes as 48 hex digits: 192 bits, safe in URLs and connection strings.
@@ -33,9 +38,9 @@ class Password final : public Component {
   // The secret's name: the file name under /run/secrets.
   const std::string& secret_name() const { return secret_name_; }
   std::vector<std::string> secret_names() const override { return {secret_name_}; }
-  // Reads the value through the membrane (live after startup). Throws SecretUnavailable
-  // when the running persona does not use this password.
-  std::string value(std::source_location where = std::source_location::current()) const;
+  // The value, for the persona running `ctx`. Throws UsesError when that persona does not
+  // use this password, SecretUnavailable when its secret file/variable is missing or empty.
+  std::string value(const PersonaContext& ctx, std::source_location where = std::source_location::current()) const;
 
  private:
   std::string secret_name_;
@@ -46,7 +51,7 @@ class Secret final : public Component {
   explicit Secret(const Init& init);
   const std::string& secret_name() const { return secret_name_; }
   std::vector<std::string> secret_names() const override { return {secret_name_}; }
-  std::string value(std::source_location where = std::source_location::current()) const;
+  std::string value(const PersonaContext& ctx, std::source_location where = std::source_location::current()) const;
 
  private:
   std::string secret_name_;

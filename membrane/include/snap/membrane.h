@@ -56,6 +56,13 @@ class ThreadRuleError : public std::logic_error {
   using std::logic_error::logic_error;
 };
 
+// A membrane was used after it was closed: a persona body kept the startup membrane
+// instead of reading live inputs through its context. Names the call site.
+class MembraneClosed : public std::logic_error {
+ public:
+  using std::logic_error::logic_error;
+};
+
 // The running persona has no value for a secret the program asks for.
 class SecretUnavailable : public std::runtime_error {
  public:
@@ -113,6 +120,12 @@ class Membrane {
   //   if (m.version("cache-warmup", Membrane::kDefaultVersion, 1) == 1) { new path }
   int version(std::string_view change_id, int min_supported, int max_supported, Where where = Where::current());
 
+  // Closes the membrane: every later call throws MembraneClosed with its call site and
+  // `reason`. The lifecycle closes the startup membrane when startup ends, in every mode,
+  // so a body that kept it fails at once instead of diverging only when deployed.
+  void close(std::string reason);
+  bool closed() const { return closed_; }
+
  protected:
   struct Ask {
     std::string_view kind;
@@ -151,7 +164,16 @@ class Membrane {
   // read costs one predictable branch over the raw system call.
   bool passthrough_ = false;
 
+  // Every mode's exchange() starts here.
+  void check_open(const Where& where) const {
+    if (closed_) throw_closed(where);
+  }
+
  private:
+  [[noreturn]] void throw_closed(const Where& where) const;
+  bool closed_ = false;
+  std::string closed_reason_;
+
   std::string call_erased(std::string_view kind, std::string_view key, std::string_view request,
                           std::string (*real)(void*, std::string_view), void* real_object, const Where& where);
 };

@@ -6,16 +6,23 @@
 //
 //   void define_app(snap::App& app) {
 //     auto& port = app.add<snap::Port>("api-port");
-//     auto started = app.membrane().wall_now();       // recorded at build, replayed at runtime
-//     app.add<snap::Persona>("api", snap::PersonaKind::kDaemon, [&](snap::PersonaContext& ctx) { ... });
+//     const auto started = app.membrane().wall_now();  // recorded at build, replayed at runtime
+//     app.add<snap::Persona>("api", snap::PersonaKind::kDaemon, [&port, started](snap::PersonaContext& ctx) {
+//       serve(port.number(), started, ctx);             // live inputs: ctx.membrane()
+//       return 0;
+//     }).uses(port);
 //   }
 //   int main(int argc, char** argv) { return snap::run(argc, argv, "my-app", define_app); }
+//
+// membrane() is the *startup* membrane: recording at build, replaying in every container.
+// It closes when startup ends; a body that kept it gets MembraneClosed on its first call,
+// in every mode. A body reads live inputs through its PersonaContext.
 //
 // The app is made by snap::run (or the in-process functions in lifecycle.h), never by
 // user code. There are no globals: several apps may live in one process.
 //
-// Thread safety: startup (define_app) runs on one thread. Afterwards the tree is frozen;
-// membrane() (live by then) and the read-only accessors may be used from any thread.
+// Thread safety: startup (define_app) runs on one thread. Afterwards the tree is frozen
+// and the read-only accessors may be used from any thread.
 #pragma once
 
 #include <filesystem>
@@ -88,8 +95,9 @@ class App final : public Component {
   Mode mode() const;
   Phase phase() const;
 
-  // The membrane for this phase: recording or replaying during startup, live afterwards.
-  Membrane& membrane() const;
+  // The startup membrane (recording, replaying, or live in dev). Throws PhaseError after
+  // startup: a persona body uses PersonaContext::membrane().
+  Membrane& membrane(std::source_location where = std::source_location::current()) const;
   BuildState& build_state();
 
   // Runs after startup, in build mode only, in the order added (e.g. write config files).
@@ -104,7 +112,7 @@ class App final : public Component {
   void assert_build_time(std::source_location where = std::source_location::current()) const;
 
   // Secrets. A secret's value never enters the log: components declare the secret at
-  // startup and read it through membrane().secret(name) in a persona body.
+  // startup and a persona body reads it through PersonaContext::secret().
   // Build and dev: makes sure `name` has a value, calling `generate` once (with the
   // real System's randomness, unrecorded) if none is stored yet. Other modes: no-op.
   void provide_generated_secret(std::string_view name, const std::function<std::string(System&)>& generate);
@@ -120,11 +128,14 @@ class App final : public Component {
   Manifest manifest() const;
   // Secret names a persona receives: those of its own subtree and of everything it uses, transitively.
   std::vector<std::string> secrets_for(const Persona& persona) const;
-
-  Private& internals() { return *private_; }
+  // What a persona may reach: its own subtree and everything it uses, transitively.
+  std::vector<const Component*> reachable_from(const Persona& persona) const;
 
  private:
   friend class Component;
+  friend class PersonaContext;
+  friend struct AppAccess;  // the lifecycle (replay/src)
+  Private& internals() const { return *private_; }
   void register_component(Component& component);
   std::unique_ptr<Private> private_;
 };

@@ -2,20 +2,33 @@
 // binary; after replaying startup it becomes one persona (`app run api`). In dev mode all
 // daemon personas run together in one process, each on its own thread.
 //
-//   app.add<snap::Persona>("api", snap::PersonaKind::kDaemon, [&](snap::PersonaContext& ctx) {
-//     serve_until(ctx);            // return when ctx.stop_requested()
-//     return 0;
-//   }).on_stop([&] { server.close(); });
+// The body runs after define_app has returned, so it captures what it needs by value:
+// values computed at startup, and references to components (the app owns them and
+// outlives every body). Everything live -- time, randomness, secrets, stores, endpoints --
+// comes from the body's PersonaContext, which admits only what the persona `uses`:
+//
+//   auto& password = app.add<snap::Password>("db-password");
+//   const std::string instance = app.membrane().uuid();         // startup value
+//   app.add<snap::Persona>("api", snap::PersonaKind::kDaemon,
+//                          [&password, instance](snap::PersonaContext& ctx) {
+//                            connect(password.value(ctx), instance);  // needs .uses(password)
+//                            ctx.wait_for_stop();
+//                            return 0;
+//                          })
+//       .uses(password);
 //
 // Thread safety: a persona's body runs on one thread; PersonaContext's stop functions may
-// be called from any thread.
+// be called from any thread, and its other functions from any thread the body starts.
 #pragma once
 
 #include <chrono>
 #include <condition_variable>
 #include <functional>
 #include <mutex>
+#include <source_location>
+#include <stdexcept>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "snap/component.h"
@@ -23,17 +36,38 @@
 namespace snap {
 
 class Membrane;
+class Persona;
 
-// What a running persona gets: a stop signal, the live membrane, its arguments.
+// A persona reached for a component (a secret, a store, a server) it does not use. The
+// message names the persona, the component and the fix. Thrown alike in dev and run, so
+// a missing `.uses(x)` never passes in-process and fails only when deployed.
+class UsesError : public std::logic_error {
+ public:
+  using std::logic_error::logic_error;
+};
+
+// What a running persona gets: a stop signal, the live membrane, its arguments, and the
+// components it uses. Made by the lifecycle for each running persona.
 class PersonaContext {
  public:
-  PersonaContext(App& app, std::vector<std::string> args) : app_(app), args_(std::move(args)) {}
+  PersonaContext(App& app, const Persona& persona, std::vector<std::string> args);
 
   App& app() const { return app_; }
+  const Persona& persona() const { return persona_; }
   // The live membrane (startup is over): time, random, files and env pass straight through.
   Membrane& membrane() const;
   // Arguments after the persona's name on the command line (commands use them).
   const std::vector<std::string>& args() const { return args_; }
+
+  // Whether this persona reaches `component`: it is in the persona's subtree, or the
+  // persona (or anything in its subtree) uses it, directly or through what that uses.
+  bool reaches(const Component& component) const;
+  // Throws UsesError naming this persona, `component` and the `.uses(...)` to add.
+  void require_uses(const Component& component, std::source_location where = std::source_location::current()) const;
+  // A secret's value, for a component this persona reaches (Password, Secret). Throws
+  // UsesError if it does not reach `owner`, SecretUnavailable if the value is missing.
+  std::string secret(const Component& owner, std::string_view name,
+                     std::source_location where = std::source_location::current()) const;
 
   bool stop_requested() const;
   // Blocks until stop is requested.
@@ -44,7 +78,9 @@ class PersonaContext {
 
  private:
   App& app_;
+  const Persona& persona_;
   std::vector<std::string> args_;
+  std::vector<const Component*> reachable_;  // sorted by address: the tree is frozen after startup
   mutable std::mutex mutex_;
   mutable std::condition_variable changed_;
   bool stop_ = false;
