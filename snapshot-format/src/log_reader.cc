@@ -9,7 +9,9 @@
 #include <capnp/serialize.h>
 #include <kj/exception.h>
 
+#include <algorithm>
 #include <cerrno>
+#include <cstdint>
 #include <deque>
 #include <optional>
 #include <string>
@@ -37,6 +39,24 @@ struct StoredSite {
 
 }  // namespace
 
+// One decoded frame: its words and the Cap'n Proto message over them. The reader keeps two:
+// `main_` for the chunk next() is handing out, `scan_` for verify_rest(), which must not
+// disturb the views of the record next() last returned.
+struct Frame {
+  kj::Array<capnp::word> words;  // grown, never shrunk (capnp::word is not copyable)
+  std::optional<capnp::FlatArrayMessageReader> message;
+  std::optional<schema::Record::Reader> record;
+  std::uint64_t offset = 0;       // of the frame prefix
+  std::uint64_t body_digest = 0;  // digest64 of the compressed bytes
+  std::size_t words_used = 0;     // of the current message
+  std::uint64_t decoded_total = 0;  // decompressed bytes through this frame, this pass
+
+  void reset() {
+    record.reset();
+    message.reset();
+  }
+};
+
 class LogReader::Impl {
  public:
   Impl(std::filesystem::path path, LogReaderLimits limits) : path_(std::move(path)), limits_(limits) {}
@@ -45,7 +65,7 @@ class LogReader::Impl {
   }
 
   void open() {
-    const int fd = ::open(path_.c_str(), O_RDONLY | O_CLOEXEC);
+    const int fd = ::open(path_.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
     if (fd < 0) {
       if (errno == ENOENT) detail::throw_log_error(LogErrorCode::kNotFound, path_, "no such file");
       detail::throw_errno(path_, "cannot open", errno);
@@ -54,7 +74,17 @@ class LogReader::Impl {
     struct stat st {};
     if (::fstat(fd, &st) != 0) detail::throw_errno(path_, "cannot stat", errno);
     if (S_ISDIR(st.st_mode)) detail::throw_log_error(LogErrorCode::kNotASnapshotLog, path_, "is a directory");
+    // A FIFO, socket or device has no size and may never reach end-of-file: reading one
+    // would hang or misreport. (O_NONBLOCK above: opening a FIFO with no writer must not
+    // block either.) memfd and /proc/self/fd paths of regular files pass.
+    if (!S_ISREG(st.st_mode)) {
+      detail::throw_log_error(LogErrorCode::kNotASnapshotLog, path_, "not a regular file");
+    }
     size_ = static_cast<std::uint64_t>(st.st_size);
+    decoded_allowed_ = std::max<std::uint64_t>(limits_.min_decoded_bytes_allowed,
+                                               size_ > UINT64_MAX / std::max<std::uint64_t>(1, limits_.max_decoded_bytes_per_file_byte)
+                                                   ? UINT64_MAX
+                                                   : size_ * limits_.max_decoded_bytes_per_file_byte);
 
     dctx_ = ZSTD_createDCtx();
     if (dctx_ == nullptr) detail::throw_log_error(LogErrorCode::kIo, path_, "out of memory");
@@ -62,30 +92,71 @@ class LogReader::Impl {
 
     check_file_header();
     std::uint64_t next = layout::kFileHeaderSize;
-    read_frame(next, "header");
-    if (!record_->isHeader()) corrupt(layout::kFileHeaderSize, "first record is not a header");
+    read_frame(main_, next, "header");
+    if (!main_.record->isHeader()) corrupt(layout::kFileHeaderSize, "first record is not a header");
     guard(layout::kFileHeaderSize, [&] {
-      auto h = record_->getHeader();
+      auto h = main_.record->getHeader();
       header_.app_name = view_of(h.getAppName());
       header_.binary_fingerprint = view_of(h.getBinaryFingerprint());
       header_.writer_version = view_of(h.getWriterVersion());
     });
-    digest_.update(&body_digest_, sizeof body_digest_);
+    digest_.update(&main_.body_digest, sizeof main_.body_digest);
     first_chunk_offset_ = next;
 
     if (!read_footer()) classify_unfinished(first_chunk_offset_);
+    main_.decoded_total = 0;  // the pass over events starts here
     cursor_ = first_chunk_offset_;
   }
 
   const EventRecord* next() {
-    while (chunk_pos_ >= chunk_events_.size()) {
+    while (chunk_pos_ >= chunk_size_) {
       if (at_end_) return nullptr;
       load_next_chunk();
     }
-    return &chunk_events_[chunk_pos_++];
+    const std::uint32_t i = chunk_pos_++;
+    decode_event(chunk_start_, events_[i], position_base_ + i, kind_views_.size(), site_views_.size(), &current_);
+    return &current_;
   }
 
   std::uint64_t position() const { return position_base_ + chunk_pos_; }
+
+  void verify_rest() {
+    if (at_end_) return;
+    // The rest of the chunk next() is in, into a scratch record: current_ stays valid.
+    EventRecord scratch;
+    for (std::uint32_t i = chunk_pos_; i < chunk_size_; ++i) {
+      decode_event(chunk_start_, events_[i], position_base_ + i, kind_views_.size(), site_views_.size(), &scratch);
+    }
+    // Then every later frame, with the tables only counted: next() will build them itself
+    // when it gets there.
+    std::uint64_t offset = cursor_;
+    std::uint64_t events = position_base_ + chunk_size_;
+    std::size_t kinds = kind_views_.size();
+    std::size_t sites = site_views_.size();
+    layout::Digest digest = digest_;
+    scan_.decoded_total = main_.decoded_total;
+    for (;;) {
+      const std::uint64_t start = offset;
+      read_frame(scan_, offset, "chunk");
+      digest.update(&scan_.body_digest, sizeof scan_.body_digest);
+      if (scan_.record->isManifest()) {
+        check_end(start, events, digest);
+        break;
+      }
+      if (!scan_.record->isChunk()) corrupt(start, "expected an event chunk");
+      guard(start, [&] {
+        auto chunk = scan_.record->getChunk();
+        check_chunk_head(start, chunk, scan_.words_used, events);
+        kinds += chunk.getNewKinds().size();
+        sites += chunk.getNewCallSites().size();
+        check_table_sizes(start, kinds, sites);
+        auto list = chunk.getEvents();
+        for (std::uint32_t i = 0; i < list.size(); ++i) decode_event(start, list[i], events + i, kinds, sites, &scratch);
+        events += list.size();
+      });
+    }
+    scan_.reset();
+  }
 
   LogHeader header_;
   Manifest manifest_;
@@ -94,6 +165,10 @@ class LogReader::Impl {
  private:
   [[noreturn]] void corrupt(std::uint64_t offset, const std::string& why) {
     detail::throw_log_error(LogErrorCode::kCorrupt, path_, "at byte " + std::to_string(offset) + ": " + why);
+  }
+  [[noreturn]] void over_limit(std::uint64_t offset, const std::string& what, std::uint64_t value,
+                               std::uint64_t limit) {
+    corrupt(offset, what + " " + std::to_string(value) + " exceeds the reader limit of " + std::to_string(limit));
   }
   [[noreturn]] void truncated(std::uint64_t offset, const std::string& why) {
     detail::throw_log_error(LogErrorCode::kTruncated, path_,
@@ -129,12 +204,11 @@ class LogReader::Impl {
     }
   }
 
-  // Reads the frame at `offset` into record_ and advances `offset` past it.
-  void read_frame(std::uint64_t& offset, const char* what) {
+  // Reads the frame at `offset` into `frame` and advances `offset` past it.
+  void read_frame(Frame& frame, std::uint64_t& offset, const char* what) {
     const std::uint64_t start = offset;
     // The previous message points into the buffer this frame may replace.
-    record_.reset();
-    message_.reset();
+    frame.reset();
     unsigned char prefix[layout::kFramePrefixSize];
     const std::size_t got = detail::read_at(file_.fd(), path_, prefix, sizeof prefix, start);
     if (got < sizeof prefix) truncated(start, std::string("inside the prefix of the ") + what + " frame");
@@ -142,22 +216,25 @@ class LogReader::Impl {
     const std::uint32_t compressed = layout::get_u32(prefix);
     const std::uint32_t decompressed = layout::get_u32(prefix + 4);
     if (compressed > limits_.max_frame_bytes || decompressed > limits_.max_frame_bytes) {
-      corrupt(start, "frame of " + std::to_string(std::max(compressed, decompressed)) +
-                         " bytes exceeds the reader limit of " + std::to_string(limits_.max_frame_bytes));
+      over_limit(start, "frame of", std::max(compressed, decompressed), limits_.max_frame_bytes);
     }
     if (decompressed % sizeof(capnp::word) != 0 || decompressed == 0) {
       corrupt(start, "bad frame: message size " + std::to_string(decompressed) + " is not a whole number of words");
     }
     const std::uint64_t body = start + layout::kFramePrefixSize;
-    if (size_ - body < compressed || body > size_) {
+    if (body > size_ || size_ - body < compressed) {
       truncated(start, std::string("inside the ") + what + " frame of " + std::to_string(compressed) + " bytes");
     }
-    compressed_.resize(compressed);
+    frame.decoded_total += decompressed;
+    if (frame.decoded_total > decoded_allowed_) {
+      over_limit(start, "decoded size (bytes) of the log so far", frame.decoded_total, decoded_allowed_);
+    }
+    if (compressed_.size() < compressed) compressed_.resize(compressed);
     if (detail::read_at(file_.fd(), path_, compressed_.data(), compressed, body) != compressed) {
       truncated(start, std::string("inside the ") + what + " frame");
     }
-    body_digest_ = layout::digest64(compressed_.data(), compressed);
-    if (layout::get_u32(prefix + 8) != layout::fold32(body_digest_)) {
+    frame.body_digest = layout::digest64(compressed_.data(), compressed);
+    if (layout::get_u32(prefix + 8) != layout::fold32(frame.body_digest)) {
       corrupt(body, "frame checksum mismatch");
     }
 
@@ -169,10 +246,8 @@ class LogReader::Impl {
       corrupt(body, "bad frame: zstd frame length does not match the frame prefix");
     }
     const std::size_t words = decompressed / sizeof(capnp::word);
-    // Grown, never shrunk: a reader reuses one buffer for every frame. (capnp::word is
-    // not copyable, so std::vector cannot hold it portably.)
-    if (frame_words_.size() < words) frame_words_ = kj::heapArray<capnp::word>(words);
-    const std::size_t n = ZSTD_decompressDCtx(dctx_, frame_words_.begin(), decompressed, compressed_.data(), compressed);
+    if (frame.words.size() < words) frame.words = kj::heapArray<capnp::word>(words);
+    const std::size_t n = ZSTD_decompressDCtx(dctx_, frame.words.begin(), decompressed, compressed_.data(), compressed);
     if (ZSTD_isError(n)) {
       if (ZSTD_getErrorCode(n) == ZSTD_error_checksum_wrong) corrupt(body, "zstd checksum mismatch");
       corrupt(body, std::string("bad frame: zstd: ") + ZSTD_getErrorName(n));
@@ -183,11 +258,12 @@ class LogReader::Impl {
     options.traversalLimitInWords = limits_.traversal_limit_words;
     options.nestingLimit = limits_.nesting_limit;
     guard(body, [&] {
-      message_.emplace(kj::ArrayPtr<const capnp::word>(frame_words_.begin(), words), options);
-      record_ = message_->getRoot<schema::Record>();
-      (void)record_->which();
+      frame.message.emplace(kj::ArrayPtr<const capnp::word>(frame.words.begin(), words), options);
+      frame.record = frame.message->getRoot<schema::Record>();
+      (void)frame.record->which();
     });
-    frame_offset_ = start;
+    frame.offset = start;
+    frame.words_used = words;
     offset = body + compressed;
   }
 
@@ -203,12 +279,12 @@ class LogReader::Impl {
     if (manifest_at < first_chunk_offset_ || manifest_at >= trailer_at || trailer_at >= at) return false;
 
     const std::uint64_t trailer_start = trailer_at;
-    read_frame(trailer_at, "trailer");
-    if (!record_->isTrailer() || trailer_at != at) corrupt(at, "bad footer: trailer offset");
+    read_frame(main_, trailer_at, "trailer");
+    if (!main_.record->isTrailer() || trailer_at != at) corrupt(at, "bad footer: trailer offset");
     take_trailer();
     manifest_offset_ = manifest_at;
-    read_frame(manifest_at, "manifest");
-    if (!record_->isManifest() || manifest_at != trailer_start) {
+    read_frame(main_, manifest_at, "manifest");
+    if (!main_.record->isManifest() || manifest_at != trailer_start) {
       corrupt(manifest_offset_, "bad footer: manifest offset");
     }
     take_manifest();
@@ -216,8 +292,8 @@ class LogReader::Impl {
   }
 
   void take_trailer() {
-    guard(frame_offset_, [&] {
-      auto t = record_->getTrailer();
+    guard(main_.offset, [&] {
+      auto t = main_.record->getTrailer();
       trailer_.event_count = t.getEventCount();
       trailer_.digest = t.getDigest();
       trailer_.complete = t.getComplete();
@@ -227,15 +303,38 @@ class LogReader::Impl {
     }
   }
 
+  // Counted before anything is allocated: a few bytes of Cap'n Proto can declare millions of
+  // empty components (see LogReaderLimits).
   void take_manifest() {
-    guard(frame_offset_, [&] {
-      for (auto c : record_->getManifest().getComponents()) {
+    const std::uint64_t at = main_.offset;
+    guard(at, [&] {
+      auto components = main_.record->getManifest().getComponents();
+      if (components.size() > limits_.max_manifest_components) {
+        over_limit(at, "manifest of components:", components.size(), limits_.max_manifest_components);
+      }
+      if (components.size() > main_.words_used) {
+        corrupt(at, "manifest declares " + std::to_string(components.size()) + " components in a message of " +
+                        std::to_string(main_.words_used) + " words");
+      }
+      std::uint64_t bytes = 0;
+      manifest_.components.reserve(components.size());
+      for (auto c : components) {
+        auto uses = c.getUses();
+        const auto id = view_of(c.getId()), type = view_of(c.getType()), persona = view_of(c.getPersona()),
+                   config = view_of(c.getConfig());
+        bytes += sizeof(ComponentEntry) + id.size() + type.size() + persona.size() + config.size() +
+                 std::uint64_t{uses.size()} * sizeof(std::string);
+        for (auto u : uses) bytes += u.size();
+        if (bytes > limits_.max_manifest_bytes) {
+          over_limit(at, "decoded manifest size (bytes)", bytes, limits_.max_manifest_bytes);
+        }
         ComponentEntry e;
-        e.id = view_of(c.getId());
-        e.type = view_of(c.getType());
-        e.persona = view_of(c.getPersona());
-        e.config = view_of(c.getConfig());
-        for (auto u : c.getUses()) e.uses.emplace_back(view_of(u));
+        e.id = id;
+        e.type = type;
+        e.persona = persona;
+        e.config = config;
+        e.uses.reserve(uses.size());
+        for (auto u : uses) e.uses.emplace_back(view_of(u));
         manifest_.components.push_back(std::move(e));
       }
     });
@@ -247,10 +346,10 @@ class LogReader::Impl {
     std::uint64_t events = 0;
     while (offset < size_) {
       const std::uint64_t start = offset;
-      read_frame(offset, "next");
-      if (record_->isChunk()) {
-        guard(start, [&] { events += record_->getChunk().getEvents().size(); });
-      } else if (record_->isTrailer()) {
+      read_frame(main_, offset, "next");
+      if (main_.record->isChunk()) {
+        guard(start, [&] { events += main_.record->getChunk().getEvents().size(); });
+      } else if (main_.record->isTrailer()) {
         take_trailer();
         const std::uint64_t rest = size_ - offset;
         if (rest < layout::kFooterSize) truncated(offset, "inside the footer");
@@ -262,73 +361,106 @@ class LogReader::Impl {
                                 " events, no trailer)");
   }
 
-  void load_next_chunk() {
-    const std::uint64_t start = cursor_;
-    read_frame(cursor_, "chunk");
-    digest_.update(&body_digest_, sizeof body_digest_);
-    position_base_ += chunk_events_.size();
-    chunk_events_.clear();
-    chunk_pos_ = 0;
-    if (record_->isManifest()) {
-      at_end_ = true;
-      if (start != manifest_offset_) corrupt(start, "manifest found before its recorded offset");
-      if (position_base_ != trailer_.event_count) {
-        corrupt(start, "log holds " + std::to_string(position_base_) + " events, the trailer says " +
-                           std::to_string(trailer_.event_count));
-      }
-      if (digest_.value() != trailer_.digest) corrupt(start, "digest mismatch: frames are missing or out of order");
-      return;
+  // The manifest frame ends the events: they must match the trailer.
+  void check_end(std::uint64_t start, std::uint64_t events, const layout::Digest& digest) {
+    if (start != manifest_offset_) corrupt(start, "manifest found before its recorded offset");
+    if (events != trailer_.event_count) {
+      corrupt(start, "log holds " + std::to_string(events) + " events, the trailer says " +
+                         std::to_string(trailer_.event_count));
     }
-    if (!record_->isChunk()) corrupt(start, "expected an event chunk");
-    guard(start, [&] { decode_chunk(start); });
+    if (digest.value() != trailer_.digest) corrupt(start, "digest mismatch: frames are missing, repeated or out of order");
   }
 
-  void decode_chunk(std::uint64_t start) {
-    auto chunk = record_->getChunk();
-    if (chunk.getFirstEventIndex() != position_base_) {
+  // Index continuity and the size limits, before any event is looked at.
+  void check_chunk_head(std::uint64_t start, schema::Chunk::Reader chunk, std::size_t words, std::uint64_t expected) {
+    if (chunk.getFirstEventIndex() != expected) {
       corrupt(start, "chunk starts at event " + std::to_string(chunk.getFirstEventIndex()) + ", expected " +
-                         std::to_string(position_base_));
+                         std::to_string(expected) + " (a chunk is missing, repeated or from another log)");
     }
-    for (auto k : chunk.getNewKinds()) {
-      if (kinds_.size() >= limits_.max_kinds) corrupt(start, "more event kinds than the reader limit");
-      kinds_.emplace_back(view_of(k));
-      kind_views_.push_back(kinds_.back());
+    const std::uint64_t events = chunk.getEvents().size();
+    if (events > limits_.max_events_per_chunk) over_limit(start, "chunk of events:", events, limits_.max_events_per_chunk);
+    const std::uint64_t entries = events + chunk.getNewKinds().size() + chunk.getNewCallSites().size();
+    if (entries > words) {
+      corrupt(start, "chunk declares " + std::to_string(entries) + " events and table entries in a message of " +
+                         std::to_string(words) + " words");
     }
-    for (auto s : chunk.getNewCallSites()) {
-      if (sites_.size() >= limits_.max_call_sites) corrupt(start, "more call sites than the reader limit");
-      sites_.push_back(StoredSite{std::string(view_of(s.getFile())), std::string(view_of(s.getFunction())),
-                                  s.getLine(), s.getColumn()});
-      const StoredSite& stored = sites_.back();
-      site_views_.push_back(CallSite{stored.file, stored.line, stored.column, stored.function});
+  }
+
+  void check_table_sizes(std::uint64_t start, std::size_t kinds, std::size_t sites) {
+    if (kinds > limits_.max_kinds) over_limit(start, "table of event kinds:", kinds, limits_.max_kinds);
+    if (sites > limits_.max_call_sites) over_limit(start, "table of call sites:", sites, limits_.max_call_sites);
+  }
+
+  void load_next_chunk() {
+    const std::uint64_t start = cursor_;
+    // current_ points into the message this replaces: it is no longer handed out.
+    events_ = {};
+    read_frame(main_, cursor_, "chunk");
+    digest_.update(&main_.body_digest, sizeof main_.body_digest);
+    position_base_ += chunk_size_;
+    chunk_size_ = 0;
+    chunk_pos_ = 0;
+    if (main_.record->isManifest()) {
+      at_end_ = true;
+      check_end(start, position_base_, digest_);
+      return;
     }
-    auto events = chunk.getEvents();
-    chunk_events_.resize(events.size());
-    std::uint64_t index = position_base_;
-    for (unsigned i = 0; i < events.size(); ++i) {
-      auto e = events[i];
-      EventRecord& r = chunk_events_[i];
+    if (!main_.record->isChunk()) corrupt(start, "expected an event chunk");
+    guard(start, [&] {
+      auto chunk = main_.record->getChunk();
+      check_chunk_head(start, chunk, main_.words_used, position_base_);
+      auto new_kinds = chunk.getNewKinds();
+      auto new_sites = chunk.getNewCallSites();
+      check_table_sizes(start, kinds_.size() + new_kinds.size(), sites_.size() + new_sites.size());
+      for (auto k : new_kinds) {
+        kinds_.emplace_back(view_of(k));
+        kind_views_.push_back(kinds_.back());
+      }
+      for (auto s : new_sites) {
+        sites_.push_back(StoredSite{std::string(view_of(s.getFile())), std::string(view_of(s.getFunction())),
+                                    s.getLine(), s.getColumn()});
+        const StoredSite& stored = sites_.back();
+        site_views_.push_back(CallSite{stored.file, stored.line, stored.column, stored.function});
+      }
+      events_ = chunk.getEvents();
+      chunk_size_ = events_.size();
+      chunk_start_ = start;
+    });
+  }
+
+  // Decodes one event into `r`, checking its table references against tables of `kinds`
+  // and `sites` entries. With out == &scratch and counts beyond the built tables (verify_rest)
+  // the views are not used, only the checks.
+  void decode_event(std::uint64_t start, schema::Event::Reader e, std::uint64_t index, std::size_t kinds,
+                    std::size_t sites, EventRecord* out) {
+    EventRecord& r = *out;
+    try {
       const std::uint16_t kind = e.getKind();
-      if (kind >= kind_views_.size()) corrupt(start, "event " + std::to_string(index) + " names an unknown kind");
-      r.index = index++;
-      r.kind = kind_views_[kind];
+      if (kind >= kinds) corrupt(start, "event " + std::to_string(index) + " names an unknown kind");
+      r.index = index;
+      r.kind = kind < kind_views_.size() ? kind_views_[kind] : std::string_view();
       const std::uint32_t site = e.getCallSite();
       if (site == layout::kNoCallSite) {
         r.call_site = CallSite{};
-      } else if (site < site_views_.size()) {
-        r.call_site = site_views_[site];
+      } else if (site < sites) {
+        r.call_site = site < site_views_.size() ? site_views_[site] : CallSite{};
       } else {
-        corrupt(start, "event " + std::to_string(r.index) + " names an unknown call site");
+        corrupt(start, "event " + std::to_string(index) + " names an unknown call site");
       }
-      r.key = e.hasKey() ? view_of(e.getKey()) : std::string_view();
-      r.request = e.hasRequest() ? view_of(e.getRequest()) : std::string_view();
+      // A null pointer reads as empty: no has*() check needed.
+      r.key = view_of(e.getKey());
+      r.request = view_of(e.getRequest());
       auto result = e.getResult();
-      r.bytes = {};
       r.integer = 0;
       switch (result.which()) {
-        case schema::Event::Result::NONE: r.result_kind = ResultKind::kNone; break;
+        case schema::Event::Result::NONE:
+          r.result_kind = ResultKind::kNone;
+          r.bytes = {};
+          break;
         case schema::Event::Result::INTEGER:
           r.result_kind = ResultKind::kInteger;
           r.integer = result.getInteger();
+          r.bytes = {};
           break;
         case schema::Event::Result::BYTES:
           r.result_kind = ResultKind::kBytes;
@@ -342,8 +474,10 @@ class LogReader::Impl {
           r.result_kind = ResultKind::kFailure;
           r.bytes = view_of(result.getFailure());
           break;
-        default: corrupt(start, "event " + std::to_string(r.index) + " has an unknown result kind");
+        default: corrupt(start, "event " + std::to_string(index) + " has an unknown result kind");
       }
+    } catch (const kj::Exception& ex) {
+      corrupt(start, "bad message: event " + std::to_string(index) + ": " + ex.getDescription().cStr());
     }
   }
 
@@ -351,14 +485,12 @@ class LogReader::Impl {
   LogReaderLimits limits_;
   detail::File file_;
   std::uint64_t size_ = 0;
+  std::uint64_t decoded_allowed_ = 0;
   ZSTD_DCtx* dctx_ = nullptr;
 
-  std::vector<char> compressed_;
-  kj::Array<capnp::word> frame_words_;
-  std::uint64_t body_digest_ = 0;  // digest64 of the current frame's compressed bytes
-  std::uint64_t frame_offset_ = 0;
-  std::optional<capnp::FlatArrayMessageReader> message_;
-  std::optional<schema::Record::Reader> record_;
+  std::vector<char> compressed_;  // shared by both frames: only read_frame uses it
+  Frame main_;
+  Frame scan_;
 
   std::uint64_t first_chunk_offset_ = 0;
   std::uint64_t manifest_offset_ = 0;
@@ -372,9 +504,15 @@ class LogReader::Impl {
   // Views of the tables above, for O(1) indexing on the per-event path.
   std::vector<std::string_view> kind_views_;
   std::vector<CallSite> site_views_;
-  std::vector<EventRecord> chunk_events_;
-  std::size_t chunk_pos_ = 0;
+
+  // The chunk next() is in: its events are decoded one at a time into current_, so a
+  // chunk costs no per-event memory, and a chunk's events are only touched once.
+  capnp::List<schema::Event>::Reader events_;
+  std::uint32_t chunk_size_ = 0;
+  std::uint32_t chunk_pos_ = 0;
+  std::uint64_t chunk_start_ = 0;
   std::uint64_t position_base_ = 0;
+  EventRecord current_;
 };
 
 std::unique_ptr<LogReader> LogReader::open(const std::filesystem::path& path, const LogReaderLimits& limits) {
@@ -390,5 +528,6 @@ const Manifest& LogReader::manifest() const { return impl_->manifest_; }
 const Trailer& LogReader::trailer() const { return impl_->trailer_; }
 const EventRecord* LogReader::next() { return impl_->next(); }
 std::uint64_t LogReader::position() const { return impl_->position(); }
+void LogReader::verify_rest() { impl_->verify_rest(); }
 
 }  // namespace snap
