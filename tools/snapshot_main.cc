@@ -4,12 +4,14 @@
 // Exit status (also in `snapshot --help` and docs/inspect.md):
 //   0  ok
 //   2  the log is unusable (not found, not a log, incompatible, incomplete, truncated,
-//      corrupt, I/O); its one-line LogError message is the only thing on stderr
+//      corrupt, I/O, or too large to process in the memory available); its one-line
+//      message is the only thing on stderr
 //   64 usage error (EX_USAGE from sysexits.h)
 #include <CLI/CLI.hpp>
 #include <functional>
-#include <memory>
 #include <iostream>
+#include <memory>
+#include <new>
 #include <string>
 #include <utility>
 #include <vector>
@@ -76,7 +78,8 @@ int main(int argc, char** argv) {
   cli.set_version_flag("--version", "snapshot 0.1.0");
   cli.footer(
       "Exit status: 0 ok; 2 the log is unusable (not found, not a snapshot log, incompatible, "
-      "incomplete, truncated, corrupt, I/O error), with its one-line error on stderr; 64 usage error.");
+      "incomplete, truncated, corrupt, I/O error, out of memory), with its one-line error on stderr; "
+      "64 usage error.");
   cli.require_subcommand(1);
 
   std::vector<std::pair<CLI::App*, Run>> commands;
@@ -98,6 +101,12 @@ int main(int argc, char** argv) {
     } catch (const snap::LogError& e) {
       std::cout.flush();
       std::cerr << e.what() << '\n';
+      return kExitLogError;
+    } catch (const std::bad_alloc&) {
+      // The reader's limits bound what a log can make it hold, but a machine (or a ulimit)
+      // may still have less: an error, not an abort. Nothing allocates on this path.
+      std::cout.flush();
+      std::cerr << "snapshot " << cmd->get_name() << ": out of memory: the log is too large for the memory available\n";
       return kExitLogError;
     }
   }

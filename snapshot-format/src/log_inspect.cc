@@ -10,6 +10,7 @@
 
 #include "snap/log.h"
 #include "snap/log_reader.h"
+#include "snap/text.h"
 
 namespace snap {
 
@@ -17,8 +18,9 @@ namespace {
 
 constexpr std::size_t kShownBytes = 64;
 
-// Text a person can read: printable ASCII plus newline, tab and carriage return.
-bool printable(std::string_view s) {
+// Bytes shown as a quoted string rather than hex: printable ASCII plus newline, tab and
+// carriage return.
+bool ascii_text(std::string_view s) {
   for (unsigned char c : s) {
     if ((c < 0x20 && c != '\n' && c != '\t' && c != '\r') || c >= 0x7f) return false;
   }
@@ -39,7 +41,7 @@ std::string hex(std::string_view s) {
 std::string show_bytes(std::string_view s) {
   const std::string_view head = s.substr(0, kShownBytes);
   std::string out;
-  if (printable(head)) {
+  if (ascii_text(head)) {
     out = "\"";
     for (char c : head) {
       switch (c) {
@@ -64,7 +66,7 @@ std::string show_result(const EventRecord& e) {
     case ResultKind::kNone: return "none";
     case ResultKind::kInteger: return std::to_string(e.integer);
     case ResultKind::kBytes: return show_bytes(e.bytes);
-    case ResultKind::kSecretHandle: return "secret:" + std::string(e.bytes);
+    case ResultKind::kSecretHandle: return "secret:" + printable(e.bytes);
     case ResultKind::kFailure: return "failure " + show_bytes(e.bytes);
   }
   return "?";
@@ -120,8 +122,15 @@ std::vector<std::pair<std::size_t, std::size_t>> tree_order(const std::vector<Co
   return order;
 }
 
+// A log's text as a JSON string: JSON must be UTF-8, so text that is not appears in its
+// printable() form (invalid bytes as \xNN). Controls are escaped by the serializer.
+boost::json::string json_text(std::string_view s) {
+  if (is_valid_utf8(s)) return boost::json::string(s);
+  return boost::json::string(printable(s));
+}
+
 boost::json::value bytes_json(std::string_view s) {
-  if (printable(s)) return boost::json::string(s);
+  if (ascii_text(s)) return boost::json::string(s);
   return boost::json::object{{"hex", hex(s)}};
 }
 
@@ -136,29 +145,33 @@ void inspect_text(const std::filesystem::path& log, const InspectOptions& option
   const LogHeader& h = reader->header();
   char flags[16];
   std::snprintf(flags, sizeof flags, "0x%x", h.compatible_flags);
-  out << "snapshot log " << log.filename().string() << "\n"
-      << "  app:            " << h.app_name << "\n"
+  out << "snapshot log " << printable(log.filename().string()) << "\n"
+      << "  app:            " << printable(h.app_name) << "\n"
       << "  format version: " << h.format_version << " (compatible flags " << flags << ")\n"
-      << "  binary:         " << h.binary_fingerprint << "\n"
-      << "  writer:         " << h.writer_version << "\n"
+      << "  binary:         " << printable(h.binary_fingerprint) << "\n"
+      << "  writer:         " << printable(h.writer_version) << "\n"
       << "  events:         " << reader->trailer().event_count << "\n";
 
   out << "\nevents by kind:\n";
+  std::vector<std::pair<std::string, std::uint64_t>> shown_counts;
   std::size_t width = 0;
-  for (const auto& [kind, n] : counts) width = std::max(width, kind.size());
-  for (const auto& [kind, n] : counts) out << "  " << kind << std::string(width - kind.size() + 2, ' ') << n << "\n";
+  for (const auto& [kind, n] : counts) {
+    shown_counts.emplace_back(printable(kind), n);
+    width = std::max(width, shown_counts.back().first.size());
+  }
+  for (const auto& [kind, n] : shown_counts) out << "  " << kind << std::string(width - kind.size() + 2, ' ') << n << "\n";
   if (counts.empty()) out << "  (none)\n";
 
   const auto& components = reader->manifest().components;
   out << "\ncomponents (" << components.size() << "):\n";
   for (const auto& [index, depth] : tree_order(components)) {
     const ComponentEntry& c = components[index];
-    out << std::string(2 + 2 * depth, ' ') << c.id << "  " << c.type;
-    if (!c.persona.empty()) out << "  [" << c.persona << "]";
-    if (!c.config.empty() && c.config != "{}") out << "  " << c.config;
+    out << std::string(2 + 2 * depth, ' ') << printable(c.id) << "  " << printable(c.type);
+    if (!c.persona.empty()) out << "  [" << printable(c.persona) << "]";
+    if (!c.config.empty() && c.config != "{}") out << "  " << printable(c.config);
     if (!c.uses.empty()) {
       out << "  uses ";
-      for (std::size_t i = 0; i < c.uses.size(); ++i) out << (i ? ", " : "") << c.uses[i];
+      for (std::size_t i = 0; i < c.uses.size(); ++i) out << (i ? ", " : "") << printable(c.uses[i]);
     }
     out << "\n";
   }
@@ -169,11 +182,11 @@ void inspect_text(const std::filesystem::path& log, const InspectOptions& option
   while (const EventRecord* e = reader->next()) {
     if (!selected(*e, options)) continue;
     ++shown;
-    out << "  #" << e->index << "  " << e->kind;
+    out << "  #" << e->index << "  " << printable(e->kind);
     if (!e->key.empty()) out << "  " << show_bytes(e->key);
     if (!e->request.empty()) out << "  request " << show_bytes(e->request);
     out << "  -> " << show_result(*e);
-    if (!e->call_site.empty()) out << "  @ " << e->call_site.file << ":" << e->call_site.line;
+    if (!e->call_site.empty()) out << "  @ " << printable(e->call_site.file) << ":" << e->call_site.line;
     out << "\n";
   }
   out << "  (" << shown << " shown)\n";
@@ -184,26 +197,26 @@ void inspect_json(const std::filesystem::path& log, const InspectOptions& option
   auto reader = LogReader::open(log);
   const LogHeader& h = reader->header();
   boost::json::object doc;
-  doc["header"] = boost::json::object{{"app", h.app_name},
+  doc["header"] = boost::json::object{{"app", json_text(h.app_name)},
                                       {"format_version", h.format_version},
                                       {"compatible_flags", h.compatible_flags},
-                                      {"binary_fingerprint", h.binary_fingerprint},
-                                      {"writer_version", h.writer_version},
+                                      {"binary_fingerprint", json_text(h.binary_fingerprint)},
+                                      {"writer_version", json_text(h.writer_version)},
                                       {"event_count", reader->trailer().event_count}};
   boost::json::object by_kind;
-  for (const auto& [kind, n] : counts) by_kind[kind] = n;
+  for (const auto& [kind, n] : counts) by_kind[json_text(kind)] = n;
   doc["events_by_kind"] = std::move(by_kind);
 
   boost::json::array manifest;
   for (const ComponentEntry& c : reader->manifest().components) {
     boost::json::array uses;
-    for (const auto& u : c.uses) uses.emplace_back(u);
+    for (const auto& u : c.uses) uses.emplace_back(json_text(u));
     boost::system::error_code ec;
     boost::json::value config = boost::json::parse(c.config, ec);
-    if (ec) config = boost::json::string(c.config);
-    manifest.emplace_back(boost::json::object{{"id", c.id},
-                                              {"type", c.type},
-                                              {"persona", c.persona},
+    if (ec) config = json_text(c.config);
+    manifest.emplace_back(boost::json::object{{"id", json_text(c.id)},
+                                              {"type", json_text(c.type)},
+                                              {"persona", json_text(c.persona)},
                                               {"config", std::move(config)},
                                               {"uses", std::move(uses)}});
   }
@@ -213,22 +226,22 @@ void inspect_json(const std::filesystem::path& log, const InspectOptions& option
     boost::json::array events;
     while (const EventRecord* e = reader->next()) {
       if (!selected(*e, options)) continue;
-      boost::json::object ev{{"index", e->index}, {"kind", e->kind}, {"key", bytes_json(e->key)}};
+      boost::json::object ev{{"index", e->index}, {"kind", json_text(e->kind)}, {"key", bytes_json(e->key)}};
       if (!e->request.empty()) ev["request"] = bytes_json(e->request);
       boost::json::object result{{"type", to_string(e->result_kind)}};
       switch (e->result_kind) {
         case ResultKind::kNone: break;
         case ResultKind::kInteger: result["value"] = e->integer; break;
         case ResultKind::kBytes: result["value"] = bytes_json(e->bytes); break;
-        case ResultKind::kSecretHandle: result["handle"] = e->bytes; break;
+        case ResultKind::kSecretHandle: result["handle"] = json_text(e->bytes); break;
         case ResultKind::kFailure: result["message"] = bytes_json(e->bytes); break;
       }
       ev["result"] = std::move(result);
       if (!e->call_site.empty()) {
-        ev["call_site"] = boost::json::object{{"file", e->call_site.file},
+        ev["call_site"] = boost::json::object{{"file", json_text(e->call_site.file)},
                                               {"line", e->call_site.line},
                                               {"column", e->call_site.column},
-                                              {"function", e->call_site.function}};
+                                              {"function", json_text(e->call_site.function)}};
       }
       events.emplace_back(std::move(ev));
     }
