@@ -5,6 +5,8 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <capnp/any.h>
+
 #include "crafted_log.h"
 #include "log_test_util.h"
 
@@ -167,6 +169,55 @@ TEST_F(HostileLog, DecompressionBombIsRefusedByTheDecodedSizeLimit) {
   EXPECT_EQ(e.code(), LogErrorCode::kCorrupt);
   EXPECT_THAT(e.what(), HasSubstr("decoded size (bytes) of the log so far"));
   EXPECT_THAT(e.what(), HasSubstr("exceeds the reader limit of 16777216"));
+}
+
+// A chunk of three events: "key-0".."key-2", each with 8 bytes of data. `patch` may damage
+// the built message before it is framed (it gets the builder and the events).
+std::string three_event_chunk(capnp::MallocMessageBuilder& m) {
+  auto c = m.initRoot<schema::Record>().initChunk();
+  c.initNewKinds(1).set(0, "file.read");
+  auto events = c.initEvents(3);
+  for (unsigned i = 0; i < 3; ++i) {
+    events[i].setCallSite(layout::kNoCallSite);
+    events[i].setKey("key-" + std::to_string(i));
+    const capnp::byte bytes[8] = {1, 2, 3, 4, 5, 6, 7, static_cast<capnp::byte>(i)};
+    events[i].initResult().setBytes(capnp::Data::Reader(bytes, 8));
+  }
+  return testing::message_bytes(m);
+}
+
+TEST_F(HostileLog, MultiSegmentChunkReadsLikeAOneSegmentOne) {
+  // Tiny segments: every text lands in another segment, behind a far pointer.
+  capnp::MallocMessageBuilder m(1, capnp::AllocationStrategy::FIXED_SIZE);
+  const std::string chunk = three_event_chunk(m);
+  ASSERT_GT(m.getSegmentsForOutput().size(), 3u);
+  auto reader = LogReader::open(
+      write(testing::frame_log({testing::header_record(), chunk, testing::empty_components_manifest(0)}, 3)));
+  for (unsigned i = 0; i < 3; ++i) {
+    const EventRecord* e = reader->next();
+    ASSERT_NE(e, nullptr);
+    EXPECT_EQ(e->kind, "file.read");
+    EXPECT_EQ(e->key, "key-" + std::to_string(i));
+    EXPECT_EQ(e->result_kind, ResultKind::kBytes);
+    EXPECT_EQ(e->bytes, std::string("\1\2\3\4\5\6\7", 7) + static_cast<char>(i));
+  }
+  EXPECT_EQ(reader->next(), nullptr);
+}
+
+TEST_F(HostileLog, TextPointerOutsideTheMessageIsCorrupt) {
+  capnp::MallocMessageBuilder m;
+  std::string chunk = three_event_chunk(m);
+  // Event 1's key pointer (its first pointer, after 2 data words) aimed far past the end.
+  auto events = m.getRoot<schema::Record>().getChunk().getEvents();
+  const auto* segment = reinterpret_cast<const char*>(m.getSegmentsForOutput()[0].begin());
+  const auto* data = reinterpret_cast<const char*>(capnp::AnyStruct::Builder(events[1]).getDataSection().begin());
+  const std::size_t at = 8 + static_cast<std::size_t>(data - segment) + 16;
+  const std::uint64_t bad = 1 | (std::uint64_t{0x0FFFFFF} << 2) | (std::uint64_t{2} << 32) | (std::uint64_t{6} << 35);
+  std::memcpy(chunk.data() + at, &bad, 8);
+  auto e = read_all_error(
+      write(testing::frame_log({testing::header_record(), chunk, testing::empty_components_manifest(0)}, 3)));
+  EXPECT_EQ(e.code(), LogErrorCode::kCorrupt);
+  EXPECT_THAT(e.what(), HasSubstr("bad message: event 1: "));
 }
 
 // The production limits leave every log the writer makes readable, with room.
