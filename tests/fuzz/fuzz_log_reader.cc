@@ -7,7 +7,7 @@
 #include <cstdint>
 #include <string>
 
-#include "snap/log_reader.h"
+#include "fuzz_common.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   // The reader opens paths; a memfd gives the bytes a path without touching the disk.
@@ -16,16 +16,6 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   if (size > 0 && pwrite(fd, data, size, 0) != static_cast<ssize_t>(size)) return 0;
   const std::string path = "/proc/self/fd/" + std::to_string(fd);
 
-  // Small limits keep each run fast and exercise the limit checks.
-  snap::LogReaderLimits limits;
-  limits.max_frame_bytes = 1 << 20;
-  limits.traversal_limit_words = (1 << 20) / 8 * 2;
-  try {
-    auto reader = snap::LogReader::open(path, limits);
-    while (reader->next() != nullptr) {
-    }
-  } catch (const snap::LogError&) {
-    // Expected for damaged input.
-  }
+  snap::fuzz::read_log(path);
   return 0;
 }
