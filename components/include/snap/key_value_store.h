@@ -1,14 +1,19 @@
 // KeyValueStore: a Store (snap/store.h) declared as a component of the app, so its table
 // name comes from its Id and its indexes (with their versions) are in the manifest.
 //
-//   auto& orders = app.add<snap::KeyValueStore>("orders", std::vector<snap::IndexSpec>{by_customer});
+//   auto& db = app.add<snap::Postgres>("db");
+//   auto& orders = app.add<snap::KeyValueStore>("orders", db, std::vector<snap::IndexSpec>{by_customer});
 //   api.uses(orders);
 //   ... in api's body:  snap::Store<Order> typed(orders.open(ctx));
 //
 // Where the data lives depends on the mode: in dev mode, in memory inside this process;
-// otherwise in PostgreSQL, at the libpq connection string in $SNAP_POSTGRES (read live
-// when the store is first opened). A store holds data the program changes at runtime,
-// so it cannot be used during startup: open() then throws PhaseError.
+// otherwise in its database (snap/postgres.h), reached from the replayed build state and
+// the database's password secret: the store uses the database, so a persona that uses
+// the store receives that secret and joins that database's network. Several stores may
+// share a database; each has its own tables. A store declared without a database works
+// only in dev, or in a --local build with $SNAP_POSTGRES set (a libpq connection string,
+// read live when the store is first opened). A store holds data the program changes at
+// runtime, so it cannot be used during startup: open() then throws PhaseError.
 //
 // Thread safety: open() may be called from any persona thread; the store is shared.
 #pragma once
@@ -23,22 +28,29 @@
 namespace snap {
 
 class PersonaContext;
+class Postgres;
 
 class KeyValueStore final : public Component {
  public:
   KeyValueStore(const Init& init, std::vector<IndexSpec> indexes = {});
+  // A store whose tables live in `database` (owned by the app, like every component).
+  KeyValueStore(const Init& init, const Postgres& database, std::vector<IndexSpec> indexes = {});
   ~KeyValueStore() override;
 
   // Opens the store on first use (creating tables, rebuilding changed indexes), for the
   // persona running `ctx`. Throws UsesError when that persona does not use the store,
-  // StoreError kUnavailable when PostgreSQL is not configured or not reachable.
+  // StoreError kUnavailable when it has no database (outside dev) or the database is
+  // not reachable, SecretUnavailable when the database's password is missing.
   JsonStore& open(const PersonaContext& ctx) const;
   // The table name: the Id's safe name.
   std::string table() const { return id().safe_name(); }
+  // The database it lives in when deployed; null for a store declared without one.
+  const Postgres* database() const { return database_; }
   boost::json::object config() const override;
 
  private:
   std::vector<IndexSpec> indexes_;
+  const Postgres* database_ = nullptr;
   mutable std::once_flag opened_;
   mutable std::unique_ptr<JsonStore> store_;
 };

@@ -1,0 +1,116 @@
+// Deployment: what `APP build --out DIR` writes beside the log so that
+// `docker-compose -f DIR/docker-compose.yml up` runs the app in containers, each running
+// the same binary as one persona. docs/deploy.md describes every file.
+//
+// Two layers. plan_deployment() is a pure function from the app's description (its
+// manifest plus the secrets each component holds; see deploy_input) and the options to
+// the generated files: the same input gives byte-identical files, so tools can compute
+// the plan from a log alone and golden tests pin it. deployment_emitter() is the thin
+// build emitter that computes the plan for a finished build and writes it, together
+// with what the plan names but cannot hold (the binary, its shared-library closure, the
+// database's secret file, secret ownership).
+//
+// Least privilege follows `uses`: a persona's container receives only the secrets of what
+// it reaches without entering another service (a database it reaches gives it that
+// database's password; a server it calls gives it nothing), joins one internal network
+// per service it reaches, and waits for those services to be healthy before it starts.
+//
+// Thread safety: plan_deployment is a pure function; the emitter runs on the build's thread.
+#pragma once
+
+#include <cstdint>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include <boost/json/value.hpp>
+
+#include "snap/lifecycle.h"
+
+namespace snap {
+
+// The app as deployment sees it: each component's manifest entry, plus the names of the
+// secrets it holds (Component::secret_names(), not in the manifest).
+struct DeployComponent {
+  std::string id;       // dotted, escaped (Id::str())
+  std::string type;     // "ApiServer", "Postgres", "KeyValueStore", ...
+  std::string persona;  // "", "daemon", "job", "command"
+  std::string config;   // the component's config() as JSON text, as in the manifest
+  std::vector<std::string> uses;     // ids
+  std::vector<std::string> secrets;  // secret names
+};
+
+struct DeployInput {
+  std::string app_name;                     // the root id; names the binary /app/NAME
+  std::vector<DeployComponent> components;  // manifest order, the app first
+  // Per persona id: the secret names the build wrote for it (App::secrets_for).
+  std::vector<std::pair<std::string, std::vector<std::string>>> persona_secrets;
+  // The previous build's DIR/state/deploy.json (null when there was none): which
+  // volumes it had, so that the build can say which ones this build leaves orphaned.
+  boost::json::value previous;
+};
+
+struct DeployOptions {
+  // The generated Dockerfile's base image (`--base-image`); empty: a self-contained image
+  // (FROM scratch + the binary + its shared-library closure + loader + users).
+  std::string base_image;
+  // The image every database service runs, unless $SNAP_POSTGRES_IMAGE says otherwise at
+  // `up`. Any image with the official postgres image's contract (POSTGRES_PASSWORD_FILE,
+  // POSTGRES_USER, POSTGRES_DB, PGDATA; pg_isready in PATH) works.
+  std::string postgres_image = "postgres:15-bookworm";
+  // Directories of the binary's shared libraries outside the loader's default ones
+  // (/lib/x86_64-linux-gnu, /usr/lib/x86_64-linux-gnu, ...): they go in LD_LIBRARY_PATH.
+  std::vector<std::string> extra_library_dirs;
+};
+
+struct DeployFile {
+  std::string path;  // relative to DIR
+  std::string content;
+  bool executable = false;
+};
+
+// A secret file a service mounts, and the uid that must be able to read it.
+struct DeploySecretFile {
+  std::string service;
+  std::string path;    // relative to DIR: runtime-secrets/<dir>/<name>
+  std::string secret;  // the secret's name (the file name under /run/secrets)
+  std::uint32_t uid = 0;
+  // Set for a database's password: the build copies state/secrets/NAME here (personas'
+  // files are written by the lifecycle).
+  bool copy_from_state = false;
+};
+
+struct DeployPlan {
+  std::vector<DeployFile> files;  // Dockerfile, docker-compose.yml, .dockerignore, bin/*, image/etc/*, state/deploy.json
+  std::vector<DeploySecretFile> secret_files;
+  // Where the binary goes (relative to DIR; the Dockerfile copies it to /app/).
+  std::string binary;
+  // Volumes the previous builds had and this one does not: they keep their data until
+  // DIR/bin/remove-orphans is run. One line each, for the build's output.
+  std::vector<std::string> orphaned_volumes;
+  // Which services each service's container can reach (service -> targets): what the
+  // networks allow, for tests and tools.
+  std::vector<std::pair<std::string, std::vector<std::string>>> reaches;
+};
+
+// The app cannot be deployed as declared (a cycle in `uses`, two services with one name).
+class DeployError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+// The deployment's view of a started app (after startup: the tree is frozen).
+DeployInput deploy_input(const App& app);
+
+// Pure: the same input and options give byte-identical files. Throws DeployError.
+DeployPlan plan_deployment(const DeployInput& input, const DeployOptions& options);
+
+// The build emitter snap::run installs: plans from the finished build and writes the
+// plan into the build's staging directory, with the running binary and its shared
+// libraries (read from this process: the build is the program itself). As root it
+// gives each service's secret files to that service's uid (mode 0600); otherwise it
+// makes them readable (0444) inside their 0700 directory: a container sees only its own
+// secrets either way. `defaults` supplies what BuildOptions does not carry.
+BuildEmitter deployment_emitter(DeployOptions defaults = {});
+
+}  // namespace snap

@@ -1,0 +1,184 @@
+// deployment_emitter: the plan for a finished build, written into its staging directory
+// with what the plan names but cannot hold: this very binary, its shared libraries, the
+// databases' password files, and secret files owned by the services that read them.
+#include <elf.h>
+#include <link.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <fstream>
+#include <iostream>
+#include <map>
+#include <set>
+
+#include <boost/json.hpp>
+
+#include "snap/app.h"
+#include "snap/deploy.h"
+#include "snap/persona.h"
+
+namespace snap {
+
+namespace {
+
+namespace fs = std::filesystem;
+
+[[noreturn]] void fail(const std::string& what, const fs::path& path) {
+  throw std::runtime_error("deploy: " + what + " " + path.string() + ": " + std::strerror(errno));
+}
+
+void write_file(const fs::path& path, std::string_view content, fs::perms mode) {
+  fs::create_directories(path.parent_path());
+  std::ofstream out(path, std::ios::binary | std::ios::trunc);
+  out.write(content.data(), static_cast<std::streamsize>(content.size()));
+  out.close();
+  if (!out) fail("cannot write", path);
+  fs::permissions(path, mode);
+}
+
+std::string read_file(const fs::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) fail("cannot read", path);
+  return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+}
+
+// The shared objects this process loaded (the program's closure: the build is the
+// program itself) and its loader, by the paths the loader used.
+int collect_object(dl_phdr_info* info, std::size_t, void* out) {
+  auto* paths = static_cast<std::set<std::string>*>(out);
+  if (info->dlpi_name != nullptr && info->dlpi_name[0] == '/') paths->insert(info->dlpi_name);
+  if (info->dlpi_name == nullptr || info->dlpi_name[0] == '\0') {  // the main program: its PT_INTERP
+    for (int i = 0; i < info->dlpi_phnum; ++i) {
+      if (info->dlpi_phdr[i].p_type == PT_INTERP) {
+        paths->insert(reinterpret_cast<const char*>(info->dlpi_addr + info->dlpi_phdr[i].p_vaddr));
+      }
+    }
+  }
+  return 0;
+}
+
+std::set<std::string> loaded_objects() {
+  std::set<std::string> paths;
+  dl_iterate_phdr(collect_object, &paths);
+  return paths;
+}
+
+// Directories the loader searches without a cache or LD_LIBRARY_PATH.
+bool default_library_dir(const std::string& dir) {
+  if (dir == "/lib" || dir == "/usr/lib" || dir == "/lib64" || dir == "/usr/lib64") return true;
+  for (const char* prefix : {"/lib/", "/usr/lib/"}) {
+    const std::string p = prefix;
+    if (dir.rfind(p, 0) == 0 && dir.find('/', p.size()) == std::string::npos && dir.find("-linux-") != std::string::npos) {
+      return true;
+    }
+  }
+  return false;
+}
+
+// The C library's own objects: on a base image they are the base's.
+bool part_of_libc(const std::string& file) {
+  for (const char* prefix : {"libc.so", "libm.so", "libpthread.so", "libdl.so", "librt.so", "libresolv.so",
+                             "libutil.so", "libanl.so", "ld-linux", "libnss_", "libmvec.so", "libBrokenLocale",
+                             "libthread_db"}) {
+    if (file.rfind(prefix, 0) == 0) return true;
+  }
+  return false;
+}
+
+}  // namespace
+
+DeployInput deploy_input(const App& app) {
+  DeployInput input;
+  input.app_name = app.id().name();
+  const Manifest manifest = app.manifest();
+  std::map<std::string, const Component*> by_id;
+  for (const Component* c : app.components()) by_id[c->id().str()] = c;
+  for (const ComponentEntry& e : manifest.components) {
+    DeployComponent c{e.id, e.type, e.persona, e.config, e.uses, {}};
+    if (auto it = by_id.find(e.id); it != by_id.end()) c.secrets = it->second->secret_names();
+    input.components.push_back(std::move(c));
+  }
+  for (const Persona* p : app.personas()) input.persona_secrets.emplace_back(p->id().str(), app.secrets_for(*p));
+  return input;
+}
+
+BuildEmitter deployment_emitter(DeployOptions defaults) {
+  return [defaults](const App& app, const BuildOptions& build, const fs::path& dir) {
+    DeployOptions options = defaults;
+    if (!build.base_image.empty()) options.base_image = build.base_image;
+    const std::set<std::string> objects = loaded_objects();
+    std::set<std::string> extra_dirs;
+    for (const std::string& object : objects) {
+      const std::string parent = fs::path(object).parent_path().string();
+      if (!default_library_dir(parent)) extra_dirs.insert(parent);
+    }
+    if (options.base_image.empty()) options.extra_library_dirs.assign(extra_dirs.begin(), extra_dirs.end());
+
+    DeployInput input = deploy_input(app);
+    // The previous build (still in place: the new one is being staged beside it).
+    const fs::path previous = fs::absolute(build.out_dir) / "state" / "deploy.json";
+    if (fs::exists(previous)) {
+      boost::system::error_code ec;
+      input.previous = boost::json::parse(read_file(previous), ec);
+      if (ec) input.previous = nullptr;  // unreadable: no orphan report rather than a failed build
+    }
+    const DeployPlan plan = plan_deployment(input, options);
+
+    for (const DeployFile& file : plan.files) {
+      write_file(dir / file.path, file.content,
+                 file.executable ? fs::perms::owner_all | fs::perms::group_read | fs::perms::group_exec |
+                                       fs::perms::others_read | fs::perms::others_exec
+                                 : fs::perms::owner_read | fs::perms::owner_write | fs::perms::group_read |
+                                       fs::perms::others_read);
+    }
+    const fs::path binary = dir / plan.binary;
+    fs::create_directories(binary.parent_path());
+    fs::copy_file("/proc/self/exe", binary, fs::copy_options::overwrite_existing);
+    fs::permissions(binary, fs::perms::owner_all | fs::perms::group_read | fs::perms::group_exec |
+                                fs::perms::others_read | fs::perms::others_exec);
+    for (const std::string& object : objects) {
+      const fs::path name = fs::path(object).filename();
+      fs::path target;
+      if (options.base_image.empty()) {
+        target = dir / "image" / "rootfs" / fs::path(object).relative_path();
+      } else if (!part_of_libc(name.string())) {
+        target = dir / "image" / "lib" / name;
+      } else {
+        continue;
+      }
+      fs::create_directories(target.parent_path());
+      fs::copy_file(object, target, fs::copy_options::overwrite_existing);  // follows symlinks: the real file
+    }
+    fs::create_directories(dir / "image" / (options.base_image.empty() ? "rootfs" : "lib"));
+
+    // Secrets: each service's files readable by that service's uid, and no other.
+    const bool root = ::geteuid() == 0;
+    for (const DeploySecretFile& secret : plan.secret_files) {
+      const fs::path path = dir / secret.path;
+      if (secret.copy_from_state) {
+        const fs::path stored = dir / "state" / "secrets" / secret.secret;
+        fs::create_directories(path.parent_path());
+        fs::permissions(path.parent_path(), fs::perms::owner_all);
+        write_file(path, read_file(stored), fs::perms::owner_read | fs::perms::owner_write);
+      }
+      if (!fs::exists(path)) throw DeployError("deploy: the secret file " + path.string() + " is missing");
+      if (root) {
+        if (::chown(path.c_str(), secret.uid, secret.uid) != 0) fail("cannot give to its service", path);
+        fs::permissions(path, fs::perms::owner_read);
+      } else {
+        // Compose (without swarm) mounts the host file with its owner and mode; a builder
+        // that cannot chown makes it readable, and its 0700 directory keeps other host
+        // users out. Each container still mounts only its own secrets.
+        fs::permissions(path, fs::perms::owner_read | fs::perms::group_read | fs::perms::others_read);
+      }
+    }
+    for (const std::string& line : plan.orphaned_volumes) std::cerr << "snap: deploy: " << line << std::endl;
+    std::cerr << "snap: deploy: wrote Dockerfile (" << (options.base_image.empty() ? "self-contained" : options.base_image)
+              << "), docker-compose.yml; run: docker-compose -f " << (fs::absolute(build.out_dir) / "docker-compose.yml").string()
+              << " up -d" << std::endl;
+  };
+}
+
+}  // namespace snap

@@ -1,0 +1,571 @@
+// plan_deployment: the app's description -> the generated files. A pure function: no
+// I/O, no clock, no environment; every collection is walked in a fixed order (manifest
+// order, or sorted), so the same input gives byte-identical files.
+#include <algorithm>
+#include <functional>
+#include <map>
+#include <set>
+#include <sstream>
+
+#include <boost/json.hpp>
+
+#include "snap/deploy.h"
+#include "snap/id.h"
+
+namespace snap {
+
+namespace {
+
+constexpr std::string_view kHeader =
+    "# Written by `{app} build` (snapshot). Do not edit: the next build rewrites it.\n"
+    "# What each part is for: docs/deploy.md.\n";
+
+// Databases run as the official postgres image's `postgres` user, which owns its data.
+constexpr std::uint32_t kDatabaseUid = 999;
+// App services get a uid each in [20000, 60000): above distribution-assigned ids, below
+// the 65534 `nobody`, and stable while the service keeps its name.
+constexpr std::uint32_t kFirstServiceUid = 20000;
+constexpr std::uint32_t kServiceUidRange = 40000;
+
+std::string replace_all(std::string text, std::string_view from, std::string_view to) {
+  for (std::size_t at = text.find(from); at != std::string::npos; at = text.find(from, at + to.size())) {
+    text.replace(at, from.size(), to);
+  }
+  return text;
+}
+
+std::string header(const std::string& app) { return replace_all(std::string(kHeader), "{app}", app); }
+
+// A YAML double-quoted scalar (the JSON subset), with compose's `$` interpolation
+// escaped: nothing taken from the app is ever substituted by compose.
+std::string quote(std::string_view text) {
+  return replace_all(boost::json::serialize(boost::json::string(text)), "$", "$$");
+}
+// A scalar that deliberately uses compose interpolation (`${VAR:-default}`).
+std::string quote_interpolated(std::string_view variable, std::string_view fallback) {
+  return "\"${" + std::string(variable) + ":-" + replace_all(std::string(fallback), "$", "$$") + "}\"";
+}
+std::string flow_list(const std::vector<std::string>& items) {
+  std::string out = "[";
+  for (std::size_t i = 0; i < items.size(); ++i) out += (i ? ", " : "") + quote(items[i]);
+  return out + "]";
+}
+// A word for sh, single-quoted.
+std::string shell_quote(std::string_view text) { return "'" + replace_all(std::string(text), "'", "'\\''") + "'"; }
+
+std::uint32_t fnv1a(std::string_view text) {
+  std::uint32_t h = 2166136261u;
+  for (unsigned char c : text) h = (h ^ c) * 16777619u;
+  return h;
+}
+
+// The manifest's dotted id back into an Id, for its names.
+Id parse_id(const std::string& dotted) {
+  std::vector<std::string> segments(1);
+  for (std::size_t i = 0; i < dotted.size(); ++i) {
+    if (dotted[i] == '.') {
+      segments.emplace_back();
+    } else if (dotted[i] == '%' && dotted.compare(i, 3, "%2E") == 0) {
+      segments.back() += '.';
+      i += 2;
+    } else if (dotted[i] == '%' && dotted.compare(i, 3, "%25") == 0) {
+      segments.back() += '%';
+      i += 2;
+    } else {
+      segments.back() += dotted[i];
+    }
+  }
+  Id id = Id::root(segments.front());
+  for (std::size_t i = 1; i < segments.size(); ++i) id = id.child(segments[i]);
+  return id;
+}
+std::string parent_of(const std::string& dotted) {
+  const std::size_t dot = dotted.rfind('.');
+  return dot == std::string::npos ? std::string() : dotted.substr(0, dot);
+}
+
+// A file name for the binary: the app's name with only [A-Za-z0-9._-].
+std::string file_name_for(std::string_view name) {
+  std::string out;
+  for (char c : name) out += (std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_' || c == '.') ? c : '_';
+  if (out.empty() || out == "." || out == "..") out = "app";
+  return out;
+}
+// A compose key for a secret: [A-Za-z0-9._-].
+std::string key_for(std::string_view text) {
+  std::string out;
+  for (char c : text) out += (std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_' || c == '.') ? c : '_';
+  return out;
+}
+
+enum class ServiceKind { kDaemon, kJob, kCommand, kDatabase };
+
+struct Service {
+  std::string name;  // Id::service_name(): compose service and host name
+  const DeployComponent* component = nullptr;
+  Id id = Id::root("x");
+  ServiceKind kind = ServiceKind::kDaemon;
+  std::uint32_t uid = 0;
+  std::vector<std::string> targets;  // services it reaches (daemons and databases), sorted
+  std::set<std::string> secrets;     // secret names it mounts
+  std::vector<std::string> networks;  // sorted
+  boost::json::object config;
+};
+
+class Planner {
+ public:
+  Planner(const DeployInput& input, const DeployOptions& options) : input_(input), options_(options) {}
+
+  DeployPlan plan() {
+    index();
+    find_services();
+    for (Service& s : services_) {
+      if (s.kind != ServiceKind::kDatabase) trace(s);
+    }
+    check_cycles();
+    assign_uids();
+    assign_networks();
+    DeployPlan plan;
+    plan.secret_files = secret_files();
+    plan.binary = "app/" + app_file_;
+    plan.files.push_back({"Dockerfile", dockerfile()});
+    plan.files.push_back({".dockerignore", dockerignore()});
+    plan.files.push_back({"docker-compose.yml", compose(plan.secret_files)});
+    plan.files.push_back({"image/etc/passwd", passwd()});
+    plan.files.push_back({"image/etc/group", group()});
+    plan.files.push_back({"image/etc/nsswitch.conf", "hosts: files dns\n"});
+    for (const Service& s : services_) {
+      if (s.kind == ServiceKind::kCommand) plan.files.push_back({"bin/" + s.name, command_script(s), true});
+    }
+    orphans(plan);
+    for (const Service& s : services_) plan.reaches.emplace_back(s.name, s.targets);
+    return plan;
+  }
+
+ private:
+  void index() {
+    for (const DeployComponent& c : input_.components) {
+      by_id_[c.id] = &c;
+      if (const std::string parent = parent_of(c.id); !parent.empty()) children_[parent].push_back(&c);
+    }
+    for (const auto& [persona, secrets] : input_.persona_secrets) {
+      lifecycle_secrets_[persona] = std::set<std::string>(secrets.begin(), secrets.end());
+    }
+    app_file_ = file_name_for(input_.app_name);
+  }
+
+  void find_services() {
+    std::map<std::string, std::string> names;  // service name -> id
+    for (const DeployComponent& c : input_.components) {
+      Service s;
+      if (c.persona == "daemon") {
+        s.kind = ServiceKind::kDaemon;
+      } else if (c.persona == "job") {
+        s.kind = ServiceKind::kJob;
+      } else if (c.persona == "command") {
+        s.kind = ServiceKind::kCommand;
+      } else if (c.type == "Postgres") {
+        s.kind = ServiceKind::kDatabase;
+      } else {
+        continue;
+      }
+      s.component = &c;
+      s.id = parse_id(c.id);
+      s.name = s.id.service_name();
+      boost::system::error_code ec;
+      auto config = boost::json::parse(c.config, ec);
+      if (!ec && config.is_object()) s.config = config.as_object();
+      auto [it, fresh] = names.emplace(s.name, c.id);
+      if (!fresh) {
+        throw DeployError("deploy: " + it->second + " and " + c.id + " would both be the service \"" + s.name +
+                          "\"; rename one");
+      }
+      service_of_[c.id] = services_.size();
+      services_.push_back(std::move(s));
+    }
+  }
+
+  // The service a component runs in: the nearest service among itself and its
+  // ancestors; -1 for a passive component outside every service (it lives wherever it is used).
+  long owner(const std::string& id) const {
+    for (std::string at = id; !at.empty(); at = parent_of(at)) {
+      if (auto it = service_of_.find(at); it != service_of_.end()) return static_cast<long>(it->second);
+    }
+    return -1;
+  }
+
+  // What `s` reaches: its own territory (its subtree, what it uses, what those use...)
+  // stops at another service. Secrets come from its own territory, and from the
+  // databases it reaches (a client of a database needs its password); a server it calls
+  // gives it none of its own.
+  void trace(Service& s) {
+    std::set<std::string> seen;
+    std::set<std::string> targets;
+    std::vector<const DeployComponent*> todo{s.component};
+    const long self = static_cast<long>(service_of_.at(s.component->id));
+    while (!todo.empty()) {
+      const DeployComponent* c = todo.back();
+      todo.pop_back();
+      if (!seen.insert(c->id).second) continue;
+      const long in = owner(c->id);
+      if (in != -1 && in != self) {
+        const Service& target = services_[static_cast<std::size_t>(in)];
+        if (target.kind == ServiceKind::kDaemon || target.kind == ServiceKind::kDatabase) targets.insert(target.name);
+        if (target.kind == ServiceKind::kDatabase) add_subtree_secrets(target.component->id, s.secrets);
+        continue;
+      }
+      s.secrets.insert(c->secrets.begin(), c->secrets.end());
+      if (auto it = children_.find(c->id); it != children_.end()) {
+        for (const DeployComponent* child : it->second) todo.push_back(child);
+      }
+      for (const std::string& used : c->uses) {
+        if (auto it = by_id_.find(used); it != by_id_.end()) todo.push_back(it->second);
+      }
+    }
+    s.targets.assign(targets.begin(), targets.end());
+    const auto granted = lifecycle_secrets_.find(s.component->id);
+    for (const std::string& secret : s.secrets) {
+      if (granted == lifecycle_secrets_.end() || !granted->second.count(secret)) {
+        throw DeployError("deploy: " + s.component->id + " needs the secret \"" + secret +
+                          "\", which the build did not write for it");
+      }
+    }
+  }
+
+  void add_subtree_secrets(const std::string& root, std::set<std::string>& out) const {
+    std::vector<std::string> todo{root};
+    while (!todo.empty()) {
+      const std::string id = todo.back();
+      todo.pop_back();
+      const DeployComponent* c = by_id_.at(id);
+      out.insert(c->secrets.begin(), c->secrets.end());
+      if (auto it = children_.find(id); it != children_.end()) {
+        for (const DeployComponent* child : it->second) todo.push_back(child->id);
+      }
+    }
+  }
+
+  const Service& named(const std::string& name) const {
+    for (const Service& s : services_) {
+      if (s.name == name) return s;
+    }
+    throw std::logic_error("deploy: no service " + name);
+  }
+
+  // Start order follows `uses`; a cycle has no start order.
+  void check_cycles() const {
+    std::map<std::string, int> state;  // 0 new, 1 on the path, 2 done
+    std::vector<std::string> path;
+    std::function<void(const Service&)> visit = [&](const Service& s) {
+      state[s.name] = 1;
+      path.push_back(s.name);
+      for (const std::string& t : s.targets) {
+        if (state[t] == 1) {
+          std::string cycle;
+          for (auto it = std::find(path.begin(), path.end(), t); it != path.end(); ++it) cycle += *it + " -> ";
+          throw DeployError("deploy: services use each other in a cycle, so none can start first: " + cycle + t +
+                            " (remove one of these uses)");
+        }
+        if (state[t] == 0) visit(named(t));
+      }
+      path.pop_back();
+      state[s.name] = 2;
+    };
+    for (const Service& s : services_) {
+      if (state[s.name] == 0) visit(s);
+    }
+  }
+
+  void assign_uids() {
+    std::vector<Service*> sorted;
+    for (Service& s : services_) sorted.push_back(&s);
+    std::sort(sorted.begin(), sorted.end(), [](const Service* a, const Service* b) { return a->name < b->name; });
+    std::set<std::uint32_t> taken;
+    for (Service* s : sorted) {
+      if (s->kind == ServiceKind::kDatabase) {
+        s->uid = kDatabaseUid;
+        continue;
+      }
+      std::uint32_t slot = fnv1a(s->name) % kServiceUidRange;
+      while (taken.count(kFirstServiceUid + slot)) slot = (slot + 1) % kServiceUidRange;
+      s->uid = kFirstServiceUid + slot;
+      taken.insert(s->uid);
+    }
+  }
+
+  // One internal network per service that something reaches: it and its clients join it.
+  void assign_networks() {
+    for (Service& s : services_) {
+      for (const std::string& t : s.targets) {
+        s.networks.push_back(t);
+        reached_.insert(t);
+      }
+    }
+    for (Service& s : services_) {
+      if (reached_.count(s.name)) s.networks.push_back(s.name);
+      std::sort(s.networks.begin(), s.networks.end());
+    }
+  }
+
+  std::vector<DeploySecretFile> secret_files() const {
+    std::vector<DeploySecretFile> out;
+    for (const Service& s : services_) {
+      const std::string dir = "runtime-secrets/" + s.id.safe_name() + "/";
+      if (s.kind == ServiceKind::kDatabase) {
+        const std::string secret = string_config(s, "password_secret");
+        out.push_back({s.name, dir + secret, secret, s.uid, true});
+        continue;
+      }
+      for (const std::string& secret : s.secrets) out.push_back({s.name, dir + secret, secret, s.uid, false});
+    }
+    return out;
+  }
+
+  static std::string string_config(const Service& s, std::string_view key) {
+    if (const auto* v = s.config.if_contains(key); v && v->is_string()) return std::string(v->as_string());
+    throw DeployError("deploy: " + s.component->id + " (" + s.component->type + ") has no \"" + std::string(key) +
+                      "\" in its config");
+  }
+
+  std::string dockerfile() const {
+    std::ostringstream out;
+    out << header(input_.app_name);
+    if (options_.base_image.empty()) {
+      out << "# Self-contained: no base image, nothing to pull. image/rootfs holds the program's\n"
+             "# shared libraries and loader at the paths they are loaded from; image/etc its users.\n"
+             "FROM scratch\n"
+             "COPY image/rootfs/ /\n"
+             "COPY image/etc/ /etc/\n";
+      if (!options_.extra_library_dirs.empty()) {
+        std::string dirs;
+        for (const std::string& d : options_.extra_library_dirs) dirs += (dirs.empty() ? "" : ":") + d;
+        out << "ENV LD_LIBRARY_PATH=" << dirs << "\n";
+      }
+    } else {
+      out << "# On the base image chosen at build. The program's libraries beyond the C library come\n"
+             "# along in /app/lib; the base's C library must be at least as new as the build machine's.\n"
+             "FROM "
+          << options_.base_image
+          << "\n"
+             "COPY image/lib/ /app/lib/\n"
+             "ENV LD_LIBRARY_PATH=/app/lib\n";
+    }
+    out << "COPY app/" << app_file_ << " /app/" << app_file_
+        << "\n"
+           "COPY snapshot.snaplog /app/snapshot.snaplog\n"
+           "ENV SNAP_LOG=/app/snapshot.snaplog\n"
+           "# Each service runs as its own user (docker-compose.yml); never as root.\n"
+           "USER 65534:65534\n"
+           "ENTRYPOINT [\"/app/"
+        << app_file_ << "\", \"run\"]\n";
+    return out.str();
+  }
+
+  std::string dockerignore() const {
+    return header(input_.app_name) +
+           "# Only what the Dockerfile copies is sent to the engine: never state/ or runtime-secrets/,\n"
+           "# which hold secret values.\n"
+           "*\n"
+           "!Dockerfile\n"
+           "!app\n"
+           "!image\n"
+           "!snapshot.snaplog\n";
+  }
+
+  std::string compose(const std::vector<DeploySecretFile>& secret_files) const {
+    std::ostringstream out;
+    out << header(input_.app_name)
+        << "# Run it: docker-compose -f docker-compose.yml up -d   (a job runs once; commands: bin/NAME)\n"
+           "# Images: SNAP_IMAGE (default: built from this directory) and SNAP_POSTGRES_IMAGE.\n"
+           "services:\n";
+    const std::string image = quote_interpolated("SNAP_IMAGE", "snap-" + app_file_);
+    for (const Service& s : services_) {
+      out << "  " << s.name << ":\n";
+      if (s.kind == ServiceKind::kDatabase) {
+        database_service(out, s);
+      } else {
+        out << "    image: " << image
+            << "\n"
+               "    build: \".\"\n"
+               "    command: "
+            << flow_list({s.component->id}) << "\n";
+        if (s.kind == ServiceKind::kCommand) out << "    profiles: [\"commands\"]\n";
+        out << "    restart: " << (s.kind == ServiceKind::kDaemon ? "\"unless-stopped\"" : "\"no\"") << "\n";
+      }
+      hardening(out, s);
+      std::vector<const DeploySecretFile*> mine;
+      for (const DeploySecretFile& f : secret_files) {
+        if (f.service == s.name) mine.push_back(&f);
+      }
+      if (!mine.empty()) {
+        out << "    secrets:\n";
+        for (const DeploySecretFile* f : mine) {
+          out << "      - source: " << quote(secret_key(*f)) << "\n        target: " << quote(f->secret) << "\n";
+        }
+      }
+      if (s.networks.empty()) {
+        out << "    network_mode: \"none\"\n";
+      } else {
+        out << "    networks: " << flow_list(s.networks) << "\n";
+      }
+      if (s.kind == ServiceKind::kDaemon) {
+        healthcheck(out, {"CMD", "/app/" + app_file_, "health", s.component->id});
+      }
+      if (!s.targets.empty()) {
+        out << "    depends_on:\n";
+        for (const std::string& t : s.targets) out << "      " << t << ":\n        condition: service_healthy\n";
+      }
+    }
+    if (!reached_.empty()) {
+      out << "networks:\n";
+      for (const std::string& n : reached_) out << "  " << n << ":\n    internal: true\n";
+    }
+    bool any_volume = false;
+    for (const Service& s : services_) {
+      if (s.kind != ServiceKind::kDatabase) continue;
+      if (!any_volume) out << "volumes:\n";
+      any_volume = true;
+      out << "  " << volume_of(s) << ": {}\n";
+    }
+    if (!secret_files.empty()) {
+      out << "secrets:\n";
+      for (const DeploySecretFile& f : secret_files) {
+        out << "  " << quote(secret_key(f)) << ":\n    file: " << quote("./" + f.path) << "\n";
+      }
+    }
+    return out.str();
+  }
+
+  static std::string secret_key(const DeploySecretFile& f) { return f.service + "--" + key_for(f.secret); }
+  static std::string volume_of(const Service& s) { return s.name + "-data"; }
+
+  void database_service(std::ostringstream& out, const Service& s) const {
+    const std::string user = string_config(s, "user");
+    const std::string database = string_config(s, "database");
+    out << "    image: " << quote_interpolated("SNAP_POSTGRES_IMAGE", options_.postgres_image)
+        << "\n"
+           "    restart: \"unless-stopped\"\n"
+           "    environment:\n"
+           "      POSTGRES_USER: "
+        << quote(user) << "\n      POSTGRES_DB: " << quote(database)
+        << "\n      POSTGRES_PASSWORD_FILE: " << quote("/run/secrets/" + string_config(s, "password_secret"))
+        << "\n"
+           "      # A directory inside the volume, so that any uid can initialise it.\n"
+           "      PGDATA: \"/var/lib/postgresql/data/pgdata\"\n"
+           "    volumes:\n"
+           "      - \""
+        << volume_of(s) << ":/var/lib/postgresql/data\"\n";
+    healthcheck(out, {"CMD", "pg_isready", "-h", "127.0.0.1", "-p", "5432", "-U", user, "-d", database});
+  }
+
+  static void hardening(std::ostringstream& out, const Service& s) {
+    out << "    user: \"" << s.uid << ":" << s.uid
+        << "\"\n"
+           "    read_only: true\n"
+           "    tmpfs: "
+        << (s.kind == ServiceKind::kDatabase ? "[\"/tmp\", \"/var/run/postgresql\"]" : "[\"/tmp\"]")
+        << "\n"
+           "    cap_drop: [\"ALL\"]\n"
+           "    security_opt: [\"no-new-privileges:true\"]\n"
+           "    init: true\n";
+  }
+
+  // Checked every 2 s so that dependents start soon after; failures in the first 60 s
+  // (replaying the log, initialising a database) do not count.
+  static void healthcheck(std::ostringstream& out, const std::vector<std::string>& test) {
+    out << "    healthcheck:\n      test: " << flow_list(test)
+        << "\n      interval: \"2s\"\n      timeout: \"10s\"\n      retries: 5\n      start_period: \"60s\"\n";
+  }
+
+  std::string passwd() const {
+    std::string out = "root:x:0:0:root:/nonexistent:/nonexistent\nnobody:x:65534:65534:nobody:/nonexistent:/nonexistent\n";
+    for (const Service& s : services_) {
+      if (s.kind == ServiceKind::kDatabase) continue;
+      out += s.name + ":x:" + std::to_string(s.uid) + ":" + std::to_string(s.uid) + ":" + s.name +
+             ":/nonexistent:/nonexistent\n";
+    }
+    return out;
+  }
+  std::string group() const {
+    std::string out = "root:x:0:\nnogroup:x:65534:\n";
+    for (const Service& s : services_) {
+      if (s.kind == ServiceKind::kDatabase) continue;
+      out += s.name + ":x:" + std::to_string(s.uid) + ":\n";
+    }
+    return out;
+  }
+
+  std::string command_script(const Service& s) const {
+    return "#!/bin/sh\n" + header(input_.app_name) + "# Runs the command " + s.component->id +
+           " once, in its own container (its secrets, its networks\n"
+           "# only), against the running deployment, and exits with the command's status.\n"
+           "# Usage: bin/" +
+           s.name +
+           " [ARGS...]   (the compose project: $COMPOSE_PROJECT_NAME, as for docker-compose)\n"
+           "here=$(cd \"$(dirname \"$0\")/..\" && pwd) || exit 1\n"
+           "tty=\n"
+           "[ -t 0 ] && [ -t 1 ] || tty=-T\n"
+           "exec docker-compose -f \"$here/docker-compose.yml\" run --rm $tty " +
+           s.name + " " + shell_quote(s.component->id) + " \"$@\"\n";
+  }
+
+  // Volumes of earlier builds that this build no longer has keep their data; the build
+  // says so and bin/remove-orphans removes them.
+  void orphans(DeployPlan& plan) const {
+    std::map<std::string, std::string> volumes, orphaned;
+    for (const Service& s : services_) {
+      if (s.kind == ServiceKind::kDatabase) volumes[volume_of(s)] = s.component->id;
+    }
+    auto collect = [&](const char* key) {
+      if (!input_.previous.is_object()) return;
+      const auto* v = input_.previous.as_object().if_contains(key);
+      if (!v || !v->is_object()) return;
+      for (const auto& [volume, id] : v->as_object()) {
+        if (!volumes.count(volume) && id.is_string()) orphaned[std::string(volume)] = std::string(id.as_string());
+      }
+    };
+    collect("volumes");
+    collect("orphaned_volumes");
+    boost::json::object state, current, gone;
+    for (const auto& [volume, id] : volumes) current[volume] = id;
+    for (const auto& [volume, id] : orphaned) {
+      gone[volume] = id;
+      plan.orphaned_volumes.push_back("volume " + volume + " (database " + id +
+                                      ", no longer in this build) keeps its data; bin/remove-orphans deletes it");
+    }
+    state["volumes"] = std::move(current);
+    state["orphaned_volumes"] = std::move(gone);
+    plan.files.push_back({"state/deploy.json", boost::json::serialize(state) + "\n"});
+
+    std::string script = "#!/bin/sh\n" + header(input_.app_name) +
+                         "# Deletes the volumes of databases that earlier builds had and this one does not, WITH\n"
+                         "# THEIR DATA (their containers go with `docker-compose up --remove-orphans`). The\n"
+                         "# compose project: $COMPOSE_PROJECT_NAME, else this directory's name. Safe to re-run.\n"
+                         "here=$(cd \"$(dirname \"$0\")/..\" && pwd) || exit 1\n"
+                         "project=${COMPOSE_PROJECT_NAME:-$(basename \"$here\" | tr 'A-Z' 'a-z' | tr -cd 'a-z0-9_-')}\n";
+    if (orphaned.empty()) script += "echo \"no orphaned volumes\"\n";
+    for (const auto& [volume, id] : orphaned) {
+      script += "echo \"removing volume ${project}_" + volume + " (database " + replace_all(id, "\"", "") + ")\"\n";
+      script += "docker volume rm \"${project}_" + volume + "\" >/dev/null 2>&1 || echo \"  (not there)\"\n";
+    }
+    plan.files.push_back({"bin/remove-orphans", script, true});
+  }
+
+  const DeployInput& input_;
+  const DeployOptions& options_;
+  std::string app_file_;
+  std::map<std::string, const DeployComponent*> by_id_;
+  std::map<std::string, std::vector<const DeployComponent*>> children_;
+  std::map<std::string, std::set<std::string>> lifecycle_secrets_;
+  std::vector<Service> services_;
+  std::map<std::string, std::size_t> service_of_;
+  std::set<std::string> reached_;
+};
+
+}  // namespace
+
+DeployPlan plan_deployment(const DeployInput& input, const DeployOptions& options) {
+  return Planner(input, options).plan();
+}
+
+}  // namespace snap

@@ -1,0 +1,62 @@
+#include "snap/postgres.h"
+
+#include "snap/app.h"
+#include "snap/membrane.h"
+#include "snap/password.h"
+#include "snap/persona.h"
+
+namespace snap {
+
+namespace {
+
+// libpq keyword values: quoted, with ' and \ escaped, so any user/database/password works.
+std::string libpq_quoted(std::string_view value) {
+  std::string out = "'";
+  for (char c : value) {
+    if (c == '\'' || c == '\\') out += '\\';
+    out += c;
+  }
+  return out + "'";
+}
+
+// The placement the build recorded in the build state (replayed in every container).
+bool local_build(App& app) {
+  const auto placement = app.build_state().get("snap.placement");
+  return placement && placement->is_string() && placement->as_string() == "local";
+}
+
+}  // namespace
+
+Postgres::Postgres(const Init& init, PostgresConfig config)
+    : Component(init, "Postgres"), config_(std::move(config)), password_(&add<Password>("password")) {
+  if (config_.user.empty() || config_.database.empty()) {
+    throw std::invalid_argument("Postgres " + id().str() + ": user and database must not be empty");
+  }
+  uses(*password_);
+}
+
+std::string Postgres::host() const {
+  if (app().mode() == Mode::kDev || local_build(app())) return "127.0.0.1";
+  return id().service_name();
+}
+
+boost::json::object Postgres::config() const {
+  return {{"user", config_.user},
+          {"database", config_.database},
+          {"port", kPort},
+          {"password_secret", password_->secret_name()},
+          {"service", id().service_name()}};
+}
+
+std::string Postgres::connection(const PersonaContext& ctx) const {
+  ctx.require_uses(*this);
+  // The one hand-set override, for a --local build pointed at a server of the user's own.
+  if (local_build(app())) {
+    if (auto env = ctx.membrane().env("SNAP_POSTGRES"); env && !env->empty()) return *env;
+  }
+  return "host=" + libpq_quoted(host()) + " port=" + std::to_string(kPort) + " user=" + libpq_quoted(config_.user) +
+         " dbname=" + libpq_quoted(config_.database) + " password=" + libpq_quoted(password_->value(ctx)) +
+         " connect_timeout=10";
+}
+
+}  // namespace snap
