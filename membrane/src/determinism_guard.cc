@@ -26,6 +26,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cerrno>
 #include <cstdarg>
@@ -58,7 +59,8 @@ namespace {
 enum Fn : int {
   kTime, kGettimeofday, kClockWall, kClockOther, kGetrandom, kGetentropy, kArc4random, kArc4randomBuf,
   kArc4randomUniform, kRand, kRandom, kRandR, kGetenv, kSecureGetenv, kOpen, kOpen64, kOpenat, kOpenat64,
-  kFopen, kFopen64, kOpendir, kOpenDirectory, kOpen64Directory, kOpenatDirectory, kOpenat64Directory, kFnCount
+  kFopen, kFopen64, kOpendir, kOpenDirectory, kOpen64Directory, kOpenatDirectory, kOpenat64Directory,
+  kRandomDevice, kFnCount
 };
 
 struct Watched {
@@ -93,6 +95,7 @@ constexpr Watched kWatched[kFnCount] = {
     {"open64", "m.list_directory(path)"},
     {"openat", "m.list_directory(path)"},
     {"openat64", "m.list_directory(path)"},
+    {"std::random_device", "m.random_int(min, max) or m.random_bytes(size)"},
 };
 
 // Everything the guard knows about one thread. Constant-initialised and trivially
@@ -111,16 +114,20 @@ bool watching() {
   return s.allowed == 0 && !s.busy && GuardAccess::armed(*s.innermost);
 }
 
-// Records the call in every armed guard of this thread. Out of line so that the two
-// innermost frames are always this function and the interposer, which reports skip.
-[[gnu::noinline]] void note(Fn fn) {
+// Records the call in every armed guard of this thread. `caller` is the interposer's
+// return address: the backtrace starts there, whatever frames the capture itself adds
+// (a sanitizer intercepts backtrace(), for one).
+[[gnu::noinline]] void note(Fn fn, void* caller) {
   ThreadState& s = t_state;
   s.busy = true;
-  void* frames[DeterminismGuard::kMaxFrames + 2];
+  void* frames[DeterminismGuard::kMaxFrames + 4];
   const int n = ::backtrace(frames, static_cast<int>(std::size(frames)));
+  int first = 0;
+  while (first < n && frames[first] != caller) ++first;
+  if (first == n) first = std::min(n, 2);  // not found: skip this function and the interposer
   DeterminismGuard::Record r;
   r.function = fn;
-  for (int i = 2; i < n; ++i) r.stack[r.frames++] = frames[i];
+  for (int i = first; i < n && r.frames < DeterminismGuard::kMaxFrames; ++i) r.stack[r.frames++] = frames[i];
   for (DeterminismGuard* g = s.innermost; g != nullptr; g = GuardAccess::outer(*g)) {
     if (GuardAccess::armed(*g)) GuardAccess::note(*g, r);
   }
@@ -173,8 +180,9 @@ int open_fallback(int dirfd, const char* path, int flags, mode_t mode) {
 // ---- the interposers ----
 // Signatures and exception specifications match glibc's declarations exactly.
 
-using snap::note;
-using snap::watching;
+// A macro, not a function: __builtin_return_address(0) must be the interposer's own.
+#define SNAP_WATCH(fn) \
+  if (snap::watching()) snap::note(fn, __builtin_return_address(0))
 
 extern "C" {
 
@@ -183,23 +191,23 @@ extern "C" {
 void snap_determinism_guard_interposers() {}
 
 time_t time(time_t* out) noexcept {
-  if (watching()) note(snap::kTime);
+  SNAP_WATCH(snap::kTime);
   SNAP_REAL(time_t (*)(time_t*), time);
   if (real_time == nullptr) return static_cast<time_t>(::syscall(SYS_time, out));
   return real_time(out);
 }
 
 int gettimeofday(struct timeval* tv, void* tz) noexcept {
-  if (watching()) note(snap::kGettimeofday);
+  SNAP_WATCH(snap::kGettimeofday);
   SNAP_REAL(int (*)(struct timeval*, void*), gettimeofday);
   if (real_gettimeofday == nullptr) return static_cast<int>(::syscall(SYS_gettimeofday, tv, tz));
   return real_gettimeofday(tv, tz);
 }
 
 int clock_gettime(clockid_t clock, struct timespec* ts) noexcept {
-  if (watching()) {
+  if (snap::watching()) {
     const bool wall = clock == CLOCK_REALTIME || clock == CLOCK_REALTIME_COARSE || clock == CLOCK_TAI;
-    note(wall ? snap::kClockWall : snap::kClockOther);
+    snap::note(wall ? snap::kClockWall : snap::kClockOther, __builtin_return_address(0));
   }
   SNAP_REAL(int (*)(clockid_t, struct timespec*), clock_gettime);
   if (real_clock_gettime == nullptr) return static_cast<int>(::syscall(SYS_clock_gettime, clock, ts));
@@ -207,14 +215,14 @@ int clock_gettime(clockid_t clock, struct timespec* ts) noexcept {
 }
 
 ssize_t getrandom(void* buffer, size_t length, unsigned int flags) {
-  if (watching()) note(snap::kGetrandom);
+  SNAP_WATCH(snap::kGetrandom);
   SNAP_REAL(ssize_t (*)(void*, size_t, unsigned int), getrandom);
   if (real_getrandom == nullptr) return ::syscall(SYS_getrandom, buffer, length, flags);
   return real_getrandom(buffer, length, flags);
 }
 
 int getentropy(void* buffer, size_t length) {
-  if (watching()) note(snap::kGetentropy);
+  SNAP_WATCH(snap::kGetentropy);
   SNAP_REAL(int (*)(void*, size_t), getentropy);
   if (real_getentropy == nullptr) {
     errno = ENOSYS;
@@ -224,7 +232,7 @@ int getentropy(void* buffer, size_t length) {
 }
 
 __uint32_t arc4random() noexcept {
-  if (watching()) note(snap::kArc4random);
+  SNAP_WATCH(snap::kArc4random);
   SNAP_REAL(__uint32_t (*)(), arc4random);
   if (real_arc4random == nullptr) {
     __uint32_t v = 0;
@@ -235,7 +243,7 @@ __uint32_t arc4random() noexcept {
 }
 
 void arc4random_buf(void* buffer, size_t size) noexcept {
-  if (watching()) note(snap::kArc4randomBuf);
+  SNAP_WATCH(snap::kArc4randomBuf);
   SNAP_REAL(void (*)(void*, size_t), arc4random_buf);
   if (real_arc4random_buf == nullptr) {
     (void)::syscall(SYS_getrandom, buffer, size, 0);
@@ -245,42 +253,42 @@ void arc4random_buf(void* buffer, size_t size) noexcept {
 }
 
 __uint32_t arc4random_uniform(__uint32_t upper_bound) noexcept {
-  if (watching()) note(snap::kArc4randomUniform);
+  SNAP_WATCH(snap::kArc4randomUniform);
   SNAP_REAL(__uint32_t (*)(__uint32_t), arc4random_uniform);
   if (real_arc4random_uniform == nullptr) return 0;
   return real_arc4random_uniform(upper_bound);
 }
 
 int rand() noexcept {
-  if (watching()) note(snap::kRand);
+  SNAP_WATCH(snap::kRand);
   SNAP_REAL(int (*)(), rand);
   if (real_rand == nullptr) return 0;
   return real_rand();
 }
 
 long int random() noexcept {
-  if (watching()) note(snap::kRandom);
+  SNAP_WATCH(snap::kRandom);
   SNAP_REAL(long int (*)(), random);
   if (real_random == nullptr) return 0;
   return real_random();
 }
 
 int rand_r(unsigned int* seed) noexcept {
-  if (watching()) note(snap::kRandR);
+  SNAP_WATCH(snap::kRandR);
   SNAP_REAL(int (*)(unsigned int*), rand_r);
   if (real_rand_r == nullptr) return 0;
   return real_rand_r(seed);
 }
 
 char* getenv(const char* name) noexcept {
-  if (watching()) note(snap::kGetenv);
+  SNAP_WATCH(snap::kGetenv);
   SNAP_REAL(char* (*)(const char*), getenv);
   if (real_getenv == nullptr) return snap::scan_environ(name);
   return real_getenv(name);
 }
 
 char* secure_getenv(const char* name) noexcept {
-  if (watching()) note(snap::kSecureGetenv);
+  SNAP_WATCH(snap::kSecureGetenv);
   SNAP_REAL(char* (*)(const char*), secure_getenv);
   if (real_secure_getenv == nullptr) return ::getauxval(AT_SECURE) != 0 ? nullptr : snap::scan_environ(name);
   return real_secure_getenv(name);
@@ -297,7 +305,7 @@ char* secure_getenv(const char* name) noexcept {
 
 int open(const char* path, int flags, ...) {
   SNAP_OPEN_MODE(flags);
-  if (watching()) note((flags & O_DIRECTORY) != 0 ? snap::kOpenDirectory : snap::kOpen);
+  SNAP_WATCH((flags & O_DIRECTORY) != 0 ? snap::kOpenDirectory : snap::kOpen);
   SNAP_REAL(int (*)(const char*, int, ...), open);
   if (real_open == nullptr) return snap::open_fallback(AT_FDCWD, path, flags, mode);
   return real_open(path, flags, mode);
@@ -305,7 +313,7 @@ int open(const char* path, int flags, ...) {
 
 int open64(const char* path, int flags, ...) {
   SNAP_OPEN_MODE(flags);
-  if (watching()) note((flags & O_DIRECTORY) != 0 ? snap::kOpen64Directory : snap::kOpen64);
+  SNAP_WATCH((flags & O_DIRECTORY) != 0 ? snap::kOpen64Directory : snap::kOpen64);
   SNAP_REAL(int (*)(const char*, int, ...), open64);
   if (real_open64 == nullptr) return snap::open_fallback(AT_FDCWD, path, flags, mode);
   return real_open64(path, flags, mode);
@@ -313,7 +321,7 @@ int open64(const char* path, int flags, ...) {
 
 int openat(int dirfd, const char* path, int flags, ...) {
   SNAP_OPEN_MODE(flags);
-  if (watching()) note((flags & O_DIRECTORY) != 0 ? snap::kOpenatDirectory : snap::kOpenat);
+  SNAP_WATCH((flags & O_DIRECTORY) != 0 ? snap::kOpenatDirectory : snap::kOpenat);
   SNAP_REAL(int (*)(int, const char*, int, ...), openat);
   if (real_openat == nullptr) return snap::open_fallback(dirfd, path, flags, mode);
   return real_openat(dirfd, path, flags, mode);
@@ -321,14 +329,14 @@ int openat(int dirfd, const char* path, int flags, ...) {
 
 int openat64(int dirfd, const char* path, int flags, ...) {
   SNAP_OPEN_MODE(flags);
-  if (watching()) note((flags & O_DIRECTORY) != 0 ? snap::kOpenat64Directory : snap::kOpenat64);
+  SNAP_WATCH((flags & O_DIRECTORY) != 0 ? snap::kOpenat64Directory : snap::kOpenat64);
   SNAP_REAL(int (*)(int, const char*, int, ...), openat64);
   if (real_openat64 == nullptr) return snap::open_fallback(dirfd, path, flags, mode);
   return real_openat64(dirfd, path, flags, mode);
 }
 
 FILE* fopen(const char* path, const char* modes) {
-  if (watching()) note(snap::kFopen);
+  SNAP_WATCH(snap::kFopen);
   SNAP_REAL(FILE* (*)(const char*, const char*), fopen);
   if (real_fopen == nullptr) {
     errno = ENOSYS;
@@ -338,7 +346,7 @@ FILE* fopen(const char* path, const char* modes) {
 }
 
 FILE* fopen64(const char* path, const char* modes) {
-  if (watching()) note(snap::kFopen64);
+  SNAP_WATCH(snap::kFopen64);
   SNAP_REAL(FILE* (*)(const char*, const char*), fopen64);
   if (real_fopen64 == nullptr) {
     errno = ENOSYS;
@@ -348,13 +356,26 @@ FILE* fopen64(const char* path, const char* modes) {
 }
 
 DIR* opendir(const char* path) {
-  if (watching()) note(snap::kOpendir);
+  SNAP_WATCH(snap::kOpendir);
   SNAP_REAL(DIR* (*)(const char*), opendir);
   if (real_opendir == nullptr) {
     errno = ENOSYS;
     return nullptr;
   }
   return real_opendir(path);
+}
+
+// std::random_device::_M_getval(), which the inline operator() calls: its default source
+// on x86 is the rdrand instruction, which no C function would show.
+unsigned int _ZNSt13random_device9_M_getvalEv(void* self) {
+  SNAP_WATCH(snap::kRandomDevice);
+  SNAP_REAL(unsigned int (*)(void*), _ZNSt13random_device9_M_getvalEv);
+  if (real__ZNSt13random_device9_M_getvalEv == nullptr) {
+    unsigned int v = 0;
+    (void)::syscall(SYS_getrandom, &v, sizeof v, 0);
+    return v;
+  }
+  return real__ZNSt13random_device9_M_getvalEv(self);
 }
 
 }  // extern "C"

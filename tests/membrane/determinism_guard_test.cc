@@ -20,6 +20,7 @@
 #include <fstream>
 #include <functional>
 #include <optional>
+#include <random>
 #include <string>
 #include <thread>
 
@@ -94,6 +95,11 @@ std::filesystem::path g_file;  // a real file, written before the guard is armed
   g_sink = d == nullptr ? -1 : ::closedir(d);
 }
 
+[[gnu::noinline]] void startup_draws_random_device() {
+  std::random_device device;
+  g_sink = device();
+}
+
 // Each function that must be caught, the C function it reaches and the advice expected.
 struct Case {
   const char* label;
@@ -102,6 +108,8 @@ struct Case {
   const char* function;
   const char* suggestion;
 };
+
+void PrintTo(const Case& c, std::ostream* os) { *os << c.label; }
 
 const Case kCases[] = {
     {"SystemClockNow", startup_reads_system_clock, "startup_reads_system_clock", "clock_gettime", "m.wall_now()"},
@@ -117,6 +125,8 @@ const Case kCases[] = {
     {"Fopen", startup_calls_fopen, "startup_calls_fopen", "fopen", "m.read_file(path) or m.file_exists(path)"},
     {"Open", startup_calls_open, "startup_calls_open", "open", "m.read_file(path) or m.file_exists(path)"},
     {"DirectoryIterator", startup_lists_directory, "startup_lists_directory", "openat", "m.list_directory(path)"},
+    {"RandomDevice", startup_draws_random_device, "startup_draws_random_device", "std::random_device",
+     "m.random_int(min, max) or m.random_bytes(size)"},
     {"Opendir", startup_calls_opendir, "startup_calls_opendir", "opendir", "m.list_directory(path)"},
 };
 
