@@ -38,6 +38,27 @@ TEST(PostgresRetry, LostConnectionIsRetriedUnlessAnAutocommitWriteMayHaveLanded)
   EXPECT_EQ(classify(shutdown, Work::kAutocommitWrite), Verdict::kReconnect);
 }
 
+// libpqxx 6.4 reports a connection lost mid-statement as a plain sql_error carrying libpq's
+// message and no SQLSTATE. That is not "a bug" (kBackend): the connection is gone.
+TEST(PostgresRetry, SqlErrorWithoutSqlstateIsALostConnection) {
+  const std::string message = "server closed the connection unexpectedly\n\tThis probably means the server "
+                              "terminated abnormally\n\tbefore or while processing the request.\n";
+  // During COMMIT it may have committed: in doubt, never retried.
+  EXPECT_EQ(classify(pqxx::sql_error(message, "COMMIT", ""), Work::kTransaction), Verdict::kInDoubt);
+  EXPECT_EQ(classify(pqxx::sql_error(message, "commit", ""), Work::kTransaction), Verdict::kInDoubt);
+  EXPECT_EQ(classify(pqxx::sql_error(message, "  END;", ""), Work::kTransaction), Verdict::kInDoubt);
+  EXPECT_EQ(classify(pqxx::sql_error(message), Work::kAutocommitWrite), Verdict::kInDoubt);
+  // Elsewhere nothing committed: a new connection, and kUnavailable once retries run out.
+  EXPECT_EQ(classify(pqxx::sql_error(message, "SELECT value::text FROM t WHERE key = $1 FOR UPDATE", ""),
+                     Work::kTransaction),
+            Verdict::kReconnect);
+  EXPECT_EQ(classify(pqxx::sql_error(message, "COMMITTED_READS", ""), Work::kTransaction), Verdict::kReconnect);
+  EXPECT_EQ(classify(pqxx::sql_error(message, "SELECT 1", ""), Work::kRead), Verdict::kReconnect);
+  EXPECT_EQ(classify(pqxx::sql_error("no connection to the server\n"), Work::kRead), Verdict::kReconnect);
+  // A server error on COMMIT (it has a SQLSTATE) is still the server's answer.
+  EXPECT_EQ(classify(pqxx::sql_error("deferred constraint", "COMMIT", "23503"), Work::kTransaction), Verdict::kBackend);
+}
+
 TEST(PostgresRetry, OtherErrorsAreNotRetried) {
   EXPECT_EQ(classify(pqxx::sql_error("relation does not exist", "SELECT", "42P01"), Work::kRead), Verdict::kBackend);
   EXPECT_EQ(classify(pqxx::usage_error("misuse"), Work::kRead), Verdict::kBackend);

@@ -26,6 +26,9 @@ enum class Verdict {
                // pass it on unchanged
 };
 
+// A pqxx::sql_error without a SQLSTATE did not come from the server but from libpq losing
+// the connection (libpqxx 6.4 raises it instead of broken_connection): treated as a lost
+// connection, and as kInDoubt when the statement was COMMIT.
 Verdict classify(const std::exception& e, Work work);
 
 // The libpq connection string `connection` with only where it points (host, hostaddr,

@@ -28,6 +28,20 @@ bool connection_level(const pqxx::sql_error& e) {
   return state.rfind("57P", 0) == 0 || state.rfind("08", 0) == 0;
 }
 
+// COMMIT (or END), however spelled, as libpqxx sends it to finish a transaction.
+bool is_commit(std::string_view query) {
+  const auto first = query.find_first_not_of(" \t\r\n");
+  if (first == std::string_view::npos) return false;
+  query.remove_prefix(first);
+  const auto word = query.substr(0, query.find_first_of(" \t\r\n;"));
+  auto equals = [&](std::string_view w) {
+    return word.size() == w.size() && std::equal(word.begin(), word.end(), w.begin(), [](char a, char b) {
+             return (a >= 'a' && a <= 'z' ? static_cast<char>(a - 'a' + 'A') : a) == b;
+           });
+  };
+  return equals("COMMIT") || equals("END");
+}
+
 }  // namespace
 
 Verdict classify(const std::exception& e, Work work) {
@@ -39,9 +53,17 @@ Verdict classify(const std::exception& e, Work work) {
   if (dynamic_cast<const pqxx::broken_connection*>(&e) != nullptr) {
     return work == Work::kAutocommitWrite ? Verdict::kInDoubt : Verdict::kReconnect;
   }
-  // An error *reply* means the statement failed, so even an autocommit write did not
-  // commit: reconnecting is safe.
   if (const auto* sql = dynamic_cast<const pqxx::sql_error*>(&e)) {
+    // No SQLSTATE: the error came from libpq, not from the server -- libpqxx 6.4 reports a
+    // connection lost mid-statement ("server closed the connection unexpectedly") this
+    // way rather than as broken_connection. Whether the statement ran is unknown, so it is
+    // a lost connection with the broken_connection rules, and COMMIT itself is in doubt.
+    if (sql->sqlstate().empty()) {
+      if (work == Work::kAutocommitWrite || is_commit(sql->query())) return Verdict::kInDoubt;
+      return Verdict::kReconnect;
+    }
+    // An error *reply* means the statement failed, so even an autocommit write did not
+    // commit: reconnecting is safe.
     return connection_level(*sql) ? Verdict::kReconnect : Verdict::kBackend;
   }
   if (dynamic_cast<const pqxx::pqxx_exception*>(&e) != nullptr) return Verdict::kBackend;
