@@ -42,6 +42,10 @@ extern char** environ;
 
 namespace snap {
 
+namespace detail {
+constinit thread_local int t_allowed = 0;
+}  // namespace detail
+
 // Reaches DeterminismGuard's private state for the interposers and the reporting code.
 struct GuardAccess {
   static DeterminismGuard* outer(const DeterminismGuard& g) { return g.outer_; }
@@ -103,7 +107,6 @@ constexpr Watched kWatched[kFnCount] = {
 // before main and during thread exit.
 struct ThreadState {
   DeterminismGuard* innermost = nullptr;  // null: this thread is not watched (the fast path)
-  int allowed = 0;                        // open AllowNondeterminism scopes
   bool busy = false;                      // inside the guard's own noting or reporting
 };
 constinit thread_local ThreadState t_state;
@@ -111,7 +114,7 @@ constinit thread_local ThreadState t_state;
 bool watching() {
   const ThreadState& s = t_state;
   if (s.innermost == nullptr) [[likely]] return false;
-  return s.allowed == 0 && !s.busy && GuardAccess::armed(*s.innermost);
+  return detail::t_allowed == 0 && !s.busy && GuardAccess::armed(*s.innermost);
 }
 
 // Records the call in every armed guard of this thread. `caller` is the interposer's
@@ -388,8 +391,8 @@ namespace {
 // An AllowNondeterminism the guard's own reporting runs inside (spawning addr2line opens
 // files), without needing a reason string.
 struct Quiet {
-  Quiet() { ++t_state.allowed; }
-  ~Quiet() { --t_state.allowed; }
+  Quiet() { ++detail::t_allowed; }
+  ~Quiet() { --detail::t_allowed; }
   Quiet(const Quiet&) = delete;
   Quiet& operator=(const Quiet&) = delete;
 };
@@ -614,11 +617,8 @@ void DeterminismGuard::check() const {
   throw NondeterminismError(w.name, std::move(call_site), w.suggestion, std::move(backtrace), count_);
 }
 
-AllowNondeterminism::AllowNondeterminism(std::string_view reason) {
-  if (reason.empty()) throw std::invalid_argument("AllowNondeterminism: say why the call is allowed");
-  ++t_state.allowed;
+void AllowNondeterminism::throw_no_reason() {
+  throw std::invalid_argument("AllowNondeterminism: say why the call is allowed");
 }
-
-AllowNondeterminism::~AllowNondeterminism() { --t_state.allowed; }
 
 }  // namespace snap

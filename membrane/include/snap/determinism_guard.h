@@ -94,6 +94,12 @@ class DeterminismGuard {
   Record first_;
 };
 
+namespace detail {
+// Open AllowNondeterminism scopes on this thread. Here rather than hidden so that opening
+// a scope is two inline increments: the real System opens one around every read.
+extern constinit thread_local int t_allowed;
+}  // namespace detail
+
 // A deliberate, documented exception: calls on this thread during its lifetime are not
 // caught. The reason is required, so that the exception explains itself where it is
 // written (why the value cannot reach startup state). The real System the membrane
@@ -102,10 +108,16 @@ class DeterminismGuard {
 class AllowNondeterminism {
  public:
   // Throws std::invalid_argument if `reason` is empty.
-  explicit AllowNondeterminism(std::string_view reason);
-  ~AllowNondeterminism();
+  explicit AllowNondeterminism(std::string_view reason) {
+    if (reason.empty()) throw_no_reason();
+    ++detail::t_allowed;
+  }
+  ~AllowNondeterminism() { --detail::t_allowed; }
   AllowNondeterminism(const AllowNondeterminism&) = delete;
   AllowNondeterminism& operator=(const AllowNondeterminism&) = delete;
+
+ private:
+  [[noreturn]] static void throw_no_reason();
 };
 
 }  // namespace snap
