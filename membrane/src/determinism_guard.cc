@@ -120,7 +120,7 @@ bool watching() {
 // Records the call in every armed guard of this thread. `caller` is the interposer's
 // return address: the backtrace starts there, whatever frames the capture itself adds
 // (a sanitizer intercepts backtrace(), for one).
-[[gnu::noinline]] void note(Fn fn, void* caller) {
+[[gnu::noinline, gnu::cold]] void note(Fn fn, void* caller) {
   ThreadState& s = t_state;
   s.busy = true;
   void* frames[DeterminismGuard::kMaxFrames + 4];
@@ -143,17 +143,21 @@ bool watching() {
 // initialisation reading getenv, say) must not resolve again; it takes the fallback.
 constinit thread_local bool t_resolving = false;
 
+[[gnu::noinline, gnu::cold]] void* resolve(std::atomic<void*>& slot, const char* name) {
+  if (t_resolving) return nullptr;
+  t_resolving = true;
+  void* p = ::dlsym(RTLD_NEXT, name);
+  t_resolving = false;
+  if (p != nullptr) slot.store(p, std::memory_order_release);
+  return p;
+}
+
+// The slow paths (resolving, noting) are out of line and cold, so that an unwatched call
+// is a thread-local load, a load of the cached pointer and a tail jump to the real function.
 template <typename F>
 F real(std::atomic<void*>& slot, const char* name) {
   void* p = slot.load(std::memory_order_acquire);
-  if (p == nullptr) {
-    if (t_resolving) return nullptr;
-    t_resolving = true;
-    p = ::dlsym(RTLD_NEXT, name);
-    t_resolving = false;
-    if (p == nullptr) return nullptr;
-    slot.store(p, std::memory_order_release);
-  }
+  if (p == nullptr) [[unlikely]] p = resolve(slot, name);
   return reinterpret_cast<F>(p);
 }
 
@@ -185,7 +189,7 @@ int open_fallback(int dirfd, const char* path, int flags, mode_t mode) {
 
 // A macro, not a function: __builtin_return_address(0) must be the interposer's own.
 #define SNAP_WATCH(fn) \
-  if (snap::watching()) snap::note(fn, __builtin_return_address(0))
+  if (snap::watching()) [[unlikely]] snap::note(fn, __builtin_return_address(0))
 
 extern "C" {
 
@@ -208,7 +212,7 @@ int gettimeofday(struct timeval* tv, void* tz) noexcept {
 }
 
 int clock_gettime(clockid_t clock, struct timespec* ts) noexcept {
-  if (snap::watching()) {
+  if (snap::watching()) [[unlikely]] {
     const bool wall = clock == CLOCK_REALTIME || clock == CLOCK_REALTIME_COARSE || clock == CLOCK_TAI;
     snap::note(wall ? snap::kClockWall : snap::kClockOther, __builtin_return_address(0));
   }
