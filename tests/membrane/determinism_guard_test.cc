@@ -398,6 +398,28 @@ TEST(DeterminismGuard, TheRecordingMembraneOverTheRealSystemIsExempt) {
   EXPECT_GT(m.event_count(), 10u);
 }
 
+TEST(DeterminismGuard, ACallsRealFunctionReadsFilesInsideAnAllowance) {
+  TempDir dir;
+  testing::write_file(dir / "config.txt", "from the file");
+  auto system = make_real_system();
+  auto secrets = secrets_from_map({});
+  RecordingMembrane m(*system, *secrets, LogWriter::create(dir / "startup.snaplog", testing::test_header()));
+  std::string reply;
+  {
+    DeterminismGuard guard;
+    reply = m.call("config", "load", "", [&](std::string_view) {
+      AllowNondeterminism allow("the reply is recorded and replayed");
+      std::ifstream in(dir / "config.txt");
+      std::string line;
+      std::getline(in, line);
+      return line;
+    });
+    EXPECT_NO_THROW(guard.check());
+  }
+  m.finish({});
+  EXPECT_EQ(reply, "from the file");
+}
+
 TEST(DeterminismGuard, RawReadsBesideTheMembraneAreStillCaught) {
   TempDir dir;
   testing::write_file(dir / "config.txt", "x");
