@@ -1,0 +1,74 @@
+// The customer server: a PostgreSQL-backed store behind an API server with "post
+// customer" and "get customer" endpoints, and an example client that runs once at
+// deployment, posts {id: "1", name: "John Doe"} and reads it back.
+//
+//   customer dev                      everything in this process, the store in memory
+//   customer build --out build/customer
+//   docker-compose -f build/customer/docker-compose.yml up -d    (docs/deploy.md)
+//
+// The database is a local of create_customer_server: nothing outside it can reach it.
+// The client gets the server's typed endpoints as a parameter, and `uses` the server, so
+// its container may reach the API server and nothing else.
+#include <iostream>
+#include <string>
+
+#include "snap/api_server.h"
+#include "snap/app.h"
+#include "snap/key_value_store.h"
+#include "snap/main.h"
+#include "snap/persona.h"
+#include "snap/postgres.h"
+
+struct Customer {
+  std::string id;
+  std::string name;
+};
+BOOST_DESCRIBE_STRUCT(Customer, (), (id, name))
+
+struct CustomerId {
+  std::string id;
+};
+BOOST_DESCRIBE_STRUCT(CustomerId, (), (id))
+
+struct CustomerServer {
+  snap::Endpoint<Customer, void> post_customer;
+  snap::Endpoint<CustomerId, Customer> get_customer;
+};
+
+CustomerServer create_customer_server(snap::Component& scope) {
+  auto& db = scope.add<snap::Postgres>("db");
+  auto& customers = scope.add<snap::KeyValueStore>("customers", db);
+  auto& server = scope.add<snap::ApiServer>("api");
+  server.uses(customers);
+
+  auto post_customer = server.endpoint<Customer, void>(
+      "POST", "/api/customer", [&customers](snap::PersonaContext& ctx, const Customer& customer) {
+        customers.open(ctx).set(customer.id, boost::json::parse(snap::encode_json(customer)));
+      });
+  auto get_customer = server.endpoint<CustomerId, Customer>(
+      "GET", "/api/customer", [&customers](snap::PersonaContext& ctx, const CustomerId& request) {
+        auto value = customers.open(ctx).get(request.id);
+        if (!value) throw snap::ApiError(snap::ErrorCode::kNotFound, "no customer " + request.id);
+        return snap::decode_json<Customer>(boost::json::serialize(*value));
+      });
+  return {post_customer, get_customer};
+}
+
+void create_example_client(snap::Component& scope, const CustomerServer& server) {
+  scope
+      .add<snap::Persona>("example-client", snap::PersonaKind::kJob,
+                          [server](snap::PersonaContext& ctx) {
+                            server.post_customer(ctx, Customer{"1", "John Doe"});
+                            const Customer customer = server.get_customer(ctx, CustomerId{"1"});
+                            std::cout << "Loaded customer: " << snap::encode_json(customer) << std::endl;
+                            return 0;
+                          })
+      .uses(server.post_customer.server());
+}
+
+void define_app(snap::App& app) {
+  const CustomerServer server = create_customer_server(app.add<snap::Component>("customer-server", "Scope"));
+  create_example_client(app, server);
+}
+
+int main(int argc, char** argv) { return snap::run(argc, argv, "customer", define_app); }

@@ -1,0 +1,295 @@
+// End to end on the machine's real Docker engine: the customer example is built, its
+// images are built locally (nothing pulled: the app image FROM scratch, PostgreSQL from
+// the host's installed server binaries), and its generated docker-compose.yml runs.
+// The client job posts a customer through the API server into PostgreSQL and reads it
+// back; the record survives `down` and `up`; each container reaches exactly what its
+// persona's `uses` allow; no secret value is anywhere it should not be.
+//
+// Everything it creates is named after one unique project/tag and removed at the end,
+// whether the tests pass or not. Skipped, with the reason, where no Docker engine answers.
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <fstream>
+#include <map>
+#include <random>
+#include <set>
+#include <sstream>
+
+#include "subprocess.h"
+
+extern char** environ;
+
+namespace snap {
+namespace {
+
+namespace fs = std::filesystem;
+using ::testing::HasSubstr;
+using testing::ProcessResult;
+
+std::string read_file(const fs::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+}
+
+std::vector<std::string> lines(const std::string& text) {
+  std::vector<std::string> out;
+  std::istringstream in(text);
+  for (std::string line; std::getline(in, line);) {
+    if (!line.empty()) out.push_back(line);
+  }
+  return out;
+}
+
+std::string trim(std::string s) {
+  while (!s.empty() && (s.back() == '\n' || s.back() == '\r' || s.back() == ' ')) s.pop_back();
+  return s;
+}
+
+// One deployment shared by every test below (built once: images take seconds each).
+struct Deployment {
+  bool available = false;
+  std::string skip_reason;
+  fs::path work;  // temporary directory: the build output and image contexts
+  fs::path out;   // the build directory
+  std::string project, app_image, app_probe_image, pg_image, pg_probe_image;
+  std::vector<std::string> images;  // created, to remove
+  std::string password;             // the database password's value
+  std::map<std::string, std::string> env;
+
+  // Runs a command with the deployment's environment, bounded by `seconds` (a bound on
+  // a hung engine, not a delay).
+  ProcessResult run(std::vector<std::string> argv, int seconds = 180) const {
+    argv.insert(argv.begin(), {"/usr/bin/timeout", std::to_string(seconds)});
+    testing::ProcessOptions options;
+    options.environment = env;
+    options.working_directory = out;
+    return testing::run_process(argv, options);
+  }
+  ProcessResult compose(std::vector<std::string> args, int seconds = 180) const {
+    std::vector<std::string> argv{"/usr/bin/env", "docker-compose", "-p", project, "-f",
+                                  (out / "docker-compose.yml").string()};
+    argv.insert(argv.end(), args.begin(), args.end());
+    return run(argv, seconds);
+  }
+  ProcessResult docker(std::vector<std::string> args, int seconds = 180) const {
+    args.insert(args.begin(), {"/usr/bin/env", "docker"});
+    return run(args, seconds);
+  }
+  std::string container_of(const std::string& service) const {
+    return trim(compose({"ps", "-q", service}).out);
+  }
+};
+
+Deployment* deployment = nullptr;
+
+class DeployEndToEnd : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    deployment = new Deployment;
+    Deployment& d = *deployment;
+    for (char** e = environ; *e != nullptr; ++e) {
+      const std::string kv = *e;
+      const std::size_t eq = kv.find('=');
+      if (eq != std::string::npos) d.env[kv.substr(0, eq)] = kv.substr(eq + 1);
+    }
+    const ProcessResult info = d.run({"/usr/bin/env", "docker", "info", "--format", "{{.ServerVersion}}"}, 30);
+    if (info.exit_code != 0) {
+      d.skip_reason = "no Docker engine reachable (`docker info` failed: " + trim(info.err) + ")";
+      return;
+    }
+    if (d.run({"/usr/bin/env", "docker-compose", "version", "--short"}, 30).exit_code != 0) {
+      d.skip_reason = "docker-compose is not installed";
+      return;
+    }
+    std::random_device random;
+    const std::string unique = std::to_string(::getpid()) + "x" + std::to_string(random() % 100000);
+    d.project = "snapdeploy" + unique;
+    d.app_image = "snaptest-customer-" + unique + ":app";
+    d.app_probe_image = "snaptest-customer-" + unique + ":probe";
+    d.pg_image = "snaptest-postgres-" + unique + ":15";
+    d.pg_probe_image = "snaptest-postgres-" + unique + ":probe";
+    d.work = fs::temp_directory_path() / ("snap-deploy-" + unique);
+    d.out = d.work / "out";
+    fs::create_directories(d.work);
+    d.env["SNAP_IMAGE"] = d.app_probe_image;
+    d.env["SNAP_POSTGRES_IMAGE"] = d.pg_probe_image;
+    d.available = true;
+
+    auto must = [](const ProcessResult& r, const std::string& what) {
+      if (r.exit_code != 0) throw std::runtime_error(what + " failed (" + std::to_string(r.exit_code) + "): " + r.err + r.out);
+    };
+    testing::ProcessOptions in_work;
+    in_work.working_directory = d.work;
+    must(testing::run_process({SNAP_CUSTOMER_APP, "build", "--out", d.out.string()}, in_work), "customer build");
+    d.password = read_file(d.out / "state" / "secrets" / "customer-server.db.password");
+
+    // Images, each built once: the app (FROM scratch), PostgreSQL from the host's
+    // binaries, and both again with the probe added (the images the deployment runs).
+    d.images.push_back(d.app_image);
+    must(d.docker({"build", "-q", "-t", d.app_image, d.out.string()}), "docker build (app)");
+    d.images.push_back(d.pg_image);
+    must(d.run({SNAP_POSTGRES_IMAGE_SCRIPT, d.pg_image}), "building the PostgreSQL image");
+    const fs::path probe_context = d.work / "probe";
+    fs::create_directories(probe_context);
+    fs::copy_file(SNAP_PROBE, probe_context / "probe");
+    for (const auto& [base, probe] : {std::pair{d.app_image, d.app_probe_image}, std::pair{d.pg_image, d.pg_probe_image}}) {
+      std::ofstream(probe_context / "Dockerfile") << "FROM " << base << "\nCOPY probe /probe\n";
+      d.images.push_back(probe);
+      must(d.docker({"build", "-q", "-t", probe, probe_context.string()}), "docker build (probe)");
+    }
+    must(d.compose({"up", "-d"}, 240), "docker-compose up");
+  }
+
+  static void TearDownTestSuite() {
+    Deployment& d = *deployment;
+    if (d.available) {
+      d.compose({"down", "-v", "--remove-orphans"}, 120);
+      for (const std::string& image : d.images) d.docker({"rmi", "-f", image}, 60);
+      std::error_code ignored;
+      fs::remove_all(d.work, ignored);
+    }
+    delete deployment;
+    deployment = nullptr;
+  }
+
+  void SetUp() override {
+    if (!deployment->available) GTEST_SKIP() << deployment->skip_reason;
+  }
+
+  static Deployment& d() { return *deployment; }
+
+  // Waits for the client job's container to exit (bounded) and returns its status and output.
+  static std::pair<int, std::string> client_result() {
+    const std::string client = d().container_of("example-client");
+    const ProcessResult waited = d().docker({"wait", client}, 120);
+    const ProcessResult logs = d().docker({"logs", client}, 30);
+    return {waited.exit_code == 0 ? std::stoi(trim(waited.out)) : -1, logs.out + logs.err};
+  }
+
+  static std::string select_customers() {
+    const ProcessResult r = d().compose({"exec", "-T", "customer-server-db", "psql", "-h", "/var/run/postgresql", "-U",
+                                         "snap", "-d", "snap", "-tAc",
+                                         "SELECT key || ' ' || value::text FROM customer_customer_server_customers_0741b80c"},
+                                        60);
+    return trim(r.out) + trim(r.err);
+  }
+};
+
+TEST_F(DeployEndToEnd, TheClientJobReadsTheCustomerBackThroughTheApiServerFromPostgres) {
+  const auto [status, output] = client_result();
+  EXPECT_EQ(status, 0) << output;
+  EXPECT_THAT(output, HasSubstr(R"(Loaded customer: {"id":"1","name":"John Doe"})"));
+  EXPECT_EQ(select_customers(), R"(1 {"id": "1", "name": "John Doe"})");
+}
+
+TEST_F(DeployEndToEnd, TheRecordSurvivesDownAndUp) {
+  client_result();  // the first run has written it
+  ASSERT_EQ(d().compose({"down"}, 120).exit_code, 0);
+  EXPECT_EQ(d().compose({"ps", "-q"}).out, "");
+  // New containers: what the database holds now came from its volume. Starting the API
+  // server starts the database first and waits until it is healthy (depends_on).
+  ASSERT_EQ(d().compose({"up", "-d", "customer-server-api"}, 240).exit_code, 0);
+  EXPECT_EQ(select_customers(), R"(1 {"id": "1", "name": "John Doe"})");
+  ASSERT_EQ(d().compose({"up", "-d"}, 240).exit_code, 0);
+  const auto [status, output] = client_result();
+  EXPECT_EQ(status, 0) << output;
+}
+
+// From inside each service's container (same image, networks and secrets, via
+// `docker-compose run`), try every service that listens, by name and by address.
+TEST_F(DeployEndToEnd, EachContainerReachesExactlyWhatItsPersonaUses) {
+  ASSERT_EQ(d().compose({"up", "-d"}, 240).exit_code, 0);
+  const std::map<std::string, std::string> listening{{"customer-server-api", "35000"}, {"customer-server-db", "5432"}};
+  std::map<std::string, std::vector<std::string>> addresses;
+  for (const auto& [service, port] : listening) {
+    const std::string ips = d().docker({"inspect", "-f", "{{range .NetworkSettings.Networks}}{{.IPAddress}} {{end}}",
+                                        d().container_of(service)}).out;
+    std::istringstream in(ips);
+    for (std::string ip; in >> ip;) addresses[service].push_back(ip + ":" + port);
+    addresses[service].push_back(service + ":" + port);
+  }
+  // The declared uses: the client uses the server; the server's store uses the database.
+  // A server that is itself a client (the API server, of the database) shares that
+  // database's network, so the database can open a connection back to it: networks are
+  // not directional (docs/deploy.md, "Networks").
+  const std::map<std::string, std::set<std::string>> expected{
+      {"example-client", {"customer-server-api"}},
+      {"customer-server-api", {"customer-server-db"}},
+      {"customer-server-db", {"customer-server-api"}},
+  };
+  for (const auto& [from, allowed] : expected) {
+    std::vector<std::string> args{"run", "--rm", "--no-deps", "-T", "--entrypoint", "/probe", from, "connect"};
+    for (const auto& [service, port] : listening) {
+      if (service != from) args.insert(args.end(), addresses[service].begin(), addresses[service].end());
+    }
+    const ProcessResult probed = d().compose(args, 120);
+    ASSERT_EQ(probed.exit_code, 0) << probed.err;
+    std::map<std::string, std::set<std::string>> verdicts;  // target service -> verdicts
+    for (const std::string& line : lines(probed.out)) {
+      const std::string target = line.substr(0, line.find(' '));
+      const std::string verdict = line.substr(line.find(' ') + 1);
+      for (const auto& [service, list] : addresses) {
+        if (std::find(list.begin(), list.end(), target) != list.end()) verdicts[service].insert(verdict);
+      }
+    }
+    for (const auto& [service, port] : listening) {
+      if (service == from) continue;
+      if (allowed.count(service)) {
+        EXPECT_TRUE(verdicts[service].count("open")) << from << " cannot reach " << service << ":\n" << probed.out;
+      } else {
+        EXPECT_FALSE(verdicts[service].count("open")) << from << " reaches " << service << ":\n" << probed.out;
+      }
+    }
+  }
+}
+
+TEST_F(DeployEndToEnd, NoSecretValueAppearsOutsideTheContainersThatUseIt) {
+  const std::string& secret = d().password;
+  ASSERT_EQ(secret.size(), 48u);
+  for (const char* file : {"snapshot.snaplog", "docker-compose.yml", "Dockerfile", ".dockerignore", "state/deploy.json",
+                           "state/build-state.json", "image/etc/passwd"}) {
+    EXPECT_EQ(read_file(d().out / file).find(secret), std::string::npos) << file;
+  }
+  // Every layer of every image: `docker save` writes them uncompressed.
+  for (const std::string& image : d().images) {
+    const ProcessResult saved = d().docker({"save", image}, 120);
+    ASSERT_EQ(saved.exit_code, 0) << saved.err;
+    EXPECT_GT(saved.out.size(), 1000000u);
+    EXPECT_EQ(saved.out.find(secret), std::string::npos) << image;
+    const ProcessResult inspected = d().docker({"image", "inspect", image});
+    EXPECT_EQ(inspected.out.find(secret), std::string::npos) << image;
+  }
+  const ProcessResult containers = d().compose({"ps", "-a", "-q"});
+  ASSERT_FALSE(lines(containers.out).empty());
+  for (const std::string& container : lines(containers.out)) {
+    const ProcessResult inspected = d().docker({"inspect", container});
+    EXPECT_EQ(inspected.out.find(secret), std::string::npos) << container;
+    const ProcessResult logs = d().docker({"logs", container});
+    EXPECT_EQ((logs.out + logs.err).find(secret), std::string::npos) << container;
+  }
+  // Each container's /run/secrets holds its own secrets only.
+  const std::map<std::string, std::string> mounted{
+      {"example-client", "missing"},
+      {"customer-server-api", "customer-server.db.password"},
+      {"customer-server-db", "customer-server.db.password"},
+  };
+  for (const auto& [service, expected] : mounted) {
+    const ProcessResult listed =
+        d().compose({"run", "--rm", "--no-deps", "-T", "--entrypoint", "/probe", service, "ls", "/run/secrets"}, 120);
+    EXPECT_EQ(trim(listed.out), expected) << service << ": " << listed.err;
+  }
+}
+
+TEST_F(DeployEndToEnd, DockerComposeAcceptsTheGeneratedFile) {
+  const ProcessResult config = d().compose({"config", "-q"}, 60);
+  EXPECT_EQ(config.exit_code, 0) << config.err;
+  const ProcessResult services = d().compose({"config", "--services"}, 60);
+  EXPECT_EQ(lines(services.out),
+            (std::vector<std::string>{"customer-server-db", "customer-server-api", "example-client"}));
+}
+
+}  // namespace
+}  // namespace snap

@@ -1,0 +1,221 @@
+// The deployment plan as a pure function: golden files for a small app with every kind
+// of service, byte-identical output for the same input, least privilege from `uses`, and
+// each error named. SNAP_UPDATE_GOLDEN=1 rewrites the golden files.
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+
+#include <boost/json/parse.hpp>
+
+#include "snap/deploy.h"
+
+namespace snap {
+namespace {
+
+namespace fs = std::filesystem;
+using ::testing::HasSubstr;
+
+// shop: an API server with a store in a database, a worker with a supplied secret, a
+// job and a command that call the API server.
+DeployInput shop() {
+  DeployInput in;
+  in.app_name = "shop";
+  in.components = {
+      {"shop", "App", "", "{}", {}, {}},
+      {"shop.db", "Postgres", "",
+       R"({"user":"snap","database":"snap","port":5432,"password_secret":"db.password","service":"db"})",
+       {"shop.db.password"}, {}},
+      {"shop.db.password", "Password", "", "{}", {}, {"db.password"}},
+      {"shop.orders", "KeyValueStore", "", R"({"table":"shop_orders_1a2b3c4d","indexes":{}})", {"shop.db"}, {}},
+      {"shop.api", "ApiServer", "daemon", R"({"port":35000})", {"shop.orders"}, {}},
+      {"shop.api.port", "Port", "", R"({"port":35000})", {}, {}},
+      {"shop.stripe-key", "Secret", "", "{}", {}, {"stripe-key"}},
+      {"shop.mailer", "Worker", "daemon", R"({"interval_ms":1000})", {"shop.stripe-key"}, {}},
+      {"shop.seed", "Persona", "job", "{}", {"shop.api"}, {}},
+      {"shop.report", "Persona", "command", "{}", {"shop.api"}, {}},
+  };
+  // What the lifecycle wrote for each persona (transitively: more than the plan mounts).
+  in.persona_secrets = {{"shop.api", {"db.password"}},
+                        {"shop.mailer", {"stripe-key"}},
+                        {"shop.seed", {"db.password"}},
+                        {"shop.report", {"db.password"}}};
+  return in;
+}
+
+std::string read_file(const fs::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+}
+
+const DeployFile& file(const DeployPlan& plan, const std::string& path) {
+  for (const DeployFile& f : plan.files) {
+    if (f.path == path) return f;
+  }
+  throw std::runtime_error("no file " + path);
+}
+
+void expect_golden(const std::string& name, const std::string& content) {
+  const fs::path golden = fs::path(SNAP_DEPLOY_GOLDEN_DIR) / name;
+  if (std::getenv("SNAP_UPDATE_GOLDEN") != nullptr) {
+    fs::create_directories(golden.parent_path());
+    std::ofstream(golden, std::ios::binary) << content;
+  }
+  EXPECT_EQ(content, read_file(golden)) << "golden " << golden << " (SNAP_UPDATE_GOLDEN=1 rewrites it)";
+}
+
+TEST(DeployPlan, GeneratedFilesMatchTheGoldenFiles) {
+  const DeployPlan plan = plan_deployment(shop(), {});
+  std::vector<std::string> paths;
+  for (const DeployFile& f : plan.files) {
+    paths.push_back(f.path);
+    expect_golden("shop/" + f.path, f.content);
+  }
+  EXPECT_EQ(paths, (std::vector<std::string>{"Dockerfile", ".dockerignore", "docker-compose.yml", "image/etc/passwd",
+                                             "image/etc/group", "image/etc/nsswitch.conf", "bin/report",
+                                             "state/deploy.json", "bin/remove-orphans"}));
+  EXPECT_TRUE(file(plan, "bin/report").executable);
+  EXPECT_TRUE(file(plan, "bin/remove-orphans").executable);
+  EXPECT_FALSE(file(plan, "docker-compose.yml").executable);
+  EXPECT_EQ(plan.binary, "app/shop");
+}
+
+TEST(DeployPlan, BaseImageDockerfileCarriesTheLibrariesBeyondTheCLibrary) {
+  DeployOptions options;
+  options.base_image = "debian:bookworm-slim";
+  const DeployPlan plan = plan_deployment(shop(), options);
+  expect_golden("shop-base-image/Dockerfile", file(plan, "Dockerfile").content);
+  EXPECT_THAT(file(plan, "Dockerfile").content, HasSubstr("FROM debian:bookworm-slim\nCOPY image/lib/ /app/lib/\n"));
+}
+
+TEST(DeployPlan, LibrariesOutsideTheLoadersDirectoriesGoInLdLibraryPath) {
+  DeployOptions options;
+  options.extra_library_dirs = {"/opt/pq/lib", "/usr/local/lib"};
+  EXPECT_THAT(file(plan_deployment(shop(), options), "Dockerfile").content,
+              HasSubstr("ENV LD_LIBRARY_PATH=/opt/pq/lib:/usr/local/lib\n"));
+}
+
+TEST(DeployPlan, TheSameInputGivesByteIdenticalFiles) {
+  const DeployPlan a = plan_deployment(shop(), {});
+  const DeployPlan b = plan_deployment(shop(), {});
+  ASSERT_EQ(a.files.size(), b.files.size());
+  for (std::size_t i = 0; i < a.files.size(); ++i) {
+    EXPECT_EQ(a.files[i].path, b.files[i].path);
+    EXPECT_EQ(a.files[i].content, b.files[i].content) << a.files[i].path;
+  }
+}
+
+TEST(DeployPlan, EachServiceReachesWhatItUsesAndNoFurther) {
+  const DeployPlan plan = plan_deployment(shop(), {});
+  // The job calls the API server but not the database behind it.
+  EXPECT_EQ(plan.reaches, (std::vector<std::pair<std::string, std::vector<std::string>>>{
+                              {"db", {}}, {"api", {"db"}}, {"mailer", {}}, {"seed", {"api"}}, {"report", {"api"}}}));
+  const std::string compose = file(plan, "docker-compose.yml").content;
+  EXPECT_THAT(compose, HasSubstr("  mailer:\n"));
+  EXPECT_THAT(compose, HasSubstr("    network_mode: \"none\"\n"));  // the worker reaches nothing
+  EXPECT_THAT(compose, HasSubstr("networks:\n  api:\n    internal: true\n  db:\n    internal: true\n"));
+  EXPECT_EQ(compose.find("ports:"), std::string::npos);  // nothing published
+}
+
+TEST(DeployPlan, EachServiceMountsOnlyTheSecretsOfWhatItReaches) {
+  const DeployPlan plan = plan_deployment(shop(), {});
+  std::vector<std::string> mounted;
+  for (const DeploySecretFile& f : plan.secret_files) {
+    mounted.push_back(f.service + " " + f.path + (f.copy_from_state ? " (copied)" : ""));
+  }
+  EXPECT_THAT(mounted, ::testing::ElementsAre(
+                           ::testing::MatchesRegex("db runtime-secrets/shop_db_[0-9a-f]{8}/db\\.password \\(copied\\)"),
+                           ::testing::MatchesRegex("api runtime-secrets/shop_api_[0-9a-f]{8}/db\\.password"),
+                           ::testing::MatchesRegex("mailer runtime-secrets/shop_mailer_[0-9a-f]{8}/stripe-key")));
+  for (const DeploySecretFile& f : plan.secret_files) {
+    if (f.service == "db") {
+      EXPECT_EQ(f.uid, 999u);  // the official postgres image's user, owner of its data
+    } else {
+      EXPECT_GE(f.uid, 20000u);
+      EXPECT_LT(f.uid, 60000u);
+    }
+  }
+}
+
+TEST(DeployPlan, ACycleOfUsesIsAnErrorNamingTheCycle) {
+  DeployInput in = shop();
+  in.components.push_back({"shop.a", "Persona", "daemon", "{}", {"shop.b"}, {}});
+  in.components.push_back({"shop.b", "Persona", "daemon", "{}", {"shop.c"}, {}});
+  in.components.push_back({"shop.c", "Persona", "daemon", "{}", {"shop.a"}, {}});
+  try {
+    plan_deployment(in, {});
+    FAIL() << "no DeployError";
+  } catch (const DeployError& e) {
+    EXPECT_THAT(e.what(), HasSubstr("services use each other in a cycle, so none can start first: a -> b -> c -> a"));
+  }
+}
+
+TEST(DeployPlan, TwoServicesWithOneNameAreRefused) {
+  DeployInput in = shop();
+  in.components.push_back({"shop.x-db", "Persona", "daemon", "{}", {}, {}});
+  in.components.push_back({"shop.x%2Edb", "Postgres", "",
+                           R"({"user":"u","database":"d","port":5432,"password_secret":"p","service":"x-db"})", {}, {}});
+  try {
+    plan_deployment(in, {});
+    FAIL() << "no DeployError";
+  } catch (const DeployError& e) {
+    EXPECT_THAT(e.what(), HasSubstr("shop.x-db and shop.x%2Edb would both be the service \"x-db\"; rename one"));
+  }
+}
+
+TEST(DeployPlan, ASecretTheBuildDidNotWriteForAPersonaIsAnError) {
+  DeployInput in = shop();
+  in.persona_secrets[0].second.clear();  // api
+  try {
+    plan_deployment(in, {});
+    FAIL() << "no DeployError";
+  } catch (const DeployError& e) {
+    EXPECT_THAT(e.what(), HasSubstr("shop.api needs the secret \"db.password\", which the build did not write for it"));
+  }
+}
+
+TEST(DeployPlan, ADatabaseWithoutItsPasswordInItsConfigIsAnError) {
+  DeployInput in = shop();
+  in.components[1].config = R"({"user":"snap","database":"snap"})";
+  try {
+    plan_deployment(in, {});
+    FAIL() << "no DeployError";
+  } catch (const DeployError& e) {
+    EXPECT_THAT(e.what(), HasSubstr("shop.db (Postgres) has no \"password_secret\" in its config"));
+  }
+}
+
+TEST(DeployPlan, AVolumeOfARemovedDatabaseIsReportedAndRemovableUntilItReturns) {
+  DeployInput in = shop();
+  in.previous = boost::json::parse(R"({"volumes":{"db-data":"shop.db","old-db-data":"shop.old-db"}})");
+  DeployPlan plan = plan_deployment(in, {});
+  EXPECT_EQ(plan.orphaned_volumes, (std::vector<std::string>{
+                                       "volume old-db-data (database shop.old-db, no longer in this build) keeps its "
+                                       "data; bin/remove-orphans deletes it"}));
+  EXPECT_EQ(file(plan, "state/deploy.json").content,
+            "{\"volumes\":{\"db-data\":\"shop.db\"},\"orphaned_volumes\":{\"old-db-data\":\"shop.old-db\"}}\n");
+  EXPECT_THAT(file(plan, "bin/remove-orphans").content, HasSubstr("docker volume rm \"${project}_old-db-data\""));
+  // A later build still reports it (its data is still there) ...
+  in.previous = boost::json::parse(file(plan, "state/deploy.json").content);
+  EXPECT_EQ(plan_deployment(in, {}).orphaned_volumes.size(), 1u);
+  // ... until a database with that volume is back.
+  in.components.push_back({"shop.old-db", "Postgres", "",
+                           R"({"user":"u","database":"d","port":5432,"password_secret":"old-db.password"})", {}, {}});
+  EXPECT_TRUE(plan_deployment(in, {}).orphaned_volumes.empty());
+}
+
+TEST(DeployPlan, DockerComposeAcceptsTheGoldenFile) {
+  if (std::system("docker-compose version --short > /dev/null 2>&1") != 0) GTEST_SKIP() << "docker-compose is not installed";
+  const std::string dir = std::string(SNAP_DEPLOY_GOLDEN_DIR) + "/shop";
+  EXPECT_EQ(std::system(("docker-compose -p snapgolden -f " + dir + "/docker-compose.yml config -q").c_str()), 0);
+  EXPECT_EQ(std::system(("docker-compose -p snapgolden -f " + dir +
+                         "/docker-compose.yml --profile commands config --services > /dev/null")
+                            .c_str()),
+            0);
+}
+
+}  // namespace
+}  // namespace snap
