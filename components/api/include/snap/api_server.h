@@ -1,0 +1,285 @@
+// ApiServer: an HTTP server persona whose endpoints are typed functions other personas
+// call. Declared at startup; `endpoint(...)` returns the client function:
+//
+//   struct Customer { std::string id; std::string name; };
+//   BOOST_DESCRIBE_STRUCT(Customer, (), (id, name))
+//
+//   auto& server = app.add<snap::ApiServer>("api");
+//   auto& db = server.add<snap::KeyValueStore>("db");
+//   server.uses(db);
+//   snap::Endpoint<Customer, void> post = server.endpoint<Customer, void>(
+//       "POST", "/api/customer", [&db](snap::PersonaContext& ctx, const Customer& c) {
+//         db.open(ctx).set(c.id, snap::to_json(c));
+//       });
+//   app.add<snap::Persona>("client", snap::PersonaKind::kCommand, [post](snap::PersonaContext& ctx) {
+//     post(ctx, Customer{"1", "John Doe"});     // direct in dev, HTTP when deployed
+//     return 0;
+//   }).uses(server);
+//
+// An Endpoint is a small value (the server's address and a route index): copy it into
+// any body. Calling it from a persona that does not `use` the server throws UsesError,
+// in dev and run alike. Requests and responses are JSON (snap/json_struct.h): the
+// request is the body of a METHOD PATH request whatever the method; `void` responses
+// are 204 with no body; endpoints without a request (Endpoint<void, Res>) send none.
+// A handler's ApiError reaches the caller as the same ApiError (snap/api_error.h).
+//
+// Transport by mode (docs/api.md):
+//  - dev: a direct call on the caller's thread, through the same JSON encoding both
+//    ways; the handler gets the server persona's context. Waits (up to
+//    `wait_for_server`) for the server persona's body to start. No socket is opened.
+//  - run: HTTP/1.1 to app.host_of(server):port, keep-alive connections pooled per
+//    server; connection failures are retried with backoff for up to `wait_for_server`
+//    (a client started before its server waits for it), then `unavailable`.
+//
+// Thread safety: endpoint() and the constructor run at startup (one thread). Calling an
+// Endpoint is safe from any number of threads at once; handlers run concurrently on the
+// server's threads and must be thread-safe.
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <source_location>
+#include <string>
+#include <string_view>
+#include <type_traits>
+#include <utility>
+
+#include "snap/api_error.h"
+#include "snap/json_struct.h"
+#include "snap/persona.h"
+#include "snap/port.h"
+
+namespace snap {
+
+// Per-server settings. Limits protect the server from its clients; each has the reason
+// beside it. Client-side settings apply to every caller of this server's endpoints.
+struct ApiServerOptions {
+  // Largest request body; larger is refused with 413 before it is read. Default 1 MiB:
+  // typed JSON requests are small, and a body is held in memory while it is parsed.
+  std::size_t body_limit = 1 << 20;
+  // Largest request line + headers; larger is 431. 16 KiB holds any real client's
+  // headers (cookies included) and bounds what one connection can make us buffer.
+  std::size_t header_limit = 16 * 1024;
+  // Time from accepting a connection (or finishing the previous response on it) until a
+  // whole request has arrived; then the connection is closed. One clock for idle
+  // keep-alive connections and for slowloris clients that trickle a request in.
+  std::chrono::milliseconds request_timeout{15'000};
+  // Time allowed to write one response to a client that does not read it.
+  std::chrono::milliseconds write_timeout{15'000};
+  // Connections held at once; a connection accepted beyond it is closed at once. Each
+  // one costs a descriptor and a buffer; the default stays well inside a default
+  // 20k-descriptor limit while 1,000 idle clients still leave room for real ones.
+  std::size_t max_connections = 4096;
+  // Graceful stop: after it stops accepting, the server lets requests in flight finish
+  // for at most this long, then closes what is left.
+  std::chrono::milliseconds stop_deadline{10'000};
+  // Threads running connections and handlers (handlers may block: a store call). 0: the
+  // number of CPUs, at least 2.
+  unsigned threads = 0;
+
+  // Client side: one TCP connect attempt.
+  std::chrono::milliseconds connect_timeout{2'000};
+  // Client side: from sending a request to having the whole response; then the call
+  // fails with deadline_exceeded (the handler may have run, so it is not retried
+  // unless the endpoint is idempotent).
+  std::chrono::milliseconds response_timeout{30'000};
+  // Client side: how long a call keeps retrying while the server cannot be reached
+  // (refused, unreachable, not resolvable; in dev: the server's body has not started).
+  // Backoff 25 ms doubling to 1 s. Then the call fails with `unavailable`.
+  std::chrono::milliseconds wait_for_server{30'000};
+
+  // spdlog level name ("trace", "debug", "info", "warn", "error", "off"); empty: the
+  // server persona's $SNAP_LOG_LEVEL at runtime, else "info".
+  std::string log_level;
+};
+
+struct EndpointOptions {
+  // Safe to run twice: the client may then retry after a failure that happened once the
+  // request was sent (a connection reset, a timeout). Off by default: a POST that
+  // created a record must not create it twice.
+  bool idempotent = false;
+};
+
+class ApiServer;
+
+namespace api_detail {
+// A request with no body (Endpoint<void, Res>).
+struct NoRequest {};
+// A route's handler with the types erased: request body in, response body out ("" for
+// void); throws what the user's handler throws, or ApiError for a request that does not
+// decode.
+using RouteHandler = std::function<std::string(PersonaContext& server, std::string_view body)>;
+
+template <typename Req>
+Req decode_request(std::string_view body);
+template <typename Res>
+Res decode_response(const ApiServer& server, std::size_t route, const std::string& body);
+}  // namespace api_detail
+
+// A typed client function for one endpoint. Cheap to copy; valid as long as the app.
+template <typename Req, typename Res>
+class Endpoint {
+  using Arg = std::conditional_t<std::is_void_v<Req>, api_detail::NoRequest, Req>;
+
+ public:
+  Endpoint() = default;  // bound to nothing; calling it is a std::logic_error
+
+  // The call, from a persona body: `caller` is that body's context. Throws ApiError
+  // (the handler's, or unavailable / deadline_exceeded / internal from the transport)
+  // and UsesError when the caller's persona does not use the server.
+  template <typename R = Req>
+    requires(!std::is_void_v<R>)
+  Res operator()(const PersonaContext& caller, const Arg& request,
+                 std::source_location where = std::source_location::current()) const {
+    return finish(call_raw(caller, encode_json(request), where));
+  }
+  template <typename R = Req>
+    requires std::is_void_v<R>
+  Res operator()(const PersonaContext& caller, std::source_location where = std::source_location::current()) const {
+    return finish(call_raw(caller, std::string(), where));
+  }
+
+  const ApiServer& server() const { return *server_; }
+  std::size_t route() const { return route_; }
+
+ private:
+  friend class ApiServer;
+  Endpoint(const ApiServer* server, std::size_t route) : server_(server), route_(route) {}
+  std::string call_raw(const PersonaContext& caller, std::string body, std::source_location where) const;
+  Res finish(const std::string& body) const {
+    if constexpr (!std::is_void_v<Res>) return api_detail::decode_response<Res>(*server_, route_, body);
+  }
+
+  const ApiServer* server_ = nullptr;  // owned by the app
+  std::size_t route_ = 0;
+};
+
+class ApiServer final : public Persona {
+ public:
+  explicit ApiServer(const Init& init, ApiServerOptions options = {});
+  ~ApiServer() override;
+
+  // Declares `method` `path` at startup and returns its client function. `handler` is
+  // one of  Res(PersonaContext&, const Req&)  Res(const Req&)  (or, for Req = void,
+  // Res(PersonaContext&)  Res()); its PersonaContext is the server persona's, to open
+  // what the server uses. Methods: GET POST PUT PATCH DELETE. Paths start with '/';
+  // "/healthz" is the server's own. Throws std::invalid_argument for a bad method or
+  // path or a duplicate METHOD PATH, PhaseError after startup.
+  template <typename Req, typename Res, typename Handler>
+  Endpoint<Req, Res> endpoint(std::string_view method, std::string_view path, Handler handler,
+                              EndpointOptions options = {});
+
+  // The port it listens on (a child component: `uses(server)` reaches it).
+  const Port& port() const { return *port_; }
+  const ApiServerOptions& options() const { return options_; }
+  // {"port": N, "endpoints": [{"method","path","idempotent"}...], "limits": {...}}; see docs/api.md.
+  boost::json::object config() const override;
+
+  // Probes GET /healthz on this server's port on this machine: true on 200 within
+  // `timeout`. healthy() is what `APP health PERSONA` runs as a container healthcheck.
+  bool healthy(PersonaContext& ctx) const override;
+  bool probe_health(std::chrono::milliseconds timeout = std::chrono::milliseconds(2'000)) const;
+  // The host clients reach this server at ("127.0.0.1" for dev and local builds, the
+  // service name when deployed in containers).
+  std::string host() const;
+
+  // The transport under Endpoint::operator(): checks `uses` (naming `where` in the
+  // UsesError), sends `body` (JSON text, not checked here) to the route, returns the
+  // response body; throws ApiError for an error response.
+  std::string call(const PersonaContext& caller, std::size_t route, std::string body,
+                   std::source_location where = std::source_location::current()) const;
+  // "POST /api/customer", for messages.
+  std::string describe_route(std::size_t route) const;
+
+  struct State;  // private
+
+ private:
+  std::size_t add_route(std::string_view method, std::string_view path, EndpointOptions options,
+                        api_detail::RouteHandler handler);
+  int serve(PersonaContext& ctx);
+
+  ApiServerOptions options_;
+  Port* port_;
+  std::unique_ptr<State> state_;
+};
+
+// ---- implementation ----
+
+namespace api_detail {
+
+// The request as the server reads it: a body that does not fit is the caller's error.
+[[noreturn]] void throw_bad_request(const JsonError& e);
+[[noreturn]] void throw_bad_response(const ApiServer& server, std::size_t route, const JsonError& e);
+
+template <typename Req>
+Req decode_request(std::string_view body) {
+  try {
+    return decode_json<Req>(body);
+  } catch (const JsonError& e) {
+    throw_bad_request(e);
+  }
+}
+
+template <typename Res>
+Res decode_response(const ApiServer& server, std::size_t route, const std::string& body) {
+  try {
+    return decode_json<Res>(body);
+  } catch (const JsonError& e) {
+    throw_bad_response(server, route, e);
+  }
+}
+
+template <typename Req, typename Res, typename Handler>
+RouteHandler erase(Handler handler) {
+  return [handler = std::move(handler)](PersonaContext& ctx, std::string_view body) -> std::string {
+    auto invoke = [&]() -> decltype(auto) {
+      if constexpr (std::is_void_v<Req>) {
+        if constexpr (std::is_invocable_v<const Handler&, PersonaContext&>) {
+          return handler(ctx);
+        } else {
+          static_assert(std::is_invocable_v<const Handler&>,
+                        "ApiServer::endpoint<void, Res>: handler must be Res(PersonaContext&) or Res()");
+          return handler();
+        }
+      } else {
+        const Req request = decode_request<Req>(body);
+        if constexpr (std::is_invocable_v<const Handler&, PersonaContext&, const Req&>) {
+          return handler(ctx, request);
+        } else {
+          static_assert(std::is_invocable_v<const Handler&, const Req&>,
+                        "ApiServer::endpoint<Req, Res>: handler must be Res(PersonaContext&, const Req&) or "
+                        "Res(const Req&)");
+          return handler(request);
+        }
+      }
+    };
+    if constexpr (std::is_void_v<Res>) {
+      invoke();
+      return std::string();
+    } else {
+      return encode_json<Res>(invoke());
+    }
+  };
+}
+
+}  // namespace api_detail
+
+template <typename Req, typename Res, typename Handler>
+Endpoint<Req, Res> ApiServer::endpoint(std::string_view method, std::string_view path, Handler handler,
+                                       EndpointOptions options) {
+  const std::size_t route =
+      add_route(method, path, options, api_detail::erase<Req, Res, Handler>(std::move(handler)));
+  return Endpoint<Req, Res>(this, route);
+}
+
+template <typename Req, typename Res>
+std::string Endpoint<Req, Res>::call_raw(const PersonaContext& caller, std::string body,
+                                         std::source_location where) const {
+  if (server_ == nullptr) throw std::logic_error("snap::Endpoint: called an endpoint that was never declared");
+  return server_->call(caller, route_, std::move(body), where);
+}
+
+}  // namespace snap

@@ -1,0 +1,341 @@
+#include "snap/api_server.h"
+
+#include <algorithm>
+#include <condition_variable>
+#include <mutex>
+#include <thread>
+
+#include <boost/json.hpp>
+#include <spdlog/sinks/stdout_sinks.h>
+#include <spdlog/spdlog.h>
+
+#include "http_client.h"
+#include "http_server.h"
+#include "snap/app.h"
+#include "snap/membrane.h"
+
+namespace snap {
+
+namespace {
+
+constexpr std::string_view kHealthPath = "/healthz";
+constexpr std::string_view kMethods[] = {"GET", "POST", "PUT", "PATCH", "DELETE"};
+// Retry backoff while a server cannot be reached: first wait, and the cap it doubles to.
+constexpr std::chrono::milliseconds kFirstBackoff{25};
+constexpr std::chrono::milliseconds kMaxBackoff{1'000};
+// What a caller sees of an exception that is not an ApiError; its text stays in the log.
+constexpr std::string_view kInternalMessage = "internal error (details are in the server's log)";
+
+std::string error_body(ErrorCode code, std::string_view message) {
+  boost::json::object o;
+  o["code"] = to_string(code);
+  o["message"] = message;
+  return boost::json::serialize(o);
+}
+
+std::shared_ptr<spdlog::logger> make_logger(const std::string& name, const std::string& level) {
+  auto logger = std::make_shared<spdlog::logger>(name, std::make_shared<spdlog::sinks::stderr_sink_mt>());
+  logger->set_pattern("[%Y-%m-%d %H:%M:%S.%e] [%n] [%l] %v");
+  logger->set_level(spdlog::level::from_str(level.empty() ? "info" : level));
+  return logger;
+}
+
+}  // namespace
+
+struct ApiServer::State {
+  struct Route {
+    std::string method;
+    std::string path;
+    EndpointOptions options;
+    api_detail::RouteHandler handler;
+  };
+  std::vector<Route> routes;  // frozen after startup
+
+  // The running server body (dev calls run handlers with its context).
+  std::mutex mutex;
+  std::condition_variable changed;
+  PersonaContext* server_ctx = nullptr;  // guarded by mutex; set while the body runs
+  bool stopped = false;                  // guarded by mutex
+  int direct_calls = 0;                  // guarded by mutex; dev calls in flight
+  api_detail::HttpServer* http = nullptr;  // guarded by mutex; set while serving HTTP
+  std::shared_ptr<spdlog::logger> logger = make_logger("api", "info");  // replaced when the body starts
+
+  // Client side: one pool per server, made on the first call.
+  std::once_flag pool_once;
+  std::unique_ptr<api_detail::ClientPool> pool;
+
+  const Route* find(std::string_view method, std::string_view path) const {
+    for (const Route& r : routes) {
+      if (r.method == method && r.path == path) return &r;
+    }
+    return nullptr;
+  }
+
+  // Runs a route's handler as the server and turns the outcome into a reply: the one
+  // place where errors become status + error body, for both transports.
+  api_detail::HttpReply dispatch(const Route& route, PersonaContext& ctx, std::string_view body) {
+    try {
+      std::string out = route.handler(ctx, body);
+      if (out.empty()) return {204, {}};
+      return {200, std::move(out)};
+    } catch (const ApiError& e) {
+      logger->debug("{} {}: {}", route.method, route.path, e.what());
+      return {http_status(e.code()), error_body(e.code(), e.message())};
+    } catch (const std::exception& e) {
+      logger->warn("{} {}: internal error: {}", route.method, route.path, e.what());
+      return {500, error_body(ErrorCode::kInternal, kInternalMessage)};
+    } catch (...) {
+      logger->warn("{} {}: internal error: a non-standard exception", route.method, route.path);
+      return {500, error_body(ErrorCode::kInternal, kInternalMessage)};
+    }
+  }
+};
+
+namespace api_detail {
+
+void throw_bad_request(const JsonError& e) {
+  throw ApiError(ErrorCode::kInvalidArgument, "request body: " + std::string(e.what()));
+}
+
+void throw_bad_response(const ApiServer& server, std::size_t route, const JsonError& e) {
+  throw ApiError(ErrorCode::kInternal,
+                 "response of " + server.describe_route(route) + " does not fit the response type: " + e.what());
+}
+
+}  // namespace api_detail
+
+ApiServer::ApiServer(const Init& init, ApiServerOptions options)
+    : Persona(init, PersonaKind::kDaemon, [this](PersonaContext& ctx) { return serve(ctx); }, "ApiServer"),
+      options_(std::move(options)),
+      port_(&add<Port>("port")),
+      state_(std::make_unique<State>()) {
+  if (options_.body_limit == 0 || options_.header_limit == 0 || options_.max_connections == 0) {
+    throw std::invalid_argument("ApiServer " + id().str() + ": body_limit, header_limit and max_connections must be > 0");
+  }
+  if (!options_.log_level.empty() && spdlog::level::from_str(options_.log_level) == spdlog::level::off &&
+      options_.log_level != "off") {
+    throw std::invalid_argument("ApiServer " + id().str() + ": unknown log_level \"" + options_.log_level +
+                                "\" (trace, debug, info, warn, error, critical, off)");
+  }
+  uses(*port_);
+  on_stop([this] {
+    std::lock_guard lock(state_->mutex);
+    if (state_->http != nullptr) state_->http->stop_accepting();
+  });
+}
+
+ApiServer::~ApiServer() = default;
+
+std::size_t ApiServer::add_route(std::string_view method, std::string_view path, EndpointOptions options,
+                                 api_detail::RouteHandler handler) {
+  app().assert_startup();
+  const std::string where = "ApiServer " + id().str() + ": endpoint " + std::string(method) + " " + std::string(path);
+  if (std::find(std::begin(kMethods), std::end(kMethods), method) == std::end(kMethods)) {
+    throw std::invalid_argument(where + ": method must be GET, POST, PUT, PATCH or DELETE");
+  }
+  if (path.empty() || path[0] != '/' || path.find_first_of("?# \r\n") != std::string_view::npos) {
+    throw std::invalid_argument(where + ": path must start with '/' and hold no query, fragment or space");
+  }
+  if (path == kHealthPath) throw std::invalid_argument(where + ": /healthz is the server's own health check");
+  if (state_->find(method, path) != nullptr) throw std::invalid_argument(where + ": declared twice");
+  state_->routes.push_back({std::string(method), std::string(path), options, std::move(handler)});
+  return state_->routes.size() - 1;
+}
+
+std::string ApiServer::describe_route(std::size_t route) const {
+  const auto& r = state_->routes.at(route);
+  return r.method + " " + r.path + " (" + id().str() + ")";
+}
+
+boost::json::object ApiServer::config() const {
+  boost::json::array endpoints;
+  for (const auto& r : state_->routes) {
+    endpoints.push_back(boost::json::object{{"method", r.method}, {"path", r.path}, {"idempotent", r.options.idempotent}});
+  }
+  return {
+      {"port", port_->number()},
+      {"endpoints", std::move(endpoints)},
+      {"health_path", kHealthPath},
+      {"limits",
+       boost::json::object{
+           {"body_limit", options_.body_limit},
+           {"header_limit", options_.header_limit},
+           {"request_timeout_ms", options_.request_timeout.count()},
+           {"write_timeout_ms", options_.write_timeout.count()},
+           {"max_connections", options_.max_connections},
+           {"stop_deadline_ms", options_.stop_deadline.count()},
+       }},
+  };
+}
+
+std::string ApiServer::host() const { return app().host_of(*this); }
+
+// ---- the server persona ----
+
+int ApiServer::serve(PersonaContext& ctx) {
+  std::string level = options_.log_level;
+  if (level.empty()) level = ctx.membrane().env("SNAP_LOG_LEVEL").value_or("info");
+  auto logger = make_logger(id().str(), level);
+
+  const auto dispatch_http = [this, &ctx](std::string_view method, std::string_view target,
+                                          std::string_view body) -> api_detail::HttpReply {
+    const std::string_view path = target.substr(0, target.find('?'));
+    if (path == kHealthPath && method == "GET") return {200, R"({"status":"ok"})"};
+    const State::Route* route = state_->find(method, path);
+    if (route == nullptr) {
+      return {404, error_body(ErrorCode::kNotFound, "no endpoint " + std::string(method) + " " + std::string(path))};
+    }
+    return state_->dispatch(*route, ctx, body);
+  };
+
+  std::unique_ptr<api_detail::HttpServer> http;
+  if (app().mode() != Mode::kDev) {
+    http = std::make_unique<api_detail::HttpServer>(options_, *logger, dispatch_http);
+    const std::string host = app().host_of(*this);
+    // Local builds listen on loopback only; in a container the service must be
+    // reachable from the other containers on its networks.
+    const std::string address = host == "127.0.0.1" ? "127.0.0.1" : "0.0.0.0";
+    http->start(address, port_->number());
+    logger->info("listening on {}:{} ({} endpoints)", address, port_->number(), state_->routes.size());
+  }
+  {
+    std::lock_guard lock(state_->mutex);
+    state_->logger = logger;
+    state_->server_ctx = &ctx;
+    state_->http = http.get();
+    state_->stopped = false;
+  }
+  state_->changed.notify_all();
+
+  ctx.wait_for_stop();
+
+  {
+    std::unique_lock lock(state_->mutex);
+    state_->stopped = true;
+    state_->http = nullptr;
+    // Dev: direct calls in flight run on their callers' threads with our context; let
+    // them finish (bounded) before the context goes away.
+    state_->changed.wait_for(lock, options_.stop_deadline, [&] { return state_->direct_calls == 0; });
+  }
+  if (http) {
+    http->stop(options_.stop_deadline);
+    logger->info("stopped");
+  }
+  {
+    std::unique_lock lock(state_->mutex);
+    state_->changed.wait(lock, [&] { return state_->direct_calls == 0; });
+    state_->server_ctx = nullptr;
+  }
+  return 0;
+}
+
+bool ApiServer::healthy(PersonaContext&) const {
+  if (app().mode() == Mode::kDev) {  // no socket in dev: healthy while the body runs
+    std::lock_guard lock(state_->mutex);
+    return state_->server_ctx != nullptr && !state_->stopped;
+  }
+  return probe_health();
+}
+
+bool ApiServer::probe_health(std::chrono::milliseconds timeout) const {
+  api_detail::ClientPool probe("127.0.0.1", port_->number(), {timeout, timeout, timeout});
+  const auto result = probe.exchange("GET", kHealthPath, "");
+  return result.failure == api_detail::Failure::kNone && result.response.status == 200;
+}
+
+// ---- calls ----
+
+namespace {
+
+// The caller's side of a reply, for both transports: a success body, or the ApiError
+// the error body describes.
+std::string finish(const ApiServer& server, std::size_t route, int status, std::string body) {
+  if (status == 200 || status == 204) return body;
+  boost::system::error_code ec;
+  const boost::json::value parsed = boost::json::parse(body, ec);
+  if (!ec && parsed.is_object()) {
+    const auto& o = parsed.get_object();
+    const auto* code = o.if_contains("code");
+    const auto* message = o.if_contains("message");
+    if (code != nullptr && code->is_string() && message != nullptr && message->is_string()) {
+      if (auto c = error_code_from_string(code->get_string())) {
+        throw ApiError(*c, std::string(message->get_string()));
+      }
+    }
+  }
+  // Not our error format (a proxy's page, a future code): keep the status's meaning.
+  throw ApiError(error_code_for_status(status), "HTTP " + std::to_string(status) + " from " +
+                                                    server.describe_route(route) + ": " + body.substr(0, 200));
+}
+
+}  // namespace
+
+std::string ApiServer::call(const PersonaContext& caller, std::size_t route, std::string body,
+                            std::source_location where) const {
+  caller.require_uses(*this, where);
+  const State::Route& r = state_->routes.at(route);
+  const auto give_up_at = std::chrono::steady_clock::now() + options_.wait_for_server;
+
+  if (app().mode() == Mode::kDev) {
+    PersonaContext* server_ctx = nullptr;
+    {
+      std::unique_lock lock(state_->mutex);
+      // Bounded waits in slices, so that a caller asked to stop does not wait on.
+      while (state_->server_ctx == nullptr || state_->stopped) {
+        if (caller.stop_requested() || std::chrono::steady_clock::now() >= give_up_at) {
+          throw ApiError(ErrorCode::kUnavailable,
+                         describe_route(route) + ": the server persona " +
+                             (state_->stopped ? std::string("has stopped") : "did not start within " +
+                                                                                std::to_string(options_.wait_for_server.count()) + " ms"));
+        }
+        state_->changed.wait_for(lock, std::chrono::milliseconds(50));
+      }
+      server_ctx = state_->server_ctx;
+      ++state_->direct_calls;
+    }
+    // The same encoding as HTTP both ways: the request was serialized by the Endpoint,
+    // the handler parses it; the response is serialized here and parsed by the Endpoint.
+    api_detail::HttpReply reply = state_->dispatch(r, *server_ctx, body);
+    {
+      std::lock_guard lock(state_->mutex);
+      --state_->direct_calls;
+    }
+    state_->changed.notify_all();
+    return finish(*this, route, reply.status, std::move(reply.body));
+  }
+
+  std::call_once(state_->pool_once, [&] {
+    state_->pool = std::make_unique<api_detail::ClientPool>(
+        host(), port_->number(),
+        api_detail::ClientTimeouts{options_.connect_timeout, options_.response_timeout, options_.request_timeout / 2});
+  });
+  api_detail::ClientPool& pool = *state_->pool;
+  auto backoff = kFirstBackoff;
+  for (int attempt = 1;; ++attempt) {
+    api_detail::Exchange x = pool.exchange(r.method, r.path, body);
+    using api_detail::Failure;
+    if (x.failure == Failure::kNone) return finish(*this, route, x.response.status, std::move(x.response.body));
+    const bool retry = x.failure == Failure::kConnect || x.failure == Failure::kBeforeSent || r.options.idempotent;
+    const std::string where = describe_route(route) + " at " + pool.host() + ":" + std::to_string(pool.port());
+    if (!retry) {
+      if (x.failure == Failure::kTimeout) {
+        throw ApiError(ErrorCode::kDeadlineExceeded,
+                       where + ": no response within " + std::to_string(options_.response_timeout.count()) +
+                           " ms (not retried: the endpoint is not idempotent)");
+      }
+      throw ApiError(ErrorCode::kUnavailable, where + ": connection lost after the request was sent (" +
+                                                  x.error.message() + "); not retried: the endpoint is not idempotent");
+    }
+    // A broken pooled connection is retried at once on a fresh one; a server that
+    // cannot be reached is waited for, with backoff.
+    if (x.failure == Failure::kBeforeSent && attempt == 1) continue;
+    if (std::chrono::steady_clock::now() + backoff >= give_up_at || caller.wait_for_stop(backoff)) {
+      throw ApiError(ErrorCode::kUnavailable, where + ": " + x.error.message() + " (gave up after " +
+                                                  std::to_string(attempt) + " attempts in " +
+                                                  std::to_string(options_.wait_for_server.count()) + " ms)");
+    }
+    backoff = std::min(backoff * 2, kMaxBackoff);
+  }
+}
+
+}  // namespace snap

@@ -1,0 +1,68 @@
+#include "snap/json_struct.h"
+
+#include <boost/json/parser.hpp>
+
+#include <utility>
+#include <vector>
+
+namespace snap {
+
+JsonError::JsonError(std::string path, std::string problem)
+    : std::runtime_error(path + ": " + problem), path_(std::move(path)), problem_(std::move(problem)) {}
+
+namespace json_detail {
+
+namespace {
+std::string_view kind_of(const boost::json::value& v) {
+  switch (v.kind()) {
+    case boost::json::kind::null: return "null";
+    case boost::json::kind::bool_: return "boolean";
+    case boost::json::kind::int64:
+    case boost::json::kind::uint64:
+    case boost::json::kind::double_: return "number";
+    case boost::json::kind::string: return "string";
+    case boost::json::kind::array: return "array";
+    case boost::json::kind::object: return "object";
+  }
+  return "value";
+}
+}  // namespace
+
+std::string Path::str() const {
+  std::vector<const Path*> chain;
+  for (const Path* p = this; p != nullptr; p = p->parent) chain.push_back(p);
+  std::string out = "$";
+  for (auto it = chain.rbegin(); it != chain.rend(); ++it) {
+    const Path& p = **it;
+    if (p.index != SIZE_MAX) {
+      out += "[" + std::to_string(p.index) + "]";
+    } else if (p.parent != nullptr) {
+      out += ".";
+      out += p.field;
+    }
+  }
+  return out;
+}
+
+void fail(const Path& path, std::string_view expected, const boost::json::value& got) {
+  std::string problem = "expected " + std::string(expected) + ", got " + std::string(kind_of(got));
+  if (got.is_number()) problem += " " + boost::json::serialize(got);
+  throw JsonError(path.str(), std::move(problem));
+}
+
+void fail_missing(const Path& path) { throw JsonError(path.str(), "missing"); }
+
+}  // namespace json_detail
+
+boost::json::value parse_json(std::string_view text) {
+  boost::system::error_code ec;
+  boost::json::parser parser;
+  // write(), not write_some(): the text must be one whole value, nothing after it.
+  const std::size_t used = parser.write(text.data(), text.size(), ec);
+  if (ec) {
+    throw JsonError("$", "not JSON: " + ec.message() + " at offset " + std::to_string(used));
+  }
+  return parser.release();
+}
+
+}  // namespace snap
