@@ -1,8 +1,11 @@
 // KeyValueStore as a component: its table comes from its Id, its indexes are in the
-// manifest, dev mode keeps it in memory, and run mode finds PostgreSQL through
-// $SNAP_POSTGRES. Startup may not touch it.
+// manifest, dev mode keeps it in memory, and run mode finds its database (snap::Postgres)
+// from the replayed build state and the database's password secret; $SNAP_POSTGRES only
+// for a store without a database in a --local build.
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+
+#include <algorithm>
 
 #include "../format/log_test_util.h"
 #include "../support/fake_system.h"
@@ -10,7 +13,10 @@
 #include "snap/app.h"
 #include "snap/key_value_store.h"
 #include "snap/lifecycle.h"
+#include "snap/membrane.h"
+#include "snap/password.h"
 #include "snap/persona.h"
+#include "snap/postgres.h"
 #include "snap/secrets.h"
 
 namespace snap {
@@ -77,11 +83,11 @@ TEST(KeyValueStore, APersonaThatDoesNotUseItIsRefusedInDevAndRunAlike) {
   expect_refused(*run);
 }
 
-TEST(KeyValueStore, RunModeUsesPostgresFromTheEnvironment) {
+TEST(KeyValueStore, ALocalBuildFindsAStoreWithoutADatabaseThroughSnapPostgres) {
   testing::TempDir out;
   testing::FakeSystem build_system;
   KeyValueStore* customers = nullptr;
-  build_app("shop", shop(&customers), build_system, BuildOptions{out.path(), {}});
+  build_app("shop", shop(&customers), build_system, BuildOptions{out.path(), {}, Placement::kLocal});
 
   testing::FakeSystem run_system(2);
   auto secrets = secrets_from_map({});
@@ -92,7 +98,8 @@ TEST(KeyValueStore, RunModeUsesPostgresFromTheEnvironment) {
     FAIL();
   } catch (const StoreError& e) {
     EXPECT_EQ(e.code(), StoreError::Code::kUnavailable);
-    EXPECT_THAT(e.what(), HasSubstr("set SNAP_POSTGRES"));
+    EXPECT_THAT(e.what(), HasSubstr("store shop.customers has no database: declare one"));
+    EXPECT_THAT(e.what(), HasSubstr("in a --local build, set SNAP_POSTGRES"));
   }
 
   run_system.variables["SNAP_POSTGRES"] = testing::TestPostgres::shared().connection();
@@ -102,6 +109,123 @@ TEST(KeyValueStore, RunModeUsesPostgresFromTheEnvironment) {
   customers->open(api).set("c1", json{{"city", "Oslo"}});
   EXPECT_EQ(customers->open(api).get("c1"), (json{{"city", "Oslo"}}));
   EXPECT_EQ(customers->open(api).index("by-city").get("Oslo").front().key, "c1");
+}
+
+TEST(KeyValueStore, AContainerBuildIgnoresSnapPostgresForAStoreWithoutADatabase) {
+  testing::TempDir out;
+  testing::FakeSystem system;
+  KeyValueStore* customers = nullptr;
+  build_app("shop", shop(&customers), system, BuildOptions{out.path(), {}});
+  system.variables["SNAP_POSTGRES"] = testing::TestPostgres::shared().connection();
+  auto secrets = secrets_from_map({});
+  auto app = replay_app("shop", shop(&customers), system, ReplayOptions{out / "snapshot.snaplog", Mode::kRun, secrets.get()});
+  try {
+    customers->open(context(*app, "api"));
+    FAIL();
+  } catch (const StoreError& e) {
+    EXPECT_EQ(e.code(), StoreError::Code::kUnavailable);
+    EXPECT_THAT(e.what(), HasSubstr("store shop.customers has no database"));
+  }
+}
+
+// A database, two stores sharing it, a persona using one store, one using nothing.
+struct Shop {
+  Postgres* db = nullptr;
+  KeyValueStore* customers = nullptr;
+  KeyValueStore* orders = nullptr;
+};
+DefineApp shop_with_database(Shop* out) {
+  return [out](App& app) {
+    out->db = &app.add<Postgres>("db", PostgresConfig{"shop-user", "shop-db"});
+    out->customers = &app.add<KeyValueStore>("customers", *out->db, std::vector<IndexSpec>{by_city()});
+    out->orders = &app.add<KeyValueStore>("orders", *out->db);
+    app.add<Persona>("api", PersonaKind::kDaemon, [](PersonaContext&) { return 0; }).uses(*out->customers);
+    app.add<Persona>("mailer", PersonaKind::kDaemon, [](PersonaContext&) { return 0; });
+  };
+}
+
+TEST(KeyValueStore, ADatabaseRecordsWhatItsServiceNeedsAndNothingSecret) {
+  testing::FakeSystem system;
+  Shop shop;
+  auto app = start_dev_app("shop", shop_with_database(&shop), system, {});
+  EXPECT_EQ(boost::json::serialize(shop.db->config()),
+            R"({"user":"shop-user","database":"shop-db","port":5432,"password_secret":"db.password","service":"db"})");
+  EXPECT_EQ(shop.db->password().secret_name(), "db.password");
+  const auto manifest = app->manifest();
+  const auto store = std::find_if(manifest.components.begin(), manifest.components.end(),
+                                  [](const ComponentEntry& e) { return e.id == "shop.customers"; });
+  ASSERT_NE(store, manifest.components.end());
+  EXPECT_EQ(store->uses, (std::vector<std::string>{"shop.db"}));
+  EXPECT_EQ(app->secrets_for(*app->find_persona("api")), (std::vector<std::string>{"db.password"}));
+  EXPECT_TRUE(app->secrets_for(*app->find_persona("mailer")).empty());
+}
+
+TEST(KeyValueStore, AStoreInADatabaseConnectsToItsServiceWithItsSecret) {
+  testing::TempDir out;
+  testing::FakeSystem system;
+  Shop shop;
+  build_app("shop", shop_with_database(&shop), system, BuildOptions{out.path(), {}});
+  system.variables["SNAP_POSTGRES"] = "host=elsewhere";  // not for a container build
+  auto secrets = secrets_from_map({{"db.password", "pa'ss"}});
+  auto app = replay_app("shop", shop_with_database(&shop), system,
+                        ReplayOptions{out / "snapshot.snaplog", Mode::kRun, secrets.get()});
+  EXPECT_EQ(shop.db->host(), "db");
+  EXPECT_EQ(shop.db->connection(context(*app, "api")),
+            R"(host='db' port=5432 user='shop-user' dbname='shop-db' password='pa\'ss' connect_timeout=10)");
+  try {
+    shop.db->connection(context(*app, "mailer"));
+    FAIL();
+  } catch (const UsesError& e) {
+    EXPECT_THAT(e.what(), HasSubstr("persona mailer (shop.mailer) does not use shop.db (Postgres)"));
+  }
+}
+
+TEST(KeyValueStore, ALocalBuildReachesItsDatabaseOnThisHostUnlessSnapPostgresSaysOtherwise) {
+  testing::TempDir out;
+  testing::FakeSystem system;
+  Shop shop;
+  build_app("shop", shop_with_database(&shop), system, BuildOptions{out.path(), {}, Placement::kLocal});
+  auto secrets = secrets_from_map({{"db.password", "pw"}});
+  auto app = replay_app("shop", shop_with_database(&shop), system,
+                        ReplayOptions{out / "snapshot.snaplog", Mode::kRun, secrets.get()});
+  EXPECT_EQ(shop.db->connection(context(*app, "api")),
+            "host='127.0.0.1' port=5432 user='shop-user' dbname='shop-db' password='pw' connect_timeout=10");
+
+  // Two stores in the one database: each its own tables.
+  system.variables["SNAP_POSTGRES"] = testing::TestPostgres::shared().connection();
+  auto again = replay_app("shop", shop_with_database(&shop), system,
+                          ReplayOptions{out / "snapshot.snaplog", Mode::kRun, secrets.get()});
+  EXPECT_EQ(shop.db->connection(context(*again, "api")), testing::TestPostgres::shared().connection());
+  const PersonaContext api = context(*again, "api");
+  shop.customers->open(api).set("c1", json{{"city", "Lyon"}});
+  EXPECT_EQ(shop.customers->open(api).get("c1"), (json{{"city", "Lyon"}}));
+  EXPECT_NE(shop.customers->table(), shop.orders->table());
+}
+
+TEST(KeyValueStore, ADatabaseWithoutItsPasswordIsSecretUnavailable) {
+  testing::TempDir out;
+  testing::FakeSystem system;
+  Shop shop;
+  build_app("shop", shop_with_database(&shop), system, BuildOptions{out.path(), {}});
+  auto secrets = secrets_from_map({});
+  auto app = replay_app("shop", shop_with_database(&shop), system,
+                        ReplayOptions{out / "snapshot.snaplog", Mode::kRun, secrets.get()});
+  try {
+    shop.customers->open(context(*app, "api"));
+    FAIL();
+  } catch (const SecretUnavailable& e) {
+    EXPECT_THAT(e.what(), HasSubstr("secret \"db.password\" of shop.db.password has no value for persona api"));
+  }
+}
+
+TEST(KeyValueStore, ADatabaseNeedsAUserAndADatabaseName) {
+  testing::FakeSystem system;
+  try {
+    start_dev_app("shop", [](App& app) { app.add<Postgres>("db", PostgresConfig{"", "x"}); }, system, {});
+    FAIL();
+  } catch (const std::invalid_argument& e) {
+    EXPECT_THAT(e.what(), HasSubstr("Postgres shop.db: user and database must not be empty"));
+  }
 }
 
 }  // namespace
