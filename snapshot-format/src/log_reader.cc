@@ -483,8 +483,12 @@ class LogReader::Impl {
     if ((w & 3) != 1 || ((w >> 32) & 7) != 2) return false;  // not a near list of bytes
     const auto offset = static_cast<std::int64_t>(static_cast<std::int32_t>(static_cast<std::uint32_t>(w)) >> 2);
     const std::uint64_t count = w >> 35;
-    const unsigned char* target = p + 8 + offset * 8;
-    if (target < v.segment_begin || target > v.segment_end || count > std::uint64_t(v.segment_end - target)) return false;
+    // In offsets from the segment's start, so that a wild offset is never even formed as a
+    // pointer outside the buffer.
+    const std::int64_t segment_size = v.segment_end - v.segment_begin;
+    const std::int64_t at = (p - v.segment_begin) + 8 + offset * 8;
+    if (at < 0 || at > segment_size || count > static_cast<std::uint64_t>(segment_size - at)) return false;
+    const unsigned char* target = v.segment_begin + at;
     const std::uint64_t charged = (count + 7) & ~std::uint64_t{7};
     if (charged > v.budget_bytes) return false;
     v.budget_bytes -= charged;
