@@ -59,7 +59,8 @@ while [ $i -lt "$reps" ]; do
   since "$t" >> "$work/db"
   docker-compose -p "${p}db" -f "$work/out/docker-compose.yml" down -v >/dev/null 2>&1
 
-  t=$(now); (cd "$work" && "$app" dev --exit-after-jobs >/dev/null 2>&1); since "$t" >> "$work/dev"
+  t=$(now)
+  if (cd "$work" && "$app" dev --exit-after-jobs 2>/dev/null | grep -q 'Loaded customer'); then since "$t" >> "$work/dev"; fi
 done
 
 size() { docker image inspect -f '{{.Size}}' "$1" | awk '{printf "%.1f MB", $1 / 1000000}'; }
@@ -67,6 +68,6 @@ echo "repetitions: $reps (interleaved), medians in seconds"
 echo "cold up -> client read back (initdb included): $(median < "$work/cold")"
 echo "warm up -> client read back (volume kept):     $(median < "$work/warm")"
 echo "baseline: database alone up -> healthy (cold): $(median < "$work/db")"
-echo "baseline: customer dev, in one process:        $(median < "$work/dev")"
+echo "baseline: customer dev, in one process:        $(median < "$work/dev") ($(wc -l < "$work/dev") of $reps runs succeeded)"
 echo "app image build: ${app_build}s, $(size "$SNAP_IMAGE") (binary $(du -m "$work/out/app/customer" | cut -f1) MB)"
 echo "PostgreSQL image build: ${pg_build}s, $(size "$SNAP_POSTGRES_IMAGE")"

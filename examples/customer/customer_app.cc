@@ -14,6 +14,7 @@
 
 #include "snap/api_server.h"
 #include "snap/app.h"
+#include "snap/job.h"
 #include "snap/key_value_store.h"
 #include "snap/main.h"
 #include "snap/persona.h"
@@ -55,14 +56,15 @@ CustomerServer create_customer_server(snap::Component& scope) {
 }
 
 void create_example_client(snap::Component& scope, const CustomerServer& server) {
+  // Runs once at deployment, after the API server is healthy (and once in dev).
   scope
-      .add<snap::Persona>("example-client", snap::PersonaKind::kJob,
-                          [server](snap::PersonaContext& ctx) {
-                            server.post_customer(ctx, Customer{"1", "John Doe"});
-                            const Customer customer = server.get_customer(ctx, CustomerId{"1"});
-                            std::cout << "Loaded customer: " << snap::encode_json(customer) << std::endl;
-                            return 0;
-                          })
+      .add<snap::Job>("example-client",
+                      [server](snap::PersonaContext& ctx) {
+                        server.post_customer(ctx, Customer{"1", "John Doe"});
+                        const Customer customer = server.get_customer(ctx, CustomerId{"1"});
+                        std::cout << "Loaded customer: " << snap::encode_json(customer) << std::endl;
+                        return 0;
+                      })
       .uses(server.post_customer.server());
 }
 

@@ -3,7 +3,9 @@
 // databases' password files, and secret files owned by the services that read them.
 #include <elf.h>
 #include <link.h>
+#include <spawn.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -87,6 +89,20 @@ bool part_of_libc(const std::string& file) {
   return false;
 }
 
+// objcopy --strip-debug FROM TO; false when objcopy is missing or fails.
+bool strip_debug(const fs::path& from, const fs::path& to) {
+  const std::string source = from.string(), target = to.string();
+  std::vector<char*> argv{const_cast<char*>("objcopy"), const_cast<char*>("--strip-debug"),
+                          const_cast<char*>(source.c_str()), const_cast<char*>(target.c_str()), nullptr};
+  pid_t pid = 0;
+  if (::posix_spawnp(&pid, "objcopy", nullptr, nullptr, argv.data(), environ) != 0) return false;
+  int status = 0;
+  while (::waitpid(pid, &status, 0) < 0) {
+    if (errno != EINTR) return false;
+  }
+  return WIFEXITED(status) && WEXITSTATUS(status) == 0;
+}
+
 }  // namespace
 
 DeployInput deploy_input(const App& app) {
@@ -135,7 +151,11 @@ BuildEmitter deployment_emitter(DeployOptions defaults) {
     }
     const fs::path binary = dir / plan.binary;
     fs::create_directories(binary.parent_path());
-    fs::copy_file("/proc/self/exe", binary, fs::copy_options::overwrite_existing);
+    // This process's binary, named so that another process (objcopy) opens it too.
+    const fs::path self = "/proc/" + std::to_string(::getpid()) + "/exe";
+    if (!options.strip_debug || !strip_debug(self, binary)) {
+      fs::copy_file(self, binary, fs::copy_options::overwrite_existing);
+    }
     fs::permissions(binary, fs::perms::owner_all | fs::perms::group_read | fs::perms::group_exec |
                                 fs::perms::others_read | fs::perms::others_exec);
     for (const std::string& object : objects) {

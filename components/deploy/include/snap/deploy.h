@@ -61,6 +61,10 @@ struct DeployOptions {
   // Directories of the binary's shared libraries outside the loader's default ones
   // (/lib/x86_64-linux-gnu, /usr/lib/x86_64-linux-gnu, ...): they go in LD_LIBRARY_PATH.
   std::vector<std::string> extra_library_dirs;
+  // The emitter copies the binary without its debug sections (`objcopy --strip-debug`,
+  // when binutils is installed; else as it is): a RelWithDebInfo binary shrinks from tens
+  // of MB to a few. The ELF build id, which the log records, is kept.
+  bool strip_debug = true;
 };
 
 struct DeployFile {
