@@ -1,11 +1,18 @@
 #include "http_client.h"
 
+#include <fcntl.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <poll.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
+#include <unistd.h>
 
-#include <boost/asio/connect.hpp>
-#include <boost/asio/io_context.hpp>
-#include <boost/asio/ip/tcp.hpp>
-#include <boost/beast/core.hpp>
+#include <cerrno>
+
+#include <boost/asio/buffer.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/http.hpp>
 
 namespace snap::api_detail {
@@ -13,7 +20,6 @@ namespace snap::api_detail {
 namespace beast = boost::beast;
 namespace http = beast::http;
 namespace net = boost::asio;
-using tcp = net::ip::tcp;
 
 namespace {
 // Responses come from our own server, but a proxy or a confused peer could send
@@ -22,32 +28,179 @@ constexpr std::size_t kResponseLimit = 64u << 20;
 // Pooled connections kept per server; more concurrent callers open more connections
 // and close the extra ones when they finish.
 constexpr std::size_t kMaxIdle = 64;
+
+boost::system::error_code errno_code(int e = errno) { return {e, boost::system::system_category()}; }
+
+timeval to_timeval(std::chrono::nanoseconds d) {
+  if (d < std::chrono::microseconds(1)) d = std::chrono::microseconds(1);  // 0 would mean "no timeout"
+  const auto us = std::chrono::duration_cast<std::chrono::microseconds>(d).count();
+  return timeval{static_cast<time_t>(us / 1'000'000), static_cast<suseconds_t>(us % 1'000'000)};
+}
 }  // namespace
 
-// A connection with its own single-threaded io_context: the caller's thread runs the
-// asynchronous operations, which is how Beast gives blocking calls a timeout.
+// A connected socket used with blocking calls, each bounded by the exchange's deadline
+// through SO_RCVTIMEO/SO_SNDTIMEO: as cheap per call as a bare blocking client (one
+// send, one recv), where an io_context per call would add an epoll round and timer
+// updates. A Beast SyncReadStream/SyncWriteStream.
 class Connection {
  public:
-  Connection() : stream(ioc) {}
+  explicit Connection(int fd) : fd_(fd) {}
+  ~Connection() { ::close(fd_); }
+  Connection(const Connection&) = delete;
+  Connection& operator=(const Connection&) = delete;
 
-  // Runs the queued operation to completion on this thread.
-  void run() {
-    ioc.restart();
-    ioc.run();
+  void set_deadline(std::chrono::steady_clock::time_point deadline) { deadline_ = deadline; }
+
+  template <typename MutableBuffers>
+  std::size_t read_some(const MutableBuffers& buffers, boost::system::error_code& ec) {
+    const net::mutable_buffer b = first(buffers, net::buffer_sequence_begin(buffers), net::buffer_sequence_end(buffers));
+    for (;;) {
+      if (!arm(SO_RCVTIMEO, ec)) return 0;
+      const ssize_t n = ::recv(fd_, b.data(), b.size(), 0);
+      if (n > 0) return static_cast<std::size_t>(n);
+      if (n == 0) {
+        ec = net::error::eof;
+        return 0;
+      }
+      if (errno == EINTR) continue;
+      ec = (errno == EAGAIN || errno == EWOULDBLOCK) ? make_error_code(beast::error::timeout) : errno_code();
+      return 0;
+    }
+  }
+  template <typename MutableBuffers>
+  std::size_t read_some(const MutableBuffers& buffers) {
+    boost::system::error_code ec;
+    const std::size_t n = read_some(buffers, ec);
+    if (ec) throw boost::system::system_error(ec);
+    return n;
+  }
+
+  template <typename ConstBuffers>
+  std::size_t write_some(const ConstBuffers& buffers, boost::system::error_code& ec) {
+    iovec iov[16];
+    int count = 0;
+    for (auto it = net::buffer_sequence_begin(buffers); it != net::buffer_sequence_end(buffers) && count < 16; ++it) {
+      const net::const_buffer b(*it);
+      if (b.size() == 0) continue;
+      iov[count++] = iovec{const_cast<void*>(b.data()), b.size()};
+    }
+    msghdr msg{};
+    msg.msg_iov = iov;
+    msg.msg_iovlen = static_cast<std::size_t>(count);
+    for (;;) {
+      if (!arm(SO_SNDTIMEO, ec)) return 0;
+      const ssize_t n = ::sendmsg(fd_, &msg, MSG_NOSIGNAL);
+      if (n >= 0) return static_cast<std::size_t>(n);
+      if (errno == EINTR) continue;
+      ec = (errno == EAGAIN || errno == EWOULDBLOCK) ? make_error_code(beast::error::timeout) : errno_code();
+      return 0;
+    }
+  }
+  template <typename ConstBuffers>
+  std::size_t write_some(const ConstBuffers& buffers) {
+    boost::system::error_code ec;
+    const std::size_t n = write_some(buffers, ec);
+    if (ec) throw boost::system::system_error(ec);
+    return n;
   }
 
   // Whether the server closed this idle connection (readable now means EOF or
   // unexpected data: either way it cannot carry a request).
-  bool closed_by_peer() {
-    pollfd p{stream.socket().native_handle(), POLLIN, 0};
-    return ::poll(&p, 1, 0) != 0;
+  bool closed_by_peer() const {
+    char c;
+    const ssize_t n = ::recv(fd_, &c, 1, MSG_PEEK | MSG_DONTWAIT);
+    return !(n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK));
   }
 
-  net::io_context ioc{1};
-  beast::tcp_stream stream;
   beast::flat_buffer buffer;
   std::chrono::steady_clock::time_point idle_since;
+
+ private:
+  template <typename Buffers, typename It>
+  static net::mutable_buffer first(const Buffers&, It it, It end) {
+    for (; it != end; ++it) {
+      net::mutable_buffer b(*it);
+      if (b.size() != 0) return b;
+    }
+    return {};
+  }
+  // The socket timeout is what is left of the deadline; set only when it changed by more
+  // than a millisecond, so most calls cost no extra system call.
+  bool arm(int option, boost::system::error_code& ec) {
+    const auto left = deadline_ - std::chrono::steady_clock::now();
+    if (left <= std::chrono::nanoseconds(0)) {
+      ec = make_error_code(beast::error::timeout);
+      return false;
+    }
+    auto& armed = option == SO_RCVTIMEO ? rcv_armed_ : snd_armed_;
+    if (armed.has_value() && *armed - left < std::chrono::milliseconds(1) && left - *armed < std::chrono::milliseconds(1)) {
+      return true;
+    }
+    const timeval tv = to_timeval(left);
+    ::setsockopt(fd_, SOL_SOCKET, option, &tv, sizeof tv);
+    armed = left;
+    return true;
+  }
+
+  int fd_;
+  std::chrono::steady_clock::time_point deadline_;
+  std::optional<std::chrono::nanoseconds> rcv_armed_, snd_armed_;
 };
+
+namespace {
+
+// A blocking-mode socket connected to host:port within `timeout` (non-blocking connect
+// + poll), or the error.
+std::unique_ptr<Connection> connect_to(const std::string& host, unsigned short port, std::chrono::milliseconds timeout,
+                                       boost::system::error_code& ec) {
+  addrinfo hints{};
+  hints.ai_family = AF_UNSPEC;
+  hints.ai_socktype = SOCK_STREAM;
+  addrinfo* found = nullptr;
+  const std::string service = std::to_string(port);
+  if (const int rc = ::getaddrinfo(host.c_str(), service.c_str(), &hints, &found); rc != 0) {
+    ec = rc == EAI_NONAME || rc == EAI_AGAIN ? make_error_code(net::error::host_not_found)
+                                             : make_error_code(net::error::host_not_found_try_again);
+    return nullptr;
+  }
+  std::unique_ptr<addrinfo, decltype(&::freeaddrinfo)> addresses(found, ::freeaddrinfo);
+  ec = make_error_code(net::error::host_not_found);
+  for (addrinfo* a = found; a != nullptr; a = a->ai_next) {
+    const int fd = ::socket(a->ai_family, a->ai_socktype | SOCK_CLOEXEC | SOCK_NONBLOCK, a->ai_protocol);
+    if (fd < 0) {
+      ec = errno_code();
+      continue;
+    }
+    auto c = std::make_unique<Connection>(fd);
+    if (::connect(fd, a->ai_addr, a->ai_addrlen) != 0) {
+      if (errno != EINPROGRESS) {
+        ec = errno_code();
+        continue;
+      }
+      pollfd p{fd, POLLOUT, 0};
+      const int ready = ::poll(&p, 1, static_cast<int>(timeout.count()));
+      if (ready <= 0) {
+        ec = ready == 0 ? make_error_code(net::error::timed_out) : errno_code();
+        continue;
+      }
+      int error = 0;
+      socklen_t len = sizeof error;
+      ::getsockopt(fd, SOL_SOCKET, SO_ERROR, &error, &len);
+      if (error != 0) {
+        ec = errno_code(error);
+        continue;
+      }
+    }
+    ::fcntl(fd, F_SETFL, ::fcntl(fd, F_GETFL) & ~O_NONBLOCK);
+    const int one = 1;
+    ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    ec = {};
+    return c;
+  }
+  return nullptr;
+}
+
+}  // namespace
 
 ClientPool::ClientPool(std::string host, unsigned short port, ClientTimeouts timeouts)
     : host_(std::move(host)), port_(port), timeouts_(timeouts) {}
@@ -75,16 +228,9 @@ Exchange ClientPool::exchange(std::string_view method, std::string_view target, 
   Exchange result;
   std::unique_ptr<Connection> c = take();
   if (!c) {
-    c = std::make_unique<Connection>();
-    tcp::resolver resolver(c->ioc);
-    beast::error_code ec;
-    const auto endpoints = resolver.resolve(host_, std::to_string(port_), ec);
-    if (ec) return Exchange{Failure::kConnect, ec, {}};
-    c->stream.expires_after(timeouts_.connect);
-    c->stream.async_connect(endpoints, [&ec](beast::error_code e, const tcp::endpoint&) { ec = e; });
-    c->run();
-    if (ec) return Exchange{Failure::kConnect, ec, {}};
-    c->stream.socket().set_option(tcp::no_delay(true), ec);
+    boost::system::error_code ec;
+    c = connect_to(host_, port_, timeouts_.connect, ec);
+    if (!c) return Exchange{Failure::kConnect, ec, {}};
   }
 
   http::request<http::string_body> request{http::string_to_verb(method), target, 11};
@@ -94,16 +240,14 @@ Exchange ClientPool::exchange(std::string_view method, std::string_view target, 
   request.keep_alive(true);
   request.prepare_payload();
 
-  beast::error_code ec;
-  c->stream.expires_after(timeouts_.response);
-  http::async_write(c->stream, request, [&ec](beast::error_code e, std::size_t) { ec = e; });
-  c->run();
+  c->set_deadline(std::chrono::steady_clock::now() + timeouts_.response);
+  boost::system::error_code ec;
+  http::write(*c, request, ec);
   if (ec) return Exchange{ec == beast::error::timeout ? Failure::kTimeout : Failure::kBeforeSent, ec, {}};
 
   http::response_parser<http::string_body> parser;
   parser.body_limit(kResponseLimit);
-  http::async_read(c->stream, c->buffer, parser, [&ec](beast::error_code e, std::size_t) { ec = e; });
-  c->run();
+  http::read(*c, c->buffer, parser, ec);
   if (ec) return Exchange{ec == beast::error::timeout ? Failure::kTimeout : Failure::kAfterSent, ec, {}};
 
   auto& response = parser.get();

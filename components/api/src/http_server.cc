@@ -86,10 +86,9 @@ class Session : public std::enable_shared_from_this<Session> {
   void stop() {
     net::dispatch(stream_.get_executor(), [self = shared_from_this()] {
       self->stopping_ = true;
-      if (self->reading_) {
-        beast::error_code ignored;
-        self->stream_.socket().cancel(ignored);
-      }
+      // Closed, not cancelled: a composed read may not have reached the socket yet
+      // (its first step is posted), and would then wait out the request timeout.
+      if (self->reading_) self->close();
     });
   }
 

@@ -54,15 +54,29 @@ void fail_missing(const Path& path) { throw JsonError(path.str(), "missing"); }
 
 }  // namespace json_detail
 
-boost::json::value parse_json(std::string_view text) {
+namespace {
+boost::json::value parse_with(std::string_view text, boost::json::parser& parser) {
   boost::system::error_code ec;
-  boost::json::parser parser;
   // write(), not write_some(): the text must be one whole value, nothing after it.
   const std::size_t used = parser.write(text.data(), text.size(), ec);
-  if (ec) {
-    throw JsonError("$", "not JSON: " + ec.message() + " at offset " + std::to_string(used));
-  }
+  if (ec) throw JsonError("$", "not JSON: " + ec.message() + " at offset " + std::to_string(used));
   return parser.release();
 }
+}  // namespace
+
+boost::json::value parse_json(std::string_view text) {
+  boost::json::parser parser;
+  return parse_with(text, parser);
+}
+
+namespace json_detail {
+boost::json::value parse_into(std::string_view text, Scratch& scratch) {
+  // The constructor's storage is for the parser's own temporaries; reset() sets the
+  // document's.
+  boost::json::parser parser(boost::json::storage_ptr(), {}, scratch.parser_stack, sizeof scratch.parser_stack);
+  parser.reset(boost::json::storage_ptr(&scratch.memory));
+  return parse_with(text, parser);
+}
+}  // namespace json_detail
 
 }  // namespace snap

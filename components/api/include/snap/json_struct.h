@@ -36,6 +36,7 @@
 #include <vector>
 
 #include <boost/describe.hpp>
+#include <boost/json/monotonic_resource.hpp>
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
 #include <boost/json/value.hpp>
@@ -98,7 +99,7 @@ void write(const T& in, boost::json::value& out) {
   } else if constexpr (std::is_floating_point_v<T>) {
     out = static_cast<double>(in);
   } else if constexpr (std::is_same_v<T, std::string>) {
-    out = boost::json::string(in);
+    out.emplace_string().assign(in.data(), in.size());
   } else if constexpr (std::is_same_v<T, boost::json::value>) {
     out = in;
   } else if constexpr (is_optional<T>::value) {
@@ -226,9 +227,23 @@ T from_json(const boost::json::value& value) {
   return out;
 }
 
+namespace json_detail {
+// Stack memory for one conversion: the document's nodes (and the parser's work stack),
+// so a small request or response costs no heap allocation beyond its result.
+struct Scratch {
+  unsigned char parser_stack[1024];
+  unsigned char document[4096];
+  boost::json::monotonic_resource memory{document, sizeof document};
+};
+boost::json::value parse_into(std::string_view text, Scratch& scratch);
+}  // namespace json_detail
+
 template <typename T>
 std::string encode_json(const T& value) {
-  return boost::json::serialize(to_json(value));
+  json_detail::Scratch scratch;
+  boost::json::value out(&scratch.memory);
+  json_detail::write(value, out);
+  return boost::json::serialize(out);
 }
 
 // Parses `text` and converts it. Throws JsonError with path "$" when the text is not
@@ -236,7 +251,8 @@ std::string encode_json(const T& value) {
 boost::json::value parse_json(std::string_view text);
 template <typename T>
 T decode_json(std::string_view text) {
-  return from_json<T>(parse_json(text));
+  json_detail::Scratch scratch;
+  return from_json<T>(json_detail::parse_into(text, scratch));
 }
 
 }  // namespace snap
