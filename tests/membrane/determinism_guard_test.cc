@@ -19,6 +19,7 @@
 #include <filesystem>
 #include <fstream>
 #include <functional>
+#include <iostream>
 #include <optional>
 #include <random>
 #include <string>
@@ -193,6 +194,29 @@ TEST(DeterminismGuard, ReportsTheFirstCallAndCountsTheRest) {
   EXPECT_EQ(error->function(), "rand");
   EXPECT_EQ(error->count(), 3u);
   EXPECT_THAT(error->what(), HasSubstr("(2 more such calls followed; fix this one first)"));
+}
+
+// The samples in determinism_guard.h and docs/determinism-guard.md, as written there.
+TEST(DeterminismGuard, TheDocumentedSamples) {
+  auto define_app = [](int& app) { app = static_cast<int>(std::time(nullptr) % 7); };
+  int app = 0;
+  {
+    snap::DeterminismGuard guard;  // this thread is watched from here
+    define_app(app);
+    EXPECT_THROW(guard.check(), NondeterminismError);
+  }
+  {
+    snap::DeterminismGuard guard;
+    {
+      snap::AllowNondeterminism allow("start time for the log line only; never stored");
+      std::cerr << "startup began at " << std::time(nullptr) << "\n";
+    }
+    {
+      snap::AllowNondeterminism allow("log file name only, never stored");
+      g_sink = std::getenv("HOME") != nullptr;
+    }
+    EXPECT_NO_THROW(guard.check());
+  }
 }
 
 TEST(DeterminismGuard, CheckWithoutViolationDoesNothing) {

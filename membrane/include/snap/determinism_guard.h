@@ -5,9 +5,9 @@
 // value while `verify` still passes. The snap library defines the C library's
 // nondeterministic functions itself (time, gettimeofday, clock_gettime, getrandom,
 // getentropy, arc4random*, rand, random, rand_r, getenv, secure_getenv, open, open64,
-// openat, openat64, fopen, fopen64, opendir, and std::random_device's draw); each forwards to the real one and, on a
-// thread where a DeterminismGuard is armed, first notes the call: which function, a
-// backtrace, and the membrane call to use instead. Nothing is thrown from inside the C
+// openat, openat64, fopen, fopen64, opendir, and std::random_device's draw); each
+// forwards to the real one and, on a thread where a DeterminismGuard is armed, first
+// notes the call: which function, a backtrace, and the membrane call to use instead. Nothing is thrown from inside the C
 // call (it is often reached from noexcept library code); check() raises the first
 // violation afterwards as a NondeterminismError. What it cannot see (rdrand, raw syscalls,
 // statically linked code...) is listed in docs/determinism-guard.md.
