@@ -18,14 +18,14 @@ using ::testing::Not;
 
 class Transports : public ::testing::TestWithParam<Transport> {
  protected:
-  // One deployment per transport for the whole suite: building and starting is the slow part.
+  // One deployment per transport for the whole suite: building and starting is the slow
+  // part. Made on the test's main thread (not thread-safe).
   static Deployment& deployment(Transport t) {
     static std::map<Transport, std::unique_ptr<Deployment>> deployments;
     auto& d = deployments[t];
     if (!d) d = std::make_unique<Deployment>(t);
     return *d;
   }
-  static void TearDownTestSuite() {}
   Deployment& d() { return deployment(GetParam()); }
   Endpoints& e() { return d().endpoints(); }
   PersonaContext& ctx() { return d().client(); }
@@ -130,13 +130,15 @@ TEST_P(Transports, CallingAServerThePersonaDoesNotUseIsAUsesError) {
 }
 
 TEST_P(Transports, ConcurrentCallersEachGetTheirOwnAnswer) {
+  Endpoints& endpoints = e();  // the deployment is made here, before the threads
+  PersonaContext& caller = ctx();
   std::vector<std::thread> threads;
   std::atomic<int> right{0};
   for (int t = 0; t < 8; ++t) {
     threads.emplace_back([&, t] {
       for (int i = 0; i < 50; ++i) {
         const std::string s = std::to_string(t) + ":" + std::to_string(i);
-        if (e().text(ctx(), s) == s + s) ++right;
+        if (endpoints.text(caller, s) == s + s) ++right;
       }
     });
   }

@@ -130,12 +130,14 @@ class Session : public std::enable_shared_from_this<Session> {
     }
 
     auto& request = parser_->get();
-    const auto started = std::chrono::steady_clock::now();
+    const bool log_request = server_->logger.should_log(spdlog::level::debug);  // the clock only when it is logged
+    const auto started = log_request ? std::chrono::steady_clock::now() : std::chrono::steady_clock::time_point();
     HttpReply reply = server_->dispatch(request.method_string(), request.target(), request.body());
-    server_->logger.debug("{} {} {} {} us", std::string_view(request.method_string()), std::string_view(request.target()),
-                          reply.status,
-                          std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - started)
-                              .count());
+    if (log_request) {
+      server_->logger.debug(
+          "{} {} {} {} us", std::string_view(request.method_string()), std::string_view(request.target()), reply.status,
+          std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - started).count());
+    }
     const bool keep_alive = request.keep_alive() && !stopping_ && !server_->stopping.load();
     respond(reply.status, std::move(reply.body), keep_alive);
   }
