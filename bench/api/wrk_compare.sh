@@ -21,7 +21,7 @@ echo "{\"ports\":{\"apibench.api.port\":$snap_port}}" > "$tmp/out/state/build-st
 "$bin" run api --log "$tmp/out/snapshot.snaplog" --secrets-dir "$tmp" 2>"$tmp/snap.log" & pids+=($!)
 "$bin" bare "$bare_port" & pids+=($!)
 for _ in $(seq 200); do
-  if "$bin" health api --log "$tmp/out/snapshot.snaplog" --secrets-dir "$tmp" >/dev/null 2>&1 &&
+  if "$bin" health api --log "$tmp/out/snapshot.snaplog" >/dev/null 2>&1 &&
      (exec 3<>"/dev/tcp/127.0.0.1/$bare_port") 2>/dev/null; then break; fi
   sleep 0.05  # waiting for two servers to start, not measuring
 done
