@@ -14,7 +14,7 @@
 #include <string>
 
 #include "snap/app.h"
-#include "snap/lifecycle.h"
+#include "snap/main.h"
 #include "snap/membrane.h"
 #include "snap/password.h"
 #include "snap/persona.h"

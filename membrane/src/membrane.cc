@@ -358,6 +358,7 @@ Membrane::Reply ReplayingMembrane::exchange(const Ask& ask, const RealStep& real
 }
 
 void ReplayingMembrane::finish() {
+  reader_->verify_rest();  // a damaged, repeated or spliced tail refuses the whole log
   const std::uint64_t total = reader_->trailer().event_count;
   if (position_ < total) {
     const EventRecord* e = peek();

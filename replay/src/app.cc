@@ -17,6 +17,7 @@ std::string_view to_string(PersonaKind kind) {
     case PersonaKind::kNone: return "";
     case PersonaKind::kDaemon: return "daemon";
     case PersonaKind::kCommand: return "command";
+    case PersonaKind::kJob: return "job";
   }
   return "";
 }
@@ -101,9 +102,11 @@ Component& Component::adopt(std::unique_ptr<Component> child) {
 
 Persona::Persona(const Init& init, PersonaKind kind, Body body, std::string type)
     : Component(init, std::move(type)), kind_(kind), body_(std::move(body)) {
-  if (kind_ == PersonaKind::kNone) throw std::invalid_argument("persona " + id().str() + ": kind must be daemon or command");
+  if (kind_ == PersonaKind::kNone) throw std::invalid_argument("persona " + id().str() + ": kind must be daemon, command or job");
   if (!body_) throw std::invalid_argument("persona " + id().str() + ": no body");
 }
+
+std::string Persona::help() const { return id().name(); }
 
 Persona& Persona::on_stop(std::function<void()> hook) {
   on_stop_ = std::move(hook);
@@ -281,6 +284,8 @@ Manifest App::manifest() const {
 }
 
 std::vector<const Component*> App::reachable_from(const Persona& persona) const {
+  // Another persona is reached as a whole (its endpoints can be called) but not through:
+  // what it uses -- its database, its secrets -- stays its own, as in its own container.
   std::vector<const Component*> out;
   std::set<const Component*> seen;
   std::deque<const Component*> todo{&persona};
@@ -289,10 +294,16 @@ std::vector<const Component*> App::reachable_from(const Persona& persona) const 
     todo.pop_front();
     if (!seen.insert(c).second) continue;
     out.push_back(c);
+    if (c != &persona && c->persona_kind() != PersonaKind::kNone) continue;
     for (const Component* child : c->children()) todo.push_back(child);
     for (const Component* used : c->used()) todo.push_back(used);
   }
   return out;
+}
+
+std::string App::host_of(const Persona& persona) const {
+  if (private_->mode == Mode::kDev || private_->placement == Placement::kLocal) return "127.0.0.1";
+  return persona.id().service_name();
 }
 
 std::vector<std::string> App::secrets_for(const Persona& persona) const {

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "snap/app.h"
+#include "snap/lifecycle.h"
 #include "snap/membrane.h"
 #include "snap/secrets.h"
 
@@ -34,6 +35,7 @@ class KnownSecrets final : public SecretSource {
 struct App::Private {
   Mode mode = Mode::kDev;
   Phase phase = Phase::kStartup;
+  Placement placement = Placement::kLocal;  // from the (replayed) build state
   System* system = nullptr;
 
   // Build and dev: the secrets this process knows. Run/verify: the runtime source.

@@ -98,6 +98,33 @@ std::string Id::safe_name() const {
   return readable + suffix;
 }
 
+std::string Id::service_name() const {
+  constexpr std::size_t kMaxLength = 63;  // a DNS label
+  constexpr std::size_t kSuffixLength = 9;  // '-' + 8 hex digits
+  const std::vector<std::string> all = segments();
+  std::string label;
+  for (std::size_t i = all.size() > 1 ? 1 : 0; i < all.size(); ++i) {
+    for (char c : all[i]) {
+      if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
+      const bool alnum = (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9');
+      if (alnum) {
+        label += c;
+      } else if (!label.empty() && label.back() != '-') {
+        label += '-';
+      }
+    }
+    if (!label.empty() && label.back() != '-') label += '-';
+  }
+  while (!label.empty() && label.back() == '-') label.pop_back();
+  if (label.empty()) label = "c";
+  if (label.size() <= kMaxLength) return label;
+  label.resize(kMaxLength - kSuffixLength);
+  while (!label.empty() && label.back() == '-') label.pop_back();
+  char suffix[16];
+  std::snprintf(suffix, sizeof suffix, "-%08x", name_digest(text_));
+  return label + suffix;
+}
+
 std::string Id::env_name() const {
   std::string s = safe_name();
   for (char& c : s) {

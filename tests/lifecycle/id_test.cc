@@ -66,3 +66,20 @@ TEST(Id, SafeNameIsReadableBoundedAndCollisionResistant) {
 
 }  // namespace
 }  // namespace snap
+
+namespace snap {
+namespace {
+
+TEST(Id, ServiceNameIsAReadableDnsLabelBelowTheApp) {
+  const Id app = Id::root("my-app");
+  EXPECT_EQ(app.child("customer-server").child("api").service_name(), "customer-server-api");
+  EXPECT_EQ(app.child("Billing_API").child("v2.0").service_name(), "billing-api-v2-0");
+  EXPECT_EQ(app.service_name(), "my-app");
+  const std::string long_name = app.child(std::string(100, 'x')).child("api").service_name();
+  EXPECT_EQ(long_name.size(), 63u);
+  EXPECT_THAT(long_name, ::testing::MatchesRegex("x{54}-[0-9a-f]{8}"));
+  EXPECT_NE(long_name, app.child(std::string(100, 'x')).child("web").service_name());
+}
+
+}  // namespace
+}  // namespace snap

@@ -3,12 +3,24 @@
 // not through the membrane: it stands for a code change) makes it a changed program:
 //   added      one more component        removed   one component fewer
 //   reordered  two random reads swapped  phase-bad calls assert_runtime during startup
+//   kept-membrane   api's body reads a membrane kept from startup
+//   forgot-uses     api's body reads a password it does not use
+//   raw-clock, raw-time, raw-rand, raw-getenv, raw-ifstream   startup reads around the membrane
+//   secret-at-startup   startup reads a secret     dup-persona   two personas named "api"
+//   fail-on-build   an on_build action throws      wait-on-build  on_build blocks on ./release.fifo
+//   with-job        adds a job persona "seed"
+#include <time.h>
+
+#include <chrono>
 #include <cstdlib>
+#include <fstream>
 #include <iostream>
 #include <string>
 
 #include "snap/app.h"
-#include "snap/lifecycle.h"
+#include "snap/determinism_guard.h"
+#include "snap/job.h"
+#include "snap/main.h"
 #include "snap/membrane.h"
 #include "snap/password.h"
 #include "snap/persona.h"
@@ -18,8 +30,19 @@
 namespace {
 
 std::string variant() {
+  // Deliberately around the membrane: the variant stands for a change to the code itself.
+  snap::AllowNondeterminism allow("the test's variant switch stands for a code change");
   const char* v = std::getenv("LIFECYCLE_VARIANT");
   return v ? v : "";
+}
+
+// Raw reads a careless startup might make; the determinism guard must catch each.
+void raw_read(const std::string& which) {
+  if (which == "raw-clock") std::cout << "raw: " << std::chrono::system_clock::now().time_since_epoch().count() << "\n";
+  if (which == "raw-time") std::cout << "raw: " << time(nullptr) << "\n";
+  if (which == "raw-rand") std::cout << "raw: " << rand() << "\n";
+  if (which == "raw-getenv") std::cout << "raw: " << (std::getenv("HOME") != nullptr) << "\n";
+  if (which == "raw-ifstream") std::cout << "raw: " << std::ifstream("input.txt").good() << "\n";
 }
 
 void define(snap::App& app) {
@@ -30,6 +53,8 @@ void define(snap::App& app) {
   if (variant() != "removed") app.add<snap::Port>("metrics-port");
   if (variant() == "added") app.add<snap::Port>("extra-port");
   if (variant() == "phase-bad") app.assert_runtime();
+  raw_read(variant());
+  if (variant() == "secret-at-startup") m.secret("db-password");
 
   const auto started = m.wall_now().time_since_epoch().count();
   std::int64_t first = 0, second = 0;
@@ -51,15 +76,33 @@ void define(snap::App& app) {
             << " started=" << started << " first=" << first << " second=" << second << " instance=" << instance
             << " input=" << input << " user=" << user << " builds=" << build_count << std::endl;
 
-  app.on_build([](snap::App& a) {
+  const std::string v = variant();
+  app.on_build([v](snap::App& a) {
     a.assert_build_time();
     a.assert_not_startup();
     std::cout << "build action: ran" << std::endl;
+    if (v == "fail-on-build") throw std::runtime_error("the build action failed on purpose");
+    if (v == "wait-on-build") {
+      std::cout << "build action: waiting" << std::endl;
+      std::ifstream release("release.fifo");  // blocks until the test opens it for writing
+    }
   });
+  snap::Password* audit_key = v == "forgot-uses" ? &app.add<snap::Password>("audit-key") : nullptr;
+  if (v == "with-job") {
+    app.add<snap::Job>("seed", [](snap::PersonaContext&) {
+      std::cout << "seed: ran" << std::endl;
+      return 0;
+    });
+  }
+  if (v == "dup-persona") {
+    api_port.add<snap::Persona>("api", snap::PersonaKind::kCommand, [](snap::PersonaContext&) { return 0; });
+  }
 
-  auto daemon_body = [&app, &password](const char* name) {
-    return [&app, &password, name](snap::PersonaContext& ctx) {
+  auto daemon_body = [&app, &password, &m, audit_key, v](const char* name) {
+    return [&app, &password, &m, audit_key, v, name](snap::PersonaContext& ctx) {
       app.assert_runtime();
+      if (v == "kept-membrane") std::cout << "kept: " << m.wall_now().time_since_epoch().count() << std::endl;
+      if (audit_key != nullptr) std::cout << "audit: " << audit_key->value(ctx) << std::endl;
       std::cout << name << ": running password=" << password.value(ctx) << std::endl;
       if (app.mode() == snap::Mode::kDev) {
         ctx.wait_for_stop();

@@ -5,6 +5,9 @@
 #include <signal.h>
 #include <sys/stat.h>
 
+#include <fstream>
+#include <optional>
+
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
@@ -210,15 +213,28 @@ TEST_F(Lifecycle, UsageErrorsListWhatIsValid) {
 
   auto sub = testing::run_process({kApp, "deploy"});
   EXPECT_EQ(sub.exit_code, 64);
-  EXPECT_THAT(sub.err, HasSubstr("unknown subcommand \"deploy\"; valid subcommands: build, run, dev, verify, personas"));
+  EXPECT_THAT(sub.err,
+              HasSubstr("unknown subcommand \"deploy\"; valid subcommands: build, run, dev, verify, health, personas"));
+
+  // A flag after PERSONA is a mistyped flag of run, not an argument of the persona.
+  auto typo = run_persona(out, "hello", {"--logg", "x"});
+  EXPECT_EQ(typo.exit_code, 64);
+  EXPECT_THAT(typo.err, HasSubstr("run: unknown flag \"--logg\" (flags for the persona itself go after --)"));
+  auto after_separator = run_persona(out, "hello", {"--", "--verbose"});
+  EXPECT_EQ(after_separator.exit_code, 7) << after_separator.err;
 
   auto help = testing::run_process({kApp, "--help"});
   EXPECT_EQ(help.exit_code, 0);
   EXPECT_THAT(help.out, HasSubstr("verify"));
   EXPECT_THAT(help.out, HasSubstr("3 replay diverged"));
 
-  auto listed = testing::run_process({kApp, "personas", "--log", (out / "snapshot.snaplog").string()});
+  // Listing reads the manifest only: no program code runs (no startup line, no input.txt needed).
+  ProcessOptions empty_dir;
+  empty_dir.working_directory = outputs_.path();
+  empty_dir.environment = std::map<std::string, std::string>{};
+  auto listed = testing::run_process({kApp, "personas", "--log", (out / "snapshot.snaplog").string()}, empty_dir);
   EXPECT_EQ(listed.exit_code, 0) << listed.err;
+  EXPECT_THAT(listed.out, Not(HasSubstr("startup:")));
   EXPECT_THAT(listed.out, HasSubstr("api\tdaemon\tlifecycle.api\n"));
   EXPECT_THAT(listed.out, HasSubstr("hello\tcommand\tlifecycle.hello\n"));
 
@@ -253,6 +269,195 @@ TEST_F(Lifecycle, DevRunsEveryDaemonInOneProcessAndStopsOnSignal) {
   EXPECT_THAT(result.err, HasSubstr("stopping personas"));
   EXPECT_THAT(result.err, HasSubstr("snap: dev: stopped"));
   EXPECT_THAT(result.out, HasSubstr("api_port=35000"));
+}
+
+// ---- Lifecycle v2: each trap that used to pass in dev and fail deployed ----
+
+ProcessResult dev_until_exit(const std::filesystem::path& cwd, const std::string& variant,
+                             std::vector<std::string> extra = {}, std::optional<std::string> input = std::nullopt) {
+  ProcessOptions o;
+  o.working_directory = cwd;
+  o.environment = std::map<std::string, std::string>{{"LIFECYCLE_VARIANT", variant}};
+  o.input = std::move(input);
+  std::vector<std::string> argv = {kApp, "dev"};
+  argv.insert(argv.end(), extra.begin(), extra.end());
+  testing::ChildProcess dev(argv, o);
+  // Daemons wait for a stop; the bodies under test fail before that, which stops dev.
+  if (dev.wait_for_output("api: running", std::chrono::seconds(20))) dev.send_signal(SIGTERM);
+  return dev.wait();
+}
+
+TEST_F(Lifecycle, AMembraneKeptFromStartupFailsInDevAndRunAlike) {
+  const std::string expected = "a closed membrane was used at";
+  const auto out = outputs_ / "build";
+  ASSERT_EQ(build(out, {{"LIFECYCLE_VARIANT", "kept-membrane"}}).exit_code, 0);
+  auto ran = run_persona(out, "api", {}, {{"LIFECYCLE_VARIANT", "kept-membrane"}});
+  EXPECT_EQ(ran.exit_code, 1) << ran.err;
+  EXPECT_THAT(ran.err, HasSubstr(expected));
+  EXPECT_THAT(ran.err, HasSubstr("lifecycle_app.cc"));
+  EXPECT_THAT(ran.err, HasSubstr("reads live inputs through its PersonaContext (ctx.membrane())"));
+
+  auto dev = dev_until_exit(workspace_.path(), "kept-membrane");
+  EXPECT_EQ(dev.exit_code, 1) << dev.err;
+  EXPECT_THAT(dev.err, HasSubstr(expected));
+}
+
+TEST_F(Lifecycle, AMissingUsesIsTheSameErrorInDevAndRun) {
+  const std::string expected =
+      "persona api (lifecycle.api) does not use lifecycle.audit-key (Password), reached at ";
+  const auto out = outputs_ / "build";
+  ASSERT_EQ(build(out, {{"LIFECYCLE_VARIANT", "forgot-uses"}}).exit_code, 0);
+  // Even with every secret of the build in reach, the persona gets only what it uses.
+  ProcessOptions o;
+  o.environment = std::map<std::string, std::string>{{"LIFECYCLE_VARIANT", "forgot-uses"}};
+  auto ran = testing::run_process({kApp, "run", "api", "--log", (out / "snapshot.snaplog").string(), "--secrets-dir",
+                                   (out / "state/secrets").string()},
+                                  o);
+  EXPECT_EQ(ran.exit_code, 1) << ran.err;
+  EXPECT_THAT(ran.err, HasSubstr(expected));
+  EXPECT_THAT(ran.err, HasSubstr(".uses(audit-key)"));
+
+  auto dev = dev_until_exit(workspace_.path(), "forgot-uses");
+  EXPECT_EQ(dev.exit_code, 1) << dev.err;
+  EXPECT_THAT(dev.err, HasSubstr(expected));
+}
+
+TEST_F(Lifecycle, TheDeterminismGuardCatchesRawReadsInBuildAndDev) {
+  const std::vector<std::pair<std::string, std::string>> cases = {
+      {"raw-clock", "clock_gettime"}, {"raw-time", "time"},     {"raw-rand", "rand"},
+      {"raw-getenv", "getenv"},       {"raw-ifstream", "open"},
+  };
+  for (const auto& [variant, function] : cases) {
+    SCOPED_TRACE(variant);
+    ProcessOptions o;
+    o.working_directory = workspace_.path();
+    o.environment = std::map<std::string, std::string>{{"LIFECYCLE_VARIANT", variant}};
+    auto built = testing::run_process({kApp, "build", "--out", (outputs_ / variant).string()}, o);
+    EXPECT_EQ(built.exit_code, 4) << built.err;
+    EXPECT_THAT(built.err, HasSubstr(function));
+    EXPECT_THAT(built.err, HasSubstr("called from "));
+    EXPECT_THAT(built.err, HasSubstr("lifecycle_app.cc:"));  // the call site in the program
+    EXPECT_FALSE(std::filesystem::exists(outputs_ / variant / "snapshot.snaplog"));
+    auto dev = testing::run_process({kApp, "dev"}, o);
+    EXPECT_EQ(dev.exit_code, 4) << dev.err;
+    EXPECT_THAT(dev.err, HasSubstr(function));
+  }
+}
+
+TEST_F(Lifecycle, SecretsAreNotReadableAtStartupInAnyMode) {
+  ProcessOptions o;
+  o.working_directory = workspace_.path();
+  o.environment = std::map<std::string, std::string>{{"LIFECYCLE_VARIANT", "secret-at-startup"}};
+  auto built = testing::run_process({kApp, "build", "--out", (outputs_ / "b").string()}, o);
+  EXPECT_EQ(built.exit_code, 1);
+  EXPECT_THAT(built.err, HasSubstr("secrets are not readable during startup"));
+  auto dev = testing::run_process({kApp, "dev"}, o);
+  EXPECT_EQ(dev.exit_code, 1);
+  EXPECT_THAT(dev.err, HasSubstr("secrets are not readable during startup"));
+}
+
+TEST_F(Lifecycle, TwoPersonasWithOneNameAreABuildError) {
+  auto built = build(outputs_ / "b", {{"LIFECYCLE_VARIANT", "dup-persona"}});
+  EXPECT_EQ(built.exit_code, 1);
+  EXPECT_THAT(built.err, HasSubstr("two personas are named \"api\": lifecycle.api-port.api (created at "));
+  EXPECT_THAT(built.err, HasSubstr(") and lifecycle.api (created at "));
+}
+
+TEST_F(Lifecycle, AFailedBuildLeavesThePreviousOutputWhole) {
+  const auto out = outputs_ / "build";
+  ASSERT_EQ(build(out).exit_code, 0);
+  const std::string log = testing::read_file(out / "snapshot.snaplog");
+  const std::string password = testing::read_file(out / "state/secrets/db-password");
+  const std::string state = testing::read_file(out / "state/build-state.json");
+
+  auto failed = build(out, {{"LIFECYCLE_VARIANT", "fail-on-build"}});
+  EXPECT_EQ(failed.exit_code, 1);
+  EXPECT_THAT(failed.err, HasSubstr("the build action failed on purpose"));
+  EXPECT_EQ(testing::read_file(out / "snapshot.snaplog"), log);
+  EXPECT_EQ(testing::read_file(out / "state/secrets/db-password"), password);
+  EXPECT_EQ(testing::read_file(out / "state/build-state.json"), state);
+  for (const auto& entry : std::filesystem::directory_iterator(outputs_.path())) {
+    EXPECT_THAT(entry.path().filename().string(), Not(HasSubstr("staging"))) << "a failed build cleans up";
+  }
+
+  // A stored secret that is empty is an error, not a silently empty password.
+  testing::write_file(out / "state/secrets/db-password", "");
+  auto empty = build(out);
+  EXPECT_EQ(empty.exit_code, 1);
+  EXPECT_THAT(empty.err, HasSubstr("db-password is empty"));
+}
+
+TEST_F(Lifecycle, BuildsIntoOneDirectoryExcludeEachOther) {
+  const auto out = outputs_ / "build";
+  ASSERT_EQ(::mkfifo((workspace_ / "release.fifo").c_str(), 0600), 0);
+  ProcessOptions o;
+  o.working_directory = workspace_.path();
+  o.environment = std::map<std::string, std::string>{{"LIFECYCLE_VARIANT", "wait-on-build"}};
+  testing::ChildProcess first({kApp, "build", "--out", out.string()}, o);
+  ASSERT_TRUE(first.wait_for_output("build action: waiting", std::chrono::seconds(30)));
+
+  auto second = build(out);
+  EXPECT_EQ(second.exit_code, 1);
+  EXPECT_THAT(second.err, ::testing::MatchesRegex("(.|\n)*another build is running \\(pid [0-9]+\\) into (.|\n)*"));
+  EXPECT_FALSE(std::filesystem::exists(out / "snapshot.snaplog")) << "the second build wrote nothing";
+
+  { std::ofstream release(workspace_ / "release.fifo"); }  // lets the first build finish
+  auto done = first.wait();
+  EXPECT_EQ(done.exit_code, 0) << done.err;
+  auto verified = testing::run_process({kApp, "verify", (out / "snapshot.snaplog").string()}, o);
+  EXPECT_EQ(verified.exit_code, 0) << verified.err;
+}
+
+TEST_F(Lifecycle, ASecondSigtermWhileStoppingIsACleanShutdown) {
+  for (int round = 0; round < 5; ++round) {
+    SCOPED_TRACE(round);
+    ProcessOptions o;
+    o.working_directory = workspace_.path();
+    testing::ChildProcess dev({kApp, "dev"}, o);
+    ASSERT_TRUE(dev.wait_for_output("api: running", std::chrono::seconds(30)));
+    ASSERT_TRUE(dev.wait_for_output("ticker: running", std::chrono::seconds(30)));
+    dev.send_signal(SIGTERM);
+    dev.send_signal(SIGTERM);
+    auto result = dev.wait();
+    EXPECT_EQ(result.signal, 0);
+    EXPECT_EQ(result.exit_code, 0) << result.err;
+  }
+}
+
+TEST_F(Lifecycle, DevRunsJobsOnceAndTheReplRunsCommands) {
+  auto jobs = dev_until_exit(workspace_.path(), "with-job", {"--exit-after-jobs"});
+  EXPECT_EQ(jobs.exit_code, 0) << jobs.err;
+  EXPECT_THAT(jobs.out, HasSubstr("seed: ran"));
+  EXPECT_THAT(jobs.err, HasSubstr("snap: dev: running seed, api, ticker"));
+
+  ProcessOptions o;
+  o.working_directory = workspace_.path();
+  o.input = "help\nhello a 'b c'\nnope\nexit\n";
+  auto repl = testing::run_process({kApp, "dev", "--repl"}, o);
+  EXPECT_EQ(repl.exit_code, 0) << repl.err;
+  EXPECT_THAT(repl.out, HasSubstr("commands:\n  hello\n"));
+  EXPECT_THAT(repl.out, HasSubstr("hello: args=2\n(exit status 7)"));
+  EXPECT_THAT(repl.out, HasSubstr("error: unknown command \"nope\" (help lists them)"));
+}
+
+// One table from error to exit status: a case per row of docs/lifecycle.md's table.
+TEST_F(Lifecycle, ExitStatusTable) {
+  const auto out = outputs_ / "build";
+  ASSERT_EQ(build(out).exit_code, 0);
+  const std::string log = (out / "snapshot.snaplog").string();
+  auto status = [&](std::vector<std::string> args, std::map<std::string, std::string> env = {}) {
+    ProcessOptions o;
+    o.working_directory = workspace_.path();
+    o.environment = env;
+    args.insert(args.begin(), kApp);
+    return testing::run_process(args, o).exit_code;
+  };
+  EXPECT_EQ(status({"verify", log}), 0);
+  EXPECT_EQ(status({"build", "--out", (outputs_ / "f").string()}, {{"LIFECYCLE_VARIANT", "phase-bad"}}), 1);
+  EXPECT_EQ(status({"verify", (outputs_ / "missing.snaplog").string()}), 2);
+  EXPECT_EQ(status({"verify", log}, {{"LIFECYCLE_VARIANT", "added"}}), 3);
+  EXPECT_EQ(status({"build", "--out", (outputs_ / "g").string()}, {{"LIFECYCLE_VARIANT", "raw-rand"}}), 4);
+  EXPECT_EQ(status({"run", "nope", "--log", log}), 64);
 }
 
 }  // namespace

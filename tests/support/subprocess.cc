@@ -13,8 +13,8 @@
 namespace snap::testing {
 
 ChildProcess::ChildProcess(const std::vector<std::string>& argv, const ProcessOptions& options) {
-  int out_pipe[2], err_pipe[2];
-  if (pipe2(out_pipe, O_CLOEXEC) != 0 || pipe2(err_pipe, O_CLOEXEC) != 0) {
+  int out_pipe[2], err_pipe[2], in_pipe[2];
+  if (pipe2(out_pipe, O_CLOEXEC) != 0 || pipe2(err_pipe, O_CLOEXEC) != 0 || pipe2(in_pipe, O_CLOEXEC) != 0) {
     throw std::runtime_error(std::string("pipe: ") + std::strerror(errno));
   }
   std::vector<char*> args;
@@ -34,6 +34,12 @@ ChildProcess::ChildProcess(const std::vector<std::string>& argv, const ProcessOp
     sigset_t none;
     sigemptyset(&none);
     sigprocmask(SIG_SETMASK, &none, nullptr);
+    if (options.input) {
+      dup2(in_pipe[0], 0);
+    } else {
+      const int null = open("/dev/null", O_RDONLY);
+      dup2(null, 0);
+    }
     dup2(out_pipe[1], 1);
     dup2(err_pipe[1], 2);
     if (!options.working_directory.empty() && chdir(options.working_directory.c_str()) != 0) _exit(126);
@@ -46,6 +52,16 @@ ChildProcess::ChildProcess(const std::vector<std::string>& argv, const ProcessOp
   }
   close(out_pipe[1]);
   close(err_pipe[1]);
+  close(in_pipe[0]);
+  if (options.input) {
+    std::size_t done = 0;
+    while (done < options.input->size()) {
+      const ssize_t n = write(in_pipe[1], options.input->data() + done, options.input->size() - done);
+      if (n <= 0) break;
+      done += static_cast<std::size_t>(n);
+    }
+  }
+  close(in_pipe[1]);
   out_fd_ = out_pipe[0];
   err_fd_ = err_pipe[0];
 }

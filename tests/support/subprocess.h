@@ -26,6 +26,9 @@ struct ProcessOptions {
   // nullopt: inherit the environment; otherwise exactly these variables (an empty map
   // is a cleared environment).
   std::optional<std::map<std::string, std::string>> environment;
+  // Written to the child's stdin, which is then closed (at most a pipe's buffer, 64 KiB).
+  // nullopt: stdin is /dev/null.
+  std::optional<std::string> input;
 };
 
 // A running child with its stdout and stderr captured.

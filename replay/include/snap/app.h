@@ -128,8 +128,12 @@ class App final : public Component {
   Manifest manifest() const;
   // Secret names a persona receives: those of its own subtree and of everything it uses, transitively.
   std::vector<std::string> secrets_for(const Persona& persona) const;
-  // What a persona may reach: its own subtree and everything it uses, transitively.
+  // What a persona may reach: its own subtree and everything it uses, transitively --
+  // except through another persona: using a server reaches the server, not its database.
   std::vector<const Component*> reachable_from(const Persona& persona) const;
+  // The host another persona reaches `persona` at: "127.0.0.1" for a build with
+  // Placement::kLocal (and in dev), else its service name (Id::service_name()).
+  std::string host_of(const Persona& persona) const;
 
  private:
   friend class Component;

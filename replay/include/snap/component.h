@@ -51,7 +51,8 @@ struct Name {
 enum class PersonaKind {
   kNone,     // a passive component
   kDaemon,   // runs until stopped (servers, workers)
-  kCommand,  // runs once and exits with a status (CLI commands, migrations)
+  kCommand,  // runs on demand, once, and exits with a status (CLI commands)
+  kJob,      // runs once at deployment (and once in dev) and exits with a status (seeding, migrations, clients)
 };
 std::string_view to_string(PersonaKind kind);
 

@@ -38,6 +38,12 @@ class Id {
   std::string safe_name() const;
   // safe_name() upper-cased: MY_APP_CUSTOMER_SERVER_DB_1A2B3C4D.
   std::string env_name() const;
+  // A DNS label for where a deployed persona runs: its compose service name and the host
+  // name other services reach it at. The id below the app ("customer-server.api" ->
+  // "customer-server-api"), lower-cased, every run of characters outside [a-z0-9] turned
+  // into '-'; over 63 characters it is cut and ends in '-' and 8 hex digits of a digest.
+  // Readable rather than always unique: the app refuses two personas with one service name.
+  std::string service_name() const;
 
   friend bool operator==(const Id&, const Id&) = default;
   friend auto operator<=>(const Id&, const Id&) = default;

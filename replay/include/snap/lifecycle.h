@@ -2,13 +2,15 @@
 // (replay startup, become a persona), dev (everything live in one process), verify
 // (replay startup against a log and report).
 //
-// snap::run() is the entry point for a program's main(); the in-process functions below
-// let tests drive the same lifecycle without a subprocess.
+// A program's main() calls snap::run() (snap/main.h), which is run_program() below with
+// the deployment emitters installed; the in-process functions below let tests drive the
+// same lifecycle without a subprocess.
 //
-// Exit statuses (also printed by `app --help`):
+// Exit statuses (also printed by `app --help`; docs/lifecycle.md has the table):
 //   0  success                     3  divergence or manifest mismatch on replay
-//   1  the program failed          64 usage error (unknown subcommand or persona, bad flag)
-//   2  the log is unusable (missing, corrupt, incomplete, incompatible, another app's)
+//   1  the program failed          4  startup read an input outside the membrane
+//   2  the log is unusable         64 usage error (unknown subcommand or persona, bad flag)
+//      (missing, corrupt, incomplete, incompatible, another app's)
 #pragma once
 
 #include <filesystem>
@@ -30,24 +32,47 @@ inline constexpr int kExitOk = 0;
 inline constexpr int kExitFailure = 1;
 inline constexpr int kExitLogError = 2;
 inline constexpr int kExitDivergence = 3;  // == kDivergenceExitCode
+inline constexpr int kExitNondeterminism = 4;
 inline constexpr int kExitUsage = 64;
+
+// The exit status for an exception that ended a lifecycle command (the one table from
+// error to status; UsageError, LogError, Divergence, ManifestMismatch,
+// NondeterminismError; anything else is 1).
+int exit_status_for(const std::exception& error);
+
+// The command line was wrong: an unknown flag, persona or subcommand.
+class UsageError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
 
 using DefineApp = std::function<void(App&)>;
 
-// The program's main: `return snap::run(argc, argv, "my-app", define_app);`
-int run(int argc, char** argv, std::string_view app_name, const DefineApp& define);
+// Where the personas of a build will run, which decides where one persona reaches another.
+enum class Placement {
+  kContainers,  // one container per persona, reached by its service name (Id::service_name)
+  kLocal,       // processes on this host, reached at 127.0.0.1
+};
+std::string_view to_string(Placement placement);
 
-// The replayed program built a different component tree than the build recorded.
+// The replayed program built a different component tree than the build recorded. The
+// message shows each changed component before (the build) and after (the program).
 class ManifestMismatch : public std::runtime_error {
  public:
-  ManifestMismatch(std::vector<std::string> added, std::vector<std::string> removed,
-                   std::vector<std::string> changed);
+  struct Change {
+    std::string id;
+    std::string before;  // type, persona kind, config and uses as the build recorded them
+    std::string after;   // the same, as the program declares them now
+  };
+  ManifestMismatch(std::vector<std::string> added, std::vector<std::string> removed, std::vector<Change> changes);
   const std::vector<std::string>& added() const { return added_; }      // ids only in the program
   const std::vector<std::string>& removed() const { return removed_; }  // ids only in the log
   const std::vector<std::string>& changed() const { return changed_; }  // ids whose entry differs
+  const std::vector<Change>& changes() const { return changes_; }
 
  private:
   std::vector<std::string> added_, removed_, changed_;
+  std::vector<Change> changes_;
 };
 
 // Throws ManifestMismatch when `program` differs from `recorded`.
@@ -57,7 +82,26 @@ struct BuildOptions {
   std::filesystem::path out_dir;
   // User-supplied secret values (`--secret NAME=VALUE`); env SNAP_SECRET_<NAME> also counts.
   std::map<std::string, std::string, std::less<>> secrets;
+  // Where the personas will run (`--local`: processes on this host). Recorded in the log.
+  Placement placement = Placement::kContainers;
+  // The generated Dockerfile's base image (`--base-image`); empty: a self-contained image
+  // (FROM scratch, the binary and its shared-library closure).
+  std::string base_image;
 };
+
+// Writes deployment files for a finished build into `dir`: the build's staging directory,
+// which replaces the output directory as a unit once every emitter has returned. Runs
+// after the build actions; may throw, which fails the build and keeps the previous output.
+using BuildEmitter = std::function<void(const App& app, const BuildOptions& options, const std::filesystem::path& dir)>;
+
+// What run_program adds to the lifecycle (snap::run in snap/main.h supplies the defaults).
+struct ProgramOptions {
+  std::vector<BuildEmitter> emitters;
+};
+
+// The lifecycle's command line: build, run, dev, verify, health, personas.
+int run_program(int argc, char** argv, std::string_view app_name, const DefineApp& define,
+                const ProgramOptions& options = {});
 
 struct BuildSummary {
   std::filesystem::path log;
@@ -66,10 +110,19 @@ struct BuildSummary {
   std::vector<std::string> personas;
 };
 
-// Records startup into OUT/snapshot.snaplog, runs on_build actions, and writes the
-// build-time state (ports, passwords, secrets, per-persona secret directories, .gitignore).
-// `system` must outlive the call.
-BuildSummary build_app(std::string_view name, const DefineApp& define, System& system, const BuildOptions& options);
+// Records startup into OUT/snapshot.snaplog, runs on_build actions and `emitters`, and
+// writes the build-time state (ports, passwords, secrets, per-persona secret directories,
+// .gitignore). Everything is written into a private staging directory beside OUT, synced,
+// and switched into place as a unit: a failed or killed build leaves the previous output
+// whole. Builds into one OUT exclude each other (BuildLocked). `system` must outlive the call.
+BuildSummary build_app(std::string_view name, const DefineApp& define, System& system, const BuildOptions& options,
+                       const std::vector<BuildEmitter>& emitters = {});
+
+// Another build holds the output directory's lock.
+class BuildLocked : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
 
 struct ReplayOptions {
   std::filesystem::path log;
@@ -86,6 +139,13 @@ std::unique_ptr<App> replay_app(std::string_view name, const DefineApp& define, 
 struct DevOptions {
   std::map<std::string, std::string, std::less<>> secrets;
 };
+
+// Runs `personas` of a started app, each on its own thread with its own context, until
+// they all return, or until SIGINT/SIGTERM (or a failed persona) asks them to stop; with
+// `stop_after_jobs`, stop the daemons once every job has returned. Returns the first
+// non-zero status.
+int run_personas(App& app, const std::vector<const Persona*>& personas, const std::vector<std::string>& args,
+                 bool stop_after_jobs = false);
 
 // Runs startup live (dev mode) and returns the app, ready to run personas.
 std::unique_ptr<App> start_dev_app(std::string_view name, const DefineApp& define, System& system,

@@ -99,6 +99,14 @@ class Persona : public Component {
   Persona& on_stop(std::function<void()> hook);
 
   int run(PersonaContext& context) const { return body_(context); }
+  // One line (or a few) for `help` in the dev REPL and usage errors: name, arguments, summary.
+  virtual std::string help() const;
+  // Whether this persona, running in this process, is healthy: `APP health PERSONA` (the
+  // container healthcheck) replays startup and asks. Servers override it to probe themselves.
+  virtual bool healthy(PersonaContext& context) const {
+    (void)context;
+    return true;
+  }
   void stopping() const {
     if (on_stop_) on_stop_();
   }

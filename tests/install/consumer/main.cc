@@ -2,7 +2,7 @@
 #include <iostream>
 
 #include "snap/app.h"
-#include "snap/lifecycle.h"
+#include "snap/main.h"
 #include "snap/log_reader.h"
 #include "snap/membrane.h"
 #include "snap/port.h"

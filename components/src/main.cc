@@ -1,0 +1,13 @@
+#include "snap/main.h"
+
+#include "snap/deploy.h"
+
+namespace snap {
+
+int run(int argc, char** argv, std::string_view app_name, const DefineApp& define) {
+  ProgramOptions options;
+  options.emitters.push_back(deployment_emitter());
+  return run_program(argc, argv, app_name, define, options);
+}
+
+}  // namespace snap

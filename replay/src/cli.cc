@@ -1,0 +1,275 @@
+// The program's command line: build, run, dev, verify, health, personas. Subcommands are
+// listed once, in kSubcommands; each one is a thin call into the lifecycle.
+#include <signal.h>
+
+#include <CLI/CLI.hpp>
+#include <algorithm>
+#include <iostream>
+#include <atomic>
+#include <memory>
+#include <new>
+#include <thread>
+
+#include <unistd.h>
+
+#include "lifecycle_private.h"
+#include "repl.h"
+#include "snap/divergence.h"
+#include "snap/log_reader.h"
+#include "snap/persona.h"
+#include "snap/system.h"
+#include "snap/determinism_guard.h"
+
+namespace snap {
+
+int exit_status_for(const std::exception& error) {
+  if (dynamic_cast<const UsageError*>(&error) || dynamic_cast<const CLI::Error*>(&error)) return kExitUsage;
+  if (dynamic_cast<const LogError*>(&error)) return kExitLogError;
+  if (dynamic_cast<const Divergence*>(&error) || dynamic_cast<const ManifestMismatch*>(&error)) return kExitDivergence;
+  if (dynamic_cast<const NondeterminismError*>(&error)) return kExitNondeterminism;
+  return kExitFailure;
+}
+
+namespace {
+
+constexpr const char* kSubcommands[] = {"build", "run", "dev", "verify", "health", "personas"};
+
+std::filesystem::path default_log_path(System& system) {
+  if (auto env = system.env("SNAP_LOG")) return *env;
+  std::error_code ec;
+  const auto exe = std::filesystem::read_symlink("/proc/self/exe", ec);
+  return ec ? std::filesystem::path(kLogFileName) : exe.parent_path() / kLogFileName;
+}
+
+std::unique_ptr<SecretSource> runtime_secrets(System& system, const std::string& dir_flag) {
+  std::filesystem::path dir = dir_flag;
+  if (dir.empty()) dir = system.env("SNAP_SECRETS_DIR").value_or("/run/secrets");
+  std::vector<std::unique_ptr<SecretSource>> chain;
+  chain.push_back(secrets_from_directory(dir, system));
+  chain.push_back(secrets_from_env("SNAP_SECRET_", system));
+  return secrets_from_chain(std::move(chain));
+}
+
+// verify checks determinism, not secret values: a secret it cannot see reads as a placeholder.
+class PlaceholderSecrets final : public SecretSource {
+ public:
+  explicit PlaceholderSecrets(const SecretSource& real) : real_(real) {}
+  std::optional<std::string> get(std::string_view name) const override {
+    if (auto v = real_.get(name)) return v;
+    return "<secret " + std::string(name) + " not available to verify>";
+  }
+  std::string describe(std::string_view name) const override { return real_.describe(name); }
+
+ private:
+  const SecretSource& real_;
+};
+
+std::string persona_list(const App& app) {
+  std::vector<std::string> names;
+  for (const Persona* p : app.personas()) names.push_back(p->id().name());
+  return names.empty() ? "(none)" : join(names);
+}
+
+std::map<std::string, std::string, std::less<>> parse_secret_flags(const std::vector<std::string>& flags) {
+  std::map<std::string, std::string, std::less<>> out;
+  for (const std::string& f : flags) {
+    const auto eq = f.find('=');
+    // The flag holds a secret value: never echo it.
+    if (eq == std::string::npos || eq == 0) throw UsageError("--secret expects NAME=VALUE (the value is not shown)");
+    out[f.substr(0, eq)] = f.substr(eq + 1);
+  }
+  return out;
+}
+
+// Arguments after PERSONA belong to the persona, but one that looks like a flag is far more
+// likely a mistyped flag of `run` (--logg): persona arguments that start with '-' go after
+// `--`, where CLI11 hands them to the `args` positional instead of leaving them over.
+void reject_unknown_flags(const std::vector<std::string>& left_over) {
+  for (const std::string& a : left_over) {
+    if (a == "--") continue;
+    throw UsageError("run: unknown flag \"" + a + "\" (flags for the persona itself go after --)");
+  }
+}
+
+const Persona& find_persona_or_throw(const App& app, const std::string& name) {
+  const Persona* persona = app.find_persona(name);
+  if (persona == nullptr) {
+    throw UsageError("unknown persona \"" + name + "\"; valid personas: " + persona_list(app));
+  }
+  return *persona;
+}
+
+}  // namespace
+
+int run_program(int argc, char** argv, std::string_view app_name, const DefineApp& define,
+                const ProgramOptions& program) {
+  auto system = make_real_system();
+  const std::string name(app_name);
+
+  CLI::App cli{name + ": a snapshot program. Every container runs this same binary."};
+  cli.footer(
+      "Exit status: 0 ok, 1 the program failed, 2 the log is unusable, 3 replay diverged from the build\n"
+      "(divergence or manifest mismatch), 4 startup read an input outside the membrane, 64 usage error.\n"
+      "Without a subcommand, $PERSONA selects `run`.");
+  cli.require_subcommand(0, 1);
+
+  std::string out_dir, log_flag, secrets_dir, persona_name, verify_log, base_image;
+  std::vector<std::string> secret_flags, persona_arguments;
+  bool local = false, exit_after_jobs = false, repl = false;
+
+  auto* build = cli.add_subcommand("build", "Record startup into DIR/snapshot.snaplog; write the build state and deployment");
+  build->add_option("--out", out_dir, "Build output directory (replaced as a whole by each build)")->required();
+  build->add_option("--secret", secret_flags, "A secret's value, NAME=VALUE (repeatable)");
+  build->add_flag("--local", local, "Personas run as processes on this host (reached at 127.0.0.1), not containers");
+  build->add_option("--base-image", base_image, "Base image of the generated Dockerfile (default: self-contained)");
+
+  auto* run_cmd = cli.add_subcommand("run", "Replay startup from the log, then become PERSONA");
+  run_cmd->add_option("persona", persona_name, "Persona to run (default: $PERSONA)");
+  run_cmd->add_option("args", persona_arguments, "Arguments for the persona (those starting with - after --)");
+  run_cmd->add_option("--log", log_flag, "Snapshot log (default: $SNAP_LOG, else snapshot.snaplog beside the binary)");
+  run_cmd->add_option("--secrets-dir", secrets_dir, "Secret files (default: $SNAP_SECRETS_DIR, else /run/secrets)");
+  run_cmd->allow_extras();
+
+  auto* dev = cli.add_subcommand("dev", "Run startup live and every daemon and job persona in this process");
+  dev->add_option("--secret", secret_flags, "A secret's value, NAME=VALUE (repeatable)");
+  dev->add_flag("--exit-after-jobs", exit_after_jobs, "Stop the daemons once every job has finished");
+  dev->add_flag("--repl", repl, "Read commands from stdin even when it is not a terminal (on by default on a terminal)");
+
+  auto* verify = cli.add_subcommand("verify", "Replay startup against LOG and report whether it matches");
+  verify->add_option("log", verify_log, "Snapshot log")->required();
+  verify->add_option("--secrets-dir", secrets_dir, "Secret files (default: $SNAP_SECRETS_DIR, else /run/secrets)");
+
+  auto* health = cli.add_subcommand("health", "Replay startup, then ask PERSONA (running elsewhere) if it is healthy");
+  health->add_option("persona", persona_name, "Persona to probe (default: $PERSONA)");
+  health->add_option("--log", log_flag, "Snapshot log (default: as for run)");
+
+  auto* personas_cmd = cli.add_subcommand("personas", "List the personas recorded in the log (runs no program code)");
+  personas_cmd->add_option("--log", log_flag, "Snapshot log (default: as for run)");
+
+  if (argc > 1 && argv[1][0] != '-') {
+    const std::string_view first = argv[1];
+    if (std::find(std::begin(kSubcommands), std::end(kSubcommands), first) == std::end(kSubcommands)) {
+      std::cerr << name << ": unknown subcommand \"" << first << "\"; valid subcommands: build, run, dev, verify, "
+                << "health, personas (see --help)" << std::endl;
+      return kExitUsage;
+    }
+  }
+  try {
+    cli.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    const int code = cli.exit(e);
+    return code == 0 ? kExitOk : kExitUsage;
+  }
+
+  // A second SIGTERM while the personas stop must not kill a clean shutdown: these stay
+  // blocked (sigwait receives them) until the process exits.
+  sigset_t stop_signals;
+  sigemptyset(&stop_signals);
+  sigaddset(&stop_signals, SIGINT);
+  sigaddset(&stop_signals, SIGTERM);
+
+  try {
+    if (*build) {
+      BuildOptions options{out_dir, parse_secret_flags(secret_flags), local ? Placement::kLocal : Placement::kContainers,
+                           base_image};
+      auto summary = build_app(name, define, *system, options, program.emitters);
+      std::cerr << "snap: build: wrote " << summary.log.string() << " (" << summary.events << " events, "
+                << summary.components << " components); personas: " << join(summary.personas) << std::endl;
+      return kExitOk;
+    }
+    if (*dev) {
+      auto app = start_dev_app(name, define, *system, DevOptions{parse_secret_flags(secret_flags)});
+      std::vector<const Persona*> running;
+      std::vector<std::string> names;
+      for (const Persona* p : app->personas()) {
+        if (p->persona_kind() == PersonaKind::kDaemon || p->persona_kind() == PersonaKind::kJob) {
+          running.push_back(p);
+          names.push_back(p->id().name());
+        }
+      }
+      std::cerr << "snap: dev: running " << join(names) << " (Ctrl-C stops)" << std::endl;
+      pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
+      const auto personas = app->personas();
+      const bool has_commands = std::any_of(personas.begin(), personas.end(), [](const Persona* p) {
+        return p->persona_kind() == PersonaKind::kCommand;
+      });
+      std::thread repl_thread;
+      auto repl_done = std::make_shared<std::atomic<bool>>(false);
+      if (has_commands && (repl || ::isatty(STDIN_FILENO))) {
+        // The REPL ends dev mode as Ctrl-C would: the main thread's sigwait takes SIGTERM.
+        repl_thread = std::thread([&app, repl_done, alone = running.empty()] {
+          run_repl(*app, std::cin, std::cout);
+          *repl_done = true;
+          if (!alone) ::kill(::getpid(), SIGTERM);
+        });
+      }
+      const int status = running.empty() ? 0 : run_personas(*app, running, {}, exit_after_jobs);
+      if (repl_thread.joinable()) {
+        // Stopped by a signal while the REPL waits for a line: it cannot be woken, and the
+        // process is about to exit, so leave it blocked in its read.
+        if (*repl_done || running.empty()) {
+          repl_thread.join();
+        } else {
+          repl_thread.detach();
+        }
+      }
+      std::cerr << "snap: dev: stopped" << std::endl;
+      return status;
+    }
+    if (*verify) {
+      auto real = runtime_secrets(*system, secrets_dir);
+      PlaceholderSecrets secrets(*real);
+      auto app = replay_app(name, define, *system, ReplayOptions{verify_log, Mode::kVerify, &secrets});
+      std::cout << "verified: " << verify_log << " replays cleanly (" << app->manifest().components.size()
+                << " components; personas: " << persona_list(*app) << ")" << std::endl;
+      return kExitOk;
+    }
+    const auto log = log_flag.empty() ? default_log_path(*system) : std::filesystem::path(log_flag);
+    if (*personas_cmd) {
+      // From the manifest alone: listing personas runs none of the program's code or I/O.
+      auto reader = LogReader::open(log);
+      if (reader->header().app_name != name) {
+        throw LogError(LogErrorCode::kNotASnapshotLog,
+                       log.string() + ": recorded by app \"" + reader->header().app_name + "\"");
+      }
+      for (const ComponentEntry& c : reader->manifest().components) {
+        if (c.persona.empty()) continue;
+        const std::size_t dot = c.id.rfind('.');
+        std::cout << (dot == std::string::npos ? c.id : c.id.substr(dot + 1)) << "\t" << c.persona << "\t" << c.id
+                  << "\n";
+      }
+      return kExitOk;
+    }
+    // `run`, `health`, or no subcommand with $PERSONA set.
+    if (!*run_cmd && !*health && !system->env("PERSONA")) {
+      std::cerr << cli.help() << std::endl;
+      return kExitUsage;
+    }
+    if (persona_name.empty()) persona_name = system->env("PERSONA").value_or("");
+    if (persona_name.empty()) throw UsageError(std::string(*health ? "health" : "run") + ": no persona given (argument or $PERSONA)");
+    if (*run_cmd) reject_unknown_flags(run_cmd->remaining());
+    const std::vector<std::string>& args = persona_arguments;
+    auto secrets = runtime_secrets(*system, secrets_dir);
+    auto app = replay_app(name, define, *system, ReplayOptions{log, Mode::kRun, secrets.get()});
+    const Persona& persona = find_persona_or_throw(*app, persona_name);
+    if (*health) {
+      PersonaContext context(*app, persona, {});
+      return persona.healthy(context) ? kExitOk : kExitFailure;
+    }
+    if (persona.persona_kind() == PersonaKind::kCommand) {
+      PersonaContext context(*app, persona, args);
+      return persona.run(context);
+    }
+    pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
+    return run_personas(*app, {&persona}, args);
+  } catch (const std::bad_alloc&) {
+    std::cerr << name << ": error: out of memory" << std::endl;
+    return kExitFailure;
+  } catch (const std::exception& e) {
+    const int status = exit_status_for(e);
+    std::cerr << name << ": " << (status == kExitFailure ? "error: " : "") << e.what() << std::endl;
+    return status;
+  }
+}
+
+}  // namespace snap

@@ -1,0 +1,45 @@
+// What the lifecycle's parts (build.cc, replay.cc, startup.cc, personas.cc, cli.cc) share.
+#pragma once
+
+#include <filesystem>
+#include <functional>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "app_private.h"
+#include "snap/lifecycle.h"
+
+namespace snap {
+
+inline constexpr const char* kLogFileName = "snapshot.snaplog";
+
+// The startup membrane's secret source. Startup is replayed in every container and a
+// container holds only its own persona's secrets, so a secret read at startup would work
+// in the build and fail in most containers: it is refused in every mode, at once.
+class NoSecretsAtStartup final : public SecretSource {
+ public:
+  std::optional<std::string> get(std::string_view) const override { return std::nullopt; }
+  std::string describe(std::string_view name) const override {
+    return "nowhere: secrets are not readable during startup; read \"" + std::string(name) +
+           "\" in a persona body (e.g. password.value(ctx))";
+  }
+  static const NoSecretsAtStartup& instance();
+};
+
+std::unique_ptr<App::Private> private_for(Mode mode, System& system);
+
+// Runs the program's startup: loads the build state through the startup membrane (the
+// build records `read_real()`'s text, with the placement added; replay returns it), then
+// define_app with the determinism guard armed. Throws NondeterminismError for the first
+// raw read the guard saw.
+void run_startup(App& app, const DefineApp& define, const std::function<std::string()>& read_real,
+                 Placement placement);
+
+// Build and dev: a secret the program requires must have a value.
+void check_required_secrets(App::Private& p);
+
+std::string join(const std::vector<std::string>& items, std::string_view separator = ", ");
+
+}  // namespace snap
