@@ -202,6 +202,24 @@ TEST(ApiServerDeclaration, BadMethodsPathsAndDuplicatesAreRefusedAtStartup) {
       "ApiServer decl.api: endpoint POST /x: declared twice");
 }
 
+TEST(ApiServerDeclaration, BadOptionsAreRefusedAtStartup) {
+  auto system = make_real_system();
+  auto refused = [&](ApiServerOptions options) -> std::string {
+    try {
+      start_dev_app("opts", [&](App& app) { app.add<ApiServer>("api", options); }, *system, {});
+    } catch (const std::invalid_argument& e) {
+      return e.what();
+    }
+    return "(no error)";
+  };
+  ApiServerOptions level;
+  level.log_level = "loud";
+  EXPECT_EQ(refused(level), "ApiServer opts.api: unknown log_level \"loud\" (trace, debug, info, warn, error, critical, off)");
+  ApiServerOptions zero;
+  zero.body_limit = 0;
+  EXPECT_EQ(refused(zero), "ApiServer opts.api: body_limit, header_limit and max_connections must be > 0");
+}
+
 TEST(ApiServerDeclaration, EndpointsCannotBeAddedAfterStartup) {
   auto system = make_real_system();
   ApiServer* server = nullptr;
