@@ -74,7 +74,8 @@ TEST(DeployPlan, GeneratedFilesMatchTheGoldenFiles) {
     paths.push_back(f.path);
     expect_golden("shop/" + f.path, f.content);
   }
-  EXPECT_EQ(paths, (std::vector<std::string>{"Dockerfile", ".dockerignore", "docker-compose.yml", "image/etc/passwd",
+  EXPECT_EQ(paths, (std::vector<std::string>{"Dockerfile", ".dockerignore", "docker-compose.yml", "docker-stack.yml",
+                                             "image/etc/passwd",
                                              "image/etc/group", "image/etc/nsswitch.conf", "bin/report",
                                              "state/deploy.json", "bin/remove-orphans"}));
   EXPECT_TRUE(file(plan, "bin/report").executable);
@@ -215,6 +216,95 @@ TEST(DeployPlan, DockerComposeAcceptsTheGoldenFile) {
                          "/docker-compose.yml --profile commands config --services > /dev/null")
                             .c_str()),
             0);
+}
+
+// The swarm stack: the same services as compose, in the form `docker stack deploy` takes.
+TEST(DeployPlan, TheStackRunsDaemonsReplicatedTheDatabaseOnceAndJobsABoundedNumberOfTimes) {
+  DeployOptions options;
+  options.replicas = {{"api", 3}};
+  const std::string stack = file(plan_deployment(shop(), options), "docker-stack.yml").content;
+  EXPECT_THAT(stack, HasSubstr("  api:\n    image: \"${SNAP_IMAGE:-snap-shop}\"\n    command: [\"shop.api\"]\n"));
+  EXPECT_THAT(stack, HasSubstr("      endpoint_mode: \"dnsrr\"\n      replicas: ${SNAP_REPLICAS_API:-3}\n"
+                               "      restart_policy: {condition: \"any\", delay: \"2s\"}\n"));
+  EXPECT_THAT(stack, HasSubstr("      replicas: ${SNAP_REPLICAS_MAILER:-1}\n"));
+  EXPECT_THAT(stack, HasSubstr("      # One replica: its data is one volume, on the node it runs on (pin it there).\n"
+                               "      replicas: 1\n"));
+  EXPECT_THAT(stack, HasSubstr("  seed:\n"));
+  EXPECT_THAT(stack, HasSubstr("      replicas: 1\n      restart_policy: {condition: \"on-failure\", delay: \"5s\", max_attempts: 3}\n"));
+  EXPECT_THAT(stack, HasSubstr("      replicas: 0\n      restart_policy: {condition: \"none\"}\n"));  // the command
+  EXPECT_THAT(stack, HasSubstr("volumes:\n  db-data: {}\n"));
+  // What swarm ignores or refuses is not there.
+  for (const char* key : {"build:", "restart:", "depends_on:", "profiles:", "network_mode:", "security_opt:", "tmpfs:",
+                          "container_name:", "ports:"}) {
+    EXPECT_EQ(stack.find(key), std::string::npos) << key;
+  }
+}
+
+TEST(DeployPlan, TheStackKeepsLeastPrivilegeOnOverlayNetworksAndSwarmSecrets) {
+  const std::string stack = file(plan_deployment(shop(), {}), "docker-stack.yml").content;
+  EXPECT_THAT(stack, HasSubstr("  api:\n    driver: \"overlay\"\n    internal: true\n    attachable: true\n"));
+  EXPECT_THAT(stack, HasSubstr("  db:\n    driver: \"overlay\"\n    internal: true\n    attachable: true\n"));
+  // The worker reaches nothing: a network of its own instead of network_mode "none".
+  EXPECT_THAT(stack, HasSubstr("    networks: [\"mailer-alone\"]\n"));
+  EXPECT_THAT(stack, HasSubstr("    networks: [\"api\", \"db\"]\n"));  // the API server
+  // A secret readable by its service's user only.
+  EXPECT_THAT(stack, ::testing::ContainsRegex("      - source: \"api--db.password\"\n        target: \"db.password\"\n"
+                                              "        uid: \"[0-9]+\"\n        gid: \"[0-9]+\"\n        mode: 0400\n"));
+  EXPECT_THAT(stack, ::testing::ContainsRegex("secrets:\n  \"db--db.password\":\n    file: \"./runtime-secrets/shop_db_[0-9a-f]{8}/db.password\"\n"));
+}
+
+TEST(DeployPlan, LongSwarmSecretNamesAreShortenedToLeaveRoomForTheStackName) {
+  DeployInput in = shop();
+  in.components[2].secrets = {"a-rather-long-database-password-name"};
+  in.components[1].config =
+      R"({"user":"snap","database":"snap","port":5432,"password_secret":"a-rather-long-database-password-name"})";
+  in.persona_secrets[0].second = {"a-rather-long-database-password-name"};
+  const std::string stack = file(plan_deployment(in, {}), "docker-stack.yml").content;
+  // "api--a-rather-long-database-password-name" is 41 characters: 31 kept, then a hash.
+  EXPECT_THAT(stack, ::testing::ContainsRegex("      - source: \"api--a-rather-long-database-pas-[0-9a-f]{8}\"\n"
+                                              "        target: \"a-rather-long-database-password-name\"\n"));
+  EXPECT_THAT(stack, HasSubstr("      - source: \"db--a-rather-long-database-password-name\"\n"));  // 40: kept whole
+}
+
+TEST(DeployPlan, TheEndpointModeIsAnOption) {
+  DeployOptions options;
+  options.endpoint_mode = "vip";
+  const std::string stack = file(plan_deployment(shop(), options), "docker-stack.yml").content;
+  EXPECT_THAT(stack, HasSubstr("      endpoint_mode: \"vip\"\n"));
+  EXPECT_EQ(stack.find("dnsrr"), std::string::npos);
+  options.endpoint_mode = "round-robin";
+  try {
+    plan_deployment(shop(), options);
+    FAIL() << "no DeployError";
+  } catch (const DeployError& e) {
+    EXPECT_THAT(e.what(), HasSubstr("endpoint mode \"round-robin\" is neither \"dnsrr\" nor \"vip\""));
+  }
+}
+
+TEST(DeployPlan, ReplicasForAnythingButADaemonServiceAreRefused) {
+  const std::vector<std::pair<std::string, std::string>> cases{
+      {"nope", "replicas for \"nope\", which is no service of this app"},
+      {"db", "the database shop.db runs one replica (its data is one volume); it cannot be given 2"},
+      {"seed", "replicas for shop.seed, which is a job persona: only daemon personas scale"},
+  };
+  for (const auto& [service, message] : cases) {
+    DeployOptions options;
+    options.replicas = {{service, 2}};
+    try {
+      plan_deployment(shop(), options);
+      ADD_FAILURE() << "no DeployError for " << service;
+    } catch (const DeployError& e) {
+      EXPECT_THAT(e.what(), HasSubstr(message));
+    }
+  }
+}
+
+TEST(DeployPlan, DockerStackConfigAcceptsTheGoldenFile) {
+  if (std::system("docker stack config --help > /dev/null 2>&1") != 0) {
+    GTEST_SKIP() << "this docker CLI has no `docker stack config`";
+  }
+  const std::string dir = std::string(SNAP_DEPLOY_GOLDEN_DIR) + "/shop";
+  EXPECT_EQ(std::system(("SNAP_REPLICAS_API=2 docker stack config -c " + dir + "/docker-stack.yml > /dev/null").c_str()), 0);
 }
 
 }  // namespace

@@ -196,8 +196,10 @@ BuildEmitter deployment_emitter(DeployOptions defaults) {
     }
     for (const std::string& line : plan.orphaned_volumes) std::cerr << "snap: deploy: " << line << std::endl;
     std::cerr << "snap: deploy: wrote Dockerfile (" << (options.base_image.empty() ? "self-contained" : options.base_image)
-              << "), docker-compose.yml; run: docker-compose -f " << (fs::absolute(build.out_dir) / "docker-compose.yml").string()
-              << " up -d" << std::endl;
+              << "), docker-compose.yml, docker-stack.yml; run: docker-compose -f "
+              << (fs::absolute(build.out_dir) / "docker-compose.yml").string()
+              << " up -d (one host) or docker stack deploy -c " << (fs::absolute(build.out_dir) / "docker-stack.yml").string()
+              << " STACK (a swarm)" << std::endl;
   };
 }
 

@@ -2,6 +2,8 @@
 // I/O, no clock, no environment; every collection is walked in a fixed order (manifest
 // order, or sorted), so the same input gives byte-identical files.
 #include <algorithm>
+#include <cctype>
+#include <cstdio>
 #include <functional>
 #include <map>
 #include <set>
@@ -123,6 +125,7 @@ class Planner {
       if (s.kind != ServiceKind::kDatabase) trace(s);
     }
     check_cycles();
+    check_swarm_options();
     assign_uids();
     assign_networks();
     DeployPlan plan;
@@ -131,6 +134,7 @@ class Planner {
     plan.files.push_back({"Dockerfile", dockerfile()});
     plan.files.push_back({".dockerignore", dockerignore()});
     plan.files.push_back({"docker-compose.yml", compose(plan.secret_files)});
+    plan.files.push_back({"docker-stack.yml", stack(plan.secret_files)});
     plan.files.push_back({"image/etc/passwd", passwd()});
     plan.files.push_back({"image/etc/group", group()});
     plan.files.push_back({"image/etc/nsswitch.conf", "hosts: files dns\n"});
@@ -434,6 +438,158 @@ class Planner {
       }
     }
     return out.str();
+  }
+
+  void check_swarm_options() const {
+    if (options_.endpoint_mode != "dnsrr" && options_.endpoint_mode != "vip") {
+      throw DeployError("deploy: endpoint mode \"" + options_.endpoint_mode + "\" is neither \"dnsrr\" nor \"vip\"");
+    }
+    for (const auto& [name, count] : options_.replicas) {
+      const Service* found = nullptr;
+      for (const Service& s : services_) {
+        if (s.name == name) found = &s;
+      }
+      if (found == nullptr) throw DeployError("deploy: replicas for \"" + name + "\", which is no service of this app");
+      if (found->kind == ServiceKind::kDatabase) {
+        throw DeployError("deploy: the database " + found->component->id +
+                          " runs one replica (its data is one volume); it cannot be given " + std::to_string(count));
+      }
+      if (found->kind != ServiceKind::kDaemon) {
+        throw DeployError("deploy: replicas for " + found->component->id + ", which is a " + found->component->persona +
+                          " persona: only daemon personas scale");
+      }
+    }
+  }
+
+  // The swarm twin of compose(): the same services, users, secrets, networks, volumes and
+  // healthchecks, in the form `docker stack deploy` takes. What swarm ignores or refuses
+  // is left out (build, restart, depends_on, profiles, network_mode, security_opt, tmpfs),
+  // and what it adds is set: replicas, restart policies, endpoint mode, overlay networks,
+  // secrets' owner and mode inside the container.
+  std::string stack(const std::vector<DeploySecretFile>& secret_files) const {
+    std::ostringstream out;
+    out << header(input_.app_name)
+        << "# Run it on a swarm: docker stack deploy --resolve-image never -c docker-stack.yml STACK\n"
+           "# Images: SNAP_IMAGE and SNAP_POSTGRES_IMAGE, on every node (nothing is built here);\n"
+           "# replicas of a daemon service: SNAP_REPLICAS_<SERVICE>. Placement is yours to add.\n"
+           "version: \"3.8\"\n"
+           "services:\n";
+    const std::string image = quote_interpolated("SNAP_IMAGE", "snap-" + app_file_);
+    std::set<std::string> alone;  // services that reach nothing and that nothing reaches
+    for (const Service& s : services_) {
+      out << "  " << s.name << ":\n";
+      if (s.kind == ServiceKind::kDatabase) {
+        stack_database(out, s);
+      } else {
+        out << "    image: " << image << "\n    command: " << flow_list({s.component->id}) << "\n";
+      }
+      out << "    user: \"" << s.uid << ":" << s.uid
+          << "\"\n"
+             "    read_only: true\n"
+             "    cap_drop: [\"ALL\"]\n"
+             "    init: true\n"
+             "    volumes:\n";
+      if (s.kind == ServiceKind::kDatabase) out << "      - \"" << volume_of(s) << ":/var/lib/postgresql/data\"\n";
+      out << "      - {type: \"tmpfs\", target: \"/tmp\"}\n";
+      if (s.kind == ServiceKind::kDatabase) out << "      - {type: \"tmpfs\", target: \"/var/run/postgresql\"}\n";
+      std::vector<const DeploySecretFile*> mine;
+      for (const DeploySecretFile& f : secret_files) {
+        if (f.service == s.name) mine.push_back(&f);
+      }
+      if (!mine.empty()) {
+        out << "    secrets:\n";
+        for (const DeploySecretFile* f : mine) {
+          out << "      - source: " << quote(stack_secret_key(*f)) << "\n        target: " << quote(f->secret)
+              << "\n        uid: \"" << s.uid << "\"\n        gid: \"" << s.uid << "\"\n        mode: 0400\n";
+        }
+      }
+      std::vector<std::string> networks = s.networks;
+      if (networks.empty()) {
+        // Swarm has no network_mode "none": a network of its own, which nothing else joins.
+        networks.push_back(s.name + "-alone");
+        alone.insert(networks.back());
+      }
+      out << "    networks: " << flow_list(networks) << "\n";
+      if (s.kind == ServiceKind::kDaemon) {
+        healthcheck(out, {"CMD", "/app/" + app_file_, "health", s.component->id});
+      } else if (s.kind == ServiceKind::kDatabase) {
+        healthcheck(out, {"CMD", "pg_isready", "-h", "127.0.0.1", "-p", "5432", "-U", string_config(s, "user"), "-d",
+                          string_config(s, "database")});
+      }
+      out << "    deploy:\n      endpoint_mode: \"" << options_.endpoint_mode << "\"\n";
+      switch (s.kind) {
+        case ServiceKind::kDaemon: {
+          const auto it = options_.replicas.find(s.name);
+          out << "      replicas: " << replicas_variable(s) << ":-" << (it == options_.replicas.end() ? 1u : it->second)
+              << "}\n      restart_policy: {condition: \"any\", delay: \"2s\"}\n";
+          break;
+        }
+        case ServiceKind::kDatabase:
+          out << "      # One replica: its data is one volume, on the node it runs on (pin it there).\n"
+                 "      replicas: 1\n"
+                 "      restart_policy: {condition: \"any\", delay: \"2s\"}\n";
+          break;
+        case ServiceKind::kJob:
+          // Swarm starts everything at once (no depends_on): the job's client retries
+          // while its servers come up, and a failed run is retried a bounded number of times.
+          out << "      replicas: 1\n"
+                 "      restart_policy: {condition: \"on-failure\", delay: \"5s\", max_attempts: 3}\n";
+          break;
+        case ServiceKind::kCommand:
+          // Present for its secrets and networks; runs only when scaled up.
+          out << "      replicas: 0\n      restart_policy: {condition: \"none\"}\n";
+          break;
+      }
+    }
+    std::set<std::string> networks = reached_;
+    networks.insert(alone.begin(), alone.end());
+    out << "networks:\n";
+    for (const std::string& n : networks) {
+      // Attachable: `docker run --network STACK_NAME` can join it (tools, probes, one-off runs).
+      out << "  " << n << ":\n    driver: \"overlay\"\n    internal: true\n    attachable: true\n";
+    }
+    bool any_volume = false;
+    for (const Service& s : services_) {
+      if (s.kind != ServiceKind::kDatabase) continue;
+      if (!any_volume) out << "volumes:\n";
+      any_volume = true;
+      out << "  " << volume_of(s) << ": {}\n";
+    }
+    if (!secret_files.empty()) {
+      out << "secrets:\n";
+      for (const DeploySecretFile& f : secret_files) {
+        out << "  " << quote(stack_secret_key(f)) << ":\n    file: " << quote("./" + f.path) << "\n";
+      }
+    }
+    return out.str();
+  }
+
+  // ${SNAP_REPLICAS_SERVICE (without its closing brace and default).
+  static std::string replicas_variable(const Service& s) {
+    std::string name;
+    for (char c : s.name) name += std::isalnum(static_cast<unsigned char>(c)) ? static_cast<char>(std::toupper(c)) : '_';
+    return "${SNAP_REPLICAS_" + name;
+  }
+
+  // A swarm secret's name is STACK_KEY and at most 64 characters: keys longer than 40
+  // keep their first 31 characters and a hash of the whole, leaving room for the stack.
+  static std::string stack_secret_key(const DeploySecretFile& f) {
+    const std::string key = secret_key(f);
+    if (key.size() <= 40) return key;
+    char hash[9];
+    std::snprintf(hash, sizeof hash, "%08x", fnv1a(key));
+    return key.substr(0, 31) + "-" + hash;
+  }
+
+  void stack_database(std::ostringstream& out, const Service& s) const {
+    out << "    image: " << quote_interpolated("SNAP_POSTGRES_IMAGE", options_.postgres_image)
+        << "\n"
+           "    stop_signal: \"SIGINT\"\n"
+           "    environment:\n"
+           "      POSTGRES_USER: "
+        << quote(string_config(s, "user")) << "\n      POSTGRES_DB: " << quote(string_config(s, "database"))
+        << "\n      POSTGRES_PASSWORD_FILE: " << quote("/run/secrets/" + string_config(s, "password_secret"))
+        << "\n      PGDATA: \"/var/lib/postgresql/data/pgdata\"\n";
   }
 
   static std::string secret_key(const DeploySecretFile& f) { return f.service + "--" + key_for(f.secret); }

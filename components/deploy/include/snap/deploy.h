@@ -1,6 +1,8 @@
 // Deployment: what `APP build --out DIR` writes beside the log so that
-// `docker-compose -f DIR/docker-compose.yml up` runs the app in containers, each running
-// the same binary as one persona. docs/deploy.md describes every file.
+// `docker-compose -f DIR/docker-compose.yml up` runs the app in containers on one host,
+// and `docker stack deploy -c DIR/docker-stack.yml` runs it on a Docker Swarm cluster,
+// each container running the same binary as one persona. docs/deploy.md describes every
+// file.
 //
 // Two layers. plan_deployment() is a pure function from the app's description (its
 // manifest plus the secrets each component holds; see deploy_input) and the options to
@@ -19,6 +21,7 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -65,6 +68,20 @@ struct DeployOptions {
   // when binutils is installed; else as it is): a RelWithDebInfo binary shrinks from tens
   // of MB to a few. The ELF build id, which the log records, is kept.
   bool strip_debug = true;
+
+  // docker-stack.yml (swarm) only. How a swarm service's name resolves: "dnsrr" (default),
+  // to the address of each running replica, which the typed client spreads its calls
+  // over; or "vip", to one virtual address that the kernel's IPVS balances. dnsrr is the
+  // default because it needs nothing of the kernel: without IPVS (common in small VMs and
+  // containers-in-containers) a VIP answers "No route to host". Anything else is a
+  // DeployError.
+  std::string endpoint_mode = "dnsrr";
+  // docker-stack.yml only. Replicas per daemon persona's service (by service name, e.g.
+  // "customer-server-api"); 1 when absent. The file still lets $SNAP_REPLICAS_<SERVICE>
+  // (upper case, '-' -> '_') override it at `docker stack deploy`. A database always runs
+  // one replica (its data is one volume); naming it, or a service that is not a daemon
+  // persona, is a DeployError.
+  std::map<std::string, unsigned> replicas;
 };
 
 struct DeployFile {
@@ -85,7 +102,7 @@ struct DeploySecretFile {
 };
 
 struct DeployPlan {
-  std::vector<DeployFile> files;  // Dockerfile, docker-compose.yml, .dockerignore, bin/*, image/etc/*, state/deploy.json
+  std::vector<DeployFile> files;  // Dockerfile, docker-compose.yml, docker-stack.yml, .dockerignore, bin/*, image/etc/*, state/deploy.json
   std::vector<DeploySecretFile> secret_files;
   // Where the binary goes (relative to DIR; the Dockerfile copies it to /app/).
   std::string binary;
