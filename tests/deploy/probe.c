@@ -1,7 +1,9 @@
 /* A tiny probe copied into test images (the app image has no shell and no tools):
  *   probe ls DIR                  the names in DIR, one a line ("missing" if there is none)
  *   probe connect HOST:PORT...    one line each: HOST:PORT open|refused|unreachable|unresolved|timeout
+ *   probe resolve HOST            HOST's IPv4 addresses, one a line, each once (exit 1: unresolved)
  * Linked only against the C library, which every image under test carries. */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <dirent.h>
@@ -69,6 +71,27 @@ int main(int argc, char** argv) {
     }
     return 0;
   }
-  fputs("usage: probe ls DIR | probe connect HOST:PORT...\n", stderr);
+  if (argc == 3 && strcmp(argv[1], "resolve") == 0) {
+    struct addrinfo hints, *res = NULL;
+    memset(&hints, 0, sizeof hints);
+    hints.ai_family = AF_INET;
+    hints.ai_socktype = SOCK_STREAM;
+    if (getaddrinfo(argv[2], NULL, &hints, &res) != 0) return 1;
+    char seen[64][INET_ADDRSTRLEN];
+    int n = 0;
+    for (struct addrinfo* a = res; a != NULL && n < 64; a = a->ai_next) {
+      char text[INET_ADDRSTRLEN];
+      inet_ntop(AF_INET, &((struct sockaddr_in*)a->ai_addr)->sin_addr, text, sizeof text);
+      int dup = 0;
+      for (int i = 0; i < n; ++i) dup |= strcmp(seen[i], text) == 0;
+      if (!dup) {
+        strcpy(seen[n++], text);
+        puts(text);
+      }
+    }
+    freeaddrinfo(res);
+    return 0;
+  }
+  fputs("usage: probe ls DIR | probe connect HOST:PORT... | probe resolve HOST\n", stderr);
   return 64;
 }
