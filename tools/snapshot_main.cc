@@ -1,13 +1,20 @@
-// `snapshot`: tools for snapshot logs. A thin dispatcher: the work is in the library
-// (snap/log_inspect.h); every subcommand is listed once, in kSubcommands below.
+// `snapshot`: tools for snapshot logs. A thin dispatcher: the work is in the libraries
+// (snap/log_inspect.h, snap/log_diff.h, snap/log_graph.h, snap/system_view.h); every
+// subcommand is listed once, in kSubcommands below.
 //
-// Exit status (also in `snapshot --help` and docs/inspect.md):
-//   0  ok
+// Exit status (also in `snapshot --help` and docs/tools.md):
+//   0  ok (diff: no differences)
+//   1  diff: the logs differ; graph: `dot` failed or is not installed
 //   2  the log is unusable (not found, not a log, incompatible, incomplete, truncated,
 //      corrupt, I/O, or too large to process in the memory available); its one-line
 //      message is the only thing on stderr
 //   64 usage error (EX_USAGE from sysexits.h)
+#include <sys/wait.h>
+
 #include <CLI/CLI.hpp>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
 #include <functional>
 #include <iostream>
 #include <memory>
@@ -17,10 +24,16 @@
 #include <vector>
 
 #include "snap/log.h"
+#include "snap/log_diff.h"
+#include "snap/log_graph.h"
 #include "snap/log_inspect.h"
+#include "snap/log_reader.h"
+#include "snap/system_view.h"
 
 namespace {
 
+constexpr int kExitDiffers = 1;
+constexpr int kExitToolFailed = 1;
 constexpr int kExitLogError = 2;
 constexpr int kExitUsage = 64;
 
@@ -35,6 +48,7 @@ Run define_inspect(CLI::App& cmd) {
     std::string log;
     std::string kind, key;
     bool summary = false;
+    bool manifest = false;
     bool json = false;
     snap::InspectOptions options;
   };
@@ -45,9 +59,26 @@ Run define_inspect(CLI::App& cmd) {
   cmd.add_option("--from", args->options.from, "First event index to show (inclusive, default 0)");
   cmd.add_option("--to", args->options.to, "Stop before this event index (exclusive, default: the end)");
   cmd.add_flag("--summary,--no-events", args->summary, "Header, counts and manifest only; no event list");
-  cmd.add_flag("--json", args->json, "One JSON document (header, counts, manifest, events), for scripts");
+  cmd.add_flag("--manifest", args->manifest, "Only the component tree (JSON: only the manifest array)");
+  cmd.add_flag("--json", args->json, "One JSON document (header, counts, manifest, personas, events), for scripts");
+  cmd.footer(
+      "Examples:\n"
+      "  snapshot inspect build/app/snapshot.snaplog\n"
+      "  snapshot inspect --summary LOG          header, counts, components, personas\n"
+      "  snapshot inspect --manifest LOG         the component tree only\n"
+      "  snapshot inspect --kind env --json LOG  env reads, as JSON\n"
+      "Exit status: 0 ok; 2 the log is unusable; 64 usage error.");
   return [args]() {
     snap::InspectOptions options = args->options;
+    options.manifest_only = args->manifest;
+    if (!args->manifest) {
+      // Who receives which secrets and reaches what: computed from the manifest with the
+      // runtime's rules (snap/system_view.h).
+      const snap::Manifest manifest = snap::LogReader::open(args->log)->manifest();
+      for (const snap::PersonaView& p : snap::system_view(manifest).personas) {
+        options.personas.push_back({p.id, p.secrets, p.reachable});
+      }
+    }
     if (!args->kind.empty()) options.kind = args->kind;
     if (!args->key.empty()) options.key_contains = args->key;
     options.list_events = !args->summary;
@@ -60,15 +91,98 @@ Run define_inspect(CLI::App& cmd) {
   };
 }
 
+Run define_diff(CLI::App& cmd) {
+  struct Args {
+    std::string old_log, new_log;
+    bool json = false;
+  };
+  auto args = std::make_shared<Args>();
+  cmd.add_option("old", args->old_log, "The old log, or a build directory holding snapshot.snaplog")->required();
+  cmd.add_option("new", args->new_log, "The new log, or a build directory")->required();
+  cmd.add_flag("--json", args->json, "One JSON document with every section, for scripts");
+  cmd.footer(
+      "Shows components added (+), removed (-) and changed (~, before -> after), persona changes\n"
+      "(secrets, what each reaches), startup inputs that differ (aligned by kind and key), and the\n"
+      "deployment plan's changes: services, volumes orphaned, stores removed, secrets, reachability.\n"
+      "Examples:\n"
+      "  snapshot diff build-yesterday/ build/\n"
+      "  snapshot diff --json old.snaplog new.snaplog | jq .plan\n"
+      "Exit status: 0 no differences; 1 the logs differ; 2 a log is unusable; 64 usage error.");
+  return [args]() {
+    const snap::LogDiff diff = snap::diff_logs(args->old_log, args->new_log);
+    if (args->json) {
+      snap::diff_json(diff, std::cout);
+    } else {
+      snap::diff_text(diff, std::cout);
+    }
+    return diff.differs() ? kExitDiffers : 0;
+  };
+}
+
+// Runs `dot -TFORMAT -o OUT` with the graph on its stdin. False when dot is missing or fails.
+bool render(const std::string& dot_text, const std::string& format, const std::string& out) {
+  const std::string command = "dot -T" + format + " -o '" + out + "'";
+  FILE* pipe = ::popen(command.c_str(), "w");
+  if (!pipe) return false;
+  const bool written = std::fwrite(dot_text.data(), 1, dot_text.size(), pipe) == dot_text.size();
+  const int status = ::pclose(pipe);
+  return written && status != -1 && WIFEXITED(status) && WEXITSTATUS(status) == 0;
+}
+
+Run define_graph(CLI::App& cmd) {
+  struct Args {
+    std::string log;
+    std::string format = "dot";
+    std::string out;
+  };
+  auto args = std::make_shared<Args>();
+  cmd.add_option("log", args->log, "The log, or a build directory holding snapshot.snaplog")->required();
+  cmd.add_option("--format", args->format, "dot (default, text on stdout), svg or png (through Graphviz's `dot`)")
+      ->check(CLI::IsMember({"dot", "svg", "png"}));
+  cmd.add_option("-o,--out", args->out, "Write here instead of stdout (required for svg and png)");
+  cmd.footer(
+      "Draws personas, stores, servers (port, endpoints), secrets and `uses` edges, grouped by Id subtree.\n"
+      "Examples:\n"
+      "  snapshot graph build/app | dot -Tsvg > app.svg\n"
+      "  snapshot graph --format svg -o app.svg build/app\n"
+      "Exit status: 0 ok; 1 `dot` is not installed or failed; 2 the log is unusable; 64 usage error.");
+  return [args]() {
+    std::filesystem::path log = args->log;
+    std::error_code ec;
+    if (std::filesystem::is_directory(log, ec)) log /= "snapshot.snaplog";
+    const std::string dot = snap::graph_dot(snap::LogReader::open(log)->manifest());
+    if (args->format == "dot") {
+      if (args->out.empty()) {
+        std::cout << dot;
+      } else {
+        std::ofstream(args->out) << dot;
+      }
+      return 0;
+    }
+    if (args->out.empty() || args->out.find('\'') != std::string::npos) {
+      std::cerr << "snapshot graph: --format " << args->format << " needs -o FILE (a path without quotes)\n";
+      return kExitUsage;
+    }
+    if (!render(dot, args->format, args->out)) {
+      std::cerr << "snapshot graph: `dot -T" << args->format
+                << "` failed or is not installed (Debian: apt-get install graphviz); `--format dot` needs nothing\n";
+      return kExitToolFailed;
+    }
+    return 0;
+  };
+}
+
 struct Subcommand {
   const char* name;
   const char* description;
   Define define;
 };
 
-// Every subcommand, in the order `snapshot --help` lists them. (Planned: diff, verify.)
+// Every subcommand, in the order `snapshot --help` lists them.
 constexpr Subcommand kSubcommands[] = {
-    {"inspect", "Show a log's header, event counts, component manifest and events", define_inspect},
+    {"inspect", "Show a log's header, event counts, component manifest, personas and events", define_inspect},
+    {"diff", "Compare two builds: components, personas, startup inputs and the deployment plan", define_diff},
+    {"graph", "Draw the component graph as Graphviz DOT (or SVG/PNG through `dot`)", define_graph},
 };
 
 }  // namespace
@@ -77,9 +191,13 @@ int main(int argc, char** argv) {
   CLI::App cli{"snapshot: tools for snapshot logs"};
   cli.set_version_flag("--version", "snapshot 0.1.0");
   cli.footer(
-      "Exit status: 0 ok; 2 the log is unusable (not found, not a snapshot log, incompatible, "
-      "incomplete, truncated, corrupt, I/O error, out of memory), with its one-line error on stderr; "
-      "64 usage error.");
+      "Examples:\n"
+      "  snapshot inspect build/app/snapshot.snaplog\n"
+      "  snapshot diff build-old/ build/\n"
+      "  snapshot graph --format svg -o app.svg build/app\n"
+      "Exit status: 0 ok (diff: same); 1 diff: the logs differ, graph: `dot` failed; 2 the log is unusable "
+      "(not found, not a snapshot log, incompatible, incomplete, truncated, corrupt, I/O error, out of "
+      "memory), with its one-line error on stderr; 64 usage error.");
   cli.require_subcommand(1);
 
   std::vector<std::pair<CLI::App*, Run>> commands;

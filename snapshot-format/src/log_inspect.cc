@@ -134,12 +134,37 @@ boost::json::value bytes_json(std::string_view s) {
   return boost::json::object{{"hex", hex(s)}};
 }
 
-}  // namespace
-
 // Both forms read the log twice: counts come before the list, and a second pass costs
 // less than holding millions of events. The first pass also proves every chunk readable,
 // so a damaged log prints nothing but its error.
+void manifest_tree(const std::vector<ComponentEntry>& components, std::size_t indent, std::ostream& out) {
+  for (const auto& [index, depth] : tree_order(components)) {
+    const ComponentEntry& c = components[index];
+    out << std::string(indent + 2 * depth, ' ') << printable(c.id) << "  " << printable(c.type);
+    if (!c.persona.empty()) out << "  [" << printable(c.persona) << "]";
+    if (!c.config.empty() && c.config != "{}") out << "  " << printable(c.config);
+    if (!c.uses.empty()) {
+      out << "  uses ";
+      for (std::size_t i = 0; i < c.uses.size(); ++i) out << (i ? ", " : "") << printable(c.uses[i]);
+    }
+    out << "\n";
+  }
+}
+
+std::string join_printable(const std::vector<std::string>& v) {
+  std::string out;
+  for (std::size_t i = 0; i < v.size(); ++i) out += (i ? ", " : "") + printable(v[i]);
+  return out.empty() ? "(none)" : out;
+}
+
+}  // namespace
+
 void inspect_text(const std::filesystem::path& log, const InspectOptions& options, std::ostream& out) {
+  if (options.manifest_only) {
+    auto reader = LogReader::open(log);
+    manifest_tree(reader->manifest().components, 0, out);
+    return;
+  }
   const auto counts = count_kinds(log);
   auto reader = LogReader::open(log);
   const LogHeader& h = reader->header();
@@ -164,16 +189,14 @@ void inspect_text(const std::filesystem::path& log, const InspectOptions& option
 
   const auto& components = reader->manifest().components;
   out << "\ncomponents (" << components.size() << "):\n";
-  for (const auto& [index, depth] : tree_order(components)) {
-    const ComponentEntry& c = components[index];
-    out << std::string(2 + 2 * depth, ' ') << printable(c.id) << "  " << printable(c.type);
-    if (!c.persona.empty()) out << "  [" << printable(c.persona) << "]";
-    if (!c.config.empty() && c.config != "{}") out << "  " << printable(c.config);
-    if (!c.uses.empty()) {
-      out << "  uses ";
-      for (std::size_t i = 0; i < c.uses.size(); ++i) out << (i ? ", " : "") << printable(c.uses[i]);
+  manifest_tree(components, 2, out);
+  if (!options.personas.empty()) {
+    out << "\npersonas:\n";
+    for (const InspectPersona& p : options.personas) {
+      out << "  " << printable(p.id) << "\n"
+          << "    secrets:   " << join_printable(p.secrets) << "\n"
+          << "    reaches:   " << join_printable(p.reachable) << "\n";
     }
-    out << "\n";
   }
 
   if (!options.list_events) return;
@@ -220,7 +243,21 @@ void inspect_json(const std::filesystem::path& log, const InspectOptions& option
                                               {"config", std::move(config)},
                                               {"uses", std::move(uses)}});
   }
+  if (options.manifest_only) {
+    out << boost::json::serialize(manifest) << "\n";
+    return;
+  }
   doc["manifest"] = std::move(manifest);
+  if (!options.personas.empty()) {
+    boost::json::array personas;
+    for (const InspectPersona& p : options.personas) {
+      boost::json::array secrets, reaches;
+      for (const auto& n : p.secrets) secrets.emplace_back(json_text(n));
+      for (const auto& n : p.reachable) reaches.emplace_back(json_text(n));
+      personas.emplace_back(boost::json::object{{"id", json_text(p.id)}, {"secrets", std::move(secrets)}, {"reachable", std::move(reaches)}});
+    }
+    doc["personas"] = std::move(personas);
+  }
 
   if (options.list_events) {
     boost::json::array events;

@@ -12,8 +12,17 @@
 #include <optional>
 #include <ostream>
 #include <string>
+#include <vector>
 
 namespace snap {
+
+// A persona's view, computed above this layer (snap::system_view in tools/, which knows
+// what secrets components hold) and handed in to be printed beside the manifest.
+struct InspectPersona {
+  std::string id;
+  std::vector<std::string> secrets;    // names only
+  std::vector<std::string> reachable;  // component ids
+};
 
 struct InspectOptions {
   // List events (after the summary). False: header, counts and manifest only.
@@ -25,6 +34,10 @@ struct InspectOptions {
   // Only events with from <= index < to.
   std::uint64_t from = 0;
   std::uint64_t to = std::numeric_limits<std::uint64_t>::max();
+  // Only the component tree: no header, counts, personas or events.
+  bool manifest_only = false;
+  // Printed after the manifest ("personas:"; JSON "personas") when not empty.
+  std::vector<InspectPersona> personas;
 };
 
 // Text: the header, event counts by kind (sorted by kind), the manifest as a tree (a

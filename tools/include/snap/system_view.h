@@ -1,0 +1,45 @@
+// A system as the tools see it, computed from a log's manifest alone: which components
+// are personas, which secrets each persona receives (names only), what each persona
+// reaches, and the deployment planner's input. `snapshot diff`, `snapshot graph` and
+// `snapshot inspect` all answer from this, so a log copied off a machine is enough.
+//
+// The rules are the runtime's, restated over manifest entries: a component's parent is
+// the component whose id is its longest proper dotted prefix; a persona reaches its own
+// subtree and what it uses, transitively, and reaches another persona as a whole without
+// passing through it (App::reachable_from); Password and Secret components hold one secret
+// each, named by their id below the app (Password::secret_name()).
+//
+// Thread safety: plain values and pure functions.
+#pragma once
+
+#include <map>
+#include <string>
+#include <vector>
+
+#include "snap/deploy.h"
+#include "snap/log.h"
+
+namespace snap {
+
+struct PersonaView {
+  std::string id;
+  std::string kind;                    // "daemon", "job", "command"
+  std::vector<std::string> secrets;    // sorted names
+  std::vector<std::string> reachable;  // ids, sorted, itself excluded
+};
+
+struct SystemView {
+  std::string app_name;  // the root component's id ("" for an empty manifest)
+  std::vector<PersonaView> personas;  // manifest order
+  // Per component id: its parent's id ("" for a root).
+  std::map<std::string, std::string> parent;
+  // Per component id: the secrets it holds.
+  std::map<std::string, std::vector<std::string>> secrets;
+};
+
+SystemView system_view(const Manifest& manifest);
+
+// The planner's input for this manifest (DeployInput::previous left null).
+DeployInput deploy_input_from(const Manifest& manifest);
+
+}  // namespace snap
