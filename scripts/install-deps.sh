@@ -6,9 +6,10 @@ set -euo pipefail
 packages=(
   cmake ninja-build g++ pkg-config
   libboost1.81-dev libboost-json1.81-dev
-  capnproto libcapnp-dev libzstd-dev libpqxx-dev libcli11-dev
+  capnproto libcapnp-dev libzstd-dev libpqxx-dev libcli11-dev libspdlog-dev libedit-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   postgresql-15 clang libclang-rt-14-dev
+  binutils graphviz python3
 )
 
 missing=()

@@ -1,10 +1,13 @@
 // The customer server: a PostgreSQL-backed store behind an API server with "post
-// customer" and "get customer" endpoints, and an example client that runs once at
-// deployment, posts {id: "1", name: "John Doe"} and reads it back.
+// customer" and "get customer" endpoints, an example client that runs once at
+// deployment, posts {id: "1", name: "John Doe"} and reads it back, and a command that
+// prints one customer.
 //
-//   customer dev                      everything in this process, the store in memory
+//   customer dev                      everything in this process, the store in memory;
+//                                     the REPL runs `get-customer 1`
 //   customer build --out build/customer
 //   docker-compose -f build/customer/docker-compose.yml up -d    (docs/deploy.md)
+//   build/customer/bin/get-customer 1                            (the command, deployed)
 //
 // The database is a local of create_customer_server: nothing outside it can reach it.
 // The client gets the server's typed endpoints as a parameter, and `uses` the server, so
@@ -14,6 +17,7 @@
 
 #include "snap/api_server.h"
 #include "snap/app.h"
+#include "snap/cli_command.h"
 #include "snap/job.h"
 #include "snap/key_value_store.h"
 #include "snap/main.h"
@@ -65,12 +69,25 @@ void create_example_client(snap::Component& scope, const CustomerServer& server)
                         std::cout << "Loaded customer: " << snap::encode_json(customer) << std::endl;
                         return 0;
                       })
-      .uses(server.post_customer.server());
+      .uses(server.post_customer);
+}
+
+void create_customer_commands(snap::Component& scope, const CustomerServer& server) {
+  // On demand: `get-customer ID` at the dev REPL, or bin/get-customer ID when deployed.
+  scope
+      .add<snap::CliCommand>("get-customer", "Print a customer", std::vector{snap::Arg::text("id", "the customer's id")},
+                             [server](snap::PersonaContext& ctx, const snap::CommandArgs& args) {
+                               const Customer customer = server.get_customer(ctx, CustomerId{args.text("id")});
+                               std::cout << snap::encode_json(customer) << std::endl;
+                               return 0;
+                             })
+      .uses(server.get_customer);
 }
 
 void define_app(snap::App& app) {
-  const CustomerServer server = create_customer_server(app.add<snap::Component>("customer-server", "Scope"));
+  const CustomerServer server = create_customer_server(app.scope("customer-server"));
   create_example_client(app, server);
+  create_customer_commands(app, server);
 }
 
 int main(int argc, char** argv) { return snap::run(argc, argv, "customer", define_app); }

@@ -59,6 +59,16 @@ Component& Component::uses(const Component& other) {
   return *this;
 }
 
+namespace {
+// What Component::scope adds: no behaviour, no config, only a place in the Id tree.
+class Scope final : public Component {
+ public:
+  explicit Scope(const Init& init) : Component(init, "Scope") {}
+};
+}  // namespace
+
+Component& Component::scope(Name name) { return add<Scope>(name); }
+
 Component::Init Component::child_init(const Name& name) {
   if (name.value.find('\0') != std::string_view::npos) {
     // A NUL would cut file names (secrets, state) short and make two ids collide.

@@ -22,6 +22,7 @@
 #include <source_location>
 #include <string>
 #include <string_view>
+#include <concepts>
 #include <type_traits>
 #include <utility>
 #include <vector>
@@ -81,6 +82,17 @@ class Component {
 
   // Declares that this component uses `other` (at startup only). Returns *this.
   Component& uses(const Component& other);
+  // Uses what a handle belongs to: `client.uses(server.get_customer)` uses the server
+  // that serves that endpoint (any value with a `server()` returning a component).
+  template <typename Handle>
+    requires requires(const Handle& h) { { h.server() } -> std::convertible_to<const Component&>; }
+  Component& uses(const Handle& handle) {
+    return uses(static_cast<const Component&>(handle.server()));
+  }
+
+  // A scope: a passive child that only groups what is added under it in the Id tree
+  // (`auto& shop = app.scope("shop"); shop.add<snap::Port>("api-port")` makes shop.api-port).
+  Component& scope(Name name);
 
   // Makes a child component owned by the app: T(Init, args...).
   template <typename T, typename... Args>
