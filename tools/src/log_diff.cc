@@ -215,6 +215,27 @@ boost::json::value json_entry(const std::optional<ComponentEntry>& c) {
                              {"uses", json_list(c->uses)}};
 }
 
+// A config change, one line per top-level key that differs when both sides are objects
+// (an ApiServer's config is long; the port is what changed), else the whole before -> after.
+void config_lines(const std::string& before, const std::string& after, std::ostream& out) {
+  boost::system::error_code ea, eb;
+  const boost::json::value a = boost::json::parse(before, ea), b = boost::json::parse(after, eb);
+  if (ea || eb || !a.is_object() || !b.is_object()) {
+    out << "      config:  " << printable(before) << " -> " << printable(after) << "\n";
+    return;
+  }
+  std::set<std::string> keys;
+  for (const auto& [k, v] : a.as_object()) keys.insert(std::string(k));
+  for (const auto& [k, v] : b.as_object()) keys.insert(std::string(k));
+  for (const std::string& k : keys) {
+    const auto* va = a.as_object().if_contains(k);
+    const auto* vb = b.as_object().if_contains(k);
+    if (va && vb && *va == *vb) continue;
+    out << "      config." << printable(k) << ": " << (va ? printable(boost::json::serialize(*va)) : "(none)") << " -> "
+        << (vb ? printable(boost::json::serialize(*vb)) : "(none)") << "\n";
+  }
+}
+
 void list_section(std::ostream& out, const char* title, const std::vector<std::string>& items) {
   for (const std::string& item : items) out << "  " << title << " " << printable(item) << "\n";
 }
@@ -323,7 +344,7 @@ void diff_text(const LogDiff& d, std::ostream& out) {
         out << "      persona: " << (x.persona.empty() ? "(none)" : printable(x.persona)) << " -> "
             << (y.persona.empty() ? "(none)" : printable(y.persona)) << "\n";
       }
-      if (x.config != y.config) out << "      config:  " << printable(x.config) << " -> " << printable(y.config) << "\n";
+      if (x.config != y.config) config_lines(x.config, y.config, out);
       if (x.uses != y.uses) out << "      uses:    " << join(x.uses) << " -> " << join(y.uses) << "\n";
     }
   }
