@@ -34,7 +34,7 @@ ChildProcess::ChildProcess(const std::vector<std::string>& argv, const ProcessOp
     sigset_t none;
     sigemptyset(&none);
     sigprocmask(SIG_SETMASK, &none, nullptr);
-    if (options.input) {
+    if (options.input || options.keep_input_open) {
       dup2(in_pipe[0], 0);
     } else {
       const int null = open("/dev/null", O_RDONLY);
@@ -53,20 +53,29 @@ ChildProcess::ChildProcess(const std::vector<std::string>& argv, const ProcessOp
   close(out_pipe[1]);
   close(err_pipe[1]);
   close(in_pipe[0]);
-  if (options.input) {
-    std::size_t done = 0;
-    while (done < options.input->size()) {
-      const ssize_t n = write(in_pipe[1], options.input->data() + done, options.input->size() - done);
-      if (n <= 0) break;
-      done += static_cast<std::size_t>(n);
-    }
-  }
-  close(in_pipe[1]);
+  in_fd_ = in_pipe[1];
+  if (options.input) write_input(*options.input);
+  if (!options.keep_input_open) close_input();
   out_fd_ = out_pipe[0];
   err_fd_ = err_pipe[0];
 }
 
+void ChildProcess::write_input(const std::string& text) {
+  std::size_t done = 0;
+  while (in_fd_ >= 0 && done < text.size()) {
+    const ssize_t n = write(in_fd_, text.data() + done, text.size() - done);
+    if (n <= 0) break;
+    done += static_cast<std::size_t>(n);
+  }
+}
+
+void ChildProcess::close_input() {
+  if (in_fd_ >= 0) close(in_fd_);
+  in_fd_ = -1;
+}
+
 ChildProcess::~ChildProcess() {
+  close_input();
   if (pid_ > 0) {
     kill(pid_, SIGKILL);
     wait();

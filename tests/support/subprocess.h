@@ -29,6 +29,8 @@ struct ProcessOptions {
   // Written to the child's stdin, which is then closed (at most a pipe's buffer, 64 KiB).
   // nullopt: stdin is /dev/null.
   std::optional<std::string> input;
+  // Keep stdin open after `input`, for ChildProcess::write_input() (a conversation).
+  bool keep_input_open = false;
 };
 
 // A running child with its stdout and stderr captured.
@@ -45,6 +47,9 @@ class ChildProcess {
   // child, not a synchronisation delay); true if it appeared.
   bool wait_for_output(const std::string& text, std::chrono::milliseconds timeout);
   void send_signal(int sig);
+  // With keep_input_open: writes to the child's stdin; close_input() ends it.
+  void write_input(const std::string& text);
+  void close_input();
   // Reads to the end and reaps the child.
   ProcessResult wait();
 
@@ -53,6 +58,7 @@ class ChildProcess {
   pid_t pid_ = -1;
   int out_fd_ = -1;
   int err_fd_ = -1;
+  int in_fd_ = -1;
   ProcessResult result_;
 };
 
