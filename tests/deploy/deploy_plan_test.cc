@@ -224,7 +224,7 @@ TEST(DeployPlan, TheStackRunsDaemonsReplicatedTheDatabaseOnceAndJobsABoundedNumb
   options.replicas = {{"api", 3}};
   const std::string stack = file(plan_deployment(shop(), options), "docker-stack.yml").content;
   EXPECT_THAT(stack, HasSubstr("  api:\n    image: \"${SNAP_IMAGE:-snap-shop}\"\n    command: [\"shop.api\"]\n"));
-  EXPECT_THAT(stack, HasSubstr("      endpoint_mode: \"dnsrr\"\n      replicas: ${SNAP_REPLICAS_API:-3}\n"
+  EXPECT_THAT(stack, HasSubstr("      endpoint_mode: \"${SNAP_ENDPOINT_MODE:-dnsrr}\"\n      replicas: ${SNAP_REPLICAS_API:-3}\n"
                                "      restart_policy: {condition: \"any\", delay: \"2s\"}\n"));
   EXPECT_THAT(stack, HasSubstr("      replicas: ${SNAP_REPLICAS_MAILER:-1}\n"));
   EXPECT_THAT(stack, HasSubstr("      # One replica: its data is one volume, on the node it runs on (pin it there).\n"
@@ -266,11 +266,11 @@ TEST(DeployPlan, LongSwarmSecretNamesAreShortenedToLeaveRoomForTheStackName) {
   EXPECT_THAT(stack, HasSubstr("      - source: \"db--a-rather-long-database-password-name\"\n"));  // 40: kept whole
 }
 
-TEST(DeployPlan, TheEndpointModeIsAnOption) {
+TEST(DeployPlan, TheEndpointModeIsAnOptionAtBuildAndAtDeploy) {
   DeployOptions options;
   options.endpoint_mode = "vip";
   const std::string stack = file(plan_deployment(shop(), options), "docker-stack.yml").content;
-  EXPECT_THAT(stack, HasSubstr("      endpoint_mode: \"vip\"\n"));
+  EXPECT_THAT(stack, HasSubstr("      endpoint_mode: \"${SNAP_ENDPOINT_MODE:-vip}\"\n"));
   EXPECT_EQ(stack.find("dnsrr"), std::string::npos);
   options.endpoint_mode = "round-robin";
   try {
@@ -304,7 +304,11 @@ TEST(DeployPlan, DockerStackConfigAcceptsTheGoldenFile) {
     GTEST_SKIP() << "this docker CLI has no `docker stack config`";
   }
   const std::string dir = std::string(SNAP_DEPLOY_GOLDEN_DIR) + "/shop";
-  EXPECT_EQ(std::system(("SNAP_REPLICAS_API=2 docker stack config -c " + dir + "/docker-stack.yml > /dev/null").c_str()), 0);
+  EXPECT_EQ(std::system(("docker stack config -c " + dir + "/docker-stack.yml > /dev/null").c_str()), 0);
+  // The deploy-time variables give the values they name.
+  const std::string config = "SNAP_REPLICAS_API=2 SNAP_ENDPOINT_MODE=vip docker stack config -c " + dir + "/docker-stack.yml";
+  EXPECT_EQ(std::system((config + " | grep -q '^      replicas: 2$'").c_str()), 0);
+  EXPECT_EQ(std::system((config + " | grep -q '^      endpoint_mode: vip$'").c_str()), 0);
 }
 
 }  // namespace

@@ -516,7 +516,8 @@ class Planner {
         healthcheck(out, {"CMD", "pg_isready", "-h", "127.0.0.1", "-p", "5432", "-U", string_config(s, "user"), "-d",
                           string_config(s, "database")});
       }
-      out << "    deploy:\n      endpoint_mode: \"" << options_.endpoint_mode << "\"\n";
+      // The default chosen at build; $SNAP_ENDPOINT_MODE switches it at deploy (a kernel with IPVS: "vip").
+      out << "    deploy:\n      endpoint_mode: " << quote_interpolated("SNAP_ENDPOINT_MODE", options_.endpoint_mode) << "\n";
       switch (s.kind) {
         case ServiceKind::kDaemon: {
           const auto it = options_.replicas.find(s.name);

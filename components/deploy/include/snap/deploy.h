@@ -73,8 +73,8 @@ struct DeployOptions {
   // to the address of each running replica, which the typed client spreads its calls
   // over; or "vip", to one virtual address that the kernel's IPVS balances. dnsrr is the
   // default because it needs nothing of the kernel: without IPVS (common in small VMs and
-  // containers-in-containers) a VIP answers "No route to host". Anything else is a
-  // DeployError.
+  // containers-in-containers) a VIP answers "No route to host". $SNAP_ENDPOINT_MODE
+  // overrides it at `docker stack deploy`. Anything else is a DeployError.
   std::string endpoint_mode = "dnsrr";
   // docker-stack.yml only. Replicas per daemon persona's service (by service name, e.g.
   // "customer-server-api"); 1 when absent. The file still lets $SNAP_REPLICAS_<SERVICE>
