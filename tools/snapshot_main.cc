@@ -4,7 +4,7 @@
 //
 // Exit status (also in `snapshot --help` and docs/tools.md):
 //   0  ok (diff: no differences)
-//   1  diff: the logs differ; graph: `dot` failed or is not installed
+//   1  diff: the logs differ; graph: `dot` failed or is not installed, or -o FILE cannot be written
 //   2  the log is unusable (not found, not a log, incompatible, incomplete, truncated,
 //      corrupt, I/O, or too large to process in the memory available); its one-line
 //      message is the only thing on stderr
@@ -145,7 +145,8 @@ Run define_graph(CLI::App& cmd) {
       "Examples:\n"
       "  snapshot graph build/app | dot -Tsvg > app.svg\n"
       "  snapshot graph --format svg -o app.svg build/app\n"
-      "Exit status: 0 ok; 1 `dot` is not installed or failed; 2 the log is unusable; 64 usage error.");
+      "Exit status: 0 ok; 1 `dot` is not installed or failed, or FILE cannot be written; 2 the log is unusable;\n"
+      "64 usage error.");
   return [args]() {
     std::filesystem::path log = args->log;
     std::error_code ec;
@@ -154,8 +155,14 @@ Run define_graph(CLI::App& cmd) {
     if (args->format == "dot") {
       if (args->out.empty()) {
         std::cout << dot;
-      } else {
-        std::ofstream(args->out) << dot;
+        return 0;
+      }
+      std::ofstream file(args->out, std::ios::binary | std::ios::trunc);
+      file << dot;
+      file.close();
+      if (!file) {
+        std::cerr << "snapshot graph: cannot write " << args->out << "\n";
+        return kExitToolFailed;
       }
       return 0;
     }

@@ -304,6 +304,20 @@ TEST(GraphTest, RendersSvgWhenGraphvizIsInstalled) {
   EXPECT_THAT(read(Builds::root / "shop.svg"), HasSubstr("<svg"));
 }
 
+TEST(GraphTest, HelpAndErrors) {
+  const ProcessResult help = tool({"graph", "--help"});
+  EXPECT_EQ(help.exit_code, 0);
+  EXPECT_THAT(help.out, HasSubstr("snapshot graph --format svg -o app.svg build/app"));
+  EXPECT_THAT(tool({"inspect", "--help"}).out, HasSubstr("snapshot inspect --manifest LOG"));
+  const ProcessResult unwritable = tool({"graph", "-o", "no-such-dir/app.dot", "base"});
+  EXPECT_EQ(unwritable.exit_code, 1);
+  EXPECT_EQ(unwritable.err, "snapshot graph: cannot write no-such-dir/app.dot\n");
+  const ProcessResult unusable = tool({"graph", "no-such.snaplog"});
+  EXPECT_EQ(unusable.exit_code, 2);
+  EXPECT_THAT(unusable.err, HasSubstr("no-such.snaplog"));
+  EXPECT_EQ(tool({"graph", "--format", "gif", "base"}).exit_code, 64);
+}
+
 TEST(GraphTest, SvgWithoutAnOutputFileIsAUsageError) {
   const ProcessResult r = tool({"graph", "--format", "svg", "base"});
   EXPECT_EQ(r.exit_code, 64);
