@@ -115,7 +115,7 @@ int run_program(int argc, char** argv, std::string_view app_name, const DefineAp
 
   std::string out_dir, log_flag, secrets_dir, persona_name, verify_log, base_image;
   std::vector<std::string> secret_flags, persona_arguments;
-  bool local = false, exit_after_jobs = false, repl = false;
+  bool local = false, exit_after_jobs = false, repl = false, verify_json = false;
 
   auto* build = cli.add_subcommand("build", "Record startup into DIR/snapshot.snaplog; write the build state and deployment");
   build->add_option("--out", out_dir, "Build output directory (replaced as a whole by each build)")->required();
@@ -138,6 +138,8 @@ int run_program(int argc, char** argv, std::string_view app_name, const DefineAp
   auto* verify = cli.add_subcommand("verify", "Replay startup against LOG and report whether it matches");
   verify->add_option("log", verify_log, "Snapshot log")->required();
   verify->add_option("--secrets-dir", secrets_dir, "Secret files (default: $SNAP_SECRETS_DIR, else /run/secrets)");
+  verify->add_flag("--json", verify_json,
+                   "Print one JSON object: {\"ok\":true,...} or the failure's fields (docs/regression.md)");
 
   auto* health = cli.add_subcommand("health", "Replay startup, then ask PERSONA (running elsewhere) if it is healthy");
   health->add_option("persona", persona_name, "Persona to probe (default: $PERSONA)");
@@ -217,11 +219,23 @@ int run_program(int argc, char** argv, std::string_view app_name, const DefineAp
       return status;
     }
     if (*verify) {
+      if (verify_json && !program.failure_json) throw UsageError("verify --json is not available in this program");
       auto real = runtime_secrets(*system, secrets_dir);
       PlaceholderSecrets secrets(*real);
-      auto app = replay_app(name, define, *system, ReplayOptions{verify_log, Mode::kVerify, &secrets});
-      std::cout << "verified: " << verify_log << " replays cleanly (" << app->manifest().components.size()
-                << " components; personas: " << persona_list(*app) << ")" << std::endl;
+      std::unique_ptr<App> app;
+      try {
+        app = replay_app(name, define, *system, ReplayOptions{verify_log, Mode::kVerify, &secrets});
+      } catch (const std::exception& e) {
+        if (!verify_json) throw;
+        std::cout << program.failure_json(e) << std::endl;
+        return exit_status_for(e);
+      }
+      if (verify_json) {
+        std::cout << "{\"ok\":true,\"components\":" << app->manifest().components.size() << "}" << std::endl;
+      } else {
+        std::cout << "verified: " << verify_log << " replays cleanly (" << app->manifest().components.size()
+                  << " components; personas: " << persona_list(*app) << ")" << std::endl;
+      }
       return kExitOk;
     }
     const auto log = log_flag.empty() ? default_log_path(*system) : std::filesystem::path(log_flag);

@@ -187,6 +187,19 @@ TEST_F(Lifecycle, ChangedProgramsAreRefusedByRunAndVerify) {
   auto ok = testing::run_process({kApp, "verify", log});
   EXPECT_EQ(ok.exit_code, 0) << ok.err;
   EXPECT_THAT(ok.out, HasSubstr("replays cleanly"));
+
+  // verify --json: the same verdicts as one JSON object, with the same exit statuses.
+  auto ok_json = testing::run_process({kApp, "verify", "--json", log});
+  EXPECT_EQ(ok_json.exit_code, 0) << ok_json.err;
+  EXPECT_THAT(ok_json.out, ::testing::EndsWith("\n{\"ok\":true,\"components\":8}\n"));  // after the program's own output
+  ProcessOptions reordered_env;
+  reordered_env.environment = std::map<std::string, std::string>{{"LIFECYCLE_VARIANT", "reordered"}};
+  auto diverged = testing::run_process({kApp, "verify", "--json", log}, reordered_env);
+  EXPECT_EQ(diverged.exit_code, 3);
+  EXPECT_THAT(diverged.out, HasSubstr("\"type\":\"divergence\""));
+  EXPECT_THAT(diverged.out, HasSubstr("\"event_index\":2"));
+  EXPECT_THAT(diverged.out, HasSubstr("\"kind\":\"random.bytes\""));
+  EXPECT_THAT(diverged.out, HasSubstr("\"exit_status\":3"));
 }
 
 // A replay regression test: a build log recorded by an earlier binary

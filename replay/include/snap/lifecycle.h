@@ -97,6 +97,9 @@ using BuildEmitter = std::function<void(const App& app, const BuildOptions& opti
 // What run_program adds to the lifecycle (snap::run in snap/main.h supplies the defaults).
 struct ProgramOptions {
   std::vector<BuildEmitter> emitters;
+  // `verify --json`: renders a failed replay (Divergence, ManifestMismatch, LogError...)
+  // as one JSON object (snap::divergence_json in snap/regression.h). Unset: --json is refused.
+  std::function<std::string(const std::exception&)> failure_json;
 };
 
 // The lifecycle's command line: build, run, dev, verify, health, personas.
