@@ -1,8 +1,8 @@
 // `snapshot diff`, `snapshot graph` and `snapshot inspect --manifest` on real build logs.
-// diff_app is built once per variant (each into its own directory, under one temporary
+// diff_app is built in variants (each into its own directory, under one temporary
 // root) and the tool runs in that root with relative paths, so its output is the same on
 // every machine and is compared against goldens in tests/golden/. To rewrite them after an
-// intended change: SNAP_REGENERATE_GOLDEN=1 ctest -R tools_test
+// intended change: SNAP_REGENERATE_GOLDEN=1 build/tests/tools/tools_test
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 #include <unistd.h>
@@ -53,7 +53,9 @@ std::map<std::string, std::string> base_env() {
   return env;
 }
 
-// Builds diff_app in every variant once, for the whole suite.
+// The build directories under one temporary root. ctest runs each test in its own
+// process, so a build is made only when a test first names it (the tool's arguments),
+// once per process: a test of two builds pays for two, not for all of them.
 class Builds : public ::testing::Environment {
  public:
   static inline fs::path root;
@@ -62,31 +64,41 @@ class Builds : public ::testing::Environment {
     root = fs::temp_directory_path() / ("snap-tools-test-" + std::to_string(::getpid()));
     fs::remove_all(root);
     fs::create_directories(root);
-    build("base", "base", "eu-west");
-    build("base-again", "base", "eu-west");
-    build("store-added", "store-added", "eu-west");
-    build("store-removed", "store-removed", "eu-west");
-    build("store-renamed", "store-renamed", "eu-west");
-    build("port", "port", "eu-west");
-    build("uses", "uses", "eu-west");
-    build("db-removed", "db-removed", "eu-west");
-    build("region", "base", "us-east");
-#ifdef SNAP_CUSTOMER_APP
-    ProcessOptions options;
-    options.environment = base_env();
-    const ProcessResult r = run_process({SNAP_CUSTOMER_APP, "build", "--out", (root / "customer").string()}, options);
-    ASSERT_EQ(r.exit_code, 0) << r.err;
-#endif
   }
   void TearDown() override { fs::remove_all(root); }
 
- private:
-  static void build(const std::string& dir, const std::string& variant, const std::string& region) {
+  // Builds `dir` if it is one of the known builds and not built yet.
+  static void ensure(const std::string& dir) {
+    // directory -> (variant, $DIFF_REGION); "customer" is the customer example.
+    static const std::map<std::string, std::pair<std::string, std::string>> kBuilds = {
+        {"base", {"base", "eu-west"}},
+        {"base-again", {"base", "eu-west"}},
+        {"store-added", {"store-added", "eu-west"}},
+        {"store-removed", {"store-removed", "eu-west"}},
+        {"store-renamed", {"store-renamed", "eu-west"}},
+        {"port", {"port", "eu-west"}},
+        {"uses", {"uses", "eu-west"}},
+        {"db-removed", {"db-removed", "eu-west"}},
+        {"region", {"base", "us-east"}},
+        {"customer", {"", ""}},
+    };
+    const auto it = kBuilds.find(dir);
+    if (it == kBuilds.end() || fs::exists(root / dir)) return;
     ProcessOptions options;
     options.environment = base_env();
-    (*options.environment)["DIFF_APP_VARIANT"] = variant;
-    (*options.environment)["DIFF_REGION"] = region;
-    const ProcessResult r = run_process({SNAP_DIFF_APP, "build", "--out", (root / dir).string()}, options);
+    std::string program;
+    if (dir == "customer") {
+#ifdef SNAP_CUSTOMER_APP
+      program = SNAP_CUSTOMER_APP;
+#else
+      return;
+#endif
+    } else {
+      program = SNAP_DIFF_APP;
+      (*options.environment)["DIFF_APP_VARIANT"] = it->second.first;
+      (*options.environment)["DIFF_REGION"] = it->second.second;
+    }
+    const ProcessResult r = run_process({program, "build", "--out", (root / dir).string()}, options);
     ASSERT_EQ(r.exit_code, 0) << dir << ": " << r.err;
   }
 };
@@ -94,6 +106,7 @@ class Builds : public ::testing::Environment {
 const auto* const kBuilds = ::testing::AddGlobalTestEnvironment(new Builds);
 
 ProcessResult tool(const std::vector<std::string>& args) {
+  for (const std::string& arg : args) Builds::ensure(arg.substr(0, arg.find('/')));
   std::vector<std::string> argv{kSnapshot};
   argv.insert(argv.end(), args.begin(), args.end());
   ProcessOptions options;
