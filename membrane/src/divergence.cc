@@ -2,26 +2,21 @@
 
 #include <cstdio>
 
+#include "snap/text.h"
+
 namespace snap {
 
 namespace {
 
-// Requests can be binary or long; show enough to recognise them, on one line.
-std::string printable(const std::string& bytes) {
+// Keys and requests can be binary or long; show enough to recognise them, on one line.
+// Everything that came from a log is escaped (snap::printable): a log is untrusted, and
+// its strings must not act on the terminal that shows this report.
+std::string quoted(const std::string& bytes) {
   constexpr std::size_t kShown = 80;
   std::string out = "\"";
-  for (std::size_t i = 0; i < bytes.size() && i < kShown; ++i) {
-    const unsigned char c = static_cast<unsigned char>(bytes[i]);
-    if (c == '"' || c == '\\') {
-      out += '\\';
-      out += static_cast<char>(c);
-    } else if (c >= 0x20 && c < 0x7f) {
-      out += static_cast<char>(c);
-    } else {
-      char hex[5];
-      std::snprintf(hex, sizeof hex, "\\x%02x", c);
-      out += hex;
-    }
+  for (const char c : printable(std::string_view(bytes).substr(0, kShown))) {
+    if (c == '"') out += '\\';
+    out += c;
   }
   out += '"';
   if (bytes.size() > kShown) out += " (" + std::to_string(bytes.size()) + " bytes)";
@@ -29,12 +24,12 @@ std::string printable(const std::string& bytes) {
 }
 
 std::string describe(const Divergence::Call& c, const char* site_word) {
-  std::string s = c.kind;
-  if (!c.key.empty()) s += " " + printable(c.key);
-  if (!c.request.empty()) s += " request " + printable(c.request);
+  std::string s = printable(c.kind);
+  if (!c.key.empty()) s += " " + quoted(c.key);
+  if (!c.request.empty()) s += " request " + quoted(c.request);
   if (!c.file.empty()) {
-    s += std::string("  (") + site_word + " " + c.file + ":" + std::to_string(c.line);
-    if (!c.function.empty()) s += " in " + c.function;
+    s += std::string("  (") + site_word + " " + printable(c.file) + ":" + std::to_string(c.line);
+    if (!c.function.empty()) s += " in " + printable(c.function);
     s += ")";
   }
   return s;
@@ -60,6 +55,10 @@ std::string message(Divergence::Reason reason, std::uint64_t index, const std::o
   if (expected) m += "\n  log expected:   " + describe(*expected, "recorded at");
   if (actual) m += "\n  program asked:  " + describe(*actual, "at");
   if (!detail.empty()) m += "\n  " + detail;
+  if (reason != Divergence::Reason::kUnsupportedVersion) {
+    m += "\n  the program no longer reads what the build recorded: rebuild (`build`) to deploy this program, or "
+         "keep the old reads for old logs behind membrane.version(...)";
+  }
   return m;
 }
 

@@ -150,3 +150,31 @@ TEST(App, BuildFailsWhenARequiredSecretIsMissing) {
 
 }  // namespace
 }  // namespace snap
+
+namespace snap {
+namespace {
+
+TEST(App, ANameWithANulByteIsRefusedAtAdd) {
+  testing::FakeSystem system;
+  try {
+    start_dev_app("nul", [](App& a) { a.add<Password>(std::string("db\0password", 11)); }, system, {});
+    FAIL();
+  } catch (const std::invalid_argument& e) {
+    EXPECT_THAT(e.what(), ::testing::HasSubstr("component name under nul at "));
+    EXPECT_THAT(e.what(), ::testing::HasSubstr(" contains a NUL byte"));
+  }
+}
+
+TEST(App, AScopeGroupsComponentsWithoutBehaviour) {
+  testing::FakeSystem system;
+  auto app = start_dev_app(
+      "shop", [](App& a) { a.scope("billing").add<Port>("api-port"); }, system, {});
+  const Manifest m = app->manifest();
+  ASSERT_EQ(m.components.size(), 3u);
+  EXPECT_EQ(m.components[1].id, "shop.billing");
+  EXPECT_EQ(m.components[1].type, "Scope");
+  EXPECT_EQ(m.components[2].id, "shop.billing.api-port");
+}
+
+}  // namespace
+}  // namespace snap

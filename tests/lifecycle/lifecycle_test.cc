@@ -236,6 +236,12 @@ TEST_F(Lifecycle, UsageErrorsListWhatIsValid) {
   auto after_separator = run_persona(out, "hello", {"--", "--verbose"});
   EXPECT_EQ(after_separator.exit_code, 7) << after_separator.err;
 
+  // A malformed --secret is refused without echoing what may be a secret value.
+  auto secret = testing::run_process({kApp, "build", "--out", (outputs_ / "s").string(), "--secret", "sk_live_42"});
+  EXPECT_EQ(secret.exit_code, 64);
+  EXPECT_THAT(secret.err, HasSubstr("--secret expects NAME=VALUE (the value is not shown)"));
+  EXPECT_THAT(secret.err + secret.out, Not(HasSubstr("sk_live_42")));
+
   auto help = testing::run_process({kApp, "--help"});
   EXPECT_EQ(help.exit_code, 0);
   EXPECT_THAT(help.out, HasSubstr("verify"));

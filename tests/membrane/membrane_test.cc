@@ -13,6 +13,7 @@
 #include "../support/subprocess.h"
 #include "snap/membrane.h"
 #include "snap/secrets.h"
+#include "snap/text.h"
 
 namespace snap {
 namespace {
@@ -417,6 +418,67 @@ TEST(Secrets, DirectoryAndEnvSources) {
   chain.push_back(secrets_from_env("SNAP_SECRET_", fake));
   auto both = secrets_from_chain(std::move(chain));
   EXPECT_THAT(both->describe("x"), HasSubstr("$SNAP_SECRET_X"));
+}
+
+}  // namespace
+}  // namespace snap
+
+namespace snap {
+namespace {
+
+// A log whose events were written by hand: what a damaged or crafted log can hold.
+std::filesystem::path hand_written_log(const std::filesystem::path& path, const std::vector<EventRecord>& events) {
+  auto writer = LogWriter::create(path, testing::test_header());
+  for (const EventRecord& e : events) writer->append(e);
+  writer->finish({});
+  return path;
+}
+
+TEST(CraftedLog, ASecretHandleNamingAnotherSecretIsRefused) {
+  TempDir dir;
+  EventRecord e;
+  e.kind = "secret";
+  e.key = "db-password";
+  e.result_kind = ResultKind::kSecretHandle;
+  e.bytes = "admin-password";  // the handle of a different secret
+  const auto log = hand_written_log(dir / "crafted.snaplog", {e});
+  FakeSystem system;
+  auto secrets = secrets_from_map({{"db-password", "db"}, {"admin-password", "admin"}});
+  ReplayingMembrane m(system, *secrets, LogReader::open(log));
+  try {
+    m.secret("db-password");
+    FAIL() << "returned another secret's value";
+  } catch (const LogError& error) {
+    EXPECT_EQ(error.code(), LogErrorCode::kCorrupt);
+    EXPECT_THAT(error.what(), HasSubstr("the log's handle for secret \"db-password\" is not that secret's handle"));
+  }
+}
+
+TEST(CraftedLog, DivergenceReportsEscapeWhatTheLogHolds) {
+  TempDir dir;
+  EventRecord e;
+  e.kind = "env";
+  e.key = "HOME\x1b[31m";
+  e.result_kind = ResultKind::kBytes;
+  e.bytes = "x";
+  e.call_site = CallSite{"evil\x1b]0;title\x07.cc", 7, 1, "f\xff\xfe"};
+  const auto log = hand_written_log(dir / "crafted.snaplog", {e});
+  FakeSystem system;
+  auto secrets = secrets_from_map({});
+  ReplayingMembrane m(system, *secrets, LogReader::open(log));
+  try {
+    m.env("HOME");
+    FAIL();
+  } catch (const Divergence& d) {
+    const std::string what = d.what();
+    EXPECT_EQ(what.find('\x1b'), std::string::npos) << what;
+    EXPECT_EQ(what.find('\x07'), std::string::npos) << what;
+    EXPECT_TRUE(is_valid_utf8(what)) << what;
+    EXPECT_THAT(what, HasSubstr(R"(env "HOME\x1b[31m")"));
+    EXPECT_THAT(what, HasSubstr(R"(recorded at evil\x1b]0;title\x07.cc:7 in f\xff\xfe)"));
+    EXPECT_THAT(what, HasSubstr("rebuild (`build`) to deploy this program, or keep the old reads for old logs behind "
+                                "membrane.version(...)"));
+  }
 }
 
 }  // namespace
