@@ -11,6 +11,7 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include "../format/crafted_log.h"
 #include "../format/log_test_util.h"
 #include "../support/log_bytes.h"
 #include "../support/subprocess.h"
@@ -457,6 +458,25 @@ TEST_F(Lifecycle, DevRunsJobsOnceAndTheReplRunsCommands) {
   EXPECT_THAT(repl.out, HasSubstr("commands:\n  hello\n"));
   EXPECT_THAT(repl.out, HasSubstr("hello: args=2\n(exit status 7)"));
   EXPECT_THAT(repl.out, HasSubstr("error: unknown command \"nope\" (help lists them)"));
+}
+
+// A log whose chunk was repeated (or spliced from another build) is refused by run and
+// verify before any persona starts, although startup read every event it needed.
+TEST_F(Lifecycle, ReplayRefusesADamagedTailBeforeAnyPersonaStarts) {
+  const auto out = outputs_ / "build";
+  ASSERT_EQ(build(out).exit_code, 0);
+  const std::string bytes = testing::read_file(out / "snapshot.snaplog");
+  auto frames = testing::split_frames(bytes);
+  ASSERT_GE(frames.size(), 4u);  // header, chunk(s), manifest, trailer
+  frames.insert(frames.begin() + 2, frames[1]);  // the first chunk, twice
+  testing::write_file(out / "snapshot.snaplog", testing::join_frames(bytes, frames));
+
+  auto verified = testing::run_process({kApp, "verify", (out / "snapshot.snaplog").string()});
+  EXPECT_EQ(verified.exit_code, 2) << verified.err;
+  EXPECT_THAT(verified.err, HasSubstr("repeated"));
+  auto ran = run_persona(out, "api");
+  EXPECT_EQ(ran.exit_code, 2) << ran.err;
+  EXPECT_THAT(ran.out, Not(HasSubstr("api: running")));
 }
 
 // One table from error to exit status: a case per row of docs/lifecycle.md's table.
