@@ -1,5 +1,6 @@
 #include "http_client.h"
 
+#include <arpa/inet.h>
 #include <fcntl.h>
 #include <netdb.h>
 #include <netinet/in.h>
@@ -9,7 +10,9 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
+#include <cstring>
 
 #include <boost/asio/buffer.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
@@ -28,6 +31,10 @@ constexpr std::size_t kResponseLimit = 64u << 20;
 // Pooled connections kept per server; more concurrent callers open more connections
 // and close the extra ones when they finish.
 constexpr std::size_t kMaxIdle = 64;
+// How long a name's addresses are reused before asking the resolver again: replicas
+// come and go (a swarm's dnsrr answer lists the running ones), and a call must not pay
+// a DNS round trip each time.
+constexpr std::chrono::seconds kResolveEvery{1};
 
 boost::system::error_code errno_code(int e = errno) { return {e, boost::system::system_category()}; }
 
@@ -114,6 +121,7 @@ class Connection {
 
   beast::flat_buffer buffer;
   std::chrono::steady_clock::time_point idle_since;
+  std::string address;  // Address::text of the peer
 
  private:
   template <typename Buffers, typename It>
@@ -149,10 +157,66 @@ class Connection {
 
 namespace {
 
-// A blocking-mode socket connected to host:port within `timeout` (non-blocking connect
-// + poll), or the error.
-std::unique_ptr<Connection> connect_to(const std::string& host, unsigned short port, std::chrono::milliseconds timeout,
+// A blocking-mode socket connected to `a` within `timeout` (non-blocking connect + poll),
+// or the error.
+std::unique_ptr<Connection> connect_to(const Address& a, std::chrono::milliseconds timeout,
                                        boost::system::error_code& ec) {
+  const int fd = ::socket(a.storage.ss_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+  if (fd < 0) {
+    ec = errno_code();
+    return nullptr;
+  }
+  auto c = std::make_unique<Connection>(fd);
+  if (::connect(fd, reinterpret_cast<const sockaddr*>(&a.storage), a.length) != 0) {
+    if (errno != EINPROGRESS) {
+      ec = errno_code();
+      return nullptr;
+    }
+    pollfd p{fd, POLLOUT, 0};
+    const int ready = ::poll(&p, 1, static_cast<int>(timeout.count()));
+    if (ready <= 0) {
+      ec = ready == 0 ? make_error_code(net::error::timed_out) : errno_code();
+      return nullptr;
+    }
+    int error = 0;
+    socklen_t len = sizeof error;
+    ::getsockopt(fd, SOL_SOCKET, SO_ERROR, &error, &len);
+    if (error != 0) {
+      ec = errno_code(error);
+      return nullptr;
+    }
+  }
+  ::fcntl(fd, F_SETFL, ::fcntl(fd, F_GETFL) & ~O_NONBLOCK);
+  const int one = 1;
+  ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+  c->address = a.text;
+  ec = {};
+  return c;
+}
+
+}  // namespace
+
+Address make_address(const sockaddr* addr, socklen_t length) {
+  Address a;
+  std::memcpy(&a.storage, addr, std::min<std::size_t>(length, sizeof a.storage));
+  a.length = length;
+  char ip[INET6_ADDRSTRLEN] = "?";
+  unsigned short port = 0;
+  if (addr->sa_family == AF_INET) {
+    const auto* in = reinterpret_cast<const sockaddr_in*>(addr);
+    ::inet_ntop(AF_INET, &in->sin_addr, ip, sizeof ip);
+    port = ntohs(in->sin_port);
+    a.text = std::string(ip) + ":" + std::to_string(port);
+  } else if (addr->sa_family == AF_INET6) {
+    const auto* in6 = reinterpret_cast<const sockaddr_in6*>(addr);
+    ::inet_ntop(AF_INET6, &in6->sin6_addr, ip, sizeof ip);
+    port = ntohs(in6->sin6_port);
+    a.text = "[" + std::string(ip) + "]:" + std::to_string(port);
+  }
+  return a;
+}
+
+std::vector<Address> resolve_all(const std::string& host, unsigned short port, boost::system::error_code& ec) {
   addrinfo hints{};
   hints.ai_family = AF_UNSPEC;
   hints.ai_socktype = SOCK_STREAM;
@@ -161,58 +225,51 @@ std::unique_ptr<Connection> connect_to(const std::string& host, unsigned short p
   if (const int rc = ::getaddrinfo(host.c_str(), service.c_str(), &hints, &found); rc != 0) {
     ec = rc == EAI_NONAME || rc == EAI_AGAIN ? make_error_code(net::error::host_not_found)
                                              : make_error_code(net::error::host_not_found_try_again);
-    return nullptr;
+    return {};
   }
-  std::unique_ptr<addrinfo, decltype(&::freeaddrinfo)> addresses(found, ::freeaddrinfo);
-  ec = make_error_code(net::error::host_not_found);
-  for (addrinfo* a = found; a != nullptr; a = a->ai_next) {
-    const int fd = ::socket(a->ai_family, a->ai_socktype | SOCK_CLOEXEC | SOCK_NONBLOCK, a->ai_protocol);
-    if (fd < 0) {
-      ec = errno_code();
-      continue;
-    }
-    auto c = std::make_unique<Connection>(fd);
-    if (::connect(fd, a->ai_addr, a->ai_addrlen) != 0) {
-      if (errno != EINPROGRESS) {
-        ec = errno_code();
-        continue;
-      }
-      pollfd p{fd, POLLOUT, 0};
-      const int ready = ::poll(&p, 1, static_cast<int>(timeout.count()));
-      if (ready <= 0) {
-        ec = ready == 0 ? make_error_code(net::error::timed_out) : errno_code();
-        continue;
-      }
-      int error = 0;
-      socklen_t len = sizeof error;
-      ::getsockopt(fd, SOL_SOCKET, SO_ERROR, &error, &len);
-      if (error != 0) {
-        ec = errno_code(error);
-        continue;
-      }
-    }
-    ::fcntl(fd, F_SETFL, ::fcntl(fd, F_GETFL) & ~O_NONBLOCK);
-    const int one = 1;
-    ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-    ec = {};
-    return c;
+  std::unique_ptr<addrinfo, decltype(&::freeaddrinfo)> owned(found, ::freeaddrinfo);
+  std::vector<Address> out;
+  for (const addrinfo* a = found; a != nullptr; a = a->ai_next) {
+    Address address = make_address(a->ai_addr, a->ai_addrlen);
+    if (address.text.empty()) continue;
+    bool seen = false;
+    for (const Address& o : out) seen = seen || o.text == address.text;
+    if (!seen) out.push_back(std::move(address));
   }
-  return nullptr;
+  ec = out.empty() ? make_error_code(net::error::host_not_found) : boost::system::error_code{};
+  return out;
 }
 
-}  // namespace
-
-ClientPool::ClientPool(std::string host, unsigned short port, ClientTimeouts timeouts)
-    : host_(std::move(host)), port_(port), timeouts_(timeouts) {}
+ClientPool::ClientPool(std::string host, unsigned short port, ClientTimeouts timeouts, Resolver resolver)
+    : host_(std::move(host)), port_(port), timeouts_(timeouts), resolver_(std::move(resolver)) {}
 
 ClientPool::~ClientPool() = default;
 
-std::unique_ptr<Connection> ClientPool::take() {
+std::shared_ptr<const std::vector<Address>> ClientPool::addresses(bool refresh, boost::system::error_code& ec) {
+  const auto now = std::chrono::steady_clock::now();
+  {
+    std::lock_guard lock(mutex_);
+    if (resolved_ && !refresh && now - resolved_at_ < kResolveEvery) return resolved_;
+  }
+  // Resolved outside the lock: a slow DNS answer must not hold up calls on pooled connections.
+  auto found = std::make_shared<const std::vector<Address>>(resolver_(host_, port_, ec));
+  if (found->empty()) {
+    if (!ec) ec = make_error_code(net::error::host_not_found);
+    return nullptr;
+  }
+  std::lock_guard lock(mutex_);
+  resolved_ = found;
+  resolved_at_ = now;
+  return found;
+}
+
+std::unique_ptr<Connection> ClientPool::take(const std::string& address) {
   const auto now = std::chrono::steady_clock::now();
   std::lock_guard lock(mutex_);
-  while (!idle_.empty()) {
-    std::unique_ptr<Connection> c = std::move(idle_.back());
-    idle_.pop_back();
+  for (std::size_t i = idle_.size(); i-- > 0;) {
+    if (idle_[i]->address != address) continue;
+    std::unique_ptr<Connection> c = std::move(idle_[i]);
+    idle_.erase(idle_.begin() + static_cast<std::ptrdiff_t>(i));
     if (now - c->idle_since < timeouts_.max_idle && !c->closed_by_peer()) return c;
   }
   return nullptr;
@@ -221,16 +278,32 @@ std::unique_ptr<Connection> ClientPool::take() {
 void ClientPool::give_back(std::unique_ptr<Connection> c) {
   c->idle_since = std::chrono::steady_clock::now();
   std::lock_guard lock(mutex_);
-  if (idle_.size() < kMaxIdle) idle_.push_back(std::move(c));
+  // Full: the oldest goes (it may be to a replica that is gone), not the one just used.
+  if (idle_.size() >= kMaxIdle) idle_.erase(idle_.begin());
+  idle_.push_back(std::move(c));
 }
 
 Exchange ClientPool::exchange(std::string_view method, std::string_view target, const std::string& body) {
   Exchange result;
-  std::unique_ptr<Connection> c = take();
+  boost::system::error_code ec;
+  const std::shared_ptr<const std::vector<Address>> list = addresses(false, ec);
+  if (!list) return Exchange{Failure::kConnect, ec, {}};
+  // Round robin over the addresses; one that refuses (a replica gone, or not listening
+  // yet) passes the call on to the next.
+  std::unique_ptr<Connection> c;
+  const std::size_t n = list->size();
+  const std::size_t start = n == 1 ? 0 : next_.fetch_add(1, std::memory_order_relaxed) % n;
+  for (std::size_t i = 0; i < n && !c; ++i) {
+    const Address& a = (*list)[(start + i) % n];
+    c = take(a.text);
+    if (!c) c = connect_to(a, timeouts_.connect, ec);
+  }
   if (!c) {
-    boost::system::error_code ec;
-    c = connect_to(host_, port_, timeouts_.connect, ec);
-    if (!c) return Exchange{Failure::kConnect, ec, {}};
+    // None answered: the next attempt (the caller backs off) asks the resolver again,
+    // since the replicas may have moved.
+    std::lock_guard lock(mutex_);
+    resolved_at_ = {};
+    return Exchange{Failure::kConnect, ec, {}};
   }
 
   http::request<http::string_body> request{http::string_to_verb(method), target, 11};
@@ -241,7 +314,7 @@ Exchange ClientPool::exchange(std::string_view method, std::string_view target, 
   request.prepare_payload();
 
   c->set_deadline(std::chrono::steady_clock::now() + timeouts_.response);
-  boost::system::error_code ec;
+  ec = {};
   http::write(*c, request, ec);
   if (ec) return Exchange{ec == beast::error::timeout ? Failure::kTimeout : Failure::kBeforeSent, ec, {}};
 

@@ -1,8 +1,18 @@
 // The client side of snap::ApiServer in run mode: a pool of keep-alive connections to
 // one server, with connect and response timeouts. Private to snap_api.
+//
+// One server name may stand for several replicas (Docker Swarm's dnsrr endpoint mode, a
+// headless Kubernetes Service: the name resolves to each replica's address). The pool
+// uses every address the name resolves to: successive calls start at successive
+// addresses (round robin, pooled connections kept per address), and a call whose address
+// refuses or does not answer the connect moves on to the next one.
 #pragma once
 
+#include <sys/socket.h>
+
+#include <atomic>
 #include <chrono>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -41,31 +51,55 @@ struct ClientTimeouts {
   std::chrono::milliseconds max_idle;
 };
 
+// One address a server name resolved to.
+struct Address {
+  sockaddr_storage storage{};
+  socklen_t length = 0;
+  std::string text;  // "IP:PORT", for errors and for matching pooled connections
+};
+Address make_address(const sockaddr* addr, socklen_t length);
+
+// Resolves a name to its addresses (in the resolver's order), or sets the error.
+using Resolver =
+    std::function<std::vector<Address>(const std::string& host, unsigned short port, boost::system::error_code& ec)>;
+// getaddrinfo: every address, each once.
+std::vector<Address> resolve_all(const std::string& host, unsigned short port, boost::system::error_code& ec);
+
 class Connection;
 
 // Thread safety: exchange() may be called from any number of threads at once; each
 // exchange holds its own connection.
 class ClientPool {
  public:
-  ClientPool(std::string host, unsigned short port, ClientTimeouts timeouts);
+  // `resolver` is for tests; the default asks getaddrinfo.
+  ClientPool(std::string host, unsigned short port, ClientTimeouts timeouts, Resolver resolver = resolve_all);
   ~ClientPool();
 
-  // One request on a pooled connection (or a new one). Never throws for network
-  // failures: they are reported in Exchange::failure.
+  // One request on a pooled connection (or a new one), to the next address in turn, or
+  // to the ones after it while they refuse. Never throws for network failures: they are
+  // reported in Exchange::failure (kConnect with the last address's error when none
+  // connects).
   Exchange exchange(std::string_view method, std::string_view target, const std::string& body);
 
   const std::string& host() const { return host_; }
   unsigned short port() const { return port_; }
 
  private:
-  std::unique_ptr<Connection> take();
+  std::unique_ptr<Connection> take(const std::string& address);
   void give_back(std::unique_ptr<Connection> c);
+  // The name's addresses, resolved again when older than kResolveEvery (replicas come
+  // and go) or when `refresh` (every address just failed).
+  std::shared_ptr<const std::vector<Address>> addresses(bool refresh, boost::system::error_code& ec);
 
   std::string host_;
   unsigned short port_;
   ClientTimeouts timeouts_;
+  Resolver resolver_;
+  std::atomic<unsigned> next_{0};  // where the next call starts, round robin
   std::mutex mutex_;
   std::vector<std::unique_ptr<Connection>> idle_;  // guarded by mutex_
+  std::shared_ptr<const std::vector<Address>> resolved_;  // guarded by mutex_
+  std::chrono::steady_clock::time_point resolved_at_;     // guarded by mutex_
 };
 
 }  // namespace snap::api_detail

@@ -1,0 +1,224 @@
+// The typed client's connection pool against a server name that stands for several
+// replicas (a swarm service in dnsrr mode, a headless Kubernetes Service): calls are
+// spread over every address, an address that refuses passes the call to the next, and
+// when none answers the name is resolved again. The replicas are tiny HTTP responders on
+// loopback ports; the resolver is injected so that one name resolves to all of them.
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <map>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <boost/asio/error.hpp>
+
+#include "http_client.h"
+
+namespace snap::api_detail {
+namespace {
+
+// A loopback socket bound to a free port: listening (a replica) or not (refuses).
+int bound_socket(unsigned short& port) {
+  const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  if (fd < 0 || ::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) throw std::runtime_error("bind");
+  socklen_t len = sizeof a;
+  ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
+  port = ntohs(a.sin_port);
+  return fd;
+}
+
+Address loopback(unsigned short port) {
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  a.sin_port = htons(port);
+  return make_address(reinterpret_cast<const sockaddr*>(&a), sizeof a);
+}
+
+// Answers every request on a kept-alive connection with its own name as the body.
+class Replica {
+ public:
+  explicit Replica(std::string name) : name_(std::move(name)) {
+    fd_ = bound_socket(port_);
+    if (::listen(fd_, 16) != 0) throw std::runtime_error("listen");
+    acceptor_ = std::thread([this] { accept_loop(); });
+  }
+  // Gone: stops listening and closes its connections, as a killed container would.
+  ~Replica() {
+    ::shutdown(fd_, SHUT_RDWR);
+    acceptor_.join();
+    {
+      std::lock_guard lock(mutex_);
+      for (int c : connections_) ::shutdown(c, SHUT_RDWR);
+    }
+    for (std::thread& t : handlers_) t.join();
+    for (int c : connections_) ::close(c);
+    ::close(fd_);
+  }
+  Address address() const { return loopback(port_); }
+  int served() const { return served_; }
+
+ private:
+  void accept_loop() {
+    for (;;) {
+      const int c = ::accept4(fd_, nullptr, nullptr, SOCK_CLOEXEC);
+      if (c < 0) return;  // shut down
+      std::lock_guard lock(mutex_);
+      connections_.push_back(c);
+      handlers_.emplace_back([this, c] { serve(c); });
+    }
+  }
+  void serve(int c) {
+    std::string in;
+    char buffer[4096];
+    for (;;) {
+      const ssize_t n = ::recv(c, buffer, sizeof buffer, 0);
+      if (n <= 0) return;
+      in.append(buffer, static_cast<std::size_t>(n));
+      for (std::size_t end; (end = in.find("\r\n\r\n")) != std::string::npos;) {
+        in.erase(0, end + 4);  // requests without a body
+        ++served_;
+        const std::string response =
+            "HTTP/1.1 200 OK\r\nContent-Length: " + std::to_string(name_.size()) + "\r\n\r\n" + name_;
+        if (::send(c, response.data(), response.size(), MSG_NOSIGNAL) < 0) return;
+      }
+    }
+  }
+
+  std::string name_;
+  int fd_ = -1;
+  unsigned short port_ = 0;
+  std::atomic<int> served_{0};
+  std::thread acceptor_;
+  std::mutex mutex_;
+  std::vector<int> connections_;   // guarded by mutex_
+  std::vector<std::thread> handlers_;  // guarded by mutex_ until the acceptor has stopped
+};
+
+// A port nothing listens on (held bound, so no one else takes it): connecting is refused.
+class Refusing {
+ public:
+  Refusing() { fd_ = bound_socket(port_); }
+  ~Refusing() { ::close(fd_); }
+  Address address() const { return loopback(port_); }
+
+ private:
+  int fd_;
+  unsigned short port_ = 0;
+};
+
+constexpr ClientTimeouts kTimeouts{std::chrono::milliseconds(2000), std::chrono::milliseconds(5000),
+                                   std::chrono::milliseconds(5000)};
+
+// A resolver whose answer the test sets, counting how often it is asked.
+struct FakeDns {
+  std::mutex mutex;
+  std::vector<Address> answer;
+  int asked = 0;
+  Resolver resolver() {
+    return [this](const std::string& host, unsigned short, boost::system::error_code& ec) {
+      std::lock_guard lock(mutex);
+      ++asked;
+      EXPECT_EQ(host, "customer-server-api");
+      ec = {};
+      return answer;
+    };
+  }
+};
+
+TEST(HttpClientReplicas, CallsAreSpreadOverEveryAddressTheNameResolvesTo) {
+  Replica a("a"), b("b");
+  FakeDns dns;
+  dns.answer = {a.address(), b.address()};
+  ClientPool pool("customer-server-api", 35000, kTimeouts, dns.resolver());
+  std::map<std::string, int> bodies;
+  for (int i = 0; i < 6; ++i) {
+    const Exchange x = pool.exchange("GET", "/", "");
+    ASSERT_EQ(x.failure, Failure::kNone) << x.error.message();
+    ++bodies[x.response.body];
+  }
+  EXPECT_EQ(bodies, (std::map<std::string, int>{{"a", 3}, {"b", 3}}));
+  EXPECT_EQ(a.served(), 3);
+  EXPECT_EQ(b.served(), 3);
+  EXPECT_EQ(dns.asked, 1);  // the answer is reused (kResolveEvery), not asked per call
+}
+
+TEST(HttpClientReplicas, AnAddressThatRefusesPassesTheCallToTheNext) {
+  Refusing gone;
+  Replica a("a");
+  FakeDns dns;
+  dns.answer = {gone.address(), a.address()};
+  ClientPool pool("customer-server-api", 35000, kTimeouts, dns.resolver());
+  for (int i = 0; i < 4; ++i) {
+    const Exchange x = pool.exchange("GET", "/", "");
+    ASSERT_EQ(x.failure, Failure::kNone) << x.error.message();
+    EXPECT_EQ(x.response.body, "a");
+  }
+  EXPECT_EQ(a.served(), 4);
+}
+
+TEST(HttpClientReplicas, AReplicaThatGoesAwayLeavesTheCallsToTheOthers) {
+  Replica a("a");
+  auto b = std::make_unique<Replica>("b");
+  FakeDns dns;
+  dns.answer = {a.address(), b->address()};
+  ClientPool pool("customer-server-api", 35000, kTimeouts, dns.resolver());
+  for (int i = 0; i < 2; ++i) ASSERT_EQ(pool.exchange("GET", "/", "").failure, Failure::kNone);
+  ASSERT_EQ(b->served(), 1);  // the pool now holds a kept-alive connection to each
+  b.reset();  // killed: its pooled connection is closed and its port refuses
+  for (int i = 0; i < 4; ++i) {
+    const Exchange x = pool.exchange("GET", "/", "");
+    ASSERT_EQ(x.failure, Failure::kNone) << x.error.message();
+    EXPECT_EQ(x.response.body, "a");
+  }
+  EXPECT_EQ(a.served(), 5);
+}
+
+TEST(HttpClientReplicas, WhenNoAddressAnswersTheNameIsResolvedAgain) {
+  Refusing one, two;
+  FakeDns dns;
+  dns.answer = {one.address(), two.address()};
+  ClientPool pool("customer-server-api", 35000, kTimeouts, dns.resolver());
+  const Exchange refused = pool.exchange("GET", "/", "");
+  EXPECT_EQ(refused.failure, Failure::kConnect);
+  EXPECT_EQ(refused.error, boost::system::error_code(ECONNREFUSED, boost::system::system_category()));
+  EXPECT_EQ(dns.asked, 1);
+  // The replicas moved: the next call asks the resolver at once and reaches the new one.
+  Replica moved("moved");
+  {
+    std::lock_guard lock(dns.mutex);
+    dns.answer = {moved.address()};
+  }
+  const Exchange x = pool.exchange("GET", "/", "");
+  ASSERT_EQ(x.failure, Failure::kNone) << x.error.message();
+  EXPECT_EQ(x.response.body, "moved");
+  EXPECT_EQ(dns.asked, 2);
+}
+
+TEST(HttpClientReplicas, ANameThatResolvesToNothingFailsToConnect) {
+  FakeDns dns;
+  ClientPool pool("customer-server-api", 35000, kTimeouts, dns.resolver());
+  const Exchange x = pool.exchange("GET", "/", "");
+  EXPECT_EQ(x.failure, Failure::kConnect);
+  EXPECT_EQ(x.error, make_error_code(boost::asio::error::host_not_found));
+}
+
+TEST(HttpClientReplicas, TheDefaultResolverListsEachAddressOnce) {
+  boost::system::error_code ec;
+  const std::vector<Address> found = resolve_all("127.0.0.1", 35000, ec);
+  ASSERT_FALSE(ec) << ec.message();
+  ASSERT_EQ(found.size(), 1u);
+  EXPECT_EQ(found[0].text, "127.0.0.1:35000");
+}
+
+}  // namespace
+}  // namespace snap::api_detail
