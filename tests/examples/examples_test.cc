@@ -63,3 +63,22 @@ TEST(CustomerExample, YesterdaysBuildLogStillVerifies) {
 
 }  // namespace
 }  // namespace snap
+
+namespace snap {
+namespace {
+
+TEST(CustomerExample, TheBuildDrawsTheArchitecture) {
+  testing::TempDir dir;
+  auto built = testing::run_process({kCustomer, "build", "--out", (dir / "out").string()});
+  ASSERT_EQ(built.exit_code, 0) << built.err;
+  const std::string dot = testing::read_file(dir / "out/architecture.dot");
+  EXPECT_THAT(dot, HasSubstr("digraph"));
+  EXPECT_THAT(dot, HasSubstr("customer.customer-server.api"));
+  if (std::system("command -v dot >/dev/null 2>&1") != 0) {
+    GTEST_SKIP() << "Graphviz `dot` is not installed (apt-get install graphviz): architecture.svg not drawn";
+  }
+  EXPECT_THAT(testing::read_file(dir / "out/architecture.svg"), HasSubstr("<svg"));
+}
+
+}  // namespace
+}  // namespace snap
