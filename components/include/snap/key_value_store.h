@@ -3,8 +3,11 @@
 //
 //   auto& db = app.add<snap::Postgres>("db");
 //   auto& orders = app.add<snap::KeyValueStore>("orders", db, std::vector<snap::IndexSpec>{by_customer});
-//   api.uses(orders);
-//   ... in api's body:  snap::Store<Order> typed(orders.open(ctx));
+//   app.add<snap::Job>("api", [&orders](snap::PersonaContext& ctx) {
+//     snap::Store<Order> typed(orders.open(ctx));
+//     typed.set("o-1", Order{"o-1", "alice", 12.5});
+//     return 0;
+//   }).uses(orders);
 //
 // Where the data lives depends on the mode: in dev mode, in memory inside this process;
 // otherwise in its database (snap/postgres.h), reached from the replayed build state and

@@ -1,7 +1,7 @@
 // Worker: a long-running daemon persona that calls `tick` every `interval` until stopped.
 //
-//   app.add<snap::Worker>("mailer", std::chrono::seconds(1), [&](snap::PersonaContext& ctx) {
-//     send_pending_mail();
+//   app.add<snap::Worker>("mailer", std::chrono::seconds(1), [](snap::PersonaContext& ctx) {
+//     send_pending_mail(ctx);
 //   });
 //
 // Stopping is prompt: the wait between ticks ends as soon as stop is requested.

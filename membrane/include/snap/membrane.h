@@ -117,7 +117,7 @@ class Membrane {
   // Recording stores `max_supported`; replay returns what was recorded, or
   // kDefaultVersion for a log made before this change. Outside [min_supported,
   // max_supported] is a Divergence (kUnsupportedVersion).
-  //   if (m.version("cache-warmup", Membrane::kDefaultVersion, 1) == 1) { new path }
+  //   if (m.version("cache-warmup", Membrane::kDefaultVersion, 1) == 1) warm_cache();
   int version(std::string_view change_id, int min_supported, int max_supported, Where where = Where::current());
 
   // Closes the membrane: every later call throws MembraneClosed with its call site and

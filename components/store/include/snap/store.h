@@ -7,8 +7,8 @@
 //   }}}};
 //   auto orders = snap::open_memory_store(options);          // or open_postgres_store(pg, options)
 //   snap::Store<Order> typed(*orders);
-//   typed.set("o-1", Order{...});
-//   for (auto& m : orders->index("by-customer").get("alice")) ...   // {key, inline value}
+//   typed.set("o-1", Order{"alice", 12.5});
+//   for (auto& m : orders->index("by-customer").get("alice")) keys.push_back(m.key);  // {key, inline value}
 //
 // Contract, both backends alike:
 // - Keys and index keys are non-empty UTF-8 without NUL (what PostgreSQL text holds),
