@@ -287,8 +287,27 @@ TEST_F(DeployEndToEnd, DockerComposeAcceptsTheGeneratedFile) {
   const ProcessResult config = d().compose({"config", "-q"}, 60);
   EXPECT_EQ(config.exit_code, 0) << config.err;
   const ProcessResult services = d().compose({"config", "--services"}, 60);
+  // get-customer is a command: in the file under the "commands" profile, which `up` leaves
+  // out; bin/get-customer starts it.
   EXPECT_EQ(lines(services.out),
-            (std::vector<std::string>{"customer-server-db", "customer-server-api", "example-client"}));
+            (std::vector<std::string>{"customer-server-db", "customer-server-api", "example-client", "get-customer"}));
+}
+
+// The command persona, deployed: the build's bin/get-customer runs it in its own container
+// against the running system, and its exit status is the script's.
+TEST_F(DeployEndToEnd, TheCommandScriptRunsTheCommandAgainstTheDeployment) {
+  client_result();  // the client job has posted customer 1
+  testing::ProcessOptions options;
+  options.environment = d().env;
+  (*options.environment)["COMPOSE_PROJECT_NAME"] = d().project;
+  options.working_directory = d().out;
+  const std::string script = (d().out / "bin/get-customer").string();
+  const ProcessResult found = testing::run_process({"/usr/bin/timeout", "180", script, "1"}, options);
+  EXPECT_EQ(found.exit_code, 0) << found.err;
+  EXPECT_THAT(found.out, HasSubstr(R"({"id":"1","name":"John Doe"})"));
+  const ProcessResult missing = testing::run_process({"/usr/bin/timeout", "180", script, "2"}, options);
+  EXPECT_EQ(missing.exit_code, 1) << missing.out;
+  EXPECT_THAT(missing.out + missing.err, HasSubstr("not_found: no customer 2"));
 }
 
 }  // namespace
