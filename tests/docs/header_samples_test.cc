@@ -2,6 +2,7 @@
 // small real program that runs in-process. tests/docs/check_header_samples.py fails when
 // a header's sample is not found here line for line, so a sample cannot drift from the API.
 #include <gtest/gtest.h>
+#include <stdlib.h>
 
 #include <atomic>
 #include <chrono>
@@ -449,18 +450,34 @@ void define_shop(snap::App& app) {
 }
 
 // Records the golden log the next test replays (tests/golden-logs under the working directory).
-TEST(Regression, AGoldenLogIsRecorded) {
-  const fs::path out = fs::temp_directory_path() / "snap-header-samples-shop";
-  fs::remove_all(out);
-  snap::testing::FakeSystem system;
-  snap::BuildOptions options;
-  options.out_dir = out;
-  const snap::BuildSummary summary = snap::build_app("shop", define_shop, system, options);
-  fs::remove_all("tests/golden-logs");
-  fs::create_directories("tests/golden-logs");
-  fs::copy_file(summary.log, "tests/golden-logs/shop-1.snaplog");
-  fs::remove_all(out);
-}
+// The regression sample replays "tests/golden-logs" relative to the working directory.
+// Each test process records that golden log into a working directory of its own, so the
+// tests are independent of order and of other processes ctest runs at the same time.
+class GoldenLogs : public ::testing::Environment {
+ public:
+  void SetUp() override {
+    previous_ = fs::current_path();
+    char dir[] = "/tmp/snap-header-samples-XXXXXX";
+    ASSERT_NE(::mkdtemp(dir), nullptr);
+    dir_ = dir;
+    fs::current_path(dir_);
+    snap::testing::FakeSystem system;
+    snap::BuildOptions options;
+    options.out_dir = dir_ / "build";
+    const snap::BuildSummary summary = snap::build_app("shop", define_shop, system, options);
+    fs::create_directories("tests/golden-logs");
+    fs::copy_file(summary.log, "tests/golden-logs/shop-1.snaplog");
+  }
+  void TearDown() override {
+    fs::current_path(previous_);
+    std::error_code ignored;
+    fs::remove_all(dir_, ignored);
+  }
+
+ private:
+  fs::path previous_, dir_;
+};
+const ::testing::Environment* const kGoldenLogs = ::testing::AddGlobalTestEnvironment(new GoldenLogs);
 
 TEST(Regression, OldBuildsStillReplay) {
   auto system = snap::make_real_system();  // replay reads nothing from it
@@ -472,7 +489,6 @@ TEST(Regression, TheGoldenLogWasReplayed) {
   auto system = snap::make_real_system();
   const snap::RegressionReport report = snap::replay_logs("tests/golden-logs", "shop", define_shop, *system);
   EXPECT_EQ(report.replayed.size(), 1u);
-  fs::remove_all("tests/golden-logs");
 }
 
 }  // namespace
