@@ -424,6 +424,15 @@ class Planner {
       out << "networks:\n";
       for (const std::string& n : reached_) out << "  " << n << ":\n    internal: true\n";
     }
+    write_volumes_and_secrets(out, secret_files, [](const DeploySecretFile& f) { return secret_key(f); });
+    return out.str();
+  }
+
+  // The top-level volumes (one per database) and secrets (one per file) sections, which the
+  // compose and stack files share but for how a secret is named.
+  template <typename SecretKey>
+  void write_volumes_and_secrets(std::ostream& out, const std::vector<DeploySecretFile>& secret_files,
+                                 SecretKey key) const {
     bool any_volume = false;
     for (const Service& s : services_) {
       if (s.kind != ServiceKind::kDatabase) continue;
@@ -434,10 +443,9 @@ class Planner {
     if (!secret_files.empty()) {
       out << "secrets:\n";
       for (const DeploySecretFile& f : secret_files) {
-        out << "  " << quote(secret_key(f)) << ":\n    file: " << quote("./" + f.path) << "\n";
+        out << "  " << quote(key(f)) << ":\n    file: " << quote("./" + f.path) << "\n";
       }
     }
-    return out.str();
   }
 
   void check_swarm_options() const {
@@ -549,19 +557,7 @@ class Planner {
       // Attachable: `docker run --network STACK_NAME` can join it (tools, probes, one-off runs).
       out << "  " << n << ":\n    driver: \"overlay\"\n    internal: true\n    attachable: true\n";
     }
-    bool any_volume = false;
-    for (const Service& s : services_) {
-      if (s.kind != ServiceKind::kDatabase) continue;
-      if (!any_volume) out << "volumes:\n";
-      any_volume = true;
-      out << "  " << volume_of(s) << ": {}\n";
-    }
-    if (!secret_files.empty()) {
-      out << "secrets:\n";
-      for (const DeploySecretFile& f : secret_files) {
-        out << "  " << quote(stack_secret_key(f)) << ":\n    file: " << quote("./" + f.path) << "\n";
-      }
-    }
+    write_volumes_and_secrets(out, secret_files, [](const DeploySecretFile& f) { return stack_secret_key(f); });
     return out.str();
   }
 
