@@ -98,6 +98,8 @@ std::string Id::safe_name() const {
   return readable + suffix;
 }
 
+std::string Id::listen_name() const { return "listen." + service_name(); }
+
 std::string Id::service_name() const {
   constexpr std::size_t kMaxLength = 63;  // a DNS label
   constexpr std::size_t kSuffixLength = 9;  // '-' + 8 hex digits

@@ -211,14 +211,15 @@ TEST_F(DeployEndToEnd, EachContainerReachesExactlyWhatItsPersonaUses) {
     for (std::string ip; in >> ip;) addresses[service].push_back(ip + ":" + port);
     addresses[service].push_back(service + ":" + port);
   }
-  // The declared uses: the client uses the server; the server's store uses the database.
-  // A server that is itself a client (the API server, of the database) shares that
-  // database's network, so the database can open a connection back to it: networks are
-  // not directional (docs/deploy.md, "Networks").
+  // The declared uses, exactly: the client uses the server; the server's store uses the
+  // database; the command uses the server. The database shares a network with the API
+  // server (the server's way to it) but cannot connect to it: the server listens only
+  // on its own network's address (docs/deploy.md, "Least privilege from `uses`").
   const std::map<std::string, std::set<std::string>> expected{
       {"example-client", {"customer-server-api"}},
       {"customer-server-api", {"customer-server-db"}},
-      {"customer-server-db", {"customer-server-api"}},
+      {"customer-server-db", {}},
+      {"get-customer", {"customer-server-api"}},
   };
   for (const auto& [from, allowed] : expected) {
     std::vector<std::string> args{"run", "--rm", "--no-deps", "-T", "--entrypoint", "/probe", from, "connect"};

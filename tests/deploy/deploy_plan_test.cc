@@ -118,6 +118,10 @@ TEST(DeployPlan, EachServiceReachesWhatItUsesAndNoFurther) {
   EXPECT_THAT(compose, HasSubstr("  mailer:\n"));
   EXPECT_THAT(compose, HasSubstr("    network_mode: \"none\"\n"));  // the worker reaches nothing
   EXPECT_THAT(compose, HasSubstr("networks:\n  api:\n    internal: true\n  db:\n    internal: true\n"));
+  // The API server shares the database's network; it listens only at listen.api, its
+  // address on its own network, so the database cannot connect to it.
+  EXPECT_THAT(compose, HasSubstr("    networks:\n      api: {aliases: [\"listen.api\"]}\n      db: {}\n"));
+  EXPECT_THAT(compose, HasSubstr("    networks:\n      db: {aliases: [\"listen.db\"]}\n"));
   EXPECT_EQ(compose.find("ports:"), std::string::npos);  // nothing published
 }
 
@@ -246,7 +250,8 @@ TEST(DeployPlan, TheStackKeepsLeastPrivilegeOnOverlayNetworksAndSwarmSecrets) {
   EXPECT_THAT(stack, HasSubstr("  db:\n    driver: \"overlay\"\n    internal: true\n    attachable: true\n"));
   // The worker reaches nothing: a network of its own instead of network_mode "none".
   EXPECT_THAT(stack, HasSubstr("    networks: [\"mailer-alone\"]\n"));
-  EXPECT_THAT(stack, HasSubstr("    networks: [\"api\", \"db\"]\n"));  // the API server
+  // The API server: on its own network also listen.api, the address it listens on.
+  EXPECT_THAT(stack, HasSubstr("    networks:\n      api: {aliases: [\"listen.api\"]}\n      db: {}\n"));
   // A secret readable by its service's user only.
   EXPECT_THAT(stack, ::testing::ContainsRegex("      - source: \"api--db.password\"\n        target: \"db.password\"\n"
                                               "        uid: \"[0-9]+\"\n        gid: \"[0-9]+\"\n        mode: 0400\n"));

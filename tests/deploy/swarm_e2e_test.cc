@@ -311,7 +311,9 @@ TEST_F(SwarmEndToEnd, EachContainerReachesExactlyWhatItsPersonaUses) {
   const std::map<std::string, std::set<std::string>> expected{
       {kClient, {kApi}},
       {kApi, {kDb}},
-      {kDb, {kApi}},  // networks are not directional (docs/deploy.md, "Networks")
+      // Shares the API server's network towards it, but the server listens only on its
+      // own network's address (docs/deploy.md, "Least privilege from `uses`").
+      {kDb, {}},
   };
   for (const auto& [from, allowed] : expected) {
     std::vector<std::string> targets;

@@ -7,10 +7,12 @@
 
 #include <boost/json.hpp>
 #include <spdlog/sinks/stdout_sinks.h>
+#include <spdlog/fmt/ranges.h>
 #include <spdlog/spdlog.h>
 
 #include "http_client.h"
 #include "http_server.h"
+#include "listen_addresses.h"
 #include "snap/app.h"
 #include "snap/membrane.h"
 
@@ -189,14 +191,20 @@ int ApiServer::serve(PersonaContext& ctx) {
   };
 
   std::unique_ptr<api_detail::HttpServer> http;
+  std::unique_ptr<api_detail::OwnNetworkListening> own_network;  // adds to `http`: stopped first
   if (app().mode() != Mode::kDev) {
     http = std::make_unique<api_detail::HttpServer>(options_, *logger, dispatch_http);
-    const std::string host = app().host_of(*this);
-    // Local builds listen on loopback only; in a container the service must be
-    // reachable from the other containers on its networks.
-    const std::string address = host == "127.0.0.1" ? "127.0.0.1" : "0.0.0.0";
-    http->start(address, port_->number());
-    logger->info("listening on {}:{} ({} endpoints)", address, port_->number(), state_->routes.size());
+    // A local build listens on loopback only; in a container, see listen_addresses.h.
+    std::vector<std::string> addresses{"127.0.0.1"};
+    if (app().host_of(*this) != "127.0.0.1") {
+      own_network = std::make_unique<api_detail::OwnNetworkListening>(id().listen_name(), *logger,
+                                                                       api_detail::OwnNetworkListening::Timing{});
+      addresses = own_network->initial_addresses();
+    }
+    http->start(addresses, port_->number());
+    logger->info("listening on {} port {} ({} endpoints)", fmt::join(addresses, " "), port_->number(),
+                 state_->routes.size());
+    if (own_network) own_network->keep_looking(*http);
   }
   {
     std::lock_guard lock(state_->mutex);
@@ -217,6 +225,7 @@ int ApiServer::serve(PersonaContext& ctx) {
     // them finish (bounded) before the context goes away.
     state_->changed.wait_for(lock, options_.stop_deadline, [&] { return state_->direct_calls == 0; });
   }
+  if (own_network) own_network->stop();
   if (http) {
     http->stop(options_.stop_deadline);
     logger->info("stopped");

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <atomic>
 #include <condition_variable>
+#include <deque>
 #include <future>
 #include <map>
 #include <mutex>
@@ -46,15 +47,15 @@ class Session;
 
 struct HttpServer::Impl {
   Impl(const ApiServerOptions& o, spdlog::logger& l, HttpDispatch d)
-      : options(o), logger(l), dispatch(std::move(d)), ioc(static_cast<int>(thread_count())), acceptor(net::make_strand(ioc)) {}
+      : options(o), logger(l), dispatch(std::move(d)), ioc(static_cast<int>(thread_count())) {}
 
   unsigned thread_count() const {
     if (options.threads != 0) return options.threads;
     return std::max(2u, std::thread::hardware_concurrency());
   }
 
-  void accept();
-  void on_accept(beast::error_code ec, tcp::socket socket);
+  void accept(tcp::acceptor& acceptor);
+  void on_accept(tcp::acceptor& acceptor, beast::error_code ec, tcp::socket socket);
   void session_ended(Session* s);
 
   const ApiServerOptions& options;
@@ -66,7 +67,11 @@ struct HttpServer::Impl {
   std::condition_variable all_closed;
   std::map<Session*, std::weak_ptr<Session>> sessions;  // guarded by mutex
   net::io_context ioc;
-  tcp::acceptor acceptor;
+  // One per listening address, each on its own strand; a deque so they never move.
+  // The mutex orders listen_also() against stop_accepting().
+  std::mutex acceptors_mutex;
+  std::deque<tcp::acceptor> acceptors;  // guarded by acceptors_mutex
+  unsigned short port = 0;
   std::vector<std::thread> threads;
   std::atomic<bool> stopping{false};
 };
@@ -192,18 +197,18 @@ class Session : public std::enable_shared_from_this<Session> {
   bool stopping_ = false;  // strand only
 };
 
-void HttpServer::Impl::accept() {
-  acceptor.async_accept(net::make_strand(ioc), [self = this](beast::error_code ec, tcp::socket socket) {
-    self->on_accept(ec, std::move(socket));
+void HttpServer::Impl::accept(tcp::acceptor& acceptor) {
+  acceptor.async_accept(net::make_strand(ioc), [self = this, &acceptor](beast::error_code ec, tcp::socket socket) {
+    self->on_accept(acceptor, ec, std::move(socket));
   });
 }
 
-void HttpServer::Impl::on_accept(beast::error_code ec, tcp::socket socket) {
+void HttpServer::Impl::on_accept(tcp::acceptor& acceptor, beast::error_code ec, tcp::socket socket) {
   if (ec == net::error::operation_aborted || !acceptor.is_open()) return;
   if (ec) {
     // EMFILE and the like: the listener stays up; the next accept may succeed.
     logger.warn("accept failed: {}", ec.message());
-    return accept();
+    return accept(acceptor);
   }
   socket.set_option(tcp::no_delay(true), ec);
   std::shared_ptr<Session> session;
@@ -212,13 +217,13 @@ void HttpServer::Impl::on_accept(beast::error_code ec, tcp::socket socket) {
     if (sessions.size() >= options.max_connections) {
       logger.warn("connection refused: {} connections open (max_connections)", sessions.size());
       socket.close(ec);
-      return accept();
+      return accept(acceptor);
     }
     session = std::make_shared<Session>(std::move(socket), this);
     sessions[session.get()] = session;
   }
   session->start();
-  accept();
+  accept(acceptor);
 }
 
 void HttpServer::Impl::session_ended(Session* s) {
@@ -232,31 +237,63 @@ HttpServer::HttpServer(const ApiServerOptions& options, spdlog::logger& logger, 
 
 HttpServer::~HttpServer() { stop(std::chrono::milliseconds(0)); }
 
-void HttpServer::start(const std::string& address, unsigned short port) {
+namespace {
+// A listening socket on address:port, or the error naming both.
+void open_listener(tcp::acceptor& acceptor, const std::string& address, unsigned short port) {
   beast::error_code ec;
-  const tcp::endpoint endpoint(net::ip::make_address(address), port);
-  auto& acceptor = impl_->acceptor;
+  const net::ip::address ip = net::ip::make_address(address, ec);
+  if (ec) throw std::runtime_error("cannot listen on \"" + address + "\": not an IP address");
+  const tcp::endpoint endpoint(ip, port);
   acceptor.open(endpoint.protocol(), ec);
   if (!ec) acceptor.set_option(net::socket_base::reuse_address(true), ec);
   if (!ec) acceptor.bind(endpoint, ec);
   if (!ec) acceptor.listen(net::socket_base::max_listen_connections, ec);
   if (ec) throw std::runtime_error("cannot listen on " + address + ":" + std::to_string(port) + ": " + ec.message());
-  impl_->accept();
+}
+}  // namespace
+
+void HttpServer::start(const std::vector<std::string>& addresses, unsigned short port) {
+  if (addresses.empty()) throw std::invalid_argument("HttpServer::start: no address to listen on");
+  impl_->port = port;
+  {
+    std::lock_guard lock(impl_->acceptors_mutex);
+    for (const std::string& address : addresses) {
+      try {
+        open_listener(impl_->acceptors.emplace_back(net::make_strand(impl_->ioc)), address, port);
+      } catch (...) {
+        impl_->acceptors.clear();
+        throw;
+      }
+    }
+    for (tcp::acceptor& acceptor : impl_->acceptors) impl_->accept(acceptor);
+  }
   const unsigned n = impl_->thread_count();
   for (unsigned i = 0; i < n; ++i) impl_->threads.emplace_back([impl = impl_.get()] { impl->ioc.run(); });
+}
+
+bool HttpServer::listen_also(const std::string& address) {
+  std::lock_guard lock(impl_->acceptors_mutex);
+  if (impl_->stopping) return false;
+  tcp::acceptor acceptor(net::make_strand(impl_->ioc));
+  open_listener(acceptor, address, impl_->port);
+  impl_->accept(impl_->acceptors.emplace_back(std::move(acceptor)));
+  return true;
 }
 
 void HttpServer::stop_accepting() {
   if (impl_->stopping.exchange(true)) return;
   if (impl_->threads.empty()) return;
-  // Closed on the acceptor's strand, and waited for: once this returns, connects are refused.
-  std::promise<void> closed;
-  net::dispatch(impl_->acceptor.get_executor(), [this, &closed] {
-    beast::error_code ignored;
-    impl_->acceptor.close(ignored);
-    closed.set_value();
-  });
-  closed.get_future().wait();
+  // Each closed on its own strand, and waited for: once this returns, connects are refused.
+  std::lock_guard acceptors_lock(impl_->acceptors_mutex);
+  for (tcp::acceptor& acceptor : impl_->acceptors) {
+    std::promise<void> closed;
+    net::dispatch(acceptor.get_executor(), [&acceptor, &closed] {
+      beast::error_code ignored;
+      acceptor.close(ignored);
+      closed.set_value();
+    });
+    closed.get_future().wait();
+  }
   std::vector<std::shared_ptr<Session>> open;
   {
     std::lock_guard lock(impl_->mutex);

@@ -6,6 +6,7 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include <spdlog/logger.h>
 
@@ -29,9 +30,12 @@ class HttpServer {
   HttpServer(const HttpServer&) = delete;
   HttpServer& operator=(const HttpServer&) = delete;
 
-  // Binds and starts the threads. Throws std::runtime_error naming the address when
-  // the port cannot be bound.
-  void start(const std::string& address, unsigned short port);
+  // Binds `port` on each address (IP literals) and starts the threads. Throws
+  // std::runtime_error naming the address when one cannot be bound (none stays bound).
+  void start(const std::vector<std::string>& addresses, unsigned short port);
+  // After start(): listens on one more address, on the same port. False (and nothing
+  // done) once the server stops accepting; throws as start() when it cannot bind. Any thread.
+  bool listen_also(const std::string& address);
   // Closes the listening socket (new connections are refused once this returns) and
   // the connections waiting for a request; requests in flight finish with
   // `Connection: close`. Any thread, idempotent.

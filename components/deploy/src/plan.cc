@@ -311,6 +311,26 @@ class Planner {
     }
   }
 
+  // A service's `networks:`. On the network named after it, the service's address there
+  // is also `listen.NAME` (Id::listen_name()): a server listens on that address only
+  // (and loopback), so a service it shares another network with (its own database)
+  // cannot connect to it.
+  void networks_of(std::ostream& out, const Service& s, const std::vector<std::string>& networks) const {
+    if (!reached_.count(s.name)) {
+      out << "    networks: " << flow_list(networks) << "\n";
+      return;
+    }
+    out << "    networks:\n";
+    for (const std::string& n : networks) {
+      out << "      " << n << ": ";
+      if (n == s.name) {
+        out << "{aliases: " << flow_list({s.id.listen_name()}) << "}\n";
+      } else {
+        out << "{}\n";
+      }
+    }
+  }
+
   std::vector<DeploySecretFile> secret_files() const {
     std::vector<DeploySecretFile> out;
     for (const Service& s : services_) {
@@ -410,7 +430,7 @@ class Planner {
       if (s.networks.empty()) {
         out << "    network_mode: \"none\"\n";
       } else {
-        out << "    networks: " << flow_list(s.networks) << "\n";
+        networks_of(out, s, s.networks);
       }
       if (s.kind == ServiceKind::kDaemon) {
         healthcheck(out, {"CMD", "/app/" + app_file_, "health", s.component->id});
@@ -517,7 +537,7 @@ class Planner {
         networks.push_back(s.name + "-alone");
         alone.insert(networks.back());
       }
-      out << "    networks: " << flow_list(networks) << "\n";
+      networks_of(out, s, networks);
       if (s.kind == ServiceKind::kDaemon) {
         healthcheck(out, {"CMD", "/app/" + app_file_, "health", s.component->id});
       } else if (s.kind == ServiceKind::kDatabase) {

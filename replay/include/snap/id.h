@@ -44,6 +44,11 @@ class Id {
   // into '-'; over 63 characters it is cut and ends in '-' and 8 hex digits of a digest.
   // Readable rather than always unique: the app refuses two personas with one service name.
   std::string service_name() const;
+  // "listen." + service_name(): the name deployment gives this service's address on the
+  // network named after it, the one only its clients share. A server listens there
+  // (and on loopback), not on the networks of the services it uses itself, so those
+  // cannot connect back (docs/deploy.md, "Least privilege from `uses`").
+  std::string listen_name() const;
 
   friend bool operator==(const Id&, const Id&) = default;
   friend auto operator<=>(const Id&, const Id&) = default;

@@ -183,7 +183,9 @@ class ApiServer final : public Persona {
   bool healthy(PersonaContext& ctx) const override;
   bool probe_health(std::chrono::milliseconds timeout = std::chrono::milliseconds(2'000)) const;
   // The host clients reach this server at ("127.0.0.1" for dev and local builds, the
-  // service name when deployed in containers).
+  // service name when deployed in containers). It listens on 127.0.0.1 in a local build;
+  // in a container on 127.0.0.1 and on the address `id().listen_name()` names (its own
+  // network's), or on every interface, with a warning, where no such name resolves.
   std::string host() const;
 
   // The transport under Endpoint::operator(): checks `uses` (naming `where` in the
