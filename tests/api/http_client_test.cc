@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <future>
 #include <map>
 #include <mutex>
 #include <string>
@@ -218,6 +219,57 @@ TEST(HttpClientReplicas, TheDefaultResolverListsEachAddressOnce) {
   ASSERT_FALSE(ec) << ec.message();
   ASSERT_EQ(found.size(), 1u);
   EXPECT_EQ(found[0].text, "127.0.0.1:35000");
+}
+
+// A DNS server that does not answer: getaddrinfo alone would block for 2 × 5 s; the
+// lookup is bounded by the connect timeout instead. The stuck lookup is released at the
+// end so that its thread finishes.
+struct StuckDns {
+  std::shared_ptr<std::promise<void>> release = std::make_shared<std::promise<void>>();
+  std::shared_future<void> released = release->get_future().share();
+  Resolver resolver() {
+    return [released = released](const std::string&, unsigned short, boost::system::error_code& ec) {
+      released.wait();
+      ec = make_error_code(boost::asio::error::host_not_found);
+      return std::vector<Address>{};
+    };
+  }
+  ~StuckDns() { release->set_value(); }
+};
+
+TEST(HttpClientResolving, ALookupThatDoesNotAnswerInTimeIsATryAgainError) {
+  StuckDns dns;
+  boost::system::error_code ec;
+  const std::vector<Address> found =
+      bounded_resolver(dns.resolver(), std::chrono::milliseconds(50))("customer-server-api", 35000, ec);
+  EXPECT_TRUE(found.empty());
+  EXPECT_EQ(ec, make_error_code(boost::asio::error::host_not_found_try_again));
+}
+
+TEST(HttpClientResolving, ALookupThatAnswersInTimeGivesItsAnswerAndItsError) {
+  FakeDns dns;
+  dns.answer = {loopback(35001), loopback(35002)};
+  boost::system::error_code ec;
+  const std::vector<Address> found = bounded_resolver(dns.resolver(), std::chrono::seconds(30))("customer-server-api", 35000, ec);
+  ASSERT_FALSE(ec) << ec.message();
+  ASSERT_EQ(found.size(), 2u);
+  EXPECT_EQ(found[1].text, "127.0.0.1:35002");
+  const Resolver failing = [](const std::string&, unsigned short, boost::system::error_code& e) {
+    e = make_error_code(boost::asio::error::host_not_found);
+    return std::vector<Address>{};
+  };
+  EXPECT_TRUE(bounded_resolver(failing, std::chrono::seconds(30))("customer-server-api", 35000, ec).empty());
+  EXPECT_EQ(ec, make_error_code(boost::asio::error::host_not_found));
+}
+
+TEST(HttpClientResolving, ACallToAServerWhoseNameDoesNotResolveInTimeFailsToConnect) {
+  StuckDns dns;
+  ClientPool pool("customer-server-api", 35000,
+                  {std::chrono::milliseconds(50), std::chrono::seconds(5), std::chrono::seconds(5)},
+                  bounded_resolver(dns.resolver(), std::chrono::milliseconds(50)));
+  const Exchange x = pool.exchange("GET", "/", "");
+  EXPECT_EQ(x.failure, Failure::kConnect);
+  EXPECT_EQ(x.error, make_error_code(boost::asio::error::host_not_found_try_again));
 }
 
 }  // namespace

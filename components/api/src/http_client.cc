@@ -12,7 +12,9 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <condition_variable>
 #include <cstring>
+#include <thread>
 
 #include <boost/asio/buffer.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
@@ -240,8 +242,47 @@ std::vector<Address> resolve_all(const std::string& host, unsigned short port, b
   return out;
 }
 
+Resolver bounded_resolver(Resolver inner, std::chrono::milliseconds timeout) {
+  return [inner = std::move(inner), timeout](const std::string& host, unsigned short port,
+                                             boost::system::error_code& ec) -> std::vector<Address> {
+    // An IP literal needs no lookup: answered at once, no thread.
+    unsigned char literal[sizeof(in6_addr)];
+    if (inet_pton(AF_INET, host.c_str(), literal) == 1 || inet_pton(AF_INET6, host.c_str(), literal) == 1) {
+      return inner(host, port, ec);
+    }
+    struct Lookup {
+      std::mutex mutex;
+      std::condition_variable done_changed;
+      bool done = false;
+      std::vector<Address> found;
+      boost::system::error_code ec;
+    };
+    // Shared with the thread, which may outlive this call.
+    auto lookup = std::make_shared<Lookup>();
+    std::thread([lookup, inner, host, port] {
+      boost::system::error_code e;
+      std::vector<Address> found = inner(host, port, e);
+      std::lock_guard lock(lookup->mutex);
+      lookup->found = std::move(found);
+      lookup->ec = e;
+      lookup->done = true;
+      lookup->done_changed.notify_all();
+    }).detach();
+    std::unique_lock lock(lookup->mutex);
+    if (!lookup->done_changed.wait_for(lock, timeout, [&] { return lookup->done; })) {
+      ec = make_error_code(net::error::host_not_found_try_again);
+      return {};
+    }
+    ec = lookup->ec;
+    return std::move(lookup->found);
+  };
+}
+
 ClientPool::ClientPool(std::string host, unsigned short port, ClientTimeouts timeouts, Resolver resolver)
-    : host_(std::move(host)), port_(port), timeouts_(timeouts), resolver_(std::move(resolver)) {}
+    : host_(std::move(host)),
+      port_(port),
+      timeouts_(timeouts),
+      resolver_(resolver ? std::move(resolver) : bounded_resolver(resolve_all, timeouts.connect)) {}
 
 ClientPool::~ClientPool() = default;
 

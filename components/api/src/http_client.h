@@ -64,6 +64,11 @@ using Resolver =
     std::function<std::vector<Address>(const std::string& host, unsigned short port, boost::system::error_code& ec)>;
 // getaddrinfo: every address, each once.
 std::vector<Address> resolve_all(const std::string& host, unsigned short port, boost::system::error_code& ec);
+// `inner` on a thread of its own, waited for at most `timeout`: a lookup that does not
+// answer in time fails with host_not_found_try_again (it finishes on its own later; its
+// answer is dropped). getaddrinfo has no timeout of its own: with a DNS server that does
+// not answer it blocks for the resolver's attempts times its timeout (glibc: 2 × 5 s).
+Resolver bounded_resolver(Resolver inner, std::chrono::milliseconds timeout);
 
 class Connection;
 
@@ -71,8 +76,8 @@ class Connection;
 // exchange holds its own connection.
 class ClientPool {
  public:
-  // `resolver` is for tests; the default asks getaddrinfo.
-  ClientPool(std::string host, unsigned short port, ClientTimeouts timeouts, Resolver resolver = resolve_all);
+  // `resolver` is for tests; the default asks getaddrinfo, bounded by the connect timeout.
+  ClientPool(std::string host, unsigned short port, ClientTimeouts timeouts, Resolver resolver = {});
   ~ClientPool();
 
   // One request on a pooled connection (or a new one), to the next address in turn, or

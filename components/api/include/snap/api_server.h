@@ -80,7 +80,8 @@ struct ApiServerOptions {
   // number of CPUs, at least 2.
   unsigned threads = 0;
 
-  // Client side: one TCP connect attempt.
+  // Client side: one TCP connect attempt, and one lookup of the server's name (a DNS
+  // server that does not answer would otherwise hold a call for 10 s).
   std::chrono::milliseconds connect_timeout{2'000};
   // Client side: from sending a request to having the whole response; then the call
   // fails with deadline_exceeded (the handler may have run, so it is not retried
