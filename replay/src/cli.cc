@@ -81,6 +81,22 @@ std::map<std::string, std::string, std::less<>> parse_secret_flags(const std::ve
   return out;
 }
 
+// `--replicas PERSONA=N`: N a whole number of at least 1.
+std::map<std::string, unsigned> parse_replica_flags(const std::vector<std::string>& flags) {
+  std::map<std::string, unsigned> out;
+  for (const std::string& f : flags) {
+    const auto eq = f.find('=');
+    const std::string count = eq == std::string::npos ? "" : f.substr(eq + 1);
+    const bool digits = !count.empty() && count.size() <= 4 &&
+                        std::all_of(count.begin(), count.end(), [](char c) { return c >= '0' && c <= '9'; });
+    if (eq == std::string::npos || eq == 0 || !digits || std::stoul(count) == 0) {
+      throw UsageError("--replicas expects PERSONA=N with N from 1 to 9999, not \"" + f + "\"");
+    }
+    out[f.substr(0, eq)] = static_cast<unsigned>(std::stoul(count));
+  }
+  return out;
+}
+
 // Arguments after PERSONA belong to the persona, but one that looks like a flag is far more
 // likely a mistyped flag of `run` (--logg): persona arguments that start with '-' go after
 // `--`, where CLI11 hands them to the `args` positional instead of leaving them over.
@@ -113,8 +129,8 @@ int run_program(int argc, char** argv, std::string_view app_name, const DefineAp
       "Without a subcommand, $PERSONA selects `run`.");
   cli.require_subcommand(0, 1);
 
-  std::string out_dir, log_flag, secrets_dir, persona_name, verify_log, base_image;
-  std::vector<std::string> secret_flags, persona_arguments;
+  std::string out_dir, log_flag, secrets_dir, persona_name, verify_log, base_image, endpoint_mode;
+  std::vector<std::string> secret_flags, persona_arguments, replica_flags;
   bool local = false, exit_after_jobs = false, repl = false, verify_json = false;
 
   auto* build = cli.add_subcommand("build", "Record startup into DIR/snapshot.snaplog; write the build state and deployment");
@@ -122,6 +138,9 @@ int run_program(int argc, char** argv, std::string_view app_name, const DefineAp
   build->add_option("--secret", secret_flags, "A secret's value, NAME=VALUE (repeatable)");
   build->add_flag("--local", local, "Personas run as processes on this host (reached at 127.0.0.1), not containers");
   build->add_option("--base-image", base_image, "Base image of the generated Dockerfile (default: self-contained)");
+  build->add_option("--replicas", replica_flags, "Swarm: replicas of a daemon persona, PERSONA=N (repeatable; default 1)");
+  build->add_option("--endpoint-mode", endpoint_mode, "Swarm: how a service name resolves, dnsrr (default) or vip")
+      ->check(CLI::IsMember({"dnsrr", "vip"}));
 
   auto* run_cmd = cli.add_subcommand("run", "Replay startup from the log, then become PERSONA");
   run_cmd->add_option("persona", persona_name, "Persona to run (default: $PERSONA)");
@@ -172,8 +191,12 @@ int run_program(int argc, char** argv, std::string_view app_name, const DefineAp
 
   try {
     if (*build) {
-      BuildOptions options{out_dir, parse_secret_flags(secret_flags), local ? Placement::kLocal : Placement::kContainers,
-                           base_image};
+      BuildOptions options{out_dir,
+                           parse_secret_flags(secret_flags),
+                           local ? Placement::kLocal : Placement::kContainers,
+                           base_image,
+                           parse_replica_flags(replica_flags),
+                           endpoint_mode};
       auto summary = build_app(name, define, *system, options, program.emitters);
       std::cerr << "snap: build: wrote " << summary.log.string() << " (" << summary.events << " events, "
                 << summary.components << " components); personas: " << join(summary.personas) << std::endl;

@@ -391,7 +391,7 @@ TEST(header_samples, StoreWithAnIndex) {
   using store_sample::json;
   using store_sample::Order;
   std::vector<std::string> keys;
-  snap::StoreOptions options{"orders", {{"by-customer", 1, [](std::string_view key, const json& order) {
+  snap::StoreOptions options{"orders", {{"by-customer", 1, [](std::string_view /*key*/, const json& order) {
     return std::vector<snap::IndexEntry>{{std::string(order.at("customer").as_string()), order.at("total")}};
   }}}};
   auto orders = snap::open_memory_store(options);          // or open_postgres_store(pg, options)

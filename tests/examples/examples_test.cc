@@ -80,5 +80,37 @@ TEST(CustomerExample, TheBuildDrawsTheArchitecture) {
   EXPECT_THAT(testing::read_file(dir / "out/architecture.svg"), HasSubstr("<svg"));
 }
 
+// Swarm settings chosen at build: replicas of a daemon persona (by its name) and the
+// endpoint mode go into docker-stack.yml as the defaults of its variables.
+TEST(CustomerExample, TheBuildSetsSwarmReplicasAndEndpointMode) {
+  testing::TempDir dir;
+  auto built = testing::run_process({kCustomer, "build", "--out", (dir / "out").string(), "--replicas",
+                                     "api=3", "--endpoint-mode", "vip"});
+  ASSERT_EQ(built.exit_code, 0) << built.err;
+  const std::string stack = testing::read_file(dir / "out/docker-stack.yml");
+  EXPECT_THAT(stack, HasSubstr("      replicas: ${SNAP_REPLICAS_CUSTOMER_SERVER_API:-3}\n"));
+  EXPECT_THAT(stack, HasSubstr("      endpoint_mode: \"${SNAP_ENDPOINT_MODE:-vip}\"\n"));
+  EXPECT_THAT(stack, ::testing::Not(HasSubstr("dnsrr}")));
+}
+
+TEST(CustomerExample, BadSwarmBuildSettingsAreRefusedNamingTheProblem) {
+  testing::TempDir dir;
+  const std::string out = (dir / "out").string();
+  auto zero = testing::run_process({kCustomer, "build", "--out", out, "--replicas", "customer.customer-server.api=0"});
+  EXPECT_EQ(zero.exit_code, 64);
+  EXPECT_THAT(zero.err, HasSubstr("--replicas expects PERSONA=N with N from 1 to 9999, not \"customer.customer-server.api=0\""));
+  auto mode = testing::run_process({kCustomer, "build", "--out", out, "--endpoint-mode", "ipvs"});
+  EXPECT_EQ(mode.exit_code, 64);
+  EXPECT_THAT(mode.err, HasSubstr("--endpoint-mode"));
+  // A job runs once: it does not scale.
+  auto job = testing::run_process({kCustomer, "build", "--out", out, "--replicas", "example-client=2"});
+  EXPECT_EQ(job.exit_code, 1);
+  EXPECT_THAT(job.err, HasSubstr("only daemon personas scale"));
+  auto unknown = testing::run_process({kCustomer, "build", "--out", out, "--replicas", "customer.no-such=2"});
+  EXPECT_EQ(unknown.exit_code, 1);
+  EXPECT_THAT(unknown.err, HasSubstr("replicas for \"customer.no-such\", which is no service of this app"));
+  EXPECT_FALSE(std::filesystem::exists(dir / "out")) << "a refused build leaves no output";
+}
+
 }  // namespace
 }  // namespace snap

@@ -124,6 +124,16 @@ BuildEmitter deployment_emitter(DeployOptions defaults) {
   return [defaults](const App& app, const BuildOptions& build, const fs::path& dir) {
     DeployOptions options = defaults;
     if (!build.base_image.empty()) options.base_image = build.base_image;
+    if (!build.endpoint_mode.empty()) options.endpoint_mode = build.endpoint_mode;
+    for (const auto& [name, count] : build.replicas) {
+      // A persona, by its id or its name as `run` takes it, names its service; anything
+      // else is taken as a service name, which the plan checks.
+      std::string service = name;
+      for (const Persona* p : app.personas()) {
+        if (p->id().str() == name || p->id().name() == name) service = p->id().service_name();
+      }
+      options.replicas[service] = count;
+    }
     const std::set<std::string> objects = loaded_objects();
     std::set<std::string> extra_dirs;
     for (const std::string& object : objects) {

@@ -2,7 +2,7 @@
 // two backends -- in memory (dev mode, tests) and PostgreSQL -- held to it by one test
 // suite (tests/store/store_conformance_test.cc). docs/store.md is the contract.
 //
-//   snap::StoreOptions options{"orders", {{"by-customer", 1, [](std::string_view key, const json& order) {
+//   snap::StoreOptions options{"orders", {{"by-customer", 1, [](std::string_view /*key*/, const json& order) {
 //     return std::vector<snap::IndexEntry>{{std::string(order.at("customer").as_string()), order.at("total")}};
 //   }}}};
 //   auto orders = snap::open_memory_store(options);          // or open_postgres_store(pg, options)
