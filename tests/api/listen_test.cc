@@ -55,6 +55,18 @@ unsigned short free_port() {
   return ntohs(a.sin_port);
 }
 
+// An HttpServer on one thread that answers 200 {} to every request.
+struct AnsweringServer {
+  static ApiServerOptions one_thread() {
+    ApiServerOptions o;
+    o.threads = 1;
+    return o;
+  }
+  ApiServerOptions options = one_thread();  // the server keeps a reference
+  HttpServer http{options, quiet_logger(),
+                  [](std::string_view, std::string_view, std::string_view) { return HttpReply{200, "{}"}; }};
+};
+
 TEST(OwnAddresses, ANameForAnAddressOfThisHostGivesThatAddress) {
   const OwnAddresses own = look_up_own_addresses("127.0.0.1");
   EXPECT_TRUE(own.name_resolves);
@@ -83,11 +95,8 @@ TEST(OwnAddresses, NonLoopbackAddressesLeaveLoopbackOut) {
 }
 
 TEST(HttpServerListening, AcceptsOnTheGivenAddressesOnly) {
-  ApiServerOptions options;
-  options.threads = 1;
-  HttpServer server(options, quiet_logger(), [](std::string_view, std::string_view, std::string_view) {
-    return HttpReply{200, "{}"};
-  });
+  AnsweringServer answering;
+  HttpServer& server = answering.http;
   const unsigned short port = free_port();
   server.start({"127.0.0.1", "127.0.0.2"}, port);
   EXPECT_TRUE(connects("127.0.0.1", port));
@@ -106,11 +115,8 @@ TEST(HttpServerListening, AcceptsOnTheGivenAddressesOnly) {
 }
 
 TEST(HttpServerListening, AnotherAddressCanBeAddedWhileRunningNotAfterStopping) {
-  ApiServerOptions options;
-  options.threads = 1;
-  HttpServer server(options, quiet_logger(), [](std::string_view, std::string_view, std::string_view) {
-    return HttpReply{200, "{}"};
-  });
+  AnsweringServer answering;
+  HttpServer& server = answering.http;
   const unsigned short port = free_port();
   server.start({"127.0.0.1"}, port);
   EXPECT_FALSE(connects("127.0.0.4", port));
@@ -150,11 +156,8 @@ TEST(OwnNetworkListening, ANameThatNeverResolvesLeavesLoopbackAloneAtFirst) {
 TEST(OwnNetworkListening, ANameThatNeverResolvesEndsOnEveryNonLoopbackAddress) {
   const std::vector<std::string> expected = non_loopback_addresses();
   if (expected.empty()) GTEST_SKIP() << "this host has no address but loopback";
-  ApiServerOptions options;
-  options.threads = 1;
-  HttpServer server(options, quiet_logger(), [](std::string_view, std::string_view, std::string_view) {
-    return HttpReply{200, "{}"};
-  });
+  AnsweringServer answering;
+  HttpServer& server = answering.http;
   OwnNetworkListening own("listen.nothing.invalid", quiet_logger(),
                           {std::chrono::milliseconds(0), std::chrono::milliseconds(10), std::chrono::milliseconds(50)});
   const unsigned short port = free_port();
@@ -176,11 +179,8 @@ TEST(OwnNetworkListening, ANameThatNeverResolvesEndsOnEveryNonLoopbackAddress) {
 }
 
 TEST(HttpServerListening, AnAddressThatCannotBeBoundIsNamedAndNoneStaysBound) {
-  ApiServerOptions options;
-  options.threads = 1;
-  HttpServer server(options, quiet_logger(), [](std::string_view, std::string_view, std::string_view) {
-    return HttpReply{200, "{}"};
-  });
+  AnsweringServer answering;
+  HttpServer& server = answering.http;
   const unsigned short port = free_port();
   try {
     server.start({"127.0.0.1", "192.0.2.7"}, port);

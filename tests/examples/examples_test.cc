@@ -96,19 +96,25 @@ TEST(CustomerExample, TheBuildSetsSwarmReplicasAndEndpointMode) {
 TEST(CustomerExample, BadSwarmBuildSettingsAreRefusedNamingTheProblem) {
   testing::TempDir dir;
   const std::string out = (dir / "out").string();
-  auto zero = testing::run_process({kCustomer, "build", "--out", out, "--replicas", "customer.customer-server.api=0"});
-  EXPECT_EQ(zero.exit_code, 64);
-  EXPECT_THAT(zero.err, HasSubstr("--replicas expects PERSONA=N with N from 1 to 9999, not \"customer.customer-server.api=0\""));
-  auto mode = testing::run_process({kCustomer, "build", "--out", out, "--endpoint-mode", "ipvs"});
-  EXPECT_EQ(mode.exit_code, 64);
-  EXPECT_THAT(mode.err, HasSubstr("--endpoint-mode"));
-  // A job runs once: it does not scale.
-  auto job = testing::run_process({kCustomer, "build", "--out", out, "--replicas", "example-client=2"});
-  EXPECT_EQ(job.exit_code, 1);
-  EXPECT_THAT(job.err, HasSubstr("only daemon personas scale"));
-  auto unknown = testing::run_process({kCustomer, "build", "--out", out, "--replicas", "customer.no-such=2"});
-  EXPECT_EQ(unknown.exit_code, 1);
-  EXPECT_THAT(unknown.err, HasSubstr("replicas for \"customer.no-such\", which is no service of this app"));
+  struct Refused {
+    std::vector<std::string> flags;
+    int exit_code;
+    std::string message;
+  };
+  const std::vector<Refused> cases{
+      {{"--replicas", "customer.customer-server.api=0"}, 64,
+       "--replicas expects PERSONA=N with N from 1 to 9999, not \"customer.customer-server.api=0\""},
+      {{"--endpoint-mode", "ipvs"}, 64, "--endpoint-mode"},
+      {{"--replicas", "example-client=2"}, 1, "only daemon personas scale"},  // a job runs once
+      {{"--replicas", "customer.no-such=2"}, 1, "replicas for \"customer.no-such\", which is no service of this app"},
+  };
+  for (const Refused& c : cases) {
+    std::vector<std::string> command{kCustomer, "build", "--out", out};
+    command.insert(command.end(), c.flags.begin(), c.flags.end());
+    const auto refused = testing::run_process(command);
+    EXPECT_EQ(refused.exit_code, c.exit_code) << c.flags[1];
+    EXPECT_THAT(refused.err, HasSubstr(c.message));
+  }
   EXPECT_FALSE(std::filesystem::exists(dir / "out")) << "a refused build leaves no output";
 }
 
