@@ -225,7 +225,10 @@ int run_program(int argc, char** argv, std::string_view app_name, const DefineAp
         repl_thread = std::thread([&app, repl_done, alone = running.empty()] {
           run_repl(*app, std::cin, std::cout);
           *repl_done = true;
-          if (!alone) ::kill(::getpid(), SIGTERM);
+          if (!alone) {
+            std::cerr << "snap: dev: the REPL has ended: stopping personas" << std::endl;
+            ::kill(::getpid(), SIGTERM);
+          }
         });
       }
       const int status = running.empty() ? 0 : run_personas(*app, running, {}, exit_after_jobs);

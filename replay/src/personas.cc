@@ -1,6 +1,7 @@
 // Running personas: each on its own thread with its own context; signals stop them.
 #include <pthread.h>
 #include <signal.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
@@ -60,8 +61,9 @@ int run_personas(App& app, const std::vector<const Persona*>& personas, const st
                                     [](const Persona* p) { return p->persona_kind() == PersonaKind::kJob; });
   bool stopping = false;
   while (remaining.load() > 0) {
-    int sig = 0;
-    sigwait(&signals, &sig);
+    siginfo_t info{};
+    const int sig = sigwaitinfo(&signals, &info);
+    if (sig < 0) continue;  // EINTR
     if (stopping) continue;  // a second signal while stopping changes nothing
     const bool any_failed = std::any_of(running.begin(), running.end(),
                                         [](const auto& r) { return r->done.load() && r->status.load() != 0; });
@@ -71,7 +73,9 @@ int run_personas(App& app, const std::vector<const Persona*>& personas, const st
         });
     if (sig == SIGINT || sig == SIGTERM || any_failed || jobs_done) {
       stopping = true;
-      if (sig != SIGUSR1) std::cerr << "snap: " << strsignal(sig) << ": stopping personas" << std::endl;
+      // A signal this process sent itself (the dev REPL ending) was announced by its sender.
+      const bool from_outside = info.si_code != SI_USER || info.si_pid != ::getpid();
+      if (sig != SIGUSR1 && from_outside) std::cerr << "snap: " << strsignal(sig) << ": stopping personas" << std::endl;
       for (auto& r : running) {
         r->context->request_stop();
         r->persona->stopping();

@@ -458,6 +458,9 @@ TEST_F(Lifecycle, DevRunsJobsOnceAndTheReplRunsCommands) {
   EXPECT_THAT(repl.out, HasSubstr("commands:\n  hello\n"));
   EXPECT_THAT(repl.out, HasSubstr("hello: args=2\n(exit status 7)"));
   EXPECT_THAT(repl.out, HasSubstr("error: unknown command \"nope\" (help lists them)"));
+  // `exit` stops dev mode, and says so as itself, not as a signal from outside.
+  EXPECT_THAT(repl.err, HasSubstr("snap: dev: the REPL has ended: stopping personas"));
+  EXPECT_THAT(repl.err, Not(HasSubstr("Terminated")));
 }
 
 // A log whose chunk was repeated (or spliced from another build) is refused by run and
