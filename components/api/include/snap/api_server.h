@@ -186,7 +186,8 @@ class ApiServer final : public Persona {
   // The host clients reach this server at ("127.0.0.1" for dev and local builds, the
   // service name when deployed in containers). It listens on 127.0.0.1 in a local build;
   // in a container on 127.0.0.1 and on the address `id().listen_name()` names (its own
-  // network's), or on every interface, with a warning, where no such name resolves.
+  // network's), or on every address, with a warning, where that name gives nothing for
+  // 60 s (docs/api.md, "run").
   std::string host() const;
 
   // The transport under Endpoint::operator(): checks `uses` (naming `where` in the
