@@ -76,7 +76,7 @@ TEST(DeployPlan, GeneratedFilesMatchTheGoldenFiles) {
   }
   EXPECT_EQ(paths, (std::vector<std::string>{"Dockerfile", ".dockerignore", "docker-compose.yml", "docker-stack.yml",
                                              "image/etc/passwd",
-                                             "image/etc/group", "image/etc/nsswitch.conf", "bin/report",
+                                             "image/etc/group", "image/etc/nsswitch.conf", "bin/report", "bin/stack/report",
                                              "state/deploy.json", "bin/remove-orphans"}));
   EXPECT_TRUE(file(plan, "bin/report").executable);
   EXPECT_TRUE(file(plan, "bin/remove-orphans").executable);

@@ -265,6 +265,24 @@ TEST_F(SwarmEndToEnd, TheClientJobReadsTheCustomerBackThroughTheApiServerFromPos
   EXPECT_EQ(s().containers_of(kDb).size(), 1u);
 }
 
+// The command persona on a swarm: the build's bin/stack/get-customer runs it once as a
+// swarm job (its networks and secrets, as its service in the stack file), prints its
+// output and exits with its status, and removes the job.
+TEST_F(SwarmEndToEnd, TheStackCommandScriptRunsTheCommandAsAJobAgainstTheStack) {
+  const std::string script = (s().out / "bin/stack/get-customer").string();
+  const ProcessResult found = s().run({script, s().stack, "1"}, 180);
+  EXPECT_EQ(found.exit_code, 0) << found.out << found.err;
+  EXPECT_THAT(found.out, HasSubstr(R"({"id":"1","name":"John Doe"})"));
+  const ProcessResult missing = s().run({script, s().stack, "2"}, 180);
+  EXPECT_EQ(missing.exit_code, 1) << missing.out << missing.err;
+  EXPECT_THAT(missing.out + missing.err, HasSubstr("not_found: no customer 2"));
+  EXPECT_EQ(s().docker({"service", "ls", "-q", "--filter", "name=" + s().service("get-customer-run")}, 30).out, "")
+      << "a job service was left behind";
+  const ProcessResult usage = s().run({script}, 30);
+  EXPECT_EQ(usage.exit_code, 64);
+  EXPECT_THAT(usage.err, HasSubstr("STACK [ARGS...]"));
+}
+
 TEST_F(SwarmEndToEnd, TheApiServiceNameResolvesToEachReplica) {
   // dnsrr: the name is the replicas' own addresses, not one virtual address.
   std::set<std::string> replica_addresses;

@@ -139,7 +139,9 @@ class Planner {
     plan.files.push_back({"image/etc/group", group()});
     plan.files.push_back({"image/etc/nsswitch.conf", "hosts: files dns\n"});
     for (const Service& s : services_) {
-      if (s.kind == ServiceKind::kCommand) plan.files.push_back({"bin/" + s.name, command_script(s), true});
+      if (s.kind != ServiceKind::kCommand) continue;
+      plan.files.push_back({"bin/" + s.name, command_script(s), true});
+      plan.files.push_back({"bin/stack/" + s.name, stack_command_script(s, plan.secret_files), true});
     }
     orphans(plan);
     for (const Service& s : services_) plan.reaches.emplace_back(s.name, s.targets);
@@ -682,6 +684,60 @@ class Planner {
            "[ -t 0 ] && [ -t 1 ] || tty=-T\n"
            "exec docker-compose -f \"$here/docker-compose.yml\" run --rm $tty " +
            s.name + " " + shell_quote(s.component->id) + " \"$@\"\n";
+  }
+
+  // The swarm twin of command_script(): the command as a one-off swarm job (Docker 20.10's
+  // replicated-job mode) with the image, user, hardening, networks and secrets its
+  // service has in docker-stack.yml; its output is the task's log, its status the task's.
+  std::string stack_command_script(const Service& s, const std::vector<DeploySecretFile>& secret_files) const {
+    const std::string uid = std::to_string(s.uid);
+    std::ostringstream out;
+    out << "#!/bin/sh\n"
+        << header(input_.app_name) << "# Runs the command " << s.component->id
+        << " once on a swarm, as a job of its own (its secrets, its networks\n"
+           "# only), against the stack deployed from docker-stack.yml, and exits with the command's\n"
+           "# status. Its output is the job's log: stdout and stderr, shown once it has finished.\n"
+           "# The job is removed when it ends (and with the stack: `docker stack rm` takes it too).\n"
+           "# Usage: bin/stack/"
+        << s.name
+        << " STACK [ARGS...]   (image: $SNAP_IMAGE, as for the stack)\n"
+           "[ $# -ge 1 ] || { echo \"usage: $0 STACK [ARGS...]\" >&2; exit 64; }\n"
+           "stack=$1\n"
+           "shift\n"
+           "job=\"${stack}_"
+        << s.name
+        << "-run-$$\"\n"
+           "docker service create --quiet --detach --no-resolve-image --mode replicated-job \\\n"
+           "  --restart-condition none --name \"$job\" --label \"com.docker.stack.namespace=$stack\" \\\n"
+           "  --user "
+        << uid << ":" << uid
+        << " --read-only --cap-drop ALL --init \\\n"
+           "  --mount type=tmpfs,target=/tmp \\\n";
+    std::vector<std::string> networks = s.networks;
+    if (networks.empty()) networks.push_back(s.name + "-alone");
+    for (const std::string& n : networks) out << "  --network \"${stack}_" << n << "\" \\\n";
+    for (const DeploySecretFile& f : secret_files) {
+      if (f.service != s.name) continue;
+      out << "  --secret \"source=${stack}_" << stack_secret_key(f) << ",target=" << f.secret << ",uid=" << uid
+          << ",gid=" << uid << ",mode=0400\" \\\n";
+    }
+    out << "  \"${SNAP_IMAGE:-snap-" << app_file_ << "}\" " << shell_quote(s.component->id)
+        << " \"$@\" >/dev/null || exit 1\n"
+           "trap 'docker service rm \"$job\" >/dev/null 2>&1' EXIT\n"
+           "trap 'exit 130' INT TERM\n"
+           "while :; do\n"
+           "  state=$(docker service ps --format '{{.CurrentState}}' \"$job\" 2>/dev/null | head -n 1)\n"
+           "  case $state in Complete*|Failed*|Rejected*|Shutdown*|Orphaned*) break ;; esac\n"
+           "  sleep 0.2\n"
+           "done\n"
+           "docker service logs --raw \"$job\"\n"
+           "case $state in Complete*) exit 0 ;; esac\n"
+           "task=$(docker service ps -q --no-trunc \"$job\" | head -n 1)\n"
+           "status=$(docker inspect --format '{{.Status.ContainerStatus.ExitCode}}' \"$task\" 2>/dev/null)\n"
+           "[ -n \"$status\" ] && [ \"$status\" != 0 ] && exit \"$status\"\n"
+           "echo \"$0: the job ended $state\" >&2\n"
+           "exit 1\n";
+    return out.str();
   }
 
   // Volumes of earlier builds that this build no longer has keep their data; the build
