@@ -313,7 +313,7 @@ std::vector<const Component*> App::reachable_from(const Persona& persona) const 
 
 std::string App::host_of(const Persona& persona) const {
   if (private_->mode == Mode::kDev || private_->placement == Placement::kLocal) return "127.0.0.1";
-  return persona.id().service_name();
+  return persona.id().listen_name();
 }
 
 std::vector<std::string> App::secrets_for(const Persona& persona) const {

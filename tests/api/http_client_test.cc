@@ -227,8 +227,10 @@ TEST(HttpClientReplicas, TheDefaultResolverListsEachAddressOnce) {
 struct StuckDns {
   std::shared_ptr<std::promise<void>> release = std::make_shared<std::promise<void>>();
   std::shared_future<void> released = release->get_future().share();
+  std::shared_ptr<std::atomic<int>> asked = std::make_shared<std::atomic<int>>(0);
   Resolver resolver() {
-    return [released = released](const std::string&, unsigned short, boost::system::error_code& ec) {
+    return [released = released, asked = asked](const std::string&, unsigned short, boost::system::error_code& ec) {
+      ++*asked;
       released.wait();
       ec = make_error_code(boost::asio::error::host_not_found);
       return std::vector<Address>{};
@@ -244,6 +246,23 @@ TEST(HttpClientResolving, ALookupThatDoesNotAnswerInTimeIsATryAgainError) {
       bounded_resolver(dns.resolver(), std::chrono::milliseconds(50))("customer-server-api", 35000, ec);
   EXPECT_TRUE(found.empty());
   EXPECT_EQ(ec, make_error_code(boost::asio::error::host_not_found_try_again));
+}
+
+TEST(HttpClientResolving, CallersWhileALookupIsInFlightWaitOnThatOne) {
+  StuckDns dns;
+  const Resolver bounded = bounded_resolver(dns.resolver(), std::chrono::milliseconds(50));
+  boost::system::error_code ec;
+  bounded("customer-server-api", 35000, ec);
+  EXPECT_EQ(ec, make_error_code(boost::asio::error::host_not_found_try_again));
+  // Its thread is stuck in the lookup.
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+  while (dns.asked->load() == 0 && std::chrono::steady_clock::now() < deadline) std::this_thread::yield();
+  ASSERT_EQ(dns.asked->load(), 1);
+  for (int i = 0; i < 5; ++i) {
+    bounded("customer-server-api", 35000, ec);
+    EXPECT_EQ(ec, make_error_code(boost::asio::error::host_not_found_try_again));
+  }
+  EXPECT_EQ(dns.asked->load(), 1) << "one thread for the stuck lookup, not one per call";
 }
 
 TEST(HttpClientResolving, ALookupThatAnswersInTimeGivesItsAnswerAndItsError) {

@@ -3,6 +3,7 @@
 // of its networks cannot connect. Loopback stands in for the container's interfaces:
 // every 127.x.y.z is an address of this host, and each can be listened on alone.
 #include <gtest/gtest.h>
+#include <ifaddrs.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -67,31 +68,38 @@ struct AnsweringServer {
                   [](std::string_view, std::string_view, std::string_view) { return HttpReply{200, "{}"}; }};
 };
 
-TEST(OwnAddresses, ANameForAnAddressOfThisHostGivesThatAddress) {
-  const OwnAddresses own = look_up_own_addresses("127.0.0.1");
-  EXPECT_TRUE(own.name_resolves);
-  EXPECT_EQ(own.local, std::vector<std::string>{"127.0.0.1"});
+// This host's IPv4 addresses other than loopback, as a server's own network address.
+std::vector<std::string> host_ipv4_addresses() {
+  std::vector<std::string> out;
+  ifaddrs* list = nullptr;
+  if (getifaddrs(&list) != 0) return out;
+  for (const ifaddrs* i = list; i != nullptr; i = i->ifa_next) {
+    if (i->ifa_addr == nullptr || i->ifa_addr->sa_family != AF_INET) continue;
+    char text[INET_ADDRSTRLEN] = {};
+    inet_ntop(AF_INET, &reinterpret_cast<const sockaddr_in*>(i->ifa_addr)->sin_addr, text, sizeof text);
+    if (std::string(text).rfind("127.", 0) != 0) out.push_back(text);
+  }
+  freeifaddrs(list);
+  return out;
 }
 
-TEST(OwnAddresses, ANameForAnotherHostsAddressResolvesButGivesNothingLocal) {
+const Resolver kResolver = bounded_resolver(resolve_all, std::chrono::seconds(10));
+
+TEST(OwnAddresses, ANameForAnAddressOfThisHostGivesThatAddress) {
+  EXPECT_EQ(own_addresses("127.0.0.1", kResolver), std::vector<std::string>{"127.0.0.1"});
+  const std::vector<std::string> mine = host_ipv4_addresses();
+  if (mine.empty()) GTEST_SKIP() << "this host has no IPv4 address but loopback";
+  EXPECT_EQ(own_addresses(mine.front(), kResolver), std::vector<std::string>{mine.front()});
+}
+
+TEST(OwnAddresses, ANameForAnotherHostsAddressGivesNothing) {
   // 192.0.2.0/24 is reserved for documentation: never an address of this host.
-  const OwnAddresses own = look_up_own_addresses("192.0.2.7");
-  EXPECT_TRUE(own.name_resolves);
-  EXPECT_TRUE(own.local.empty());
+  EXPECT_TRUE(own_addresses("192.0.2.7", kResolver).empty());
 }
 
 TEST(OwnAddresses, AnUnresolvableNameGivesNothing) {
   // ".invalid" never resolves (RFC 6761).
-  const OwnAddresses own = look_up_own_addresses("listen.nothing.invalid");
-  EXPECT_FALSE(own.name_resolves);
-  EXPECT_TRUE(own.local.empty());
-}
-
-TEST(OwnAddresses, NonLoopbackAddressesLeaveLoopbackOut) {
-  for (const std::string& a : non_loopback_addresses()) {
-    EXPECT_NE(a.rfind("127.", 0), 0u) << a;
-    EXPECT_NE(a, "::1");
-  }
+  EXPECT_TRUE(own_addresses("listen.nothing.invalid", kResolver).empty());
 }
 
 TEST(HttpServerListening, AcceptsOnTheGivenAddressesOnly) {
@@ -128,54 +136,50 @@ TEST(HttpServerListening, AnotherAddressCanBeAddedWhileRunningNotAfterStopping) 
   EXPECT_FALSE(connects("127.0.0.5", port));
 }
 
-// The server's start in a container, with loopback names standing for the network alias:
-// the name gives an address of this host at once (compose), or only later (swarm,
-// after the first healthcheck), or never resolves (not a generated deployment).
+// The server's start in a container, a literal address standing for the network alias:
+// the name gives an address of this host at once (compose), or never (a deployment that
+// does not give the alias: the server stays on loopback, and says so).
+constexpr OwnNetworkListening::Timing kQuick{std::chrono::milliseconds(0), std::chrono::seconds(10),
+                                             std::chrono::milliseconds(10), std::chrono::milliseconds(20),
+                                             std::chrono::seconds(30)};
+
 TEST(OwnNetworkListening, ANameThatGivesAnAddressAtOnceIsListenedOnFromTheStart) {
-  // This host's address other than loopback, as the network alias of a server's own
-  // network gives its address there.
-  const std::vector<std::string> mine = non_loopback_addresses();
-  if (mine.empty()) GTEST_SKIP() << "this host has no address but loopback";
-  OwnNetworkListening own(mine.front(), quiet_logger(),
-                          {std::chrono::milliseconds(0), std::chrono::milliseconds(10), std::chrono::milliseconds(60'000)});
-  EXPECT_EQ(own.initial_addresses(), (std::vector<std::string>{"127.0.0.1", mine.front()}));
-}
-
-TEST(OwnNetworkListening, ANameForLoopbackItselfIsListenedOnOnce) {
-  OwnNetworkListening own("127.0.0.1", quiet_logger(),
-                          {std::chrono::milliseconds(0), std::chrono::milliseconds(10), std::chrono::milliseconds(60'000)});
-  EXPECT_EQ(own.initial_addresses(), std::vector<std::string>{"127.0.0.1"});
-}
-
-TEST(OwnNetworkListening, ANameThatNeverResolvesLeavesLoopbackAloneAtFirst) {
-  OwnNetworkListening own("listen.nothing.invalid", quiet_logger(),
-                          {std::chrono::milliseconds(0), std::chrono::milliseconds(10), std::chrono::milliseconds(60'000)});
-  EXPECT_EQ(own.initial_addresses(), std::vector<std::string>{"127.0.0.1"});
-}
-
-TEST(OwnNetworkListening, ANameThatNeverResolvesEndsOnEveryNonLoopbackAddress) {
-  const std::vector<std::string> expected = non_loopback_addresses();
-  if (expected.empty()) GTEST_SKIP() << "this host has no address but loopback";
+  const std::vector<std::string> mine = host_ipv4_addresses();
+  if (mine.empty()) GTEST_SKIP() << "this host has no IPv4 address but loopback";
   AnsweringServer answering;
-  HttpServer& server = answering.http;
-  OwnNetworkListening own("listen.nothing.invalid", quiet_logger(),
-                          {std::chrono::milliseconds(0), std::chrono::milliseconds(10), std::chrono::milliseconds(50)});
   const unsigned short port = free_port();
-  server.start(own.initial_addresses(), port);
-  // Not yet: the give-up time has not passed.
-  // An IPv4 one to try (connects() speaks IPv4).
-  const auto v4 = std::find_if(expected.begin(), expected.end(), [](const std::string& a) { return a.find(':') == std::string::npos; });
-  if (v4 == expected.end()) GTEST_SKIP() << "this host has no IPv4 address but loopback";
-  const std::string first = *v4;
-  EXPECT_FALSE(connects(first, port));
-  own.keep_looking(server);
-  // Its thread ends once it has listened.
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(120);  // each look may wait on DNS
-  while (!own.done() && std::chrono::steady_clock::now() < deadline) std::this_thread::yield();
-  ASSERT_TRUE(own.done());
-  EXPECT_TRUE(connects(first, port)) << first;
-  own.stop();
-  server.stop(std::chrono::milliseconds(1'000));
+  answering.http.start({"127.0.0.1"}, port);
+  OwnNetworkListening own(mine.front(), quiet_logger(), kQuick);
+  EXPECT_FALSE(connects(mine.front(), port));
+  own.start(answering.http);
+  EXPECT_TRUE(own.done());
+  EXPECT_EQ(own.listening(), std::vector<std::string>{mine.front()});
+  EXPECT_TRUE(connects(mine.front(), port));
+  answering.http.stop(std::chrono::milliseconds(1'000));
+}
+
+TEST(OwnNetworkListening, ANameForLoopbackItselfIsDoneWithoutAnotherSocket) {
+  AnsweringServer answering;
+  answering.http.start({"127.0.0.1"}, free_port());
+  OwnNetworkListening own("127.0.0.1", quiet_logger(), kQuick);
+  own.start(answering.http);
+  EXPECT_TRUE(own.done());
+  answering.http.stop(std::chrono::milliseconds(1'000));
+}
+
+TEST(OwnNetworkListening, ANameThatNeverResolvesLeavesTheServerOnLoopbackOnly) {
+  AnsweringServer answering;
+  const unsigned short port = free_port();
+  answering.http.start({"127.0.0.1"}, port);
+  OwnNetworkListening own("listen.nothing.invalid", quiet_logger(), kQuick);
+  own.start(answering.http);
+  EXPECT_FALSE(own.done());  // still looking, on its own thread
+  for (const std::string& address : host_ipv4_addresses()) EXPECT_FALSE(connects(address, port)) << address;
+  EXPECT_TRUE(connects("127.0.0.1", port));
+  own.stop();  // returns once its thread has ended
+  EXPECT_TRUE(own.done());
+  EXPECT_TRUE(own.listening().empty());
+  answering.http.stop(std::chrono::milliseconds(1'000));
 }
 
 TEST(HttpServerListening, AnAddressThatCannotBeBoundIsNamedAndNoneStaysBound) {

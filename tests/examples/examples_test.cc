@@ -107,6 +107,8 @@ TEST(CustomerExample, BadSwarmBuildSettingsAreRefusedNamingTheProblem) {
       {{"--endpoint-mode", "ipvs"}, 64, "--endpoint-mode"},
       {{"--replicas", "example-client=2"}, 1, "only daemon personas scale"},  // a job runs once
       {{"--replicas", "customer.no-such=2"}, 1, "replicas for \"customer.no-such\", which is no service of this app"},
+      {{"--replicas", "api=2", "--replicas", "customer-server-api=3"}, 1,
+       "--replicas gives customer-server-api both 2 and 3 replicas"},
   };
   for (const Refused& c : cases) {
     std::vector<std::string> command{kCustomer, "build", "--out", out};

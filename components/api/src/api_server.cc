@@ -7,7 +7,6 @@
 
 #include <boost/json.hpp>
 #include <spdlog/sinks/stdout_sinks.h>
-#include <spdlog/fmt/ranges.h>
 #include <spdlog/spdlog.h>
 
 #include "http_client.h"
@@ -194,17 +193,19 @@ int ApiServer::serve(PersonaContext& ctx) {
   std::unique_ptr<api_detail::OwnNetworkListening> own_network;  // adds to `http`: stopped first
   if (app().mode() != Mode::kDev) {
     http = std::make_unique<api_detail::HttpServer>(options_, *logger, dispatch_http);
-    // A local build listens on loopback only; in a container, see listen_addresses.h.
-    std::vector<std::string> addresses{"127.0.0.1"};
-    if (app().host_of(*this) != "127.0.0.1") {
-      own_network = std::make_unique<api_detail::OwnNetworkListening>(id().listen_name(), *logger,
-                                                                       api_detail::OwnNetworkListening::Timing{});
-      addresses = own_network->initial_addresses();
+    // Loopback first (its healthcheck, and all of a local build); in a container, its own
+    // network's address too, once found (listen_addresses.h).
+    http->start({"127.0.0.1"}, port_->number());
+    logger->info("listening on 127.0.0.1 port {} ({} endpoints)", port_->number(), state_->routes.size());
+    if (app().host_of(*this) != "127.0.0.1") {  // deployed in containers
+      if (used_by_another_persona()) {
+        own_network = std::make_unique<api_detail::OwnNetworkListening>(id().listen_name(), *logger,
+                                                                         api_detail::OwnNetworkListening::Timing{});
+        own_network->start(*http);
+      } else {
+        logger->info("no persona uses this server: it listens on 127.0.0.1 only");
+      }
     }
-    http->start(addresses, port_->number());
-    logger->info("listening on {} port {} ({} endpoints)", fmt::join(addresses, " "), port_->number(),
-                 state_->routes.size());
-    if (own_network) own_network->keep_looking(*http);
   }
   {
     std::lock_guard lock(state_->mutex);
@@ -236,6 +237,15 @@ int ApiServer::serve(PersonaContext& ctx) {
     state_->server_ctx = nullptr;
   }
   return 0;
+}
+
+bool ApiServer::used_by_another_persona() const {
+  for (const Persona* p : app().personas()) {
+    if (p == this) continue;
+    const std::vector<const Component*> reached = app().reachable_from(*p);
+    if (std::find(reached.begin(), reached.end(), this) != reached.end()) return true;
+  }
+  return false;
 }
 
 bool ApiServer::healthy(PersonaContext&) const {

@@ -14,6 +14,7 @@
 #include <cerrno>
 #include <condition_variable>
 #include <cstring>
+#include <system_error>
 #include <thread>
 
 #include <boost/asio/buffer.hpp>
@@ -242,39 +243,70 @@ std::vector<Address> resolve_all(const std::string& host, unsigned short port, b
   return out;
 }
 
+namespace {
+// One lookup on its thread; callers wait on it, and may stop waiting before it ends.
+struct Lookup {
+  std::string host;
+  unsigned short port = 0;
+  std::mutex mutex;
+  std::condition_variable done_changed;
+  bool done = false;  // guarded by mutex, as the two below
+  std::vector<Address> found;
+  boost::system::error_code ec;
+};
+}  // namespace
+
 Resolver bounded_resolver(Resolver inner, std::chrono::milliseconds timeout) {
-  return [inner = std::move(inner), timeout](const std::string& host, unsigned short port,
-                                             boost::system::error_code& ec) -> std::vector<Address> {
+  // The lookup in flight, shared by the callers that come while it runs: a DNS server that
+  // does not answer costs one thread, not one per call.
+  struct Shared {
+    std::mutex mutex;
+    std::shared_ptr<Lookup> in_flight;  // guarded by mutex
+  };
+  auto shared = std::make_shared<Shared>();
+  return [inner = std::move(inner), timeout, shared](const std::string& host, unsigned short port,
+                                                     boost::system::error_code& ec) -> std::vector<Address> {
     // An IP literal needs no lookup: answered at once, no thread.
     unsigned char literal[sizeof(in6_addr)];
     if (inet_pton(AF_INET, host.c_str(), literal) == 1 || inet_pton(AF_INET6, host.c_str(), literal) == 1) {
       return inner(host, port, ec);
     }
-    struct Lookup {
-      std::mutex mutex;
-      std::condition_variable done_changed;
-      bool done = false;
-      std::vector<Address> found;
-      boost::system::error_code ec;
-    };
-    // Shared with the thread, which may outlive this call.
-    auto lookup = std::make_shared<Lookup>();
-    std::thread([lookup, inner, host, port] {
-      boost::system::error_code e;
-      std::vector<Address> found = inner(host, port, e);
-      std::lock_guard lock(lookup->mutex);
-      lookup->found = std::move(found);
-      lookup->ec = e;
-      lookup->done = true;
-      lookup->done_changed.notify_all();
-    }).detach();
+    std::shared_ptr<Lookup> lookup;
+    {
+      std::lock_guard lock(shared->mutex);
+      if (shared->in_flight && shared->in_flight->host == host && shared->in_flight->port == port) {
+        std::lock_guard lookup_lock(shared->in_flight->mutex);
+        if (!shared->in_flight->done) lookup = shared->in_flight;
+      }
+      if (!lookup) {
+        lookup = std::make_shared<Lookup>();
+        lookup->host = host;
+        lookup->port = port;
+        try {
+          // The thread shares the lookup, which may outlive this call and the resolver.
+          std::thread([lookup, inner] {
+            boost::system::error_code e;
+            std::vector<Address> found = inner(lookup->host, lookup->port, e);
+            std::lock_guard lookup_lock(lookup->mutex);
+            lookup->found = std::move(found);
+            lookup->ec = e;
+            lookup->done = true;
+            lookup->done_changed.notify_all();
+          }).detach();
+        } catch (const std::system_error&) {  // no thread to be had: as a lookup that failed
+          ec = make_error_code(net::error::host_not_found_try_again);
+          return {};
+        }
+        shared->in_flight = lookup;
+      }
+    }
     std::unique_lock lock(lookup->mutex);
     if (!lookup->done_changed.wait_for(lock, timeout, [&] { return lookup->done; })) {
       ec = make_error_code(net::error::host_not_found_try_again);
       return {};
     }
     ec = lookup->ec;
-    return std::move(lookup->found);
+    return lookup->found;  // a copy: other callers may read the same lookup
   };
 }
 

@@ -65,9 +65,11 @@ using Resolver =
 // getaddrinfo: every address, each once.
 std::vector<Address> resolve_all(const std::string& host, unsigned short port, boost::system::error_code& ec);
 // `inner` on a thread of its own, waited for at most `timeout`: a lookup that does not
-// answer in time fails with host_not_found_try_again (it finishes on its own later; its
-// answer is dropped). getaddrinfo has no timeout of its own: with a DNS server that does
-// not answer it blocks for the resolver's attempts times its timeout (glibc: 2 × 5 s).
+// answer in time fails with host_not_found_try_again (it finishes on its own later).
+// Callers that come while a lookup of the same name is in flight wait on that one, so a
+// DNS server that does not answer costs one thread, not one per call. getaddrinfo has no
+// timeout of its own: with a DNS server that does not answer it blocks for the
+// resolver's attempts times its timeout (glibc: 2 × 5 s). IP literals are answered inline.
 Resolver bounded_resolver(Resolver inner, std::chrono::milliseconds timeout);
 
 class Connection;

@@ -2,13 +2,11 @@
 
 #include <arpa/inet.h>
 #include <ifaddrs.h>
-#include <netdb.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
 
 #include <algorithm>
 #include <iterator>
-#include <set>
 #include <utility>
 
 namespace snap::api_detail {
@@ -25,62 +23,47 @@ std::string text_of(const sockaddr* address) {
   return text;
 }
 
-bool is_loopback_or_link_local(const sockaddr* address) {
-  if (address->sa_family == AF_INET) {
-    return (ntohl(reinterpret_cast<const sockaddr_in*>(address)->sin_addr.s_addr) >> 24) == 127;
-  }
-  const in6_addr& a6 = reinterpret_cast<const sockaddr_in6*>(address)->sin6_addr;
-  return IN6_IS_ADDR_LOOPBACK(&a6) || IN6_IS_ADDR_LINKLOCAL(&a6);
-}
-
-template <typename Keep>
-std::set<std::string> interface_addresses(Keep keep) {
+std::set<std::string> interface_addresses() {
   std::set<std::string> out;
   ifaddrs* list = nullptr;
   if (getifaddrs(&list) != 0) return out;
   for (const ifaddrs* i = list; i != nullptr; i = i->ifa_next) {
     const sockaddr* a = i->ifa_addr;
-    if (a != nullptr && (a->sa_family == AF_INET || a->sa_family == AF_INET6) && keep(a)) out.insert(text_of(a));
+    if (a != nullptr && (a->sa_family == AF_INET || a->sa_family == AF_INET6)) out.insert(text_of(a));
   }
   freeifaddrs(list);
   return out;
 }
 
-std::set<std::string> resolve(const std::string& host_name) {
+std::set<std::string> resolve(const std::string& host_name, const Resolver& resolver) {
+  boost::system::error_code ec;
   std::set<std::string> out;
-  addrinfo hints{};
-  hints.ai_family = AF_UNSPEC;
-  hints.ai_socktype = SOCK_STREAM;
-  addrinfo* found = nullptr;
-  if (getaddrinfo(host_name.c_str(), nullptr, &hints, &found) != 0) return out;
-  for (const addrinfo* a = found; a != nullptr; a = a->ai_next) out.insert(text_of(a->ai_addr));
-  freeaddrinfo(found);
+  for (const Address& a : resolver(host_name, 0, ec)) {
+    out.insert(text_of(reinterpret_cast<const sockaddr*>(&a.storage)));
+  }
   out.erase("");
   return out;
 }
 
 }  // namespace
 
-OwnAddresses look_up_own_addresses(const std::string& host_name) {
-  OwnAddresses out;
-  const std::set<std::string> local = interface_addresses([](const sockaddr*) { return true; });
-  std::set<std::string> named = resolve(host_name);
-  out.name_resolves = !named.empty();
-  std::set_intersection(named.begin(), named.end(), local.begin(), local.end(), std::back_inserter(out.local));
-  if (out.local.empty() && out.name_resolves) {
-    named = resolve("tasks." + host_name);
-    std::set_intersection(named.begin(), named.end(), local.begin(), local.end(), std::back_inserter(out.local));
+std::vector<std::string> own_addresses(const std::string& host_name, const Resolver& resolver) {
+  const std::set<std::string> local = interface_addresses();
+  std::vector<std::string> out;
+  std::set<std::string> named = resolve(host_name, resolver);
+  std::set_intersection(named.begin(), named.end(), local.begin(), local.end(), std::back_inserter(out));
+  if (out.empty() && !named.empty()) {
+    named = resolve("tasks." + host_name, resolver);
+    std::set_intersection(named.begin(), named.end(), local.begin(), local.end(), std::back_inserter(out));
   }
   return out;
 }
 
-std::vector<std::string> non_loopback_addresses() {
-  const std::set<std::string> found = interface_addresses([](const sockaddr* a) { return !is_loopback_or_link_local(a); });
-  return {found.begin(), found.end()};
-}
-
 OwnNetworkListening::OwnNetworkListening(std::string name, spdlog::logger& logger, Timing timing)
-    : name_(std::move(name)), logger_(logger), timing_(timing) {}
+    : name_(std::move(name)),
+      logger_(logger),
+      timing_(timing),
+      resolver_(bounded_resolver(resolve_all, timing.lookup_timeout)) {}
 
 OwnNetworkListening::~OwnNetworkListening() { stop(); }
 
@@ -89,52 +72,68 @@ bool OwnNetworkListening::wait(std::chrono::milliseconds how_long) {
   return !changed_.wait_for(lock, how_long, [&] { return stopping_; });
 }
 
-std::vector<std::string> OwnNetworkListening::initial_addresses() {
-  std::vector<std::string> out{"127.0.0.1"};
-  const auto deadline = std::chrono::steady_clock::now() + timing_.first_look;
-  for (;;) {
-    OwnAddresses own = look_up_own_addresses(name_);
-    ever_resolved_ = ever_resolved_ || own.name_resolves;
-    if (!own.local.empty()) {
-      found_ = true;
-      for (const std::string& a : own.local) {
-        if (a != out.front()) out.push_back(a);  // a name for loopback itself: bound once
-      }
-      return out;
+std::vector<std::string> OwnNetworkListening::listening() const {
+  std::lock_guard lock(mutex_);
+  return {bound_.begin(), bound_.end()};
+}
+
+bool OwnNetworkListening::look_and_listen(HttpServer& http) {
+  bool failed = false;
+  for (const std::string& address : own_addresses(name_, resolver_)) {
+    {
+      std::lock_guard lock(mutex_);
+      if (bound_.count(address)) continue;
     }
-    if (std::chrono::steady_clock::now() >= deadline || !wait(timing_.poll)) return out;
+    // 127.0.0.1 is listened on already (a name for loopback itself: tests).
+    if (address != "127.0.0.1") {
+      try {
+        if (!http.listen_also(address)) return true;  // the server is stopping
+      } catch (const std::exception& e) {
+        // An address not ready for binding yet (an IPv6 address still tentative): next look.
+        logger_.warn("{}", e.what());
+        failed = true;
+        continue;
+      }
+      logger_.info("listening on {} too ({})", address, name_);
+    }
+    std::lock_guard lock(mutex_);
+    bound_.insert(address);
   }
+  std::lock_guard lock(mutex_);
+  return !bound_.empty() && !failed;
+}
+
+void OwnNetworkListening::start(HttpServer& http) {
+  const auto deadline = std::chrono::steady_clock::now() + timing_.first_look;
+  std::chrono::milliseconds poll = timing_.first_poll;
+  for (;;) {
+    if (look_and_listen(http)) {
+      done_ = true;
+      return;
+    }
+    if (std::chrono::steady_clock::now() >= deadline) break;
+    if (!wait(std::min(poll, timing_.first_look))) return;
+    poll = std::min(poll * 2, timing_.max_poll);
+  }
+  logger_.info("{} gives no address of this host yet: listening on 127.0.0.1 until it does", name_);
+  thread_ = std::thread([this, &http] { keep_looking(http); });
 }
 
 void OwnNetworkListening::keep_looking(HttpServer& http) {
-  if (found_ || thread_.joinable()) return;
-  logger_.info("{} gives no address of this host yet: listening on 127.0.0.1 until it does", name_);
-  thread_ = std::thread([this, &http] {
-    look(http);
-    done_ = true;
-  });
-}
-
-void OwnNetworkListening::look(HttpServer& http) {
-  while (wait(timing_.poll)) {
-    const OwnAddresses own = look_up_own_addresses(name_);
-    ever_resolved_ = ever_resolved_ || own.name_resolves;
-    std::vector<std::string> addresses = own.local;
-    if (addresses.empty()) {
-      if (ever_resolved_ || std::chrono::steady_clock::now() - started_ < timing_.give_up) continue;
-      logger_.warn("{} names no address after {} s: not a generated deployment; listening on every address", name_,
-                   std::chrono::duration_cast<std::chrono::seconds>(timing_.give_up).count());
-      addresses = non_loopback_addresses();
+  const auto started = std::chrono::steady_clock::now();
+  auto next_warning = started + timing_.warn_every;
+  std::chrono::milliseconds poll = timing_.first_poll;
+  while (wait(poll)) {
+    if (look_and_listen(http)) break;
+    poll = std::min(poll * 2, timing_.max_poll);
+    if (std::chrono::steady_clock::now() >= next_warning) {
+      next_warning += timing_.warn_every;
+      logger_.warn("{} still gives no address of this host after {} s: other containers cannot reach this server "
+                   "until the deployment gives that network alias (docs/deploy.md)",
+                   name_, std::chrono::duration_cast<std::chrono::seconds>(std::chrono::steady_clock::now() - started).count());
     }
-    for (const std::string& address : addresses) {
-      try {
-        if (http.listen_also(address)) logger_.info("listening on {} too", address);
-      } catch (const std::exception& e) {
-        logger_.error("{}", e.what());
-      }
-    }
-    return;
   }
+  done_ = true;
 }
 
 void OwnNetworkListening::stop() {

@@ -132,7 +132,10 @@ class App final : public Component {
   // except through another persona: using a server reaches the server, not its database.
   std::vector<const Component*> reachable_from(const Persona& persona) const;
   // The host another persona reaches `persona` at: "127.0.0.1" for a build with
-  // Placement::kLocal (and in dev), else its service name (Id::service_name()).
+  // Placement::kLocal (and in dev), else Id::listen_name() ("listen.SERVICE"): the name
+  // deployment gives the persona's address on its own network. Not the service name,
+  // which every network the persona joins knows: a client that shares two networks with
+  // it could be given its address on the other one.
   std::string host_of(const Persona& persona) const;
 
  private:

@@ -183,11 +183,10 @@ class ApiServer final : public Persona {
   // `timeout`. healthy() is what `APP health PERSONA` runs as a container healthcheck.
   bool healthy(PersonaContext& ctx) const override;
   bool probe_health(std::chrono::milliseconds timeout = std::chrono::milliseconds(2'000)) const;
-  // The host clients reach this server at ("127.0.0.1" for dev and local builds, the
-  // service name when deployed in containers). It listens on 127.0.0.1 in a local build;
-  // in a container on 127.0.0.1 and on the address `id().listen_name()` names (its own
-  // network's), or on every address, with a warning, where that name gives nothing for
-  // 60 s (docs/api.md, "run").
+  // The host clients reach this server at: "127.0.0.1" for dev and local builds;
+  // deployed in containers, `id().listen_name()` ("listen.SERVICE"), the name deployment
+  // gives its address on its own network. It listens on 127.0.0.1, and in a container
+  // on that address too (docs/api.md, "run").
   std::string host() const;
 
   // The transport under Endpoint::operator(): checks `uses` (naming `where` in the
@@ -204,6 +203,7 @@ class ApiServer final : public Persona {
   std::size_t add_route(std::string_view method, std::string_view path, EndpointOptions options,
                         api_detail::RouteHandler handler);
   int serve(PersonaContext& ctx);
+  bool used_by_another_persona() const;
 
   ApiServerOptions options_;
   Port* port_;
