@@ -126,24 +126,13 @@ BuildEmitter deployment_emitter(DeployOptions defaults) {
     if (!build.base_image.empty()) options.base_image = build.base_image;
     if (!build.endpoint_mode.empty()) options.endpoint_mode = build.endpoint_mode;
     for (const auto& [name, count] : build.replicas) {
-      // A persona, by its id or its name as `run` takes it, names its service; anything
-      // else is taken as a service name, which the plan checks.
-      std::vector<const Persona*> named;
+      // A persona, by its id or its name as `run` takes it (unique: the app refuses two
+      // personas with one name), names its service; anything else is taken as a service
+      // name, which the plan checks.
+      std::string service = name;
       for (const Persona* p : app.personas()) {
-        if (p->id().str() == name) named = {p};
+        if (p->id().str() == name || p->id().name() == name) service = p->id().service_name();
       }
-      if (named.empty()) {
-        for (const Persona* p : app.personas()) {
-          if (p->id().name() == name) named.push_back(p);
-        }
-      }
-      if (named.size() > 1) {
-        std::string ids;
-        for (const Persona* p : named) ids += (ids.empty() ? "" : ", ") + p->id().str();
-        throw DeployError("deploy: --replicas " + name + " names " + std::to_string(named.size()) + " personas (" +
-                          ids + "); give its id");
-      }
-      const std::string service = named.empty() ? name : named.front()->id().service_name();
       const auto [it, added] = options.replicas.emplace(service, count);
       if (!added && it->second != count) {
         throw DeployError("deploy: --replicas gives " + service + " both " + std::to_string(it->second) + " and " +

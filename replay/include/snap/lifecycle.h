@@ -88,8 +88,7 @@ struct BuildOptions {
   // (FROM scratch, the binary and its shared-library closure).
   std::string base_image;
   // Swarm (docker-stack.yml): replicas of a daemon persona (`--replicas PERSONA=N`: its
-  // id, its name as `run` takes it when no other persona has that name, or its service
-  // name); each still overridable by $SNAP_REPLICAS_<SERVICE> at `docker stack deploy`.
+  // id, its name as `run` takes it, or its service name); each still overridable by $SNAP_REPLICAS_<SERVICE> at `docker stack deploy`.
   std::map<std::string, unsigned> replicas;
   // Swarm: "dnsrr" or "vip" (`--endpoint-mode`); empty: the deployment's default, dnsrr.
   std::string endpoint_mode;
