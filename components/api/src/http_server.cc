@@ -5,6 +5,7 @@
 #include <condition_variable>
 #include <deque>
 #include <future>
+#include <limits>
 #include <map>
 #include <mutex>
 #include <thread>
@@ -14,6 +15,7 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
@@ -44,6 +46,7 @@ std::string error_body(ErrorCode code, std::string_view message) {
 }  // namespace
 
 class Session;
+using Clock = std::chrono::steady_clock;
 
 struct HttpServer::Impl {
   Impl(const ApiServerOptions& o, spdlog::logger& l, HttpDispatch d)
@@ -55,6 +58,8 @@ struct HttpServer::Impl {
   }
 
   void accept(tcp::acceptor& acceptor);
+  void sweep();  // closes the connections whose deadline has passed, then re-arms
+  std::chrono::milliseconds sweep_period() const;
   void on_accept(tcp::acceptor& acceptor, beast::error_code ec, tcp::socket socket);
   void session_ended(Session* s);
 
@@ -74,6 +79,7 @@ struct HttpServer::Impl {
   unsigned short port = 0;
   std::vector<std::thread> threads;
   std::atomic<bool> stopping{false};
+  net::steady_timer sweeper{net::make_strand(ioc)};
 };
 
 // One connection: read a request (fresh parser with the limits each time), dispatch,
@@ -86,6 +92,17 @@ class Session : public std::enable_shared_from_this<Session> {
   void start() {
     net::dispatch(stream_.get_executor(), [self = shared_from_this()] { self->read(); });
   }
+
+  // Called by the sweep: closes the connection if its deadline has passed (checked again
+  // on the strand: the connection may have moved on since).
+  void expire() {
+    net::dispatch(stream_.get_executor(), [self = shared_from_this()] {
+      if (!self->past_deadline(Clock::now())) return;
+      self->timed_out_ = true;
+      self->close();
+    });
+  }
+  bool past_deadline(Clock::time_point now) const { return now.time_since_epoch().count() > deadline_.load(); }
 
   // Graceful stop: close if waiting for a request; otherwise close after the response.
   void stop() {
@@ -105,7 +122,7 @@ class Session : public std::enable_shared_from_this<Session> {
     parser_->body_limit(server_->options.body_limit);
     // One deadline for the whole request: a client trickling bytes (slowloris) or an
     // idle keep-alive connection is closed when it passes.
-    stream_.expires_after(server_->options.request_timeout);
+    set_deadline(server_->options.request_timeout);
     reading_ = true;
     http::async_read(stream_, buffer_, *parser_,
                      [self = shared_from_this()](beast::error_code ec, std::size_t) { self->on_read(ec); });
@@ -113,11 +130,11 @@ class Session : public std::enable_shared_from_this<Session> {
 
   void on_read(beast::error_code ec) {
     reading_ = false;
-    if (ec == http::error::end_of_stream || ec == net::error::operation_aborted) return close();
-    if (ec == beast::error::timeout) {
+    if (timed_out_) {
       server_->logger.debug("connection closed: no complete request within {} ms", server_->options.request_timeout.count());
       return close();
     }
+    if (ec == http::error::end_of_stream || ec == net::error::operation_aborted) return close();
     if (ec == http::error::body_limit) {
       return refuse(413, ErrorCode::kResourceExhausted,
                     "request body over the limit of " + std::to_string(server_->options.body_limit) + " bytes");
@@ -160,7 +177,7 @@ class Session : public std::enable_shared_from_this<Session> {
     response_.body() = std::move(body);
     response_.keep_alive(keep_alive);
     response_.prepare_payload();
-    stream_.expires_after(server_->options.write_timeout);
+    set_deadline(server_->options.write_timeout);
     http::async_write(stream_, response_, [self = shared_from_this(), keep_alive](beast::error_code ec, std::size_t) {
       if (ec) return self->close();
       if (!keep_alive || self->stopping_) return self->linger();
@@ -171,7 +188,7 @@ class Session : public std::enable_shared_from_this<Session> {
   void linger() {
     beast::error_code ignored;
     stream_.socket().shutdown(tcp::socket::shutdown_send, ignored);
-    stream_.expires_after(kLingerTime);
+    set_deadline(kLingerTime);
     drain();
   }
   void drain() {
@@ -187,7 +204,14 @@ class Session : public std::enable_shared_from_this<Session> {
     stream_.close();
   }
 
+  // Deadlines are kept here and enforced by the server's sweep (HttpServer::Impl::sweep)
+  // rather than by a timer per operation: re-arming a timer twice per request cost about
+  // 5% of the throughput (bench/README.md, "ApiServer").
+  void set_deadline(std::chrono::milliseconds from_now) { deadline_ = (Clock::now() + from_now).time_since_epoch().count(); }
+
   beast::tcp_stream stream_;
+  std::atomic<Clock::rep> deadline_{std::numeric_limits<Clock::rep>::max()};  // set on the strand, read by the sweep
+  bool timed_out_ = false;  // strand only
   beast::flat_buffer buffer_;
   std::optional<http::request_parser<http::string_body>> parser_;
   http::response<http::string_body> response_;
@@ -196,6 +220,28 @@ class Session : public std::enable_shared_from_this<Session> {
   bool reading_ = false;   // strand only
   bool stopping_ = false;  // strand only
 };
+
+std::chrono::milliseconds HttpServer::Impl::sweep_period() const {
+  // A quarter of the shortest deadline: a connection is closed at most 25% late.
+  const auto shortest = std::min({options.request_timeout, options.write_timeout, kLingerTime});
+  return std::clamp(shortest / 4, std::chrono::milliseconds(5), std::chrono::milliseconds(1'000));
+}
+
+void HttpServer::Impl::sweep() {
+  std::vector<std::shared_ptr<Session>> expired;
+  const auto now = Clock::now();
+  {
+    std::lock_guard lock(mutex);
+    for (auto& [ptr, weak] : sessions) {
+      if (auto session = weak.lock(); session && session->past_deadline(now)) expired.push_back(std::move(session));
+    }
+  }
+  for (auto& session : expired) session->expire();
+  sweeper.expires_after(sweep_period());
+  sweeper.async_wait([this](beast::error_code ec) {
+    if (!ec) sweep();
+  });
+}
 
 void HttpServer::Impl::accept(tcp::acceptor& acceptor) {
   acceptor.async_accept(net::make_strand(ioc), [self = this, &acceptor](beast::error_code ec, tcp::socket socket) {
@@ -267,6 +313,7 @@ void HttpServer::start(const std::vector<std::string>& addresses, unsigned short
     }
     for (tcp::acceptor& acceptor : impl_->acceptors) impl_->accept(acceptor);
   }
+  net::dispatch(impl_->sweeper.get_executor(), [impl = impl_.get()] { impl->sweep(); });
   const unsigned n = impl_->thread_count();
   for (unsigned i = 0; i < n; ++i) impl_->threads.emplace_back([impl = impl_.get()] { impl->ioc.run(); });
 }
