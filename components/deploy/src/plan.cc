@@ -313,6 +313,23 @@ class Planner {
     }
   }
 
+  // The secret files a service mounts.
+  static std::vector<const DeploySecretFile*> secrets_of(const Service& s,
+                                                         const std::vector<DeploySecretFile>& secret_files) {
+    std::vector<const DeploySecretFile*> out;
+    for (const DeploySecretFile& f : secret_files) {
+      if (f.service == s.name) out.push_back(&f);
+    }
+    return out;
+  }
+
+  // A service's networks on a swarm, which has no network_mode "none": one that reaches
+  // nothing and that nothing reaches gets a network of its own, NAME-alone.
+  static std::vector<std::string> stack_networks(const Service& s) {
+    if (s.networks.empty()) return {s.name + "-alone"};
+    return s.networks;
+  }
+
   // A service's `networks:`. On the network named after it, the service's address there
   // is also `listen.NAME` (Id::listen_name()): a server listens on that address only
   // (and loopback), so a service it shares another network with (its own database)
@@ -419,10 +436,7 @@ class Planner {
         out << "    restart: " << (s.kind == ServiceKind::kDaemon ? "\"unless-stopped\"" : "\"no\"") << "\n";
       }
       hardening(out, s);
-      std::vector<const DeploySecretFile*> mine;
-      for (const DeploySecretFile& f : secret_files) {
-        if (f.service == s.name) mine.push_back(&f);
-      }
+      const std::vector<const DeploySecretFile*> mine = secrets_of(s, secret_files);
       if (!mine.empty()) {
         out << "    secrets:\n";
         for (const DeploySecretFile* f : mine) {
@@ -522,10 +536,7 @@ class Planner {
       if (s.kind == ServiceKind::kDatabase) out << "      - \"" << volume_of(s) << ":/var/lib/postgresql/data\"\n";
       out << "      - {type: \"tmpfs\", target: \"/tmp\"}\n";
       if (s.kind == ServiceKind::kDatabase) out << "      - {type: \"tmpfs\", target: \"/var/run/postgresql\"}\n";
-      std::vector<const DeploySecretFile*> mine;
-      for (const DeploySecretFile& f : secret_files) {
-        if (f.service == s.name) mine.push_back(&f);
-      }
+      const std::vector<const DeploySecretFile*> mine = secrets_of(s, secret_files);
       if (!mine.empty()) {
         out << "    secrets:\n";
         for (const DeploySecretFile* f : mine) {
@@ -533,12 +544,8 @@ class Planner {
               << "\n        uid: \"" << s.uid << "\"\n        gid: \"" << s.uid << "\"\n        mode: 0400\n";
         }
       }
-      std::vector<std::string> networks = s.networks;
-      if (networks.empty()) {
-        // Swarm has no network_mode "none": a network of its own, which nothing else joins.
-        networks.push_back(s.name + "-alone");
-        alone.insert(networks.back());
-      }
+      const std::vector<std::string> networks = stack_networks(s);
+      if (s.networks.empty()) alone.insert(networks.front());
       networks_of(out, s, networks);
       if (s.kind == ServiceKind::kDaemon) {
         healthcheck(out, {"CMD", "/app/" + app_file_, "health", s.component->id});
@@ -713,12 +720,9 @@ class Planner {
         << uid << ":" << uid
         << " --read-only --cap-drop ALL --init \\\n"
            "  --mount type=tmpfs,target=/tmp \\\n";
-    std::vector<std::string> networks = s.networks;
-    if (networks.empty()) networks.push_back(s.name + "-alone");
-    for (const std::string& n : networks) out << "  --network \"${stack}_" << n << "\" \\\n";
-    for (const DeploySecretFile& f : secret_files) {
-      if (f.service != s.name) continue;
-      out << "  --secret \"source=${stack}_" << stack_secret_key(f) << ",target=" << f.secret << ",uid=" << uid
+    for (const std::string& n : stack_networks(s)) out << "  --network \"${stack}_" << n << "\" \\\n";
+    for (const DeploySecretFile* f : secrets_of(s, secret_files)) {
+      out << "  --secret \"source=${stack}_" << stack_secret_key(*f) << ",target=" << f->secret << ",uid=" << uid
           << ",gid=" << uid << ",mode=0400\" \\\n";
     }
     out << "  \"${SNAP_IMAGE:-snap-" << app_file_ << "}\" " << shell_quote(s.component->id)
