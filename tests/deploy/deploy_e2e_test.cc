@@ -12,15 +12,12 @@
 #include <unistd.h>
 
 #include <chrono>
-#include <fstream>
 #include <map>
 #include <random>
 #include <set>
 #include <sstream>
 
-#include "subprocess.h"
-
-extern char** environ;
+#include "e2e_support.h"
 
 namespace snap {
 namespace {
@@ -28,55 +25,20 @@ namespace {
 namespace fs = std::filesystem;
 using ::testing::HasSubstr;
 using testing::ProcessResult;
-
-std::string read_file(const fs::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
-}
-
-std::vector<std::string> lines(const std::string& text) {
-  std::vector<std::string> out;
-  std::istringstream in(text);
-  for (std::string line; std::getline(in, line);) {
-    if (!line.empty()) out.push_back(line);
-  }
-  return out;
-}
-
-std::string trim(std::string s) {
-  while (!s.empty() && (s.back() == '\n' || s.back() == '\r' || s.back() == ' ')) s.pop_back();
-  return s;
-}
+using e2e::lines;
+using e2e::must;
+using e2e::read_file;
+using e2e::trim;
 
 // One deployment shared by every test below (built once: images take seconds each).
-struct Deployment {
-  bool available = false;
-  std::string skip_reason;
-  fs::path work;  // temporary directory: the build output and image contexts
-  fs::path out;   // the build directory
-  std::string project, app_image, app_probe_image, pg_image, pg_probe_image;
-  std::vector<std::string> images;  // created, to remove
-  std::string password;             // the database password's value
-  std::map<std::string, std::string> env;
+struct Deployment : e2e::DockerWork {
+  std::string project;
 
-  // Runs a command with the deployment's environment, bounded by `seconds` (a bound on
-  // a hung engine, not a delay).
-  ProcessResult run(std::vector<std::string> argv, int seconds = 180) const {
-    argv.insert(argv.begin(), {"/usr/bin/timeout", std::to_string(seconds)});
-    testing::ProcessOptions options;
-    options.environment = env;
-    options.working_directory = out;
-    return testing::run_process(argv, options);
-  }
   ProcessResult compose(std::vector<std::string> args, int seconds = 180) const {
     std::vector<std::string> argv{"/usr/bin/env", "docker-compose", "-p", project, "-f",
                                   (out / "docker-compose.yml").string()};
     argv.insert(argv.end(), args.begin(), args.end());
     return run(argv, seconds);
-  }
-  ProcessResult docker(std::vector<std::string> args, int seconds = 180) const {
-    args.insert(args.begin(), {"/usr/bin/env", "docker"});
-    return run(args, seconds);
   }
   std::string container_of(const std::string& service) const {
     return trim(compose({"ps", "-q", service}).out);
@@ -90,12 +52,7 @@ class DeployEndToEnd : public ::testing::Test {
   static void SetUpTestSuite() {
     deployment = new Deployment;
     Deployment& d = *deployment;
-    for (char** e = environ; *e != nullptr; ++e) {
-      const std::string kv = *e;
-      const std::size_t eq = kv.find('=');
-      if (eq != std::string::npos) d.env[kv.substr(0, eq)] = kv.substr(eq + 1);
-    }
-    const ProcessResult info = d.run({"/usr/bin/env", "docker", "info", "--format", "{{.ServerVersion}}"}, 30);
+    const ProcessResult info = d.docker({"info", "--format", "{{.ServerVersion}}"}, 30);
     if (info.exit_code != 0) {
       d.skip_reason = "no Docker engine reachable (`docker info` failed: " + trim(info.err) + ")";
       return;
@@ -107,50 +64,14 @@ class DeployEndToEnd : public ::testing::Test {
     std::random_device random;
     const std::string unique = std::to_string(::getpid()) + "x" + std::to_string(random() % 100000);
     d.project = "snapdeploy" + unique;
-    d.app_image = "snaptest-customer-" + unique + ":app";
-    d.app_probe_image = "snaptest-customer-" + unique + ":probe";
-    d.pg_image = "snaptest-postgres-" + unique + ":15";
-    d.pg_probe_image = "snaptest-postgres-" + unique + ":probe";
-    d.work = fs::temp_directory_path() / ("snap-deploy-" + unique);
-    d.out = d.work / "out";
-    fs::create_directories(d.work);
-    d.env["SNAP_IMAGE"] = d.app_probe_image;
-    d.env["SNAP_POSTGRES_IMAGE"] = d.pg_probe_image;
-    d.available = true;
-
-    auto must = [](const ProcessResult& r, const std::string& what) {
-      if (r.exit_code != 0) throw std::runtime_error(what + " failed (" + std::to_string(r.exit_code) + "): " + r.err + r.out);
-    };
-    testing::ProcessOptions in_work;
-    in_work.working_directory = d.work;
-    must(testing::run_process({SNAP_CUSTOMER_APP, "build", "--out", d.out.string()}, in_work), "customer build");
-    d.password = read_file(d.out / "state" / "secrets" / "customer-server.db.password");
-
-    // Images, each built once: the app (FROM scratch), PostgreSQL from the host's
-    // binaries, and both again with the probe added (the images the deployment runs).
-    d.images.push_back(d.app_image);
-    must(d.docker({"build", "-q", "-t", d.app_image, d.out.string()}), "docker build (app)");
-    d.images.push_back(d.pg_image);
-    must(d.run({SNAP_POSTGRES_IMAGE_SCRIPT, d.pg_image}), "building the PostgreSQL image");
-    const fs::path probe_context = d.work / "probe";
-    fs::create_directories(probe_context);
-    fs::copy_file(SNAP_PROBE, probe_context / "probe");
-    for (const auto& [base, probe] : {std::pair{d.app_image, d.app_probe_image}, std::pair{d.pg_image, d.pg_probe_image}}) {
-      std::ofstream(probe_context / "Dockerfile") << "FROM " << base << "\nCOPY probe /probe\n";
-      d.images.push_back(probe);
-      must(d.docker({"build", "-q", "-t", probe, probe_context.string()}), "docker build (probe)");
-    }
+    d.build_customer_and_images(unique, "snaptest-customer", "snaptest-postgres", "snap-deploy");
     must(d.compose({"up", "-d"}, 240), "docker-compose up");
   }
 
   static void TearDownTestSuite() {
     Deployment& d = *deployment;
-    if (d.available) {
-      d.compose({"down", "-v", "--remove-orphans"}, 120);
-      for (const std::string& image : d.images) d.docker({"rmi", "-f", image}, 60);
-      std::error_code ignored;
-      fs::remove_all(d.work, ignored);
-    }
+    if (d.available) d.compose({"down", "-v", "--remove-orphans"}, 120);
+    d.remove_images_and_work();
     delete deployment;
     deployment = nullptr;
   }

@@ -17,7 +17,6 @@
 #include <unistd.h>
 
 #include <chrono>
-#include <fstream>
 #include <functional>
 #include <iostream>
 #include <map>
@@ -26,9 +25,7 @@
 #include <sstream>
 #include <thread>
 
-#include "subprocess.h"
-
-extern char** environ;
+#include "e2e_support.h"
 
 namespace snap {
 namespace {
@@ -37,25 +34,10 @@ namespace fs = std::filesystem;
 using ::testing::HasSubstr;
 using testing::ProcessResult;
 using Clock = std::chrono::steady_clock;
-
-std::string read_file(const fs::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
-}
-
-std::vector<std::string> lines(const std::string& text) {
-  std::vector<std::string> out;
-  std::istringstream in(text);
-  for (std::string line; std::getline(in, line);) {
-    if (!line.empty()) out.push_back(line);
-  }
-  return out;
-}
-
-std::string trim(std::string s) {
-  while (!s.empty() && (s.back() == '\n' || s.back() == '\r' || s.back() == ' ')) s.pop_back();
-  return s;
-}
+using e2e::lines;
+using e2e::must;
+using e2e::read_file;
+using e2e::trim;
 
 // Polls `done` until it holds or `limit` passes (a bound on a stuck engine; the pause
 // between polls only spaces the queries out). True if it held.
@@ -73,30 +55,13 @@ constexpr const char* kDb = "customer-server-db";
 constexpr const char* kClient = "example-client";
 
 // One stack shared by every test below (images and the stack take a while to start).
-struct Stack {
-  bool available = false;
-  std::string skip_reason;
+struct Stack : e2e::DockerWork {
   bool created_swarm = false;
   bool created_gwbridge = false;  // swarm init's bridge, which `swarm leave` keeps
   bool deployed = false;
-  fs::path work, out;
-  std::string stack, app_image, app_probe_image, pg_image, pg_probe_image;
-  std::vector<std::string> images;
-  std::string password;
-  std::map<std::string, std::string> env;
+  std::string stack;
   double deploy_seconds = 0;  // `docker stack deploy` to the client's record read back
 
-  ProcessResult run(std::vector<std::string> argv, int seconds = 180) const {
-    argv.insert(argv.begin(), {"/usr/bin/timeout", std::to_string(seconds)});
-    testing::ProcessOptions options;
-    options.environment = env;
-    if (!out.empty() && fs::exists(out)) options.working_directory = out;
-    return testing::run_process(argv, options);
-  }
-  ProcessResult docker(std::vector<std::string> args, int seconds = 180) const {
-    args.insert(args.begin(), {"/usr/bin/env", "docker"});
-    return run(args, seconds);
-  }
   std::string service(const std::string& name) const { return stack + "_" + name; }
   std::string network(const std::string& name) const { return stack + "_" + name; }
   // The running containers of a service on this node.
@@ -119,11 +84,6 @@ class SwarmEndToEnd : public ::testing::Test {
   static void SetUpTestSuite() {
     stack = new Stack;
     Stack& s = *stack;
-    for (char** e = environ; *e != nullptr; ++e) {
-      const std::string kv = *e;
-      const std::size_t eq = kv.find('=');
-      if (eq != std::string::npos) s.env[kv.substr(0, eq)] = kv.substr(eq + 1);
-    }
     const ProcessResult info = s.docker({"info", "--format", "{{.Swarm.LocalNodeState}} {{.Swarm.ControlAvailable}}"}, 30);
     if (info.exit_code != 0) {
       s.skip_reason = "no Docker engine reachable (`docker info` failed: " + trim(info.err) + ")";
@@ -153,40 +113,9 @@ class SwarmEndToEnd : public ::testing::Test {
     // Short: a swarm secret's name (STACK_KEY) has at most 64 characters.
     const std::string unique = std::to_string(::getpid() % 100000) + "x" + std::to_string(random() % 10000);
     s.stack = "snapsw" + unique;
-    s.app_image = "snaptest-swarm-" + unique + ":app";
-    s.app_probe_image = "snaptest-swarm-" + unique + ":probe";
-    s.pg_image = "snaptest-swarm-postgres-" + unique + ":15";
-    s.pg_probe_image = "snaptest-swarm-postgres-" + unique + ":probe";
-    s.work = fs::temp_directory_path() / ("snap-swarm-" + unique);
-    s.out = s.work / "out";
-    fs::create_directories(s.work);
-    s.env["SNAP_IMAGE"] = s.app_probe_image;
-    s.env["SNAP_POSTGRES_IMAGE"] = s.pg_probe_image;
     s.env["SNAP_REPLICAS_CUSTOMER_SERVER_API"] = "2";
-    s.available = true;
-
-    auto must = [](const ProcessResult& r, const std::string& what) {
-      if (r.exit_code != 0) throw std::runtime_error(what + " failed (" + std::to_string(r.exit_code) + "): " + r.err + r.out);
-    };
-    testing::ProcessOptions in_work;
-    in_work.working_directory = s.work;
-    must(testing::run_process({SNAP_CUSTOMER_APP, "build", "--out", s.out.string()}, in_work), "customer build");
-    s.password = read_file(s.out / "state" / "secrets" / "customer-server.db.password");
-
-    // The same images as the compose test: the app (FROM scratch), PostgreSQL from the
-    // host's binaries, each with the probe added (the images the stack runs).
-    s.images.push_back(s.app_image);
-    must(s.docker({"build", "-q", "-t", s.app_image, s.out.string()}), "docker build (app)");
-    s.images.push_back(s.pg_image);
-    must(s.run({SNAP_POSTGRES_IMAGE_SCRIPT, s.pg_image}), "building the PostgreSQL image");
-    const fs::path probe_context = s.work / "probe";
-    fs::create_directories(probe_context);
-    fs::copy_file(SNAP_PROBE, probe_context / "probe");
-    for (const auto& [base, probe] : {std::pair{s.app_image, s.app_probe_image}, std::pair{s.pg_image, s.pg_probe_image}}) {
-      std::ofstream(probe_context / "Dockerfile") << "FROM " << base << "\nCOPY probe /probe\n";
-      s.images.push_back(probe);
-      must(s.docker({"build", "-q", "-t", probe, probe_context.string()}), "docker build (probe)");
-    }
+    // The same images as the compose test.
+    s.build_customer_and_images(unique, "snaptest-swarm", "snaptest-swarm-postgres", "snap-swarm");
 
     const auto start = Clock::now();
     s.deployed = true;
@@ -222,11 +151,7 @@ class SwarmEndToEnd : public ::testing::Test {
         return s.labelled("network").empty() && s.labelled("volume").empty() && s.labelled("secret").empty();
       });
     }
-    if (s.available) {
-      for (const std::string& image : s.images) s.docker({"rmi", "-f", image}, 60);
-      std::error_code ignored;
-      fs::remove_all(s.work, ignored);
-    }
+    s.remove_images_and_work();
     if (s.created_swarm) {
       s.docker({"swarm", "leave", "--force"}, 60);
       if (s.created_gwbridge) s.docker({"network", "rm", "docker_gwbridge"}, 30);

@@ -1,0 +1,125 @@
+// What the Docker end-to-end suites (deploy_e2e, swarm_e2e) share: a working directory,
+// the customer example built into it, and its images built locally (nothing pulled) —
+// the app (FROM scratch), PostgreSQL from the host's binaries, and both again with the
+// reachability probe added, which are the images the deployments run. Everything it
+// creates is named after one unique tag and removed by remove_images_and_work().
+#pragma once
+
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <sstream>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "subprocess.h"
+
+extern char** environ;
+
+namespace snap::e2e {
+
+namespace fs = std::filesystem;
+using testing::ProcessResult;
+
+inline std::string read_file(const fs::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+}
+
+// The non-empty lines of `text`.
+inline std::vector<std::string> lines(const std::string& text) {
+  std::vector<std::string> out;
+  std::istringstream in(text);
+  for (std::string line; std::getline(in, line);) {
+    if (!line.empty()) out.push_back(line);
+  }
+  return out;
+}
+
+inline std::string trim(std::string s) {
+  while (!s.empty() && (s.back() == '\n' || s.back() == '\r' || s.back() == ' ')) s.pop_back();
+  return s;
+}
+
+inline void must(const ProcessResult& r, const std::string& what) {
+  if (r.exit_code != 0) throw std::runtime_error(what + " failed (" + std::to_string(r.exit_code) + "): " + r.err + r.out);
+}
+
+struct DockerWork {
+  bool available = false;
+  std::string skip_reason;
+  fs::path work;  // temporary directory: the build output and image contexts
+  fs::path out;   // the build directory
+  std::string app_image, app_probe_image, pg_image, pg_probe_image;
+  std::vector<std::string> images;  // created, to remove
+  std::string password;             // the database password's value
+  std::map<std::string, std::string> env;  // this process's, plus SNAP_IMAGE and SNAP_POSTGRES_IMAGE
+
+  DockerWork() {
+    for (char** e = environ; *e != nullptr; ++e) {
+      const std::string kv = *e;
+      const std::size_t eq = kv.find('=');
+      if (eq != std::string::npos) env[kv.substr(0, eq)] = kv.substr(eq + 1);
+    }
+  }
+
+  // Runs a command with this environment (in the build directory once it exists),
+  // bounded by `seconds` (a bound on a hung engine, not a delay).
+  ProcessResult run(std::vector<std::string> argv, int seconds = 180) const {
+    argv.insert(argv.begin(), {"/usr/bin/timeout", std::to_string(seconds)});
+    testing::ProcessOptions options;
+    options.environment = env;
+    if (!out.empty() && fs::exists(out)) options.working_directory = out;
+    return testing::run_process(argv, options);
+  }
+  ProcessResult docker(std::vector<std::string> args, int seconds = 180) const {
+    args.insert(args.begin(), {"/usr/bin/env", "docker"});
+    return run(args, seconds);
+  }
+
+  // Names everything after `unique` (images APP_REPO:app|probe and PG_REPO:15|probe,
+  // WORK_PREFIX-UNIQUE in the temporary directory), builds the customer example there
+  // and its images. Throws, naming the step, when one fails.
+  void build_customer_and_images(const std::string& unique, const std::string& app_repo, const std::string& pg_repo,
+                                 const std::string& work_prefix) {
+    app_image = app_repo + "-" + unique + ":app";
+    app_probe_image = app_repo + "-" + unique + ":probe";
+    pg_image = pg_repo + "-" + unique + ":15";
+    pg_probe_image = pg_repo + "-" + unique + ":probe";
+    work = fs::temp_directory_path() / (work_prefix + "-" + unique);
+    out = work / "out";
+    fs::create_directories(work);
+    env["SNAP_IMAGE"] = app_probe_image;
+    env["SNAP_POSTGRES_IMAGE"] = pg_probe_image;
+    available = true;
+
+    testing::ProcessOptions in_work;
+    in_work.working_directory = work;
+    must(testing::run_process({SNAP_CUSTOMER_APP, "build", "--out", out.string()}, in_work), "customer build");
+    password = read_file(out / "state" / "secrets" / "customer-server.db.password");
+
+    images.push_back(app_image);
+    must(docker({"build", "-q", "-t", app_image, out.string()}), "docker build (app)");
+    images.push_back(pg_image);
+    must(run({SNAP_POSTGRES_IMAGE_SCRIPT, pg_image}), "building the PostgreSQL image");
+    const fs::path probe_context = work / "probe";
+    fs::create_directories(probe_context);
+    fs::copy_file(SNAP_PROBE, probe_context / "probe");
+    for (const auto& [base, probe] : {std::pair{app_image, app_probe_image}, std::pair{pg_image, pg_probe_image}}) {
+      std::ofstream(probe_context / "Dockerfile") << "FROM " << base << "\nCOPY probe /probe\n";
+      images.push_back(probe);
+      must(docker({"build", "-q", "-t", probe, probe_context.string()}), "docker build (probe)");
+    }
+  }
+
+  // The images it created and its working directory; nothing else.
+  void remove_images_and_work() const {
+    if (!available) return;
+    for (const std::string& image : images) docker({"rmi", "-f", image}, 60);
+    std::error_code ignored;
+    fs::remove_all(work, ignored);
+  }
+};
+
+}  // namespace snap::e2e
