@@ -209,12 +209,14 @@ Address make_address(const sockaddr* addr, socklen_t length) {
     const auto* in = reinterpret_cast<const sockaddr_in*>(addr);
     ::inet_ntop(AF_INET, &in->sin_addr, ip, sizeof ip);
     port = ntohs(in->sin_port);
-    a.text = std::string(ip) + ":" + std::to_string(port);
+    a.ip = ip;
+    a.text = a.ip + ":" + std::to_string(port);
   } else if (addr->sa_family == AF_INET6) {
     const auto* in6 = reinterpret_cast<const sockaddr_in6*>(addr);
     ::inet_ntop(AF_INET6, &in6->sin6_addr, ip, sizeof ip);
     port = ntohs(in6->sin6_port);
-    a.text = "[" + std::string(ip) + "]:" + std::to_string(port);
+    a.ip = ip;
+    a.text = "[" + a.ip + "]:" + std::to_string(port);
   }
   return a;
 }

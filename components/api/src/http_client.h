@@ -56,6 +56,7 @@ struct Address {
   sockaddr_storage storage{};
   socklen_t length = 0;
   std::string text;  // "IP:PORT", for errors and for matching pooled connections
+  std::string ip;    // "10.0.1.3", "::1"
 };
 Address make_address(const sockaddr* addr, socklen_t length);
 

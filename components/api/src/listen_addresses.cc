@@ -1,6 +1,5 @@
 #include "listen_addresses.h"
 
-#include <arpa/inet.h>
 #include <ifaddrs.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
@@ -13,23 +12,15 @@ namespace snap::api_detail {
 
 namespace {
 
-std::string text_of(const sockaddr* address) {
-  char text[INET6_ADDRSTRLEN] = {};
-  if (address->sa_family == AF_INET) {
-    inet_ntop(AF_INET, &reinterpret_cast<const sockaddr_in*>(address)->sin_addr, text, sizeof text);
-  } else if (address->sa_family == AF_INET6) {
-    inet_ntop(AF_INET6, &reinterpret_cast<const sockaddr_in6*>(address)->sin6_addr, text, sizeof text);
-  }
-  return text;
-}
-
 std::set<std::string> interface_addresses() {
   std::set<std::string> out;
   ifaddrs* list = nullptr;
   if (getifaddrs(&list) != 0) return out;
   for (const ifaddrs* i = list; i != nullptr; i = i->ifa_next) {
     const sockaddr* a = i->ifa_addr;
-    if (a != nullptr && (a->sa_family == AF_INET || a->sa_family == AF_INET6)) out.insert(text_of(a));
+    if (a == nullptr) continue;
+    if (a->sa_family == AF_INET) out.insert(make_address(a, sizeof(sockaddr_in)).ip);
+    if (a->sa_family == AF_INET6) out.insert(make_address(a, sizeof(sockaddr_in6)).ip);
   }
   freeifaddrs(list);
   return out;
@@ -38,10 +29,7 @@ std::set<std::string> interface_addresses() {
 std::set<std::string> resolve(const std::string& host_name, const Resolver& resolver) {
   boost::system::error_code ec;
   std::set<std::string> out;
-  for (const Address& a : resolver(host_name, 0, ec)) {
-    out.insert(text_of(reinterpret_cast<const sockaddr*>(&a.storage)));
-  }
-  out.erase("");
+  for (const Address& a : resolver(host_name, 0, ec)) out.insert(a.ip);
   return out;
 }
 
