@@ -1,0 +1,17 @@
+#include "snap/main.h"
+
+#include "architecture_emitter.h"
+#include "snap/deploy.h"
+#include "snap/regression.h"
+
+namespace snap {
+
+int run(int argc, char** argv, std::string_view app_name, const DefineApp& define) {
+  ProgramOptions options;
+  options.emitters.push_back(deployment_emitter());
+  options.emitters.push_back(program_detail::architecture_emitter());
+  options.failure_json = divergence_json;
+  return run_program(argc, argv, app_name, define, options);
+}
+
+}  // namespace snap
