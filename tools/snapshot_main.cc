@@ -4,7 +4,8 @@
 //
 // Exit status (also in `snapshot --help` and docs/tools.md):
 //   0  ok (diff: no differences)
-//   1  diff: the logs differ; graph: `dot` failed or is not installed, or -o FILE cannot be written
+//   1  diff: the logs differ; graph: `dot` failed or is not installed, or -o FILE cannot be written;
+//      any: standard output cannot be written (a full disk, /dev/full), said on stderr
 //   2  the log is unusable (not found, not a log, incompatible, incomplete, truncated,
 //      corrupt, I/O, or too large to process in the memory available); its one-line
 //      message is the only thing on stderr
@@ -28,7 +29,9 @@
 #include "snap/log_graph.h"
 #include "snap/log_inspect.h"
 #include "snap/log_reader.h"
+#include "snap/standard_output.h"
 #include "snap/system_view.h"
+#include "snap/text.h"
 
 namespace {
 
@@ -67,7 +70,7 @@ Run define_inspect(CLI::App& cmd) {
       "  snapshot inspect --summary LOG          header, counts, components, personas\n"
       "  snapshot inspect --manifest LOG         the component tree only\n"
       "  snapshot inspect --kind env --json LOG  env reads, as JSON\n"
-      "Exit status: 0 ok; 2 the log is unusable; 64 usage error.");
+      "Exit status: 0 ok; 1 standard output cannot be written; 2 the log is unusable; 64 usage error.");
   return [args]() {
     snap::InspectOptions options = args->options;
     options.manifest_only = args->manifest;
@@ -107,7 +110,8 @@ Run define_diff(CLI::App& cmd) {
       "Examples:\n"
       "  snapshot diff build-yesterday/ build/\n"
       "  snapshot diff --json old.snaplog new.snaplog | jq .plan\n"
-      "Exit status: 0 no differences; 1 the logs differ; 2 a log is unusable; 64 usage error.");
+      "Exit status: 0 no differences; 1 the logs differ; 2 a log is unusable; 64 usage error\n"
+      "(1 too when standard output cannot be written).");
   return [args]() {
     const snap::LogDiff diff = snap::diff_logs(args->old_log, args->new_log);
     if (args->json) {
@@ -145,8 +149,8 @@ Run define_graph(CLI::App& cmd) {
       "Examples:\n"
       "  snapshot graph build/app | dot -Tsvg > app.svg\n"
       "  snapshot graph --format svg -o app.svg build/app\n"
-      "Exit status: 0 ok; 1 `dot` is not installed or failed, or FILE cannot be written; 2 the log is unusable;\n"
-      "64 usage error.");
+      "Exit status: 0 ok; 1 `dot` is not installed or failed, or FILE or standard output cannot be written;\n"
+      "2 the log is unusable; 64 usage error.");
   return [args]() {
     std::filesystem::path log = args->log;
     std::error_code ec;
@@ -161,7 +165,7 @@ Run define_graph(CLI::App& cmd) {
       file << dot;
       file.close();
       if (!file) {
-        std::cerr << "snapshot graph: cannot write " << args->out << "\n";
+        std::cerr << "snapshot graph: cannot write " << snap::printable(args->out) << "\n";
         return kExitToolFailed;
       }
       return 0;
@@ -192,17 +196,20 @@ constexpr Subcommand kSubcommands[] = {
     {"graph", "Draw the component graph as Graphviz DOT (or SVG/PNG through `dot`)", define_graph},
 };
 
-}  // namespace
-
-int main(int argc, char** argv) {
+int run_tool(int argc, char** argv) {
   CLI::App cli{"snapshot: tools for snapshot logs"};
+  // Parse errors echo the arguments: a file name may hold terminal escapes.
+  cli.failure_message([](const CLI::App*, const CLI::Error& e) {
+    return snap::printable(e.what()) + "\nRun with --help for more information.\n";
+  });
   cli.set_version_flag("--version", "snapshot 0.1.0");
   cli.footer(
       "Examples:\n"
       "  snapshot inspect build/app/snapshot.snaplog\n"
       "  snapshot diff build-old/ build/\n"
       "  snapshot graph --format svg -o app.svg build/app\n"
-      "Exit status: 0 ok (diff: same); 1 diff: the logs differ, graph: `dot` failed; 2 the log is unusable "
+      "Exit status: 0 ok (diff: same); 1 diff: the logs differ, graph: `dot` failed, any: standard output "
+      "cannot be written; 2 the log is unusable "
       "(not found, not a snapshot log, incompatible, incomplete, truncated, corrupt, I/O error, out of "
       "memory), with its one-line error on stderr; 64 usage error.");
   cli.require_subcommand(1);
@@ -225,7 +232,7 @@ int main(int argc, char** argv) {
       return run();
     } catch (const snap::LogError& e) {
       std::cout.flush();
-      std::cerr << e.what() << '\n';
+      std::cerr << e.what() << '\n';  // its path is shown printable by the reader
       return kExitLogError;
     } catch (const std::bad_alloc&) {
       // The reader's limits bound what a log can make it hold, but a machine (or a ulimit)
@@ -236,4 +243,11 @@ int main(int argc, char** argv) {
     }
   }
   return kExitUsage;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  // Output that never reached stdout (a full disk, /dev/full) is an error, --help included.
+  return snap::finish_standard_output("snapshot", run_tool(argc, argv));
 }

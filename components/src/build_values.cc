@@ -17,13 +17,22 @@ Port::Port(const Init& init) : Component(init, "Port") {
   BuildState& state = app().build_state();
   boost::json::object ports;
   if (auto v = state.get("ports"); v && v->is_object()) ports = v->as_object();
-  if (auto it = ports.find(id().str()); it != ports.end() && it->value().is_int64()) {
+  // In a --local build, the numbers other --local builds on this host hold (the build
+  // puts them in the recorded state): their personas share this host's ports.
+  std::set<std::int64_t> held_elsewhere;
+  if (auto v = state.get("snap.ports-held-elsewhere"); v && v->is_array()) {
+    for (const auto& n : v->as_array()) {
+      if (n.is_int64()) held_elsewhere.insert(n.as_int64());
+    }
+  }
+  if (auto it = ports.find(id().str()); it != ports.end() && it->value().is_int64() &&
+                                         !held_elsewhere.count(it->value().as_int64())) {
     number_ = static_cast<std::uint16_t>(it->value().as_int64());
     return;
   }
-  std::set<std::int64_t> taken;
+  std::set<std::int64_t> taken = held_elsewhere;
   for (const auto& [key, value] : ports) {
-    if (value.is_int64()) taken.insert(value.as_int64());
+    if (value.is_int64() && key != id().str()) taken.insert(value.as_int64());
   }
   std::int64_t candidate = kFirstPort;
   while (taken.count(candidate)) ++candidate;

@@ -16,13 +16,17 @@
 #include <cstdio>
 #include <cstring>
 #include <fstream>
+#include <regex>
+#include <set>
 
 #include <boost/json.hpp>
 
 #include "lifecycle_private.h"
+#include "local_ports.h"
 #include "snap/log_writer.h"
 #include "snap/persona.h"
 #include "snap/system.h"
+#include "snap/text.h"
 
 namespace snap {
 
@@ -95,6 +99,22 @@ void sync_tree(const std::filesystem::path& root) {
 void check_secret_file_name(const std::string& name) {
   if (name.empty() || name == "." || name == ".." || name.find('/') != std::string::npos || name.size() > 255) {
     throw std::invalid_argument("secret name \"" + name + "\" cannot be a file name (1-255 bytes, no '/')");
+  }
+}
+
+// The base image becomes the Dockerfile's FROM line, so anything but one image reference
+// (a newline would start a second instruction) is refused. The grammar is Docker's
+// (github.com/distribution/reference): [HOST[:PORT]/]PATH[:TAG][@ALGORITHM:HEX].
+void check_image_reference(const std::string& image) {
+  static const std::regex kReference(
+      "(?:(?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9])(?:\\.(?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9]))*"
+      "(?::[0-9]+)?/)?"                                               // registry host
+      "[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*"  // path
+      "(?::[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?"                       // tag
+      "(?:@[A-Za-z][A-Za-z0-9]*(?:[-_+.][A-Za-z][A-Za-z0-9]*)*:[0-9a-fA-F]{32,})?");  // digest
+  if (image.size() > 512 || !std::regex_match(image, kReference)) {
+    throw UsageError("--base-image \"" + printable(image) +
+                     "\" is not an image reference (like debian:bookworm-slim or registry:5000/team/base@sha256:...)");
   }
 }
 
@@ -194,10 +214,15 @@ void switch_into_place(const std::filesystem::path& staging, const std::filesyst
 BuildSummary build_app(std::string_view name, const DefineApp& define, System& system, const BuildOptions& options,
                        const std::vector<BuildEmitter>& emitters) {
   if (options.out_dir.empty()) throw std::invalid_argument("build: no output directory");
+  if (!options.base_image.empty()) check_image_reference(options.base_image);
   std::filesystem::path out = std::filesystem::absolute(options.out_dir).lexically_normal();
   if (out.filename().empty()) out = out.parent_path();  // "dir/" names "dir"
   std::filesystem::create_directories(out.parent_path());
   BuildDirLock lock(out);
+  const bool local = options.placement == Placement::kLocal;
+  const std::unique_ptr<LocalPortRegistry> local_ports = LocalPortRegistry::open(system, local);
+  const std::set<std::int64_t> held_elsewhere =
+      local && local_ports ? local_ports->held_by_others(out) : std::set<std::int64_t>{};
   remove_leftovers(out);
   const auto staging = staging_path(out);
   std::filesystem::create_directories(staging);
@@ -247,9 +272,16 @@ BuildSummary build_app(std::string_view name, const DefineApp& define, System& s
       app, define,
       [&] {
         const auto state_file = out / kStateFile;
-        return std::filesystem::exists(state_file) ? read_whole(state_file) : std::string("{}");
+        std::string text = std::filesystem::exists(state_file) ? read_whole(state_file) : std::string("{}");
+        if (held_elsewhere.empty()) return text;
+        boost::system::error_code ec;
+        boost::json::value state = boost::json::parse(text, ec);
+        if (ec || !state.is_object()) return text;  // refused, with its reason, by run_startup
+        state.as_object()[kPortsHeldElsewhereKey] = boost::json::array(held_elsewhere.begin(), held_elsewhere.end());
+        return boost::json::serialize(state);
       },
       options.placement);
+  check_supplied_secrets_declared(priv);
   check_required_secrets(priv);
 
   BuildSummary summary;
@@ -262,7 +294,9 @@ BuildSummary build_app(std::string_view name, const DefineApp& define, System& s
 
   for (auto& action : priv.build_actions) action(app);
 
-  write_file(staging / kStateFile, boost::json::serialize(app.build_state().values()) + "\n", 0644);
+  boost::json::object state = app.build_state().values();
+  state.erase(kPortsHeldElsewhereKey);  // this host's other builds: recorded in the log, not committed
+  write_file(staging / kStateFile, boost::json::serialize(state) + "\n", 0644);
   std::filesystem::create_directories(staging / kStoredSecretsDir);
   std::filesystem::permissions(staging / kStoredSecretsDir, std::filesystem::perms::owner_all);
   for (const std::string& secret : priv.generated_secrets) check_secret_file_name(secret);
@@ -285,6 +319,16 @@ BuildSummary build_app(std::string_view name, const DefineApp& define, System& s
   write_file(staging / ".gitignore", kGitignore, 0644);
   for (const BuildEmitter& emit : emitters) emit(app, options, staging);
 
+  // Recorded before the switch: a registry that cannot be written fails the build whole.
+  if (local_ports) {
+    std::set<std::int64_t> ports;
+    if (const auto* held = state.if_contains("ports"); local && held && held->is_object()) {
+      for (const auto& [id, number] : held->as_object()) {
+        if (number.is_int64()) ports.insert(number.as_int64());
+      }
+    }
+    local_ports->record(out, ports);
+  }
   sync_tree(staging);
   switch_into_place(staging, out);
   cleanup.switched = true;

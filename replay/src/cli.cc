@@ -17,7 +17,9 @@
 #include "snap/divergence.h"
 #include "snap/log_reader.h"
 #include "snap/persona.h"
+#include "snap/standard_output.h"
 #include "snap/system.h"
+#include "snap/text.h"
 #include "snap/determinism_guard.h"
 
 namespace snap {
@@ -90,7 +92,7 @@ std::map<std::string, unsigned> parse_replica_flags(const std::vector<std::strin
     const bool digits = !count.empty() && count.size() <= 4 &&
                         std::all_of(count.begin(), count.end(), [](char c) { return c >= '0' && c <= '9'; });
     if (eq == std::string::npos || eq == 0 || !digits || std::stoul(count) == 0) {
-      throw UsageError("--replicas expects PERSONA=N with N from 1 to 9999, not \"" + f + "\"");
+      throw UsageError("--replicas expects PERSONA=N with N from 1 to 9999, not \"" + printable(f) + "\"");
     }
     out[f.substr(0, eq)] = static_cast<unsigned>(std::stoul(count));
   }
@@ -103,29 +105,32 @@ std::map<std::string, unsigned> parse_replica_flags(const std::vector<std::strin
 void reject_unknown_flags(const std::vector<std::string>& left_over) {
   for (const std::string& a : left_over) {
     if (a == "--") continue;
-    throw UsageError("run: unknown flag \"" + a + "\" (flags for the persona itself go after --)");
+    throw UsageError("run: unknown flag \"" + printable(a) + "\" (flags for the persona itself go after --)");
   }
 }
 
 const Persona& find_persona_or_throw(const App& app, const std::string& name) {
   const Persona* persona = app.find_persona(name);
   if (persona == nullptr) {
-    throw UsageError("unknown persona \"" + name + "\"; valid personas: " + persona_list(app));
+    throw UsageError("unknown persona \"" + printable(name) + "\"; valid personas: " + persona_list(app));
   }
   return *persona;
 }
 
-}  // namespace
-
-int run_program(int argc, char** argv, std::string_view app_name, const DefineApp& define,
-                const ProgramOptions& program) {
+int run_command_line(int argc, char** argv, std::string_view app_name, const DefineApp& define,
+                     const ProgramOptions& program) {
   auto system = make_real_system();
   const std::string name(app_name);
 
   CLI::App cli{name + ": a snapshot program. Every container runs this same binary."};
+  // Parse errors echo the arguments, which may hold terminal escapes.
+  cli.failure_message([](const CLI::App*, const CLI::Error& e) {
+    return printable(e.what()) + "\nRun with --help for more information.\n";
+  });
   cli.footer(
-      "Exit status: 0 ok, 1 the program failed, 2 the log is unusable, 3 replay diverged from the build\n"
-      "(divergence or manifest mismatch), 4 startup read an input outside the membrane, 64 usage error.\n"
+      "Exit status: 0 ok, 1 the program failed (or its standard output cannot be written), 2 the log is\n"
+      "unusable, 3 replay diverged from the build (divergence or manifest mismatch), 4 startup read an\n"
+      "input outside the membrane, 64 usage error.\n"
       "Without a subcommand, $PERSONA selects `run`.");
   cli.require_subcommand(0, 1);
 
@@ -170,7 +175,7 @@ int run_program(int argc, char** argv, std::string_view app_name, const DefineAp
   if (argc > 1 && argv[1][0] != '-') {
     const std::string_view first = argv[1];
     if (std::find(std::begin(kSubcommands), std::end(kSubcommands), first) == std::end(kSubcommands)) {
-      std::cerr << name << ": unknown subcommand \"" << first << "\"; valid subcommands: build, run, dev, verify, "
+      std::cerr << name << ": unknown subcommand \"" << printable(first) << "\"; valid subcommands: build, run, dev, verify, "
                 << "health, personas (see --help)" << std::endl;
       return kExitUsage;
     }
@@ -191,6 +196,11 @@ int run_program(int argc, char** argv, std::string_view app_name, const DefineAp
 
   try {
     if (*build) {
+      // Empty means self-contained in BuildOptions, but an empty --base-image is a mistake.
+      if (build->count("--base-image") > 0 && base_image.empty()) {
+        throw UsageError("--base-image \"\" is not an image reference (like debian:bookworm-slim); leave the flag out "
+                         "for a self-contained image");
+      }
       BuildOptions options{out_dir,
                            parse_secret_flags(secret_flags),
                            local ? Placement::kLocal : Placement::kContainers,
@@ -270,7 +280,7 @@ int run_program(int argc, char** argv, std::string_view app_name, const DefineAp
       auto reader = LogReader::open(log);
       if (reader->header().app_name != name) {
         throw LogError(LogErrorCode::kNotASnapshotLog,
-                       log.string() + ": recorded by app \"" + reader->header().app_name + "\"");
+                       printable(log.string()) + ": recorded by app \"" + printable(reader->header().app_name) + "\"");
       }
       for (const ComponentEntry& c : reader->manifest().components) {
         if (c.persona.empty()) continue;
@@ -310,6 +320,14 @@ int run_program(int argc, char** argv, std::string_view app_name, const DefineAp
     std::cerr << name << ": " << (status == kExitFailure ? "error: " : "") << e.what() << std::endl;
     return status;
   }
+}
+
+}  // namespace
+
+int run_program(int argc, char** argv, std::string_view app_name, const DefineApp& define,
+                const ProgramOptions& program) {
+  // Output that never reached stdout (a full disk, /dev/full) is an error, --help included.
+  return finish_standard_output(std::string(app_name), run_command_line(argc, argv, app_name, define, program));
 }
 
 }  // namespace snap

@@ -40,6 +40,9 @@ void run_startup(App& app, const DefineApp& define, const std::function<std::str
 // Build and dev: a secret the program requires must have a value.
 void check_required_secrets(App::Private& p);
 
+// Build and dev: every --secret names a declared snap::Secret, else a UsageError listing them.
+void check_supplied_secrets_declared(const App::Private& p);
+
 std::string join(const std::vector<std::string>& items, std::string_view separator = ", ");
 
 }  // namespace snap

@@ -5,6 +5,7 @@
 #include "snap/determinism_guard.h"
 #include "snap/persona.h"
 #include "snap/system.h"
+#include "snap/text.h"
 
 namespace snap {
 
@@ -88,6 +89,17 @@ void check_required_secrets(App::Private& p) {
   }
 }
 
+// A --secret naming no declared snap::Secret would go unused, and a typo would leave the
+// secret it meant unset (or set from elsewhere): refused, naming the declared ones.
+void check_supplied_secrets_declared(const App::Private& p) {
+  for (const auto& [name, value] : p.supplied_secrets) {
+    if (p.required_secrets.count(name)) continue;
+    const std::vector<std::string> declared(p.required_secrets.begin(), p.required_secrets.end());
+    throw UsageError("--secret " + printable(name) + "=...: the program declares no such secret; declared secrets: " +
+                     (declared.empty() ? std::string("(none)") : join(declared)));
+  }
+}
+
 // ---- dev ----
 
 std::unique_ptr<App> start_dev_app(std::string_view name, const DefineApp& define, System& system,
@@ -100,6 +112,7 @@ std::unique_ptr<App> start_dev_app(std::string_view name, const DefineApp& defin
   auto app = std::make_unique<App>(name, std::move(p));
   run_startup(*app, define, [] { return std::string("{}"); }, Placement::kLocal);
   App::Private& priv = AppAccess::of(*app);
+  check_supplied_secrets_declared(priv);
   check_required_secrets(priv);
   priv.end_startup(Phase::kRuntime);
   return app;

@@ -5,11 +5,14 @@
 #include <cerrno>
 #include <cstring>
 
+#include "snap/text.h"
+
 namespace snap::detail {
 
 void throw_log_error(LogErrorCode code, const std::filesystem::path& path,
                      const std::string& detail) {
-  std::string message = path.string();
+  // The path is the user's argument (or a log's): shown printable, never as raw escapes.
+  std::string message = printable(path.string());
   message += ": ";
   message += to_string(code);
   if (!detail.empty()) {

@@ -502,5 +502,90 @@ TEST_F(Lifecycle, ExitStatusTable) {
   EXPECT_EQ(status({"run", "nope", "--log", log}), 64);
 }
 
+// ---- The command line's own reliability ----
+
+// `argv` with its standard output on /dev/full (through sh: the child's stdout is a pipe).
+ProcessResult run_into_full_device(std::vector<std::string> argv, const ProcessOptions& options = {}) {
+  argv.insert(argv.begin(), {"/bin/sh", "-c", "exec \"$0\" \"$@\" >/dev/full"});
+  return testing::run_process(argv, options);
+}
+
+TEST_F(Lifecycle, OutputLostToAFullDeviceIsAnError) {
+  const auto out = outputs_ / "build";
+  ASSERT_EQ(build(out).exit_code, 0);
+  const std::string expected = "lifecycle: cannot write standard output: No space left on device\n";
+  auto listed = run_into_full_device({kApp, "personas", "--log", (out / "snapshot.snaplog").string()});
+  EXPECT_EQ(listed.exit_code, 1);
+  EXPECT_EQ(listed.err, expected);
+  auto help = run_into_full_device({kApp, "--help"});
+  EXPECT_EQ(help.exit_code, 1);
+  EXPECT_EQ(help.err, expected);
+  auto build_help = run_into_full_device({kApp, "build", "--help"});
+  EXPECT_EQ(build_help.exit_code, 1);
+  EXPECT_EQ(build_help.err, expected);
+}
+
+TEST_F(Lifecycle, BaseImageMustBeOneImageReference) {
+  auto build_with = [&](const std::string& image, const std::string& dir) {
+    ProcessOptions o;
+    o.working_directory = workspace_.path();
+    o.environment = std::map<std::string, std::string>{{"LIFECYCLE_USER", "builder"}};
+    return testing::run_process({kApp, "build", "--out", (outputs_ / dir).string(), "--base-image", image}, o);
+  };
+  auto injected = build_with("x\nRUN echo injected", "injected");
+  EXPECT_EQ(injected.exit_code, 64);
+  EXPECT_THAT(injected.err, HasSubstr("--base-image \"x\\nRUN echo injected\" is not an image reference"));
+  EXPECT_FALSE(std::filesystem::exists(outputs_ / "injected")) << "a refused build writes nothing";
+  auto spaced = build_with("debian bookworm", "spaced");
+  EXPECT_EQ(spaced.exit_code, 64);
+  EXPECT_THAT(spaced.err, HasSubstr("--base-image \"debian bookworm\" is not an image reference"));
+  auto empty = build_with("", "empty");
+  EXPECT_EQ(empty.exit_code, 64);
+  EXPECT_THAT(empty.err, HasSubstr("--base-image \"\" is not an image reference"));
+
+  const std::string digest = "registry.local:5000/x/y@sha256:" + std::string(64, 'a');
+  for (const std::string& image : {std::string("debian:bookworm-slim"), digest}) {
+    const std::string dir = image == digest ? "digest" : "tag";
+    auto ok = build_with(image, dir);
+    ASSERT_EQ(ok.exit_code, 0) << image << ": " << ok.err;
+    EXPECT_THAT(testing::read_file(outputs_ / dir / "Dockerfile"), HasSubstr("\nFROM " + image + "\nCOPY image/lib/"));
+  }
+}
+
+TEST_F(Lifecycle, ArgumentsEchoedInErrorsAreEscaped) {
+  const std::string hostile = "\x1b]0;owned\a\x1b[31mred";
+  const std::string shown = "\\x1b]0;owned\\x07\\x1b[31mred";
+  auto sub = testing::run_process({kApp, hostile});
+  EXPECT_EQ(sub.exit_code, 64);
+  EXPECT_THAT(sub.err, HasSubstr("unknown subcommand \"" + shown + "\""));
+  EXPECT_THAT(sub.err, Not(HasSubstr("\x1b")));
+  // CLI11's own parse errors echo arguments too.
+  auto extra = testing::run_process({kApp, "verify", "a.snaplog", hostile});
+  EXPECT_EQ(extra.exit_code, 64);
+  EXPECT_THAT(extra.err, HasSubstr(shown));
+  EXPECT_THAT(extra.err, Not(HasSubstr("\x1b")));
+  // A log path in a LogError.
+  auto missing = testing::run_process({kApp, "personas", "--log", hostile});
+  EXPECT_EQ(missing.exit_code, 2);
+  EXPECT_THAT(missing.err, HasSubstr(shown + ": not found"));
+  EXPECT_THAT(missing.err, Not(HasSubstr("\x1b")));
+  auto replicas = testing::run_process({kApp, "build", "--out", (outputs_ / "r").string(), "--replicas", hostile});
+  EXPECT_EQ(replicas.exit_code, 64);
+  EXPECT_THAT(replicas.err, HasSubstr("not \"" + shown + "\""));
+  EXPECT_THAT(replicas.err, Not(HasSubstr("\x1b")));
+}
+
+TEST_F(Lifecycle, ASecretTheProgramDoesNotDeclareIsAUsageError) {
+  ProcessOptions o;
+  o.working_directory = workspace_.path();
+  auto undeclared =
+      testing::run_process({kApp, "build", "--out", (outputs_ / "s").string(), "--secret", "db-pasword=hunter2"}, o);
+  EXPECT_EQ(undeclared.exit_code, 64);
+  EXPECT_THAT(undeclared.err, HasSubstr("--secret db-pasword=...: the program declares no such secret; "
+                                        "declared secrets: (none)"));
+  EXPECT_THAT(undeclared.err, Not(HasSubstr("hunter2")));
+  EXPECT_FALSE(std::filesystem::exists(outputs_ / "s"));
+}
+
 }  // namespace
 }  // namespace snap

@@ -266,6 +266,38 @@ TEST(DiffTest, UsageAndHelp) {
   EXPECT_THAT(help.out, HasSubstr("Exit status: 0 no differences; 1 the logs differ; 2 a log is unusable"));
 }
 
+// Output the tool could not write is an error, not a silent exit 0.
+TEST(ToolTest, OutputLostToAFullDeviceIsAnError) {
+  const std::string expected = "snapshot: cannot write standard output: No space left on device\n";
+  const std::vector<std::vector<std::string>> commands = {
+      {"inspect", "base/snapshot.snaplog"}, {"inspect", "--json", "base/snapshot.snaplog"}, {"diff", "base", "base-again"},
+      {"graph", "base"},    {"--help"},                                     {"inspect", "--help"}};
+  for (std::vector<std::string> args : commands) {
+    args.insert(args.begin(), {"/bin/sh", "-c", "exec \"$0\" \"$@\" >/dev/full", kSnapshot});
+    for (std::size_t i = 4; i < args.size(); ++i) Builds::ensure(args[i].substr(0, args[i].find('/')));
+    ProcessOptions options;
+    options.working_directory = Builds::root;
+    options.environment = base_env();
+    const ProcessResult r = run_process(args, options);
+    EXPECT_EQ(r.exit_code, 1) << args[4];
+    EXPECT_EQ(r.err, expected) << args[4];
+  }
+}
+
+// A file name is the user's, and may hold terminal escapes: errors show it escaped.
+TEST(ToolTest, ArgumentsEchoedInErrorsAreEscaped) {
+  const std::string hostile = "\x1b[31mno-such\x1b]0;owned\a";
+  const std::string shown = "\\x1b[31mno-such\\x1b]0;owned\\x07";
+  const ProcessResult missing = tool({"inspect", hostile});
+  EXPECT_EQ(missing.exit_code, 2);
+  EXPECT_THAT(missing.err, HasSubstr(shown + ": not found"));
+  EXPECT_THAT(missing.err, Not(HasSubstr("\x1b")));
+  const ProcessResult extra = tool({"diff", "base", "base-again", hostile});
+  EXPECT_EQ(extra.exit_code, 64);
+  EXPECT_THAT(extra.err, HasSubstr(shown));
+  EXPECT_THAT(extra.err, Not(HasSubstr("\x1b")));
+}
+
 TEST(GraphTest, DotForTheShopIsGolden) {
   const ProcessResult r = tool({"graph", "base"});
   ASSERT_EQ(r.exit_code, 0) << r.err;

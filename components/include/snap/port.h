@@ -6,6 +6,10 @@
 // through the membrane, so every container replays the same number. A removed Port keeps
 // its number reserved; adding it back returns the same number.
 //
+// A --local build's personas share this host's ports, so it also skips the numbers other
+// --local builds on this host hold (replay/src/local_ports.h): two apps built --local get
+// different numbers, and a kept number another --local build holds moves to a free one.
+//
 // Thread safety: immutable after construction.
 #pragma once
 
