@@ -1,6 +1,10 @@
 // snap/json_struct.h: every supported shape round-trips exactly; unknown fields are
-// ignored; a missing or mistyped field is named with its path and the expected type.
+// ignored; a missing or mistyped field is named with its path and the expected type;
+// non-finite numbers are refused both ways; one nesting limit, kJsonMaxDepth.
 #include "snap/json_struct.h"
+
+#include <cmath>
+#include <limits>
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
@@ -122,6 +126,60 @@ TEST(JsonStruct, TextThatIsNotOneJsonValueIsRefused) {
   }
   EXPECT_THROW(decode_json<Inner>(R"({"city":)"), JsonError);
   EXPECT_THROW(decode_json<Inner>(""), JsonError);
+}
+
+TEST(JsonStruct, NumbersTooLargeForTheirTypeAreRefusedNamingTheField) {
+  // The parser reads 1e999999 as an infinity.
+  EXPECT_EQ(error_of(R"({"name":"n","count":1,"flag":true,"ratio":1e999999})"),
+            "$.ratio: expected finite number, got number out of range");
+  EXPECT_EQ(error_of(R"({"name":"n","count":1,"flag":true,"ratio":-1e999999})"),
+            "$.ratio: expected finite number, got number out of range");
+  EXPECT_THROW(decode_json<double>("1e999999"), JsonError);
+  EXPECT_EQ(decode_json<double>("1e308"), 1e308);
+  EXPECT_THROW(decode_json<float>("1e300"), JsonError);  // a double, but no float
+  EXPECT_EQ(decode_json<float>("1e38"), 1e38f);
+  EXPECT_THROW(decode_json<boost::json::value>("[1,{\"a\":1e999999}]"), JsonError);
+}
+
+TEST(JsonStruct, NonFiniteNumbersAreNotWritten) {
+  const auto error_of_encoding = [](const auto& value) -> std::string {
+    try {
+      return "(no error) " + encode_json(value);
+    } catch (const JsonError& e) {
+      return e.what();
+    }
+  };
+  Outer o;
+  o.ratio = std::numeric_limits<double>::infinity();
+  EXPECT_EQ(error_of_encoding(o), "$.ratio: not JSON: a non-finite number (JSON has no NaN or infinity)");
+  EXPECT_EQ(error_of_encoding(std::vector<double>{1, std::nan("")}),
+            "$[1]: not JSON: a non-finite number (JSON has no NaN or infinity)");
+  EXPECT_EQ(error_of_encoding(std::map<std::string, float>{{"k", -std::numeric_limits<float>::infinity()}}),
+            "$.k: not JSON: a non-finite number (JSON has no NaN or infinity)");
+  EXPECT_EQ(error_of_encoding(boost::json::value{{"a", boost::json::array{1, std::nan("")}}}),
+            "$.a[1]: not JSON: a non-finite number (JSON has no NaN or infinity)");
+  EXPECT_THROW(to_json(o), JsonError);
+}
+
+std::string nested(std::size_t levels) { return std::string(levels, '[') + std::string(levels, ']'); }
+
+TEST(JsonStruct, DocumentsNestUpToKJsonMaxDepth) {
+  EXPECT_NO_THROW(decode_json<boost::json::value>(nested(kJsonMaxDepth)));
+  EXPECT_NO_THROW(parse_json(nested(kJsonMaxDepth)));
+  try {
+    decode_json<boost::json::value>(nested(kJsonMaxDepth + 1));
+    FAIL() << "no error";
+  } catch (const JsonError& e) {
+    EXPECT_EQ(e.path(), "$");
+    EXPECT_EQ(e.problem(), "nested deeper than 32 arrays and objects (kJsonMaxDepth) at offset 32");
+  }
+  EXPECT_THROW(parse_json(nested(kJsonMaxDepth + 1)), JsonError);
+}
+
+TEST(JsonStruct, TheNestingLimitCountsFieldsThatAreIgnored) {
+  // The object is level 1, so its field may nest kJsonMaxDepth - 1 more.
+  EXPECT_EQ(decode_json<Inner>(R"({"city":"x","ignored":)" + nested(kJsonMaxDepth - 1) + "}").city, "x");
+  EXPECT_THROW(decode_json<Inner>(R"({"city":"x","ignored":)" + nested(kJsonMaxDepth) + "}"), JsonError);
 }
 
 }  // namespace

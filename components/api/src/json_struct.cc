@@ -2,6 +2,7 @@
 
 #include <boost/json/parser.hpp>
 
+#include <cmath>
 #include <utility>
 #include <vector>
 
@@ -52,20 +53,54 @@ void fail(const Path& path, std::string_view expected, const boost::json::value&
 
 void fail_missing(const Path& path) { throw JsonError(path.str(), "missing"); }
 
+void fail_out_of_range(const Path& path) { throw JsonError(path.str(), "expected finite number, got number out of range"); }
+
+void fail_not_finite(const Path& path) {
+  throw JsonError(path.str(), "not JSON: a non-finite number (JSON has no NaN or infinity)");
+}
+
+void check_finite(const boost::json::value& v, const Path& path) {
+  switch (v.kind()) {
+    case boost::json::kind::double_:
+      if (!std::isfinite(v.get_double())) fail_not_finite(path);
+      return;
+    case boost::json::kind::array: {
+      const auto& array = v.get_array();
+      for (std::size_t i = 0; i < array.size(); ++i) check_finite(array[i], Path{&path, {}, i});
+      return;
+    }
+    case boost::json::kind::object:
+      for (const auto& [key, element] : v.get_object()) check_finite(element, Path{&path, key, SIZE_MAX});
+      return;
+    default:
+      return;
+  }
+}
+
 }  // namespace json_detail
 
 namespace {
+boost::json::parse_options limits() {
+  boost::json::parse_options options;
+  options.max_depth = kJsonMaxDepth;
+  return options;
+}
+
 boost::json::value parse_with(std::string_view text, boost::json::parser& parser) {
   boost::system::error_code ec;
   // write(), not write_some(): the text must be one whole value, nothing after it.
   const std::size_t used = parser.write(text.data(), text.size(), ec);
+  if (ec == boost::json::error::too_deep) {
+    throw JsonError("$", "nested deeper than " + std::to_string(kJsonMaxDepth) +
+                             " arrays and objects (kJsonMaxDepth) at offset " + std::to_string(used));
+  }
   if (ec) throw JsonError("$", "not JSON: " + ec.message() + " at offset " + std::to_string(used));
   return parser.release();
 }
 }  // namespace
 
 boost::json::value parse_json(std::string_view text) {
-  boost::json::parser parser;
+  boost::json::parser parser(boost::json::storage_ptr(), limits());
   return parse_with(text, parser);
 }
 
@@ -73,7 +108,7 @@ namespace json_detail {
 boost::json::value parse_into(std::string_view text, Scratch& scratch) {
   // The constructor's storage is for the parser's own temporaries; reset() sets the
   // document's.
-  boost::json::parser parser(boost::json::storage_ptr(), {}, scratch.parser_stack, sizeof scratch.parser_stack);
+  boost::json::parser parser(boost::json::storage_ptr(), limits(), scratch.parser_stack, sizeof scratch.parser_stack);
   parser.reset(boost::json::storage_ptr(&scratch.memory));
   return parse_with(text, parser);
 }

@@ -9,7 +9,10 @@
 // Supported: bool, integers (range-checked), float/double, std::string (UTF-8, NUL and
 // non-ASCII kept exactly), std::optional<T>, std::vector<T>, std::map<std::string, T>,
 // boost::json::value (passed through), and structs described with BOOST_DESCRIBE_STRUCT
-// (public members; bases are not followed), nested to any depth.
+// (public members; bases are not followed).
+//
+// Limits on what is read: a document nests at most kJsonMaxDepth (32) arrays and objects,
+// counted over the whole text, fields the struct ignores included; numbers are finite.
 //
 // Decoding is tolerant where old and new programs must interoperate and strict where
 // data would be lost:
@@ -20,11 +23,18 @@
 //    own conversion would say only "array size does not match target size";
 //  - a std::optional may be absent or null (both read as empty); an empty optional is
 //    written by leaving the field out;
-//  - 0, false and "" are values like any other: written and read back exactly.
+//  - 0, false and "" are values like any other: written and read back exactly;
+//  - JSON has no NaN or infinity: a number too large for its type (1e999999 for a
+//    double, 1e300 for a float) throws JsonError on decode ("$.score: expected finite
+//    number, got number out of range"), and encoding a NaN or an infinity, in a field or
+//    inside a passed-through boost::json::value, throws JsonError naming the field
+//    ("$.score: not JSON: a non-finite number") instead of writing `Infinity`.
 //
 // Thread safety: free functions over the caller's values.
 #pragma once
 
+#include <cmath>
+#include <cstddef>
 #include <cstdint>
 #include <limits>
 #include <map>
@@ -43,6 +53,14 @@
 #include <boost/mp11/algorithm.hpp>
 
 namespace snap {
+
+// Deepest nesting of arrays and objects in a document that decode_json and parse_json
+// accept (a top-level object is depth 1). Deeper is JsonError "$: nested deeper than 32
+// arrays and objects (kJsonMaxDepth) at offset N". It bounds the parser's work stack and
+// the recursion that destroys, copies and writes a parsed document; typed requests nest
+// a few levels. Counted over the whole text, because fields that are then ignored are
+// parsed too. Bump it together with docs/api.md ("The wire format").
+inline constexpr std::size_t kJsonMaxDepth = 32;
 
 // A JSON document that does not fit the expected type. what() is
 // "PATH: expected TYPE, got KIND" (or "...: missing"); the path starts at the
@@ -71,6 +89,10 @@ struct Path {
 
 [[noreturn]] void fail(const Path& path, std::string_view expected, const boost::json::value& got);
 [[noreturn]] void fail_missing(const Path& path);
+[[noreturn]] void fail_out_of_range(const Path& path);
+[[noreturn]] void fail_not_finite(const Path& path);
+// Throws fail_not_finite at the first NaN or infinity inside `v`.
+void check_finite(const boost::json::value& v, const Path& path);
 
 template <typename T> struct is_optional : std::false_type {};
 template <typename T> struct is_optional<std::optional<T>> : std::true_type {};
@@ -83,13 +105,13 @@ template <typename T>
 constexpr bool is_described_struct = boost::describe::has_describe_members<T>::value && std::is_class_v<T>;
 
 template <typename T>
-void write(const T& in, boost::json::value& out);
+void write(const T& in, const Path& path, boost::json::value& out);
 
 template <typename T>
 void read(const boost::json::value& in, const Path& path, T& out);
 
 template <typename T>
-void write(const T& in, boost::json::value& out) {
+void write(const T& in, const Path& path, boost::json::value& out) {
   if constexpr (std::is_same_v<T, bool>) {
     out = in;
   } else if constexpr (std::is_integral_v<T> && std::is_signed_v<T>) {
@@ -97,24 +119,26 @@ void write(const T& in, boost::json::value& out) {
   } else if constexpr (std::is_integral_v<T>) {
     out = static_cast<std::uint64_t>(in);
   } else if constexpr (std::is_floating_point_v<T>) {
+    if (!std::isfinite(in)) fail_not_finite(path);
     out = static_cast<double>(in);
   } else if constexpr (std::is_same_v<T, std::string>) {
     out.emplace_string().assign(in.data(), in.size());
   } else if constexpr (std::is_same_v<T, boost::json::value>) {
+    check_finite(in, path);
     out = in;
   } else if constexpr (is_optional<T>::value) {
     if (in) {
-      write(*in, out);
+      write(*in, path, out);
     } else {
       out = nullptr;
     }
   } else if constexpr (is_vector<T>::value) {
     auto& array = out.emplace_array();
     array.reserve(in.size());
-    for (const typename T::value_type& element : in) write(element, array.emplace_back(nullptr));
+    for (std::size_t i = 0; i < in.size(); ++i) write(in[i], Path{&path, {}, i}, array.emplace_back(nullptr));
   } else if constexpr (is_string_map<T>::value) {
     auto& object = out.emplace_object();
-    for (const auto& [key, element] : in) write(element, object[key]);
+    for (const auto& [key, element] : in) write(element, Path{&path, key, SIZE_MAX}, object[key]);
   } else if constexpr (is_described_struct<T>) {
     auto& object = out.emplace_object();
     boost::mp11::mp_for_each<boost::describe::describe_members<T, boost::describe::mod_public>>([&](auto member) {
@@ -122,7 +146,7 @@ void write(const T& in, boost::json::value& out) {
       if constexpr (is_optional<std::decay_t<decltype(field)>>::value) {
         if (!field) return;  // absent, not null: what an old reader expects least
       }
-      write(field, object[member.name]);
+      write(field, Path{&path, member.name, SIZE_MAX}, object[member.name]);
     });
   } else {
     static_assert(sizeof(T) == 0, "snap JSON: unsupported type; describe the struct with BOOST_DESCRIBE_STRUCT");
@@ -153,7 +177,13 @@ void read(const boost::json::value& in, const Path& path, T& out) {
     }
   } else if constexpr (std::is_floating_point_v<T>) {
     if (in.is_double()) {
-      out = static_cast<T>(in.get_double());
+      // The parser reads a number too large for a double as an infinity; a double too
+      // large for a float would become one (and the conversion is undefined).
+      const double d = in.get_double();
+      if (!std::isfinite(d) || std::fabs(d) > static_cast<double>(std::numeric_limits<T>::max())) {
+        fail_out_of_range(path);
+      }
+      out = static_cast<T>(d);
     } else if (in.is_int64()) {
       out = static_cast<T>(in.get_int64());
     } else if (in.is_uint64()) {
@@ -165,6 +195,7 @@ void read(const boost::json::value& in, const Path& path, T& out) {
     if (!in.is_string()) fail(path, "string", in);
     out.assign(in.get_string().data(), in.get_string().size());
   } else if constexpr (std::is_same_v<T, boost::json::value>) {
+    check_finite(in, path);
     out = in;
   } else if constexpr (is_optional<T>::value) {
     if (in.is_null()) {
@@ -212,10 +243,11 @@ void read(const boost::json::value& in, const Path& path, T& out) {
 
 }  // namespace json_detail
 
+// Throws JsonError naming the first NaN or infinity (JSON has neither).
 template <typename T>
 boost::json::value to_json(const T& value) {
   boost::json::value out;
-  json_detail::write(value, out);
+  json_detail::write(value, json_detail::Path{}, out);
   return out;
 }
 
@@ -238,16 +270,18 @@ struct Scratch {
 boost::json::value parse_into(std::string_view text, Scratch& scratch);
 }  // namespace json_detail
 
+// Throws JsonError as to_json.
 template <typename T>
 std::string encode_json(const T& value) {
   json_detail::Scratch scratch;
   boost::json::value out(&scratch.memory);
-  json_detail::write(value, out);
+  json_detail::write(value, json_detail::Path{}, out);
   return boost::json::serialize(out);
 }
 
 // Parses `text` and converts it. Throws JsonError with path "$" when the text is not
-// JSON (problem: "not JSON: <parser's reason> at offset N"), else as from_json.
+// JSON (problem: "not JSON: <parser's reason> at offset N") or nests deeper than
+// kJsonMaxDepth, else as from_json.
 boost::json::value parse_json(std::string_view text);
 template <typename T>
 T decode_json(std::string_view text) {
