@@ -1,7 +1,9 @@
 // The server's limits under hostile clients on loopback, each bounded in time: oversize
 // body 413, oversize headers 431, malformed request 400, a slowloris client cut off,
-// 1,000 held connections, the connection cap; after each, a normal call still works.
-// And graceful stop on a real SIGTERM through the lifecycle.
+// 1,000 held connections, the connection cap, the budget for bodies in flight; request
+// framing (Transfer-Encoding smuggling, HEAD), non-finite numbers and the JSON nesting
+// limit as they arrive on the wire; after each, a normal call still works. And graceful
+// stop on a real SIGTERM through the lifecycle.
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <poll.h>
@@ -10,6 +12,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <future>
 
 #include <gmock/gmock.h>
@@ -20,8 +23,30 @@
 namespace snap::apitest {
 namespace {
 
+using ::testing::EndsWith;
 using ::testing::HasSubstr;
+using ::testing::Not;
 using ::testing::StartsWith;
+
+std::size_t count_of(std::string_view text, std::string_view what) {
+  std::size_t n = 0;
+  for (auto at = text.find(what); at != std::string_view::npos; at = text.find(what, at + 1)) ++n;
+  return n;
+}
+
+std::string post(std::string_view path, std::string_view body, std::string_view more_headers = "") {
+  return "POST " + std::string(path) + " HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n" +
+         std::string(more_headers) + "Content-Length: " + std::to_string(body.size()) + "\r\n\r\n" + std::string(body);
+}
+
+// A Person's JSON with `extra` as an ignored field, padded with spaces to `size` bytes.
+std::string person_json(std::string_view extra = "", std::size_t size = 0) {
+  std::string out = R"({"name":"n","age":1,"admin":false,"score":0.5,"tags":[],"address":{"city":"c"},"past":[])";
+  if (!extra.empty()) out += R"(,"extra":)" + std::string(extra);
+  out += "}";
+  if (out.size() < size) out.append(size - out.size(), ' ');
+  return out;
+}
 
 // A raw TCP client: the abuse the typed client would never send.
 class RawSocket {
@@ -38,6 +63,7 @@ class RawSocket {
   }
   RawSocket(RawSocket&& o) noexcept : fd_(std::exchange(o.fd_, -1)), connected_(o.connected_) {}
   bool connected() const { return connected_; }
+  int fd() const { return fd_; }
 
   // False when the peer has closed (EPIPE/ECONNRESET).
   bool send(std::string_view bytes) {
@@ -224,6 +250,146 @@ TEST_F(Abuse, ConnectionsOverTheCapAreClosedAtOnce) {
   EXPECT_TRUE(refused);
   EXPECT_LE(held.size(), kTightMaxConnections);
   held.clear();  // TearDown's ping is idempotent: it retries until the server has seen these close
+}
+
+TEST_F(Abuse, TransferEncodingNotEndingInChunkedIs400AndWhatFollowsIsNotRun) {
+  for (const std::string coding : {"gzip", "identity", "chunked, identity"}) {
+    SCOPED_TRACE(coding);
+    const std::string marker = "smuggled past " + coding;
+    // Read as an empty body, the rest would be a second request: one that writes a note.
+    const std::string smuggled = post("/notes", R"({"text":")" + marker + R"("})");
+    RawSocket s(d().api_port());
+    ASSERT_TRUE(s.connected());
+    ASSERT_TRUE(s.send("POST /notes HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: " + coding + "\r\n\r\n" + smuggled));
+    const std::string response = s.read_all(std::chrono::milliseconds(5'000));
+    EXPECT_THAT(response, StartsWith("HTTP/1.1 400 "));
+    EXPECT_THAT(response, EndsWith(R"({"code":"invalid_argument","message":"malformed HTTP request: Transfer-Encoding \")" +
+                                   coding + R"(\" does not end in a single chunked, so the body's length is unknown"})"));
+    EXPECT_EQ(count_of(response, "HTTP/1.1 "), 1u) << response;
+    EXPECT_TRUE(s.closed_within(std::chrono::milliseconds(0))) << "the connection was kept open";
+    std::lock_guard lock(d().shared().mutex);
+    const auto& notes = d().shared().notes;
+    EXPECT_EQ(std::find(notes.begin(), notes.end(), marker), notes.end()) << "the smuggled request ran";
+  }
+}
+
+TEST_F(Abuse, TransferCodingsBeforeChunkedAre501) {
+  RawSocket s(d().api_port());
+  ASSERT_TRUE(s.connected());
+  const std::string body = person_json();
+  char size[32];
+  std::snprintf(size, sizeof size, "%zx\r\n", body.size());
+  s.send("POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip, chunked\r\n\r\n" + std::string(size) + body +
+         "\r\n0\r\n\r\n");
+  const std::string response = s.read_all(std::chrono::milliseconds(5'000));
+  EXPECT_THAT(response, StartsWith("HTTP/1.1 501 "));
+  EXPECT_THAT(response, EndsWith(R"({"code":"unimplemented","message":"Transfer-Encoding \"gzip, chunked\": only chunked is supported"})"));
+}
+
+TEST_F(Abuse, HeadIsAnsweredWithTheHeadersOfGetAndNoBody) {
+  RawSocket s(d().api_port());
+  ASSERT_TRUE(s.connected());
+  // Pipelined on one keep-alive connection: a body after the HEAD response would be read
+  // as the start of the next response.
+  s.send("HEAD /healthz HTTP/1.1\r\nHost: x\r\n\r\nHEAD /zeros HTTP/1.1\r\nHost: x\r\n\r\n"
+         "GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+  const std::string all = s.read_all(std::chrono::milliseconds(5'000));
+  const auto first_end = all.find("\r\n\r\n");
+  ASSERT_NE(first_end, std::string::npos) << all;
+  const std::string first = all.substr(0, first_end + 4);
+  EXPECT_THAT(first, StartsWith("HTTP/1.1 200 "));
+  EXPECT_THAT(first, HasSubstr("Content-Length: 15\r\n"));  // what GET's {"status":"ok"} has
+  const std::string rest = all.substr(first_end + 4);
+  ASSERT_THAT(rest, StartsWith("HTTP/1.1 200 ")) << all;
+  const auto second_end = rest.find("\r\n\r\n");
+  ASSERT_NE(second_end, std::string::npos) << all;
+  EXPECT_THAT(rest.substr(0, second_end), HasSubstr("Content-Type: application/json"));
+  EXPECT_EQ(rest.substr(0, second_end).find("{"), std::string::npos);
+  const std::string third = rest.substr(second_end + 4);
+  EXPECT_THAT(third, StartsWith("HTTP/1.1 200 ")) << all;
+  EXPECT_THAT(third, EndsWith("\r\n\r\n{\"status\":\"ok\"}"));
+}
+
+TEST_F(Abuse, AnInfiniteNumberOnTheWireIs400NamingTheField) {
+  RawSocket s(d().api_port());
+  ASSERT_TRUE(s.connected());
+  std::string body = person_json();
+  body.replace(body.find("0.5"), 3, "1e999999");
+  s.send(post("/echo", body, "Connection: close\r\n"));
+  const std::string response = s.read_all(std::chrono::milliseconds(5'000));
+  EXPECT_THAT(response, StartsWith("HTTP/1.1 400 "));
+  EXPECT_THAT(response, EndsWith(R"({"code":"invalid_argument","message":"request body: $.score: expected finite number, got number out of range"})"));
+}
+
+TEST_F(Abuse, ANonFiniteResponseIs500InternalAndNeverInfinityOnTheWire) {
+  RawSocket s(d().api_port());
+  ASSERT_TRUE(s.connected());
+  s.send("GET /infinite HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+  const std::string response = s.read_all(std::chrono::milliseconds(5'000));
+  EXPECT_THAT(response, StartsWith("HTTP/1.1 500 "));
+  EXPECT_THAT(response, EndsWith(R"j({"code":"internal","message":"response body: $.score: not JSON: a non-finite number (JSON has no NaN or infinity)"})j"));
+  EXPECT_THAT(response, Not(HasSubstr("Infinity")));
+}
+
+TEST_F(Abuse, JsonNestedToTheLimitIsReadAndOneDeeperIs400) {
+  // The request object is level 1; an ignored field's value counts like any other.
+  const auto nested = [](std::size_t levels) { return std::string(levels, '[') + std::string(levels, ']'); };
+  {
+    RawSocket s(d().api_port());
+    ASSERT_TRUE(s.connected());
+    s.send(post("/echo", person_json(nested(kJsonMaxDepth - 1)), "Connection: close\r\n"));
+    EXPECT_THAT(s.read_all(std::chrono::milliseconds(5'000)), StartsWith("HTTP/1.1 200 "));
+  }
+  RawSocket s(d().api_port());
+  ASSERT_TRUE(s.connected());
+  const std::string body = person_json(nested(kJsonMaxDepth));
+  s.send(post("/echo", body, "Connection: close\r\n"));
+  const std::string response = s.read_all(std::chrono::milliseconds(5'000));
+  EXPECT_THAT(response, StartsWith("HTTP/1.1 400 "));
+  EXPECT_THAT(response, HasSubstr(R"({"code":"invalid_argument","message":"request body: $: nested deeper than 32 arrays and objects (kJsonMaxDepth) at offset )"));
+}
+
+TEST_F(Abuse, BodiesOverTheBudgetInFlightAre503AndTheBudgetComesBack) {
+  // Two requests whose bodies do not fit the budget together, each sent but for its end:
+  // whichever the server reads second is refused at once; the first is served when its
+  // body is complete. Once per framing: Content-Length (taken before the body is read)
+  // and chunked (taken as it arrives).
+  struct Partial {
+    std::string start, rest;
+  };
+  const std::string body = person_json("", 1000);
+  const Partial by_length{post("/echo", body).substr(0, post("/echo", body).size() - 10),
+                          body.substr(body.size() - 10)};
+  const std::string chunk = person_json("", 600);
+  char size[32];
+  std::snprintf(size, sizeof size, "%zx\r\n", chunk.size());
+  const Partial chunked{"POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n" + std::string(size) + chunk,
+                        "\r\n0\r\n\r\n"};
+  static_assert(1000 + 600 > kTightBodyBudget && 1000 <= kTightBodyBudget);
+
+  for (const Partial* second : {&by_length, &chunked}) {
+    SCOPED_TRACE(second == &chunked ? "chunked" : "content-length");
+    const Partial* parts[2] = {&by_length, second};
+    RawSocket sockets[2] = {RawSocket(d().tight_port()), RawSocket(d().tight_port())};
+    for (int i = 0; i < 2; ++i) {
+      ASSERT_TRUE(sockets[i].connected());
+      ASSERT_TRUE(sockets[i].send(parts[i]->start));
+    }
+    pollfd p[2] = {{sockets[0].fd(), POLLIN, 0}, {sockets[1].fd(), POLLIN, 0}};
+    ASSERT_GT(::poll(p, 2, 10'000), 0) << "neither request was refused";
+    const int refused = (p[0].revents & POLLIN) != 0 ? 0 : 1;
+    const int held = 1 - refused;
+    const std::string response = sockets[refused].read_all(std::chrono::milliseconds(5'000));
+    EXPECT_THAT(response, StartsWith("HTTP/1.1 503 "));
+    EXPECT_THAT(response, HasSubstr("Retry-After: 1\r\n"));
+    EXPECT_THAT(response, EndsWith(R"({"code":"resource_exhausted","message":"request bodies in flight over the server's budget of 1536 bytes; retry later"})"));
+
+    ASSERT_TRUE(sockets[held].send(parts[held]->rest));
+    EXPECT_THAT(sockets[held].read_response(), StartsWith("HTTP/1.1 200 "));
+    // Its share was given back once it was handled: a body at the limit fits now.
+    ASSERT_TRUE(sockets[held].send(post("/echo", person_json("", kTightBodyLimit), "Connection: close\r\n")));
+    EXPECT_THAT(sockets[held].read_all(std::chrono::milliseconds(5'000)), StartsWith("HTTP/1.1 200 "));
+  }
 }
 
 TEST(GracefulStop, ARequestInFlightAtSigtermCompletesAndNewConnectionsAreRefused) {

@@ -119,6 +119,20 @@ TEST_P(Transports, MissingOrMistypedRequestFieldIsInvalidArgumentNamingIt) {
   EXPECT_THAT(not_json.message(), HasSubstr("request body: $: not JSON: "));
 }
 
+TEST_P(Transports, ANonFiniteNumberIsRefusedBothWays) {
+  // In: a number too large for the double it is read into (the parser's infinity).
+  const ApiError in = error_of([&] {
+    e().api->call(ctx(), e().echo.route(),
+                  R"({"name":"n","age":1,"admin":false,"score":1e999999,"tags":[],"address":{"city":"c"},"past":[]})");
+  });
+  EXPECT_EQ(in.code(), ErrorCode::kInvalidArgument);
+  EXPECT_EQ(in.message(), "request body: $.score: expected finite number, got number out of range");
+  // Out: a handler's infinity is the server's error, never `Infinity` on the wire.
+  const ApiError out = error_of([&] { e().infinite(ctx()); });
+  EXPECT_EQ(out.code(), ErrorCode::kInternal);
+  EXPECT_EQ(out.message(), "response body: $.score: not JSON: a non-finite number (JSON has no NaN or infinity)");
+}
+
 TEST_P(Transports, CallingAServerThePersonaDoesNotUseIsAUsesError) {
   try {
     e().echo(d().stranger(), Person{});
@@ -218,6 +232,11 @@ TEST(ApiServerDeclaration, BadOptionsAreRefusedAtStartup) {
   ApiServerOptions zero;
   zero.body_limit = 0;
   EXPECT_EQ(refused(zero), "ApiServer opts.api: body_limit, header_limit and max_connections must be > 0");
+  ApiServerOptions small_budget;
+  small_budget.body_budget = small_budget.body_limit - 1;
+  EXPECT_EQ(refused(small_budget),
+            "ApiServer opts.api: body_budget (1048575) must be at least body_limit (1048576): a body at the limit "
+            "could never be read");
 }
 
 TEST(ApiServerDeclaration, EndpointsCannotBeAddedAfterStartup) {

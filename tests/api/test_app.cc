@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <fstream>
+#include <limits>
 #include <stdexcept>
 
 #include <boost/json.hpp>
@@ -54,11 +55,17 @@ void define_test_app(App& app, Endpoints& out, Shared& shared) {
     s->changed.wait(lock, [s] { return s->slow_released; });
     return std::string("finished");
   });
+  out.infinite = api.endpoint<void, Person>("GET", "/infinite", [] {
+    Person p;
+    p.score = std::numeric_limits<double>::infinity();
+    return p;
+  });
 
   ApiServerOptions tight_options;
   tight_options.body_limit = kTightBodyLimit;
   tight_options.header_limit = kTightHeaderLimit;
   tight_options.max_connections = kTightMaxConnections;
+  tight_options.body_budget = kTightBodyBudget;
   tight_options.request_timeout = std::chrono::milliseconds(1'000);
   tight_options.threads = 2;
   auto& tight = app.add<ApiServer>("tight", tight_options);

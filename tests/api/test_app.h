@@ -82,6 +82,7 @@ struct Endpoints {
   Endpoint<Strict, int> strict;
   Endpoint<void, std::string> whoami;
   Endpoint<void, std::string> slow;
+  Endpoint<void, Person> infinite;  // a score of +infinity, which JSON cannot hold
   Endpoint<Person, Person> tight_echo;
   Endpoint<void, std::string> tight_ping;  // idempotent
 };
@@ -90,7 +91,11 @@ inline constexpr const char* kAppName = "apitest";
 // tight's limits, small enough for abuse tests to reach quickly.
 inline constexpr std::size_t kTightBodyLimit = 1024;
 inline constexpr std::size_t kTightHeaderLimit = 2048;
-inline constexpr std::size_t kTightMaxConnections = 4;
+// Room for the body-budget test's two connections while the previous test's last ones
+// are still being closed.
+inline constexpr std::size_t kTightMaxConnections = 8;
+// One body at the limit fits; a second one at once does not.
+inline constexpr std::size_t kTightBodyBudget = kTightBodyLimit * 3 / 2;
 
 void define_test_app(App& app, Endpoints& out, Shared& shared);
 

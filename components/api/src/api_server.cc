@@ -80,7 +80,9 @@ struct ApiServer::State {
       if (out.empty()) return {204, {}};
       return {200, std::move(out)};
     } catch (const ApiError& e) {
-      logger->debug("{} {}: {}", route.method, route.path, e.what());
+      // internal is the server's own fault (a response with no JSON form): worth a warning.
+      logger->log(e.code() == ErrorCode::kInternal ? spdlog::level::warn : spdlog::level::debug, "{} {}: {}",
+                  route.method, route.path, e.what());
       return {http_status(e.code()), error_body(e.code(), e.message())};
     } catch (const std::exception& e) {
       logger->warn("{} {}: internal error: {}", route.method, route.path, e.what());
@@ -98,6 +100,10 @@ void throw_bad_request(const JsonError& e) {
   throw ApiError(ErrorCode::kInvalidArgument, "request body: " + std::string(e.what()));
 }
 
+void throw_unencodable_response(const JsonError& e) {
+  throw ApiError(ErrorCode::kInternal, "response body: " + std::string(e.what()));
+}
+
 void throw_bad_response(const ApiServer& server, std::size_t route, const JsonError& e) {
   throw ApiError(ErrorCode::kInternal,
                  "response of " + server.describe_route(route) + " does not fit the response type: " + e.what());
@@ -112,6 +118,11 @@ ApiServer::ApiServer(const Init& init, ApiServerOptions options)
       state_(std::make_unique<State>()) {
   if (options_.body_limit == 0 || options_.header_limit == 0 || options_.max_connections == 0) {
     throw std::invalid_argument("ApiServer " + id().str() + ": body_limit, header_limit and max_connections must be > 0");
+  }
+  if (options_.body_budget < options_.body_limit) {
+    throw std::invalid_argument("ApiServer " + id().str() + ": body_budget (" + std::to_string(options_.body_budget) +
+                                ") must be at least body_limit (" + std::to_string(options_.body_limit) +
+                                "): a body at the limit could never be read");
   }
   if (!options_.log_level.empty() && spdlog::level::from_str(options_.log_level) == spdlog::level::off &&
       options_.log_level != "off") {

@@ -43,6 +43,125 @@ std::string error_body(ErrorCode code, std::string_view message) {
   return boost::json::serialize(o);
 }
 
+// The bytes of request bodies all connections hold at once (ApiServerOptions::body_budget).
+// body_limit bounds one body; without this, max_connections clients each sending a body
+// just under it make the server hold max_connections x body_limit (4 GiB by default).
+class BodyBudget {
+ public:
+  explicit BodyBudget(std::size_t capacity) : capacity_(capacity) {}
+  // Takes `n` bytes, or nothing and false when that would go over the budget.
+  bool take(std::size_t n) {
+    std::size_t used = used_.load(std::memory_order_relaxed);
+    do {
+      if (n > capacity_ - used) return false;
+    } while (!used_.compare_exchange_weak(used, used + n, std::memory_order_relaxed));
+    return true;
+  }
+  void give_back(std::size_t n) { used_.fetch_sub(n, std::memory_order_relaxed); }
+  std::size_t capacity() const { return capacity_; }
+
+ private:
+  const std::size_t capacity_;
+  std::atomic<std::size_t> used_{0};
+};
+
+// A request body as a string whose bytes are taken from the server's BodyBudget as they
+// become known (the whole Content-Length before any of it is read; a chunked body as it
+// arrives) and given back when the request is destroyed (Session: once it has been
+// handled, before the response is written to a client that may read it slowly). Over the
+// budget, the read stops
+// with `over_budget` set. Otherwise http::string_body.
+struct BudgetedBody {
+  struct value_type {
+    value_type() = default;
+    value_type(const value_type&) = delete;
+    value_type& operator=(const value_type&) = delete;
+    ~value_type() {
+      if (taken != 0) budget->give_back(taken);
+    }
+    std::string text;
+    BodyBudget* budget = nullptr;  // set before the read; outlives every request
+    std::size_t taken = 0;
+    bool over_budget = false;
+  };
+
+  class reader {
+   public:
+    template <bool isRequest, class Fields>
+    reader(http::header<isRequest, Fields>&, value_type& body) : body_(body) {}
+
+    void init(const boost::optional<std::uint64_t>& length, beast::error_code& ec) {
+      ec = {};
+      if (!length || *length == 0) return;
+      known_length_ = true;
+      // The parser has checked it against body_limit already.
+      if (!take(static_cast<std::size_t>(*length), ec)) return;
+      body_.text.reserve(static_cast<std::size_t>(*length));
+    }
+
+    template <class ConstBufferSequence>
+    std::size_t put(const ConstBufferSequence& buffers, beast::error_code& ec) {
+      ec = {};
+      const std::size_t extra = beast::buffer_bytes(buffers);
+      if (!known_length_ && !take(extra, ec)) return 0;
+      const std::size_t size = body_.text.size();
+      body_.text.resize(size + extra);
+      net::buffer_copy(net::buffer(body_.text.data() + size, extra), buffers);
+      return extra;
+    }
+
+    void finish(beast::error_code& ec) { ec = {}; }
+
+   private:
+    bool take(std::size_t n, beast::error_code& ec) {
+      if (body_.budget->take(n)) {
+        body_.taken += n;
+        return true;
+      }
+      body_.over_budget = true;
+      ec = net::error::no_buffer_space;  // what on_read sees; over_budget says why
+      return false;
+    }
+
+    value_type& body_;
+    bool known_length_ = false;
+  };
+};
+
+// Why a request's Transfer-Encoding cannot be served (status 0: it can). RFC 9112 §6.3:
+// a request whose final coding is not chunked has no length we can know; reading it as
+// empty and the rest as the next request is how requests are smuggled past a proxy that
+// reads it otherwise.
+struct TransferEncodingProblem {
+  int status = 0;  // 0: none
+  ErrorCode code = ErrorCode::kUnknown;
+  std::string message;
+};
+template <class Fields>
+TransferEncodingProblem transfer_encoding_problem(const Fields& fields, bool chunked) {
+  if (fields.count(http::field::transfer_encoding) == 0) return {};
+  std::string codings;
+  std::size_t count = 0;
+  const auto [first, last] = fields.equal_range(http::field::transfer_encoding);
+  for (auto field = first; field != last; ++field) {
+    for (const auto coding : http::token_list(field->value())) {
+      if (!codings.empty()) codings += ", ";
+      codings += coding;
+      ++count;
+    }
+  }
+  if (!chunked) {
+    return {400, ErrorCode::kInvalidArgument,
+            "malformed HTTP request: Transfer-Encoding \"" + codings +
+                "\" does not end in a single chunked, so the body's length is unknown"};
+  }
+  if (count != 1) {  // chunked, after codings we do not decode
+    return {501, ErrorCode::kUnimplemented,
+            "Transfer-Encoding \"" + codings + "\": only chunked is supported"};
+  }
+  return {};
+}
+
 }  // namespace
 
 class Session;
@@ -50,7 +169,11 @@ using Clock = std::chrono::steady_clock;
 
 struct HttpServer::Impl {
   Impl(const ApiServerOptions& o, spdlog::logger& l, HttpDispatch d)
-      : options(o), logger(l), dispatch(std::move(d)), ioc(static_cast<int>(thread_count())) {}
+      : options(o),
+        logger(l),
+        dispatch(std::move(d)),
+        body_budget(o.body_budget),
+        ioc(static_cast<int>(thread_count())) {}
 
   unsigned thread_count() const {
     if (options.threads != 0) return options.threads;
@@ -66,6 +189,7 @@ struct HttpServer::Impl {
   const ApiServerOptions& options;
   spdlog::logger& logger;
   HttpDispatch dispatch;
+  BodyBudget body_budget;  // before ioc: the requests the last Sessions hold give back to it
   // Declared before ioc: destroying ioc destroys the handlers still queued, and with
   // them the last Sessions, which unregister here.
   std::mutex mutex;
@@ -118,6 +242,7 @@ class Session : public std::enable_shared_from_this<Session> {
   void read() {
     if (stopping_) return close();
     parser_.emplace();
+    parser_->get().body().budget = &server_->body_budget;
     parser_->header_limit(static_cast<std::uint32_t>(std::min<std::size_t>(server_->options.header_limit, UINT32_MAX)));
     parser_->body_limit(server_->options.body_limit);
     // One deadline for the whole request: a client trickling bytes (slowloris) or an
@@ -135,6 +260,13 @@ class Session : public std::enable_shared_from_this<Session> {
       return close();
     }
     if (ec == http::error::end_of_stream || ec == net::error::operation_aborted) return close();
+    if (parser_->get().body().over_budget) {
+      // Refused rather than waited for: a client that trickles its body in would hold
+      // the budget for others waiting; 503 says "retry", Retry-After when.
+      return refuse(503, ErrorCode::kResourceExhausted,
+                    "request bodies in flight over the server's budget of " +
+                        std::to_string(server_->body_budget.capacity()) + " bytes; retry later");
+    }
     if (ec == http::error::body_limit) {
       return refuse(413, ErrorCode::kResourceExhausted,
                     "request body over the limit of " + std::to_string(server_->options.body_limit) + " bytes");
@@ -152,31 +284,46 @@ class Session : public std::enable_shared_from_this<Session> {
     }
 
     auto& request = parser_->get();
+    if (auto problem = transfer_encoding_problem(request.base(), parser_->chunked()); problem.status != 0) {
+      // Whatever follows the header is not read as a request: the connection is closed.
+      return refuse(problem.status, problem.code, problem.message);
+    }
+    // HEAD is GET without the body (RFC 9110 §9.3.2): the same status and headers.
+    const bool head = request.method() == http::verb::head;
     const bool log_request = server_->logger.should_log(spdlog::level::debug);  // the clock only when it is logged
     const auto started = log_request ? std::chrono::steady_clock::now() : std::chrono::steady_clock::time_point();
-    HttpReply reply = server_->dispatch(request.method_string(), request.target(), request.body());
+    HttpReply reply = server_->dispatch(head ? std::string_view("GET") : std::string_view(request.method_string()),
+                                        request.target(), request.body().text);
     if (log_request) {
       server_->logger.debug(
           "{} {} {} {} us", std::string_view(request.method_string()), std::string_view(request.target()), reply.status,
           std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - started).count());
     }
     const bool keep_alive = request.keep_alive() && !stopping_ && !server_->stopping.load();
-    respond(reply.status, std::move(reply.body), keep_alive);
+    parser_.reset();  // `request` is gone: its body's budget is given back
+    respond(reply.status, std::move(reply.body), keep_alive, head);
   }
 
   void refuse(int status, ErrorCode code, const std::string& message) {
+    parser_.reset();  // gives back the body's budget now, not after the linger
     server_->logger.warn("refused a request with {}: {}", status, message);
     respond(status, error_body(code, message), false);
   }
 
-  void respond(int status, std::string body, bool keep_alive) {
+  // `head`: the headers `body` would have, and no body.
+  void respond(int status, std::string body, bool keep_alive, bool head = false) {
     response_ = {};
     response_.version(11);
     response_.result(static_cast<unsigned>(status));
     if (!body.empty()) response_.set(http::field::content_type, "application/json");
-    response_.body() = std::move(body);
+    if (status == 503) response_.set(http::field::retry_after, "1");
     response_.keep_alive(keep_alive);
-    response_.prepare_payload();
+    if (head) {
+      if (!body.empty()) response_.content_length(body.size());  // none for 204
+    } else {
+      response_.body() = std::move(body);
+      response_.prepare_payload();
+    }
     set_deadline(server_->options.write_timeout);
     http::async_write(stream_, response_, [self = shared_from_this(), keep_alive](beast::error_code ec, std::size_t) {
       if (ec) return self->close();
@@ -213,7 +360,7 @@ class Session : public std::enable_shared_from_this<Session> {
   std::atomic<Clock::rep> deadline_{std::numeric_limits<Clock::rep>::max()};  // set on the strand, read by the sweep
   bool timed_out_ = false;  // strand only
   beast::flat_buffer buffer_;
-  std::optional<http::request_parser<http::string_body>> parser_;
+  std::optional<http::request_parser<BudgetedBody>> parser_;
   http::response<http::string_body> response_;
   std::array<char, 4096> scratch_{};
   HttpServer::Impl* server_;  // outlives every session (see Impl's member order)

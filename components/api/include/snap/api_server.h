@@ -60,6 +60,14 @@ struct ApiServerOptions {
   // Largest request body; larger is refused with 413 before it is read. Default 1 MiB:
   // typed JSON requests are small, and a body is held in memory while it is parsed.
   std::size_t body_limit = 1 << 20;
+  // Bytes of request bodies held at once over all connections: a body's Content-Length
+  // is taken from it before the body is read (a chunked body's bytes as they arrive) and
+  // given back once its request has been handled. A request that does not fit is refused
+  // with 503 resource_exhausted (Retry-After: 1) and its connection closed; one that
+  // holds it for long is cut off by request_timeout. Default 64 MiB: 64 bodies at the
+  // default body_limit, where max_connections x body_limit would be 4 GiB. At least
+  // body_limit.
+  std::size_t body_budget = 64 << 20;
   // Largest request line + headers; larger is 431. 16 KiB holds any real client's
   // headers (cookies included) and bounds what one connection can make us buffer.
   std::size_t header_limit = 16 * 1024;
@@ -219,6 +227,8 @@ namespace api_detail {
 
 // The request as the server reads it: a body that does not fit is the caller's error.
 [[noreturn]] void throw_bad_request(const JsonError& e);
+// A handler's result that has no JSON form (a NaN or an infinity): the server's fault.
+[[noreturn]] void throw_unencodable_response(const JsonError& e);
 [[noreturn]] void throw_bad_response(const ApiServer& server, std::size_t route, const JsonError& e);
 
 template <typename Req>
@@ -267,7 +277,12 @@ RouteHandler erase(Handler handler) {
       invoke();
       return std::string();
     } else {
-      return encode_json<Res>(invoke());
+      auto&& response = invoke();
+      try {
+        return encode_json<Res>(response);
+      } catch (const JsonError& e) {
+        throw_unencodable_response(e);
+      }
     }
   };
 }
