@@ -36,6 +36,15 @@ namespace {
 // what still arrives for at most this long, then close.
 constexpr std::chrono::milliseconds kLingerTime{1'000};
 
+// After a failed accept (EMFILE: out of descriptors) the listener pauses before the next
+// one, from this doubling to kMaxAcceptBackoff (Go's net/http does the same): retrying at
+// once spins a core and floods the log while nothing can be accepted anyway.
+constexpr std::chrono::milliseconds kFirstAcceptBackoff{5};
+constexpr std::chrono::milliseconds kMaxAcceptBackoff{1'000};
+// At a cap, how many connections are asked in turn (oldest idle first) to make room for
+// a new one before it is refused; one that was found busy has just received a request.
+constexpr int kEvictionAttempts = 4;
+
 std::string error_body(ErrorCode code, std::string_view message) {
   boost::json::object o;
   o["code"] = to_string(code);
@@ -167,6 +176,40 @@ TransferEncodingProblem transfer_encoding_problem(const Fields& fields, bool chu
 class Session;
 using Clock = std::chrono::steady_clock;
 
+namespace {
+
+// A warning that may repeat thousands of times a second (accept failures, refusals under
+// a flood) is logged at most once a second, with how many times it happened meanwhile.
+class LogThrottle {
+ public:
+  // 0 to stay quiet; else the number of occurrences this line stands for (this one included).
+  std::size_t due(Clock::time_point now) {
+    std::lock_guard lock(mutex_);
+    ++pending_;
+    if (logged_ && now - last_ < std::chrono::seconds(1)) return 0;
+    logged_ = true;
+    last_ = now;
+    return std::exchange(pending_, 0);
+  }
+
+ private:
+  std::mutex mutex_;
+  bool logged_ = false;
+  Clock::time_point last_;
+  std::size_t pending_ = 0;
+};
+
+}  // namespace
+
+// One listening address: its acceptor and, on the same strand, the pause after a
+// failed accept.
+struct Listener {
+  explicit Listener(net::io_context& ioc) : acceptor(net::make_strand(ioc)), retry(acceptor.get_executor()) {}
+  tcp::acceptor acceptor;
+  net::steady_timer retry;
+  std::chrono::milliseconds backoff{0};  // 0 while accepts succeed
+};
+
 struct HttpServer::Impl {
   Impl(const ApiServerOptions& o, spdlog::logger& l, HttpDispatch d)
       : options(o),
@@ -179,11 +222,24 @@ struct HttpServer::Impl {
     if (options.threads != 0) return options.threads;
     return std::max(2u, std::thread::hardware_concurrency());
   }
+  std::size_t per_peer_cap() const {
+    if (options.max_connections_per_peer != 0) return options.max_connections_per_peer;
+    return std::max<std::size_t>(1, options.max_connections / 2);
+  }
 
-  void accept(tcp::acceptor& acceptor);
+  void accept(Listener& listener);
   void sweep();  // closes the connections whose deadline has passed, then re-arms
   std::chrono::milliseconds sweep_period() const;
-  void on_accept(tcp::acceptor& acceptor, beast::error_code ec, tcp::socket socket);
+  void on_accept(Listener& listener, beast::error_code ec, tcp::socket socket);
+  void retry_accept_later(Listener& listener, const beast::error_code& ec);
+  // Starts a session for `socket`, or at a cap asks the oldest idle connection to make
+  // room and tries again (`attempts_left` times), or closes it; then accepts the next.
+  void admit(Listener& listener, tcp::socket socket, int attempts_left);
+  // The connection (of `peer`, or of anyone) that has waited longest for a request with
+  // nothing received; null if none. Caller holds `mutex`.
+  std::shared_ptr<Session> oldest_idle(const net::ip::address* peer);
+  // Takes `s` out of the open connections (it was closed); idempotent. Caller holds `mutex`.
+  void forget(Session* s);
   void session_ended(Session* s);
 
   const ApiServerOptions& options;
@@ -194,12 +250,14 @@ struct HttpServer::Impl {
   // them the last Sessions, which unregister here.
   std::mutex mutex;
   std::condition_variable all_closed;
-  std::map<Session*, std::weak_ptr<Session>> sessions;  // guarded by mutex
+  std::map<Session*, std::weak_ptr<Session>> sessions;  // the open connections; guarded by mutex
+  std::map<net::ip::address, std::size_t> connections_per_peer;  // of `sessions`; guarded by mutex
+  LogThrottle accept_failures_log, refusals_log, evictions_log;
   net::io_context ioc;
   // One per listening address, each on its own strand; a deque so they never move.
   // The mutex orders listen_also() against stop_accepting().
-  std::mutex acceptors_mutex;
-  std::deque<tcp::acceptor> acceptors;  // guarded by acceptors_mutex
+  std::mutex listeners_mutex;
+  std::deque<Listener> listeners;  // guarded by listeners_mutex
   unsigned short port = 0;
   std::vector<std::thread> threads;
   std::atomic<bool> stopping{false};
@@ -210,8 +268,39 @@ struct HttpServer::Impl {
 // write, repeat while keep-alive. Everything runs on the connection's strand.
 class Session : public std::enable_shared_from_this<Session> {
  public:
-  Session(tcp::socket socket, HttpServer::Impl* server) : stream_(std::move(socket)), server_(server) {}
+  Session(tcp::socket socket, net::ip::address peer, HttpServer::Impl* server)
+      : stream_(std::move(socket)), peer_(std::move(peer)), server_(server) {}
   ~Session() { server_->session_ended(this); }
+
+  const net::ip::address& peer() const { return peer_; }
+  // Since when it has waited for a request of which nothing has been read (idle
+  // keep-alive, or accepted and silent); kNotWaiting while busy. Read under the
+  // server's mutex to pick the connection closed first at a cap.
+  static constexpr Clock::rep kNotWaiting = std::numeric_limits<Clock::rep>::max();
+  Clock::rep waiting_since() const { return waiting_since_.load(); }
+
+  // At a cap: closes the connection if it still has received nothing of its next request
+  // (checked on the strand; it may have moved on since it was picked), then calls
+  // `done()` on the strand. A request can only be lost if its first bytes arrive
+  // in the instant of this check: the race every keep-alive client must already handle
+  // (RFC 9112, 9.6), since a server may close an idle connection at any time.
+  template <typename Done>
+  void close_if_idle(Done done) {
+    net::dispatch(stream_.get_executor(), [self = shared_from_this(), done = std::move(done)]() mutable {
+      beast::error_code ec;
+      const bool idle = self->waiting_since_.load() != kNotWaiting && self->buffer_.size() == 0 &&
+                        !self->parser_->got_some() && self->stream_.socket().available(ec) == 0 && !ec;
+      if (idle) {
+        {
+          std::lock_guard lock(self->server_->mutex);
+          self->server_->forget(self.get());
+        }
+        self->evicted_ = true;
+        self->close();
+      }
+      done();
+    });
+  }
 
   void start() {
     net::dispatch(stream_.get_executor(), [self = shared_from_this()] { self->read(); });
@@ -247,7 +336,10 @@ class Session : public std::enable_shared_from_this<Session> {
     parser_->body_limit(server_->options.body_limit);
     // One deadline for the whole request: a client trickling bytes (slowloris) or an
     // idle keep-alive connection is closed when it passes.
-    set_deadline(server_->options.request_timeout);
+    const auto now = Clock::now();
+    set_deadline(now, server_->options.request_timeout);
+    // Bytes already buffered (a pipelined request) make it busy, not idle.
+    if (buffer_.size() == 0) waiting_since_ = now.time_since_epoch().count();
     reading_ = true;
     http::async_read(stream_, buffer_, *parser_,
                      [self = shared_from_this()](beast::error_code ec, std::size_t) { self->on_read(ec); });
@@ -255,6 +347,11 @@ class Session : public std::enable_shared_from_this<Session> {
 
   void on_read(beast::error_code ec) {
     reading_ = false;
+    waiting_since_ = kNotWaiting;
+    if (evicted_) {
+      server_->logger.debug("connection closed: idle at a connection cap, to admit a new one");
+      return close();
+    }
     if (timed_out_) {
       server_->logger.debug("connection closed: no complete request within {} ms", server_->options.request_timeout.count());
       return close();
@@ -354,11 +451,17 @@ class Session : public std::enable_shared_from_this<Session> {
   // Deadlines are kept here and enforced by the server's sweep (HttpServer::Impl::sweep)
   // rather than by a timer per operation: re-arming a timer twice per request cost about
   // 5% of the throughput (bench/README.md, "ApiServer").
-  void set_deadline(std::chrono::milliseconds from_now) { deadline_ = (Clock::now() + from_now).time_since_epoch().count(); }
+  void set_deadline(std::chrono::milliseconds from_now) { set_deadline(Clock::now(), from_now); }
+  void set_deadline(Clock::time_point now, std::chrono::milliseconds from_now) {
+    deadline_ = (now + from_now).time_since_epoch().count();
+  }
 
   beast::tcp_stream stream_;
   std::atomic<Clock::rep> deadline_{std::numeric_limits<Clock::rep>::max()};  // set on the strand, read by the sweep
+  std::atomic<Clock::rep> waiting_since_{kNotWaiting};  // set on the strand, read at a cap
   bool timed_out_ = false;  // strand only
+  bool evicted_ = false;    // strand only
+  const net::ip::address peer_;
   beast::flat_buffer buffer_;
   std::optional<http::request_parser<BudgetedBody>> parser_;
   http::response<http::string_body> response_;
@@ -390,39 +493,114 @@ void HttpServer::Impl::sweep() {
   });
 }
 
-void HttpServer::Impl::accept(tcp::acceptor& acceptor) {
-  acceptor.async_accept(net::make_strand(ioc), [self = this, &acceptor](beast::error_code ec, tcp::socket socket) {
-    self->on_accept(acceptor, ec, std::move(socket));
+void HttpServer::Impl::accept(Listener& listener) {
+  listener.acceptor.async_accept(net::make_strand(ioc), [self = this, &listener](beast::error_code ec, tcp::socket socket) {
+    self->on_accept(listener, ec, std::move(socket));
   });
 }
 
-void HttpServer::Impl::on_accept(tcp::acceptor& acceptor, beast::error_code ec, tcp::socket socket) {
-  if (ec == net::error::operation_aborted || !acceptor.is_open()) return;
-  if (ec) {
-    // EMFILE and the like: the listener stays up; the next accept may succeed.
-    logger.warn("accept failed: {}", ec.message());
-    return accept(acceptor);
-  }
+void HttpServer::Impl::on_accept(Listener& listener, beast::error_code ec, tcp::socket socket) {
+  if (ec == net::error::operation_aborted || !listener.acceptor.is_open()) return;
+  if (ec == net::error::connection_aborted) return accept(listener);  // the client gave up: nothing wrong here
+  if (ec) return retry_accept_later(listener, ec);
+  listener.backoff = std::chrono::milliseconds(0);
   socket.set_option(tcp::no_delay(true), ec);
+  admit(listener, std::move(socket), kEvictionAttempts);
+}
+
+void HttpServer::Impl::retry_accept_later(Listener& listener, const beast::error_code& ec) {
+  // EMFILE and the like: the listener stays up and the open connections are served
+  // meanwhile; the connection that could not be accepted waits in the listen backlog.
+  listener.backoff = std::clamp(2 * listener.backoff, kFirstAcceptBackoff, kMaxAcceptBackoff);
+  if (const std::size_t n = accept_failures_log.due(Clock::now())) {
+    logger.warn("accept failed: {} ({} times since the last report); retrying in {} ms, open connections are still served",
+                ec.message(), n, listener.backoff.count());
+  }
+  listener.retry.expires_after(listener.backoff);
+  listener.retry.async_wait([this, &listener](beast::error_code wait_ec) {
+    if (wait_ec || !listener.acceptor.is_open()) return;
+    accept(listener);
+  });
+}
+
+void HttpServer::Impl::admit(Listener& listener, tcp::socket socket, int attempts_left) {
+  if (!listener.acceptor.is_open()) return;  // stopped while room was being made
+  beast::error_code ec;
+  const net::ip::address peer = socket.remote_endpoint(ec).address();
+  if (ec) return accept(listener);  // already reset by the client
   std::shared_ptr<Session> session;
+  std::shared_ptr<Session> make_room;
+  std::size_t open = 0;
+  bool peer_full = false;
   {
     std::lock_guard lock(mutex);
-    if (sessions.size() >= options.max_connections) {
-      logger.warn("connection refused: {} connections open (max_connections)", sessions.size());
-      socket.close(ec);
-      return accept(acceptor);
+    open = sessions.size();
+    auto from_peer = connections_per_peer.find(peer);
+    peer_full = from_peer != connections_per_peer.end() && from_peer->second >= per_peer_cap();
+    if (!peer_full && open < options.max_connections) {
+      session = std::make_shared<Session>(std::move(socket), peer, this);
+      sessions[session.get()] = session;
+      ++connections_per_peer[peer];
+    } else if (attempts_left > 0) {
+      // Like nginx's reusable connections: an idle one is closed, oldest first, so that a
+      // client holding idle connections cannot keep everyone else out. Over the per-peer
+      // cap only that peer's own.
+      make_room = oldest_idle(peer_full ? &peer : nullptr);
     }
-    session = std::make_shared<Session>(std::move(socket), this);
-    sessions[session.get()] = session;
   }
-  session->start();
-  accept(acceptor);
+  if (session) {
+    session->start();
+    return accept(listener);
+  }
+  const std::string cap = peer_full ? "max_connections_per_peer " + std::to_string(per_peer_cap()) + " for " + peer.to_string()
+                                    : "max_connections " + std::to_string(options.max_connections);
+  if (!make_room) {
+    if (const std::size_t n = refusals_log.due(Clock::now())) {
+      logger.warn("connection refused: at {} with none idle ({} refused since the last report; {} connections open)", cap, n,
+                  open);
+    }
+    socket.close(ec);
+    return accept(listener);
+  }
+  if (const std::size_t n = evictions_log.due(Clock::now())) {
+    logger.warn("at {}: closing idle connections, oldest first, to admit new ones ({} since the last report)", cap, n);
+  }
+  // The accept loop of this listener waits for the answer (two strand hops), so at a cap
+  // connections are admitted one at a time.
+  make_room->close_if_idle(
+      [this, &listener, socket = std::move(socket), attempts_left]() mutable {
+        net::dispatch(listener.acceptor.get_executor(),
+                      [this, &listener, socket = std::move(socket), attempts_left]() mutable {
+                        admit(listener, std::move(socket), attempts_left - 1);
+                      });
+      });
+}
+
+std::shared_ptr<Session> HttpServer::Impl::oldest_idle(const net::ip::address* peer) {
+  // Raw pointers are safe here: a Session in the map is alive (its destructor takes
+  // `mutex` to leave it).
+  Session* oldest = nullptr;
+  Clock::rep oldest_since = Session::kNotWaiting;
+  for (const auto& [s, weak] : sessions) {
+    if (peer != nullptr && s->peer() != *peer) continue;
+    if (const Clock::rep since = s->waiting_since(); since < oldest_since) {
+      oldest = s;
+      oldest_since = since;
+    }
+  }
+  return oldest == nullptr ? nullptr : sessions.at(oldest).lock();
+}
+
+void HttpServer::Impl::forget(Session* s) {
+  if (sessions.erase(s) == 0) return;
+  auto from_peer = connections_per_peer.find(s->peer());
+  if (--from_peer->second == 0) connections_per_peer.erase(from_peer);
+  if (sessions.empty()) all_closed.notify_all();
 }
 
 void HttpServer::Impl::session_ended(Session* s) {
   std::lock_guard lock(mutex);
-  sessions.erase(s);
-  if (sessions.empty()) all_closed.notify_all();
+  forget(s);
 }
 
 HttpServer::HttpServer(const ApiServerOptions& options, spdlog::logger& logger, HttpDispatch dispatch)
@@ -449,16 +627,16 @@ void HttpServer::start(const std::vector<std::string>& addresses, unsigned short
   if (addresses.empty()) throw std::invalid_argument("HttpServer::start: no address to listen on");
   impl_->port = port;
   {
-    std::lock_guard lock(impl_->acceptors_mutex);
+    std::lock_guard lock(impl_->listeners_mutex);
     for (const std::string& address : addresses) {
       try {
-        open_listener(impl_->acceptors.emplace_back(net::make_strand(impl_->ioc)), address, port);
+        open_listener(impl_->listeners.emplace_back(impl_->ioc).acceptor, address, port);
       } catch (...) {
-        impl_->acceptors.clear();
+        impl_->listeners.clear();
         throw;
       }
     }
-    for (tcp::acceptor& acceptor : impl_->acceptors) impl_->accept(acceptor);
+    for (Listener& listener : impl_->listeners) impl_->accept(listener);
   }
   net::dispatch(impl_->sweeper.get_executor(), [impl = impl_.get()] { impl->sweep(); });
   const unsigned n = impl_->thread_count();
@@ -466,11 +644,16 @@ void HttpServer::start(const std::vector<std::string>& addresses, unsigned short
 }
 
 bool HttpServer::listen_also(const std::string& address) {
-  std::lock_guard lock(impl_->acceptors_mutex);
+  std::lock_guard lock(impl_->listeners_mutex);
   if (impl_->stopping) return false;
-  tcp::acceptor acceptor(net::make_strand(impl_->ioc));
-  open_listener(acceptor, address, impl_->port);
-  impl_->accept(impl_->acceptors.emplace_back(std::move(acceptor)));
+  Listener& listener = impl_->listeners.emplace_back(impl_->ioc);
+  try {
+    open_listener(listener.acceptor, address, impl_->port);
+  } catch (...) {
+    impl_->listeners.pop_back();
+    throw;
+  }
+  impl_->accept(listener);
   return true;
 }
 
@@ -478,12 +661,13 @@ void HttpServer::stop_accepting() {
   if (impl_->stopping.exchange(true)) return;
   if (impl_->threads.empty()) return;
   // Each closed on its own strand, and waited for: once this returns, connects are refused.
-  std::lock_guard acceptors_lock(impl_->acceptors_mutex);
-  for (tcp::acceptor& acceptor : impl_->acceptors) {
+  std::lock_guard listeners_lock(impl_->listeners_mutex);
+  for (Listener& listener : impl_->listeners) {
     std::promise<void> closed;
-    net::dispatch(acceptor.get_executor(), [&acceptor, &closed] {
+    net::dispatch(listener.acceptor.get_executor(), [&listener, &closed] {
       beast::error_code ignored;
-      acceptor.close(ignored);
+      listener.acceptor.close(ignored);
+      listener.retry.cancel();
       closed.set_value();
     });
     closed.get_future().wait();

@@ -80,10 +80,19 @@ struct ApiServerOptions {
   // (Both deadlines are enforced by one sweep over the connections every quarter of the
   // shorter one, not by a timer per read and write: a connection is closed at most 25%
   // late, and requests do not pay for re-arming timers.)
-  // Connections held at once; a connection accepted beyond it is closed at once. Each
-  // one costs a descriptor and a buffer; the default stays well inside a default
-  // 20k-descriptor limit while 1,000 idle clients still leave room for real ones.
+  // Connections held at once. Each one costs a descriptor and a buffer; the default stays
+  // well inside a default 20k-descriptor limit. At the cap a new connection takes the
+  // place of the one that has waited longest for a request with nothing received (idle
+  // keep-alive, or connected and silent), as nginx reuses its idle connections: holding
+  // idle connections cannot keep other clients out. Only when none is idle (all busy with
+  // a request) is the new connection closed at once.
   std::size_t max_connections = 4096;
+  // Connections held at once from one peer address, the same way: beyond it the peer's
+  // own oldest idle connection makes room, or the new one is closed. It keeps one client
+  // whose connections are all busy (requests trickling in) from taking every connection.
+  // 0: half of max_connections, so that a proxy, a NAT or every persona of a local build
+  // sharing one address still gets as many connections as most servers ever hold.
+  std::size_t max_connections_per_peer = 0;
   // Graceful stop: after it stops accepting, the server lets requests in flight finish
   // for at most this long, then closes what is left.
   std::chrono::milliseconds stop_deadline{10'000};
