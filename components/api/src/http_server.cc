@@ -277,7 +277,7 @@ class Session : public std::enable_shared_from_this<Session> {
   // keep-alive, or accepted and silent); kNotWaiting while busy. Read under the
   // server's mutex to pick the connection closed first at a cap.
   static constexpr Clock::rep kNotWaiting = std::numeric_limits<Clock::rep>::max();
-  Clock::rep waiting_since() const { return waiting_since_.load(); }
+  Clock::rep waiting_since() const { return waiting_since_.load(std::memory_order_relaxed); }
 
   // At a cap: closes the connection if it still has received nothing of its next request
   // (checked on the strand; it may have moved on since it was picked), then calls
@@ -288,7 +288,7 @@ class Session : public std::enable_shared_from_this<Session> {
   void close_if_idle(Done done) {
     net::dispatch(stream_.get_executor(), [self = shared_from_this(), done = std::move(done)]() mutable {
       beast::error_code ec;
-      const bool idle = self->waiting_since_.load() != kNotWaiting && self->buffer_.size() == 0 &&
+      const bool idle = self->waiting_since_.load(std::memory_order_relaxed) != kNotWaiting && self->buffer_.size() == 0 &&
                         !self->parser_->got_some() && self->stream_.socket().available(ec) == 0 && !ec;
       if (idle) {
         {
@@ -339,7 +339,7 @@ class Session : public std::enable_shared_from_this<Session> {
     const auto now = Clock::now();
     set_deadline(now, server_->options.request_timeout);
     // Bytes already buffered (a pipelined request) make it busy, not idle.
-    if (buffer_.size() == 0) waiting_since_ = now.time_since_epoch().count();
+    if (buffer_.size() == 0) waiting_since_.store(now.time_since_epoch().count(), std::memory_order_relaxed);
     reading_ = true;
     http::async_read(stream_, buffer_, *parser_,
                      [self = shared_from_this()](beast::error_code ec, std::size_t) { self->on_read(ec); });
@@ -347,7 +347,7 @@ class Session : public std::enable_shared_from_this<Session> {
 
   void on_read(beast::error_code ec) {
     reading_ = false;
-    waiting_since_ = kNotWaiting;
+    waiting_since_.store(kNotWaiting, std::memory_order_relaxed);
     if (evicted_) {
       server_->logger.debug("connection closed: idle at a connection cap, to admit a new one");
       return close();
@@ -458,7 +458,9 @@ class Session : public std::enable_shared_from_this<Session> {
 
   beast::tcp_stream stream_;
   std::atomic<Clock::rep> deadline_{std::numeric_limits<Clock::rep>::max()};  // set on the strand, read by the sweep
-  std::atomic<Clock::rep> waiting_since_{kNotWaiting};  // set on the strand, read at a cap
+  // Set on the strand, read at a cap only to pick a candidate (the strand decides), so
+  // relaxed: the request path pays no fence for it.
+  std::atomic<Clock::rep> waiting_since_{kNotWaiting};
   bool timed_out_ = false;  // strand only
   bool evicted_ = false;    // strand only
   const net::ip::address peer_;
