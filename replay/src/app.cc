@@ -1,13 +1,13 @@
 #include "snap/app.h"
 
 #include <algorithm>
-#include <deque>
-#include <set>
+#include <map>
 
 #include <boost/json.hpp>
 
 #include "app_private.h"
 #include "snap/persona.h"
+#include "snap/reach.h"
 #include "snap/system.h"
 
 namespace snap {
@@ -124,7 +124,11 @@ Persona& Persona::on_stop(std::function<void()> hook) {
 }
 
 PersonaContext::PersonaContext(App& app, const Persona& persona, std::vector<std::string> args)
-    : app_(app), persona_(persona), args_(std::move(args)), reachable_(app.reachable_from(persona)) {
+    : app_(app),
+      persona_(persona),
+      args_(std::move(args)),
+      reachable_(app.reachable_from(persona)),
+      secrets_(app.secrets_for(persona)) {
   std::sort(reachable_.begin(), reachable_.end());
 }
 
@@ -144,6 +148,13 @@ void PersonaContext::require_uses(const Component& component, std::source_locati
 
 std::string PersonaContext::secret(const Component& owner, std::string_view name, std::source_location where) const {
   require_uses(owner, where);
+  // Reaching another persona (to call it) gives none of its secrets: deployed, its
+  // container holds them and this one does not.
+  if (!std::binary_search(secrets_.begin(), secrets_.end(), name)) {
+    throw UsesError("persona " + persona_.id().name() + " (" + persona_.id().str() + ") does not receive the secret \"" +
+                    std::string(name) + "\" of " + owner.id().str() + " (" + owner.type() + "), read at " + site(where) +
+                    ": a persona receives the secrets of what it reaches, not those of another persona it calls");
+  }
   const SecretSource& source = *app_.internals().secret_source;
   if (auto value = source.get(name)) {
     if (value->empty()) {
@@ -293,21 +304,25 @@ Manifest App::manifest() const {
   return m;
 }
 
-std::vector<const Component*> App::reachable_from(const Persona& persona) const {
-  // Another persona is reached as a whole (its endpoints can be called) but not through:
-  // what it uses -- its database, its secrets -- stays its own, as in its own container.
-  std::vector<const Component*> out;
-  std::set<const Component*> seen;
-  std::deque<const Component*> todo{&persona};
-  while (!todo.empty()) {
-    const Component* c = todo.front();
-    todo.pop_front();
-    if (!seen.insert(c).second) continue;
-    out.push_back(c);
-    if (c != &persona && c->persona_kind() != PersonaKind::kNone) continue;
-    for (const Component* child : c->children()) todo.push_back(child);
-    for (const Component* used : c->used()) todo.push_back(used);
+namespace {
+// The one reach rule (snap/reach.h), applied to this app's tree.
+PersonaReach reach_of(const App& app, const Persona& persona) {
+  SecretsByComponent secrets;
+  for (const Component* c : app.components()) {
+    if (std::vector<std::string> names = c->secret_names(); !names.empty()) secrets.emplace(c->id().str(), std::move(names));
   }
+  for (PersonaReach& reach : persona_reach(app.manifest(), secrets)) {
+    if (reach.persona == persona.id().str()) return std::move(reach);
+  }
+  return {persona.id().str(), {}, {}, {}};
+}
+}  // namespace
+
+std::vector<const Component*> App::reachable_from(const Persona& persona) const {
+  std::map<std::string, const Component*, std::less<>> by_id;
+  for (const Component* c : private_->all) by_id.emplace(c->id().str(), c);
+  std::vector<const Component*> out{&persona};
+  for (const std::string& id : reach_of(*this, persona).components) out.push_back(by_id.at(id));
   return out;
 }
 
@@ -316,12 +331,6 @@ std::string App::host_of(const Persona& persona) const {
   return persona.id().listen_name();
 }
 
-std::vector<std::string> App::secrets_for(const Persona& persona) const {
-  std::set<std::string> names;
-  for (const Component* c : reachable_from(persona)) {
-    for (auto& n : c->secret_names()) names.insert(n);
-  }
-  return std::vector<std::string>(names.begin(), names.end());
-}
+std::vector<std::string> App::secrets_for(const Persona& persona) const { return reach_of(*this, persona).secrets; }
 
 }  // namespace snap

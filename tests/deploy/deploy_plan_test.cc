@@ -38,11 +38,6 @@ DeployInput shop() {
       {"shop.seed", "Persona", "job", "{}", {"shop.api"}, {}},
       {"shop.report", "Persona", "command", "{}", {"shop.api"}, {}},
   };
-  // What the lifecycle wrote for each persona (transitively: more than the plan mounts).
-  in.persona_secrets = {{"shop.api", {"db.password"}},
-                        {"shop.mailer", {"stripe-key"}},
-                        {"shop.seed", {"db.password"}},
-                        {"shop.report", {"db.password"}}};
   return in;
 }
 
@@ -171,17 +166,6 @@ TEST(DeployPlan, TwoServicesWithOneNameAreRefused) {
   }
 }
 
-TEST(DeployPlan, ASecretTheBuildDidNotWriteForAPersonaIsAnError) {
-  DeployInput in = shop();
-  in.persona_secrets[0].second.clear();  // api
-  try {
-    plan_deployment(in, {});
-    FAIL() << "no DeployError";
-  } catch (const DeployError& e) {
-    EXPECT_THAT(e.what(), HasSubstr("shop.api needs the secret \"db.password\", which the build did not write for it"));
-  }
-}
-
 TEST(DeployPlan, ADatabaseWithoutItsPasswordInItsConfigIsAnError) {
   DeployInput in = shop();
   in.components[1].config = R"({"user":"snap","database":"snap"})";
@@ -263,7 +247,6 @@ TEST(DeployPlan, LongSwarmSecretNamesAreShortenedToLeaveRoomForTheStackName) {
   in.components[2].secrets = {"a-rather-long-database-password-name"};
   in.components[1].config =
       R"({"user":"snap","database":"snap","port":5432,"password_secret":"a-rather-long-database-password-name"})";
-  in.persona_secrets[0].second = {"a-rather-long-database-password-name"};
   const std::string stack = file(plan_deployment(in, {}), "docker-stack.yml").content;
   // "api--a-rather-long-database-password-name" is 41 characters: 31 kept, then a hash.
   EXPECT_THAT(stack, ::testing::ContainsRegex("      - source: \"api--a-rather-long-database-pas-[0-9a-f]{8}\"\n"

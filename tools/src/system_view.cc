@@ -1,9 +1,9 @@
 #include "snap/system_view.h"
 
 #include <algorithm>
-#include <deque>
-#include <set>
 #include <string_view>
+
+#include "snap/reach.h"
 
 namespace snap {
 
@@ -24,7 +24,6 @@ SystemView system_view(const Manifest& manifest) {
   const auto& components = manifest.components;
   std::map<std::string, const ComponentEntry*> by_id;
   for (const ComponentEntry& c : components) by_id.emplace(c.id, &c);
-  std::map<std::string, std::vector<const ComponentEntry*>> children;
   for (const ComponentEntry& c : components) {
     std::string parent;
     const std::string_view id = c.id;
@@ -35,31 +34,12 @@ SystemView system_view(const Manifest& manifest) {
       }
     }
     if (parent.empty() && view.app_name.empty()) view.app_name = c.id;
-    if (!parent.empty()) children[parent].push_back(&c);
     view.parent[c.id] = parent;
     if (c.type == "Password" || c.type == "Secret") view.secrets[c.id] = {secret_name_of(c.id)};
   }
-  for (const ComponentEntry& p : components) {
-    if (p.persona.empty() || p.persona == "none") continue;
-    PersonaView pv{p.id, p.persona, {}, {}};
-    std::set<std::string> seen, secrets;
-    std::deque<const ComponentEntry*> todo{&p};
-    while (!todo.empty()) {
-      const ComponentEntry* c = todo.front();
-      todo.pop_front();
-      if (!seen.insert(c->id).second) continue;
-      if (auto it = view.secrets.find(c->id); it != view.secrets.end()) secrets.insert(it->second.begin(), it->second.end());
-      // Another persona is reached, not entered: its secrets and stores stay its own.
-      if (c != &p && !c->persona.empty() && c->persona != "none") continue;
-      if (auto it = children.find(c->id); it != children.end()) todo.insert(todo.end(), it->second.begin(), it->second.end());
-      for (const std::string& u : c->uses) {
-        if (auto it = by_id.find(u); it != by_id.end()) todo.push_back(it->second);
-      }
-    }
-    seen.erase(p.id);
-    pv.reachable.assign(seen.begin(), seen.end());
-    pv.secrets.assign(secrets.begin(), secrets.end());
-    view.personas.push_back(std::move(pv));
+  for (PersonaReach& reach : persona_reach(manifest, view.secrets)) {
+    const std::string kind = by_id.at(reach.persona)->persona;
+    view.personas.push_back({std::move(reach.persona), kind, std::move(reach.secrets), std::move(reach.components)});
   }
   return view;
 }
@@ -73,7 +53,6 @@ DeployInput deploy_input_from(const Manifest& manifest) {
     if (auto it = view.secrets.find(e.id); it != view.secrets.end()) c.secrets = it->second;
     input.components.push_back(std::move(c));
   }
-  for (const PersonaView& p : view.personas) input.persona_secrets.emplace_back(p.id, p.secrets);
   return input;
 }
 

@@ -116,7 +116,6 @@ DeployInput deploy_input(const App& app) {
     if (auto it = by_id.find(e.id); it != by_id.end()) c.secrets = it->second->secret_names();
     input.components.push_back(std::move(c));
   }
-  for (const Persona* p : app.personas()) input.persona_secrets.emplace_back(p->id().str(), app.secrets_for(*p));
   return input;
 }
 

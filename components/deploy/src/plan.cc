@@ -13,6 +13,7 @@
 
 #include "snap/deploy.h"
 #include "snap/id.h"
+#include "snap/reach.h"
 
 namespace snap {
 
@@ -81,10 +82,6 @@ Id parse_id(const std::string& dotted) {
   for (std::size_t i = 1; i < segments.size(); ++i) id = id.child(segments[i]);
   return id;
 }
-std::string parent_of(const std::string& dotted) {
-  const std::size_t dot = dotted.rfind('.');
-  return dot == std::string::npos ? std::string() : dotted.substr(0, dot);
-}
 
 // A file name for the binary: the app's name with only [A-Za-z0-9._-].
 std::string file_name_for(std::string_view name) {
@@ -121,9 +118,7 @@ class Planner {
   DeployPlan plan() {
     index();
     find_services();
-    for (Service& s : services_) {
-      if (s.kind != ServiceKind::kDatabase) trace(s);
-    }
+    trace_reach();
     check_cycles();
     check_swarm_options();
     assign_uids();
@@ -150,13 +145,6 @@ class Planner {
 
  private:
   void index() {
-    for (const DeployComponent& c : input_.components) {
-      by_id_[c.id] = &c;
-      if (const std::string parent = parent_of(c.id); !parent.empty()) children_[parent].push_back(&c);
-    }
-    for (const auto& [persona, secrets] : input_.persona_secrets) {
-      lifecycle_secrets_[persona] = std::set<std::string>(secrets.begin(), secrets.end());
-    }
     app_file_ = file_name_for(input_.app_name);
   }
 
@@ -191,63 +179,32 @@ class Planner {
     }
   }
 
-  // The service a component runs in: the nearest service among itself and its
-  // ancestors; -1 for a passive component outside every service (it lives wherever it is used).
-  long owner(const std::string& id) const {
-    for (std::string at = id; !at.empty(); at = parent_of(at)) {
-      if (auto it = service_of_.find(at); it != service_of_.end()) return static_cast<long>(it->second);
+  // What each persona's service reaches and mounts is what its context admits in dev: the
+  // persona's reach (snap/reach.h). A store declared inside another persona's subtree is
+  // reached like any other, so its user gets the store's database. The services it reaches
+  // are the daemons and databases among what it reaches (a job or a command is never
+  // called); its secrets are the ones it receives, and the build wrote exactly those for it
+  // (App::secrets_for is the same rule).
+  void trace_reach() {
+    Manifest manifest;
+    SecretsByComponent secrets;
+    for (const DeployComponent& c : input_.components) {
+      manifest.components.push_back({c.id, c.type, c.persona, c.config, c.uses});
+      if (!c.secrets.empty()) secrets.emplace(c.id, c.secrets);
     }
-    return -1;
-  }
-
-  // What `s` reaches: its own territory (its subtree, what it uses, what those use...)
-  // stops at another service. Secrets come from its own territory, and from the
-  // databases it reaches (a client of a database needs its password); a server it calls
-  // gives it none of its own.
-  void trace(Service& s) {
-    std::set<std::string> seen;
-    std::set<std::string> targets;
-    std::vector<const DeployComponent*> todo{s.component};
-    const long self = static_cast<long>(service_of_.at(s.component->id));
-    while (!todo.empty()) {
-      const DeployComponent* c = todo.back();
-      todo.pop_back();
-      if (!seen.insert(c->id).second) continue;
-      const long in = owner(c->id);
-      if (in != -1 && in != self) {
-        const Service& target = services_[static_cast<std::size_t>(in)];
+    for (const PersonaReach& reach : persona_reach(manifest, secrets)) {
+      const auto self = service_of_.find(reach.persona);
+      if (self == service_of_.end()) continue;  // a persona kind deployment does not run
+      Service& s = services_[self->second];
+      s.secrets.insert(reach.secrets.begin(), reach.secrets.end());
+      std::set<std::string> targets;
+      for (const std::string& id : reach.components) {
+        const auto it = service_of_.find(id);
+        if (it == service_of_.end()) continue;
+        const Service& target = services_[it->second];
         if (target.kind == ServiceKind::kDaemon || target.kind == ServiceKind::kDatabase) targets.insert(target.name);
-        if (target.kind == ServiceKind::kDatabase) add_subtree_secrets(target.component->id, s.secrets);
-        continue;
       }
-      s.secrets.insert(c->secrets.begin(), c->secrets.end());
-      if (auto it = children_.find(c->id); it != children_.end()) {
-        for (const DeployComponent* child : it->second) todo.push_back(child);
-      }
-      for (const std::string& used : c->uses) {
-        if (auto it = by_id_.find(used); it != by_id_.end()) todo.push_back(it->second);
-      }
-    }
-    s.targets.assign(targets.begin(), targets.end());
-    const auto granted = lifecycle_secrets_.find(s.component->id);
-    for (const std::string& secret : s.secrets) {
-      if (granted == lifecycle_secrets_.end() || !granted->second.count(secret)) {
-        throw DeployError("deploy: " + s.component->id + " needs the secret \"" + secret +
-                          "\", which the build did not write for it");
-      }
-    }
-  }
-
-  void add_subtree_secrets(const std::string& root, std::set<std::string>& out) const {
-    std::vector<std::string> todo{root};
-    while (!todo.empty()) {
-      const std::string id = todo.back();
-      todo.pop_back();
-      const DeployComponent* c = by_id_.at(id);
-      out.insert(c->secrets.begin(), c->secrets.end());
-      if (auto it = children_.find(id); it != children_.end()) {
-        for (const DeployComponent* child : it->second) todo.push_back(child->id);
-      }
+      s.targets.assign(targets.begin(), targets.end());
     }
   }
 
@@ -789,9 +746,6 @@ class Planner {
   const DeployInput& input_;
   const DeployOptions& options_;
   std::string app_file_;
-  std::map<std::string, const DeployComponent*> by_id_;
-  std::map<std::string, std::vector<const DeployComponent*>> children_;
-  std::map<std::string, std::set<std::string>> lifecycle_secrets_;
   std::vector<Service> services_;
   std::map<std::string, std::size_t> service_of_;
   std::set<std::string> reached_;

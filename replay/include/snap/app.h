@@ -126,10 +126,12 @@ class App final : public Component {
   const Persona* find_persona(std::string_view name) const;
   // The manifest of this tree: what the build records and every replay compares.
   Manifest manifest() const;
-  // Secret names a persona receives: those of its own subtree and of everything it uses, transitively.
+  // Secret names a persona receives: those of what it reaches (snap/reach.h), which are
+  // the secrets its container mounts.
   std::vector<std::string> secrets_for(const Persona& persona) const;
-  // What a persona may reach: its own subtree and everything it uses, transitively --
-  // except through another persona: using a server reaches the server, not its database.
+  // What a persona may reach, itself first: its own subtree and everything it uses,
+  // transitively -- except through another persona: using a server reaches the server,
+  // not its database. The rule is snap/reach.h's, which deployment applies too.
   std::vector<const Component*> reachable_from(const Persona& persona) const;
   // The host another persona reaches `persona` at: "127.0.0.1" for a build with
   // Placement::kLocal (and in dev), else Id::listen_name() ("listen.SERVICE"): the name

@@ -60,12 +60,14 @@ class PersonaContext {
   const std::vector<std::string>& args() const { return args_; }
 
   // Whether this persona reaches `component`: it is in the persona's subtree, or the
-  // persona (or anything in its subtree) uses it, directly or through what that uses.
+  // persona (or anything in its subtree) uses it, directly or through what that uses
+  // (snap/reach.h: the rule deployment applies too).
   bool reaches(const Component& component) const;
   // Throws UsesError naming this persona, `component` and the `.uses(...)` to add.
   void require_uses(const Component& component, std::source_location where = std::source_location::current()) const;
   // A secret's value, for a component this persona reaches (Password, Secret). Throws
-  // UsesError if it does not reach `owner`, SecretUnavailable if the value is missing.
+  // UsesError if it does not reach `owner` or does not receive `name` (App::secrets_for:
+  // what its container mounts), SecretUnavailable if the value is missing.
   std::string secret(const Component& owner, std::string_view name,
                      std::source_location where = std::source_location::current()) const;
 
@@ -81,6 +83,7 @@ class PersonaContext {
   const Persona& persona_;
   std::vector<std::string> args_;
   std::vector<const Component*> reachable_;  // sorted by address: the tree is frozen after startup
+  std::vector<std::string> secrets_;         // the secret names it receives (App::secrets_for), sorted
   mutable std::mutex mutex_;
   mutable std::condition_variable changed_;
   bool stop_ = false;

@@ -3,11 +3,10 @@
 // reaches, and the deployment planner's input. `snapshot diff`, `snapshot graph` and
 // `snapshot inspect` all answer from this, so a log copied off a machine is enough.
 //
-// The rules are the runtime's, restated over manifest entries: a component's parent is
-// the component whose id is its longest proper dotted prefix; a persona reaches its own
-// subtree and what it uses, transitively, and reaches another persona as a whole without
-// passing through it (App::reachable_from); Password and Secret components hold one secret
-// each, named by their id below the app (Password::secret_name()).
+// What each persona reaches and receives is the runtime's and deployment's own rule
+// (snap::persona_reach, snap/reach.h), applied to the manifest. What a log does not record
+// is derived from it: Password and Secret components hold one secret each, named by their
+// id below the app (Password::secret_name()).
 //
 // Thread safety: plain values and pure functions.
 #pragma once

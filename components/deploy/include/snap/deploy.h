@@ -12,10 +12,12 @@
 // with what the plan names but cannot hold (the binary, its shared-library closure, the
 // database's secret file, secret ownership).
 //
-// Least privilege follows `uses`: a persona's container receives only the secrets of what
-// it reaches without entering another service (a database it reaches gives it that
-// database's password; a server it calls gives it nothing), joins one internal network
-// per service it reaches, and waits for those services to be healthy before it starts.
+// Least privilege follows `uses`, by the rule that decides what the persona's context
+// admits in dev (snap/reach.h): a persona's container receives exactly the secrets its
+// context may read (a database it reaches gives it that database's password; a server it
+// calls gives it nothing), joins one internal network per service it reaches (each
+// daemon persona and each database among what it reaches), and waits for those services
+// to be healthy before it starts.
 //
 // Thread safety: plan_deployment is a pure function; the emitter runs on the build's thread.
 #pragma once
@@ -46,8 +48,6 @@ struct DeployComponent {
 struct DeployInput {
   std::string app_name;                     // the root id; names the binary /app/NAME
   std::vector<DeployComponent> components;  // manifest order, the app first
-  // Per persona id: the secret names the build wrote for it (App::secrets_for).
-  std::vector<std::pair<std::string, std::vector<std::string>>> persona_secrets;
   // The previous build's DIR/state/deploy.json (null when there was none): which
   // volumes it had, so that the build can say which ones this build leaves orphaned.
   boost::json::value previous;
