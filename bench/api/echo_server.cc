@@ -1,7 +1,8 @@
 // The throughput subjects for wrk_compare.sh: a snapshot program whose persona `api` is
 // a snap::ApiServer with a JSON echo endpoint (`api_echo_server build --out DIR --local`,
 // then `run api`), and `api_echo_server bare PORT` serving the same echo with bare Beast.
-// Both use one server thread.
+// Both use one I/O thread; the ApiServer's handler limits are the defaults
+// (handler_threads 16, handler_queue 128), its spare threads idle unless a handler blocks.
 #include <cstdlib>
 #include <cstring>
 

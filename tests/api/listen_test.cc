@@ -56,16 +56,18 @@ unsigned short free_port() {
   return ntohs(a.sin_port);
 }
 
-// An HttpServer on one thread that answers 200 {} to every request.
+// An HttpServer on one thread that answers 200 {} to every request (on the I/O thread).
 struct AnsweringServer {
   static ApiServerOptions one_thread() {
     ApiServerOptions o;
     o.threads = 1;
+    o.handler_threads = 1;
     return o;
   }
   ApiServerOptions options = one_thread();  // the server keeps a reference
   HttpServer http{options, quiet_logger(),
-                  [](std::string_view, std::string_view, std::string_view) { return HttpReply{200, "{}"}; }};
+                  HttpRoutes{[](std::string_view, std::string_view) { return Routing{std::nullopt, {200, "{}"}}; },
+                             [](std::size_t, std::string_view) { return HttpReply{500, ""}; }}};
 };
 
 // This host's IPv4 addresses other than loopback, as a server's own network address.

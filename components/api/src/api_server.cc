@@ -58,6 +58,11 @@ struct ApiServer::State {
   PersonaContext* server_ctx = nullptr;  // guarded by mutex; set while the body runs
   bool stopped = false;                  // guarded by mutex
   int direct_calls = 0;                  // guarded by mutex; dev calls in flight
+  // Dev calls held to the HTTP handler pool's limits: handlers running, calls waiting
+  // for one to finish, and whether those waiting are refused (the stop deadline passed).
+  unsigned direct_running = 0;     // guarded by mutex
+  std::size_t direct_waiting = 0;  // guarded by mutex
+  bool refuse_waiting = false;     // guarded by mutex
   api_detail::HttpServer* http = nullptr;  // guarded by mutex; set while serving HTTP
   std::shared_ptr<spdlog::logger> logger = make_logger("api", "info");  // replaced when the body starts
 
@@ -124,6 +129,9 @@ ApiServer::ApiServer(const Init& init, ApiServerOptions options)
                                 ") must be at least body_limit (" + std::to_string(options_.body_limit) +
                                 "): a body at the limit could never be read");
   }
+  if (options_.handler_threads == 0) {
+    throw std::invalid_argument("ApiServer " + id().str() + ": handler_threads must be > 0");
+  }
   if (!options_.log_level.empty() && spdlog::level::from_str(options_.log_level) == spdlog::level::off &&
       options_.log_level != "off") {
     throw std::invalid_argument("ApiServer " + id().str() + ": unknown log_level \"" + options_.log_level +
@@ -189,21 +197,26 @@ int ApiServer::serve(PersonaContext& ctx) {
   if (level.empty()) level = ctx.membrane().env("SNAP_LOG_LEVEL").value_or("info");
   auto logger = make_logger(id().str(), level);
 
-  const auto dispatch_http = [this, &ctx](std::string_view method, std::string_view target,
-                                          std::string_view body) -> api_detail::HttpReply {
+  // Health and unknown routes are answered on the I/O thread; handlers run on the
+  // handler pool (http_server.h).
+  const auto route_http = [this](std::string_view method, std::string_view target) -> api_detail::Routing {
     const std::string_view path = target.substr(0, target.find('?'));
-    if (path == kHealthPath && method == "GET") return {200, R"({"status":"ok"})"};
+    if (path == kHealthPath && method == "GET") return {std::nullopt, {200, R"({"status":"ok"})"}};
     const State::Route* route = state_->find(method, path);
     if (route == nullptr) {
-      return {404, error_body(ErrorCode::kNotFound, "no endpoint " + std::string(method) + " " + std::string(path))};
+      return {std::nullopt,
+              {404, error_body(ErrorCode::kNotFound, "no endpoint " + std::string(method) + " " + std::string(path))}};
     }
-    return state_->dispatch(*route, ctx, body);
+    return {static_cast<std::size_t>(route - state_->routes.data()), {}};
+  };
+  const auto handle_http = [this, &ctx](std::size_t route, std::string_view body) {
+    return state_->dispatch(state_->routes[route], ctx, body);
   };
 
   std::unique_ptr<api_detail::HttpServer> http;
   std::unique_ptr<api_detail::OwnNetworkListening> own_network;  // adds to `http`: stopped first
   if (app().mode() != Mode::kDev) {
-    http = std::make_unique<api_detail::HttpServer>(options_, *logger, dispatch_http);
+    http = std::make_unique<api_detail::HttpServer>(options_, *logger, api_detail::HttpRoutes{route_http, handle_http});
     // Loopback first (its healthcheck, and all of a local build); in a container, its own
     // network's address too, once found (listen_addresses.h).
     http->start({"127.0.0.1"}, port_->number());
@@ -224,6 +237,7 @@ int ApiServer::serve(PersonaContext& ctx) {
     state_->server_ctx = &ctx;
     state_->http = http.get();
     state_->stopped = false;
+    state_->refuse_waiting = false;
   }
   state_->changed.notify_all();
 
@@ -236,7 +250,10 @@ int ApiServer::serve(PersonaContext& ctx) {
     // Dev: direct calls in flight run on their callers' threads with our context; let
     // them finish (bounded) before the context goes away.
     state_->changed.wait_for(lock, options_.stop_deadline, [&] { return state_->direct_calls == 0; });
+    // Those still waiting for a handler are refused, as HTTP drops its queue at the deadline.
+    state_->refuse_waiting = true;
   }
+  state_->changed.notify_all();
   if (own_network) own_network->stop();
   if (http) {
     http->stop(options_.stop_deadline);
@@ -321,7 +338,29 @@ std::string ApiServer::call(const PersonaContext& caller, std::size_t route, std
         state_->changed.wait_for(lock, std::chrono::milliseconds(50));
       }
       server_ctx = state_->server_ctx;
-      ++state_->direct_calls;
+      ++state_->direct_calls;  // from here, waiting included: the stop waits for it
+      // The handler pool's limits hold in dev too (dev behaves as deployed): at most
+      // handler_threads handlers at once, handler_queue callers waiting, then
+      // resource_exhausted. The handler still runs on the caller's thread.
+      if (state_->direct_running >= options_.handler_threads) {
+        const auto refuse = [&](ErrorCode code, const std::string& message) {
+          --state_->direct_calls;
+          state_->changed.notify_all();
+          throw ApiError(code, message);
+        };
+        if (state_->direct_waiting >= options_.handler_queue) {
+          refuse(ErrorCode::kResourceExhausted, api_detail::handlers_busy_message(options_));
+        }
+        ++state_->direct_waiting;
+        state_->changed.wait(lock, [&] {
+          return state_->direct_running < options_.handler_threads || state_->refuse_waiting;
+        });
+        --state_->direct_waiting;
+        if (state_->direct_running >= options_.handler_threads) {
+          refuse(ErrorCode::kUnavailable, describe_route(route) + ": the server persona has stopped");
+        }
+      }
+      ++state_->direct_running;
     }
     // The same encoding as HTTP both ways: the request was serialized by the Endpoint,
     // the handler parses it; the response is serialized here and parsed by the Endpoint.
@@ -329,6 +368,7 @@ std::string ApiServer::call(const PersonaContext& caller, std::size_t route, std
     {
       std::lock_guard lock(state_->mutex);
       --state_->direct_calls;
+      --state_->direct_running;
     }
     state_->changed.notify_all();
     return finish(*this, route, reply.status, std::move(reply.body));

@@ -9,6 +9,7 @@
 #include <map>
 #include <mutex>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include <boost/asio/dispatch.hpp>
@@ -173,6 +174,11 @@ TransferEncodingProblem transfer_encoding_problem(const Fields& fields, bool chu
 
 }  // namespace
 
+std::string handlers_busy_message(const ApiServerOptions& options) {
+  return "server busy: every handler thread is running (handler_threads " + std::to_string(options.handler_threads) +
+         ") and the queue is full (handler_queue " + std::to_string(options.handler_queue) + "); retry later";
+}
+
 class Session;
 using Clock = std::chrono::steady_clock;
 
@@ -210,13 +216,86 @@ struct Listener {
   std::chrono::milliseconds backoff{0};  // 0 while accepts succeed
 };
 
+// At most `running_limit` handlers at once and `queue_limit` requests waiting for one; a
+// request beyond that is refused, never waited for.
+class HandlerAdmission {
+ public:
+  void configure(unsigned running_limit, std::size_t queue_limit) {
+    running_limit_ = running_limit;
+    queue_limit_ = queue_limit;
+  }
+  enum class Admission {
+    kRunNow,          // the caller runs the handler, then calls finished()
+    kQueued,          // kept; a finished() hands it its turn
+    kRefused,         // `running_limit` run and `queue_limit` wait (or the server is stopping)
+    kStartsRefusing,  // kRefused, the first since a request was admitted
+  };
+  Admission admit(const std::shared_ptr<Session>& session);
+  // A handler returned: the request whose turn it is now (it holds that handler's place),
+  // or null.
+  std::shared_ptr<Session> finished();
+  // Stop: admits nothing more and drops the requests waiting (their connections close).
+  void drop_waiting();
+
+ private:
+  std::mutex mutex_;
+  unsigned running_limit_ = 1;
+  std::size_t queue_limit_ = 0;
+  unsigned running_ = 0;                          // guarded by mutex_
+  std::deque<std::shared_ptr<Session>> waiting_;  // guarded by mutex_
+  bool refusing_ = false;                         // guarded by mutex_; refused since the last admitted
+  bool stopping_ = false;                         // guarded by mutex_
+};
+
+// The server's threads. Handlers run where their request was read, on a thread running
+// the io_context, so a quick handler costs no hand-off. `io_threads` of them run the
+// io_context; `spares` wait. A thread whose handler has run for kTakeOverAfter is taken
+// over: a spare starts running the io_context in its place (so `io_threads` threads keep
+// doing I/O and answering /healthz however many handlers block), and the thread becomes
+// a spare when its handler returns. Admission keeps the handlers running at once within
+// the number of spares.
+class Threads {
+ public:
+  // Long enough that a handler not waiting on anything is never taken over; short next
+  // to any client's timeout (the health probe waits 2 s).
+  static constexpr std::chrono::milliseconds kTakeOverAfter{5};
+
+  void start(net::io_context& ioc, unsigned io_threads, unsigned spares);
+  // After ioc.stop(): the threads return once their handlers have; joins them.
+  void stop();
+  bool started() const { return !threads_.empty(); }
+  // Around a handler, on the thread that runs it.
+  static void handler_starts();
+  static void handler_ends();
+
+ private:
+  struct Slot {
+    std::atomic<std::uint64_t> handlers{0};  // odd while in a handler
+    std::atomic<bool> taken_over{false};
+  };
+  void run(Slot& slot, bool spare);
+  bool park();  // false: stopping
+  void watch();
+
+  static thread_local Slot* current_;
+  net::io_context* ioc_ = nullptr;
+  std::unique_ptr<Slot[]> slots_;
+  unsigned slot_count_ = 0;
+  std::mutex mutex_;
+  std::condition_variable changed_;
+  unsigned wake_spares_ = 0;  // guarded by mutex_
+  bool stopping_ = false;     // guarded by mutex_
+  std::vector<std::thread> threads_;
+  std::thread watcher_;
+};
+
 struct HttpServer::Impl {
-  Impl(const ApiServerOptions& o, spdlog::logger& l, HttpDispatch d)
+  Impl(const ApiServerOptions& o, spdlog::logger& l, HttpRoutes r)
       : options(o),
         logger(l),
-        dispatch(std::move(d)),
+        routes(std::move(r)),
         body_budget(o.body_budget),
-        ioc(static_cast<int>(thread_count())) {}
+        ioc(static_cast<int>(thread_count() + options.handler_threads)) {}
 
   unsigned thread_count() const {
     if (options.threads != 0) return options.threads;
@@ -244,7 +323,7 @@ struct HttpServer::Impl {
 
   const ApiServerOptions& options;
   spdlog::logger& logger;
-  HttpDispatch dispatch;
+  HttpRoutes routes;
   BodyBudget body_budget;  // before ioc: the requests the last Sessions hold give back to it
   // Declared before ioc: destroying ioc destroys the handlers still queued, and with
   // them the last Sessions, which unregister here.
@@ -259,13 +338,16 @@ struct HttpServer::Impl {
   std::mutex listeners_mutex;
   std::deque<Listener> listeners;  // guarded by listeners_mutex
   unsigned short port = 0;
-  std::vector<std::thread> threads;
   std::atomic<bool> stopping{false};
   net::steady_timer sweeper{net::make_strand(ioc)};
+  // Its waiting requests hold Sessions, which unregister above when dropped.
+  HandlerAdmission handlers;
+  Threads runners;
 };
 
-// One connection: read a request (fresh parser with the limits each time), dispatch,
-// write, repeat while keep-alive. Everything runs on the connection's strand.
+// One connection: read a request (fresh parser with the limits each time), route it,
+// run its handler on the handler pool, write, repeat while keep-alive. Everything but
+// the handler runs on the connection's strand.
 class Session : public std::enable_shared_from_this<Session> {
  public:
   Session(tcp::socket socket, net::ip::address peer, HttpServer::Impl* server)
@@ -386,19 +468,50 @@ class Session : public std::enable_shared_from_this<Session> {
       return refuse(problem.status, problem.code, problem.message);
     }
     // HEAD is GET without the body (RFC 9110 §9.3.2): the same status and headers.
-    const bool head = request.method() == http::verb::head;
-    const bool log_request = server_->logger.should_log(spdlog::level::debug);  // the clock only when it is logged
-    const auto started = log_request ? std::chrono::steady_clock::now() : std::chrono::steady_clock::time_point();
-    HttpReply reply = server_->dispatch(head ? std::string_view("GET") : std::string_view(request.method_string()),
-                                        request.target(), request.body().text);
-    if (log_request) {
-      server_->logger.debug(
-          "{} {} {} {} us", std::string_view(request.method_string()), std::string_view(request.target()), reply.status,
-          std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - started).count());
+    head_ = request.method() == http::verb::head;
+    log_request_ = server_->logger.should_log(spdlog::level::debug);  // the clock only when it is logged
+    if (log_request_) started_ = Clock::now();
+    Routing routing = server_->routes.route(head_ ? std::string_view("GET") : std::string_view(request.method_string()),
+                                            request.target());
+    if (!routing.route) return answer(std::move(routing.reply));
+    route_ = *routing.route;
+    // Neither timeout is the client's fault while its handler runs (or waits for a
+    // thread); the sweep leaves the connection alone until the reply is written.
+    deadline_ = std::numeric_limits<Clock::rep>::max();
+    const auto admission = server_->handlers.admit(shared_from_this());
+    if (admission == HandlerAdmission::Admission::kRunNow) return run_handler();
+    if (admission == HandlerAdmission::Admission::kQueued) return;
+    const std::string message = handlers_busy_message(server_->options);
+    // Once per overload, not once per request: under overload the log would cost most.
+    if (admission == HandlerAdmission::Admission::kStartsRefusing) {
+      server_->logger.warn("refusing requests with 429 until a handler thread is free: {}", message);
+    }
+    answer({http_status(ErrorCode::kResourceExhausted), error_body(ErrorCode::kResourceExhausted, message)});
+  }
+
+ public:
+  // On the strand, once admitted: the handler, then the turn of the next request waiting.
+  void run_handler() {
+    Threads::handler_starts();
+    HttpReply reply = server_->routes.handle(route_, parser_->get().body().text);
+    Threads::handler_ends();
+    if (std::shared_ptr<Session> next = server_->handlers.finished()) {
+      net::post(next->stream_.get_executor(), [next] { next->run_handler(); });
+    }
+    answer(std::move(reply));
+  }
+
+ private:
+  void answer(HttpReply reply) {
+    const auto& request = parser_->get();
+    if (log_request_) {
+      server_->logger.debug("{} {} {} {} us", std::string_view(request.method_string()),
+                            std::string_view(request.target()), reply.status,
+                            std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - started_).count());
     }
     const bool keep_alive = request.keep_alive() && !stopping_ && !server_->stopping.load();
     parser_.reset();  // `request` is gone: its body's budget is given back
-    respond(reply.status, std::move(reply.body), keep_alive, head);
+    respond(reply.status, std::move(reply.body), keep_alive, head_);
   }
 
   void refuse(int status, ErrorCode code, const std::string& message) {
@@ -471,7 +584,114 @@ class Session : public std::enable_shared_from_this<Session> {
   HttpServer::Impl* server_;  // outlives every session (see Impl's member order)
   bool reading_ = false;   // strand only
   bool stopping_ = false;  // strand only
+  // The request being answered: set on the strand before it goes to the handler pool.
+  std::size_t route_ = 0;
+  bool head_ = false;  // HEAD: answered as GET, without the body
+  bool log_request_ = false;
+  Clock::time_point started_;
 };
+
+HandlerAdmission::Admission HandlerAdmission::admit(const std::shared_ptr<Session>& session) {
+  std::lock_guard lock(mutex_);
+  if (!stopping_ && running_ < running_limit_) {
+    ++running_;
+    refusing_ = false;
+    return Admission::kRunNow;
+  }
+  if (stopping_ || waiting_.size() >= queue_limit_) {
+    return std::exchange(refusing_, true) ? Admission::kRefused : Admission::kStartsRefusing;
+  }
+  refusing_ = false;
+  waiting_.push_back(session);
+  return Admission::kQueued;
+}
+
+std::shared_ptr<Session> HandlerAdmission::finished() {
+  std::lock_guard lock(mutex_);
+  if (waiting_.empty()) {
+    --running_;
+    return nullptr;
+  }
+  std::shared_ptr<Session> next = std::move(waiting_.front());
+  waiting_.pop_front();
+  return next;
+}
+
+void HandlerAdmission::drop_waiting() {
+  std::deque<std::shared_ptr<Session>> dropped;
+  {
+    std::lock_guard lock(mutex_);
+    stopping_ = true;
+    dropped.swap(waiting_);
+  }
+  // Outside the lock: the last reference to a Session closes its connection.
+}
+
+thread_local Threads::Slot* Threads::current_ = nullptr;
+
+void Threads::start(net::io_context& ioc, unsigned io_threads, unsigned spares) {
+  ioc_ = &ioc;
+  slot_count_ = io_threads + spares;
+  slots_ = std::make_unique<Slot[]>(slot_count_);
+  for (unsigned i = 0; i < slot_count_; ++i) {
+    threads_.emplace_back([this, i, spare = i >= io_threads] { run(slots_[i], spare); });
+  }
+  watcher_ = std::thread([this] { watch(); });
+}
+
+void Threads::handler_starts() {
+  if (current_ != nullptr) current_->handlers.fetch_add(1, std::memory_order_relaxed);
+}
+void Threads::handler_ends() {
+  if (current_ != nullptr) current_->handlers.fetch_add(1, std::memory_order_relaxed);
+}
+
+void Threads::run(Slot& slot, bool spare) {
+  current_ = &slot;
+  if (spare && !park()) return;
+  // One handler at a time, so that a thread taken over leaves as soon as its handler
+  // returns. run_one() returns 0 once the io_context is stopped.
+  while (ioc_->run_one() != 0) {
+    if (slot.taken_over.exchange(false) && !park()) return;
+  }
+}
+
+bool Threads::park() {
+  std::unique_lock lock(mutex_);
+  changed_.wait(lock, [this] { return wake_spares_ > 0 || stopping_; });
+  if (stopping_) return false;
+  --wake_spares_;
+  return true;
+}
+
+void Threads::watch() {
+  // A thread is taken over when it is in the same handler at two looks in a row.
+  std::vector<std::uint64_t> seen(slot_count_, 0), taken(slot_count_, 0);
+  std::unique_lock lock(mutex_);
+  while (!changed_.wait_for(lock, kTakeOverAfter, [this] { return stopping_; })) {
+    for (unsigned i = 0; i < slot_count_; ++i) {
+      const std::uint64_t now = slots_[i].handlers.load(std::memory_order_relaxed);
+      if (now % 2 == 1 && now == seen[i] && taken[i] != now) {
+        taken[i] = now;
+        slots_[i].taken_over = true;
+        ++wake_spares_;
+        changed_.notify_all();
+      }
+      seen[i] = now;
+    }
+  }
+}
+
+void Threads::stop() {
+  {
+    std::lock_guard lock(mutex_);
+    stopping_ = true;
+  }
+  changed_.notify_all();
+  for (auto& t : threads_) t.join();
+  threads_.clear();
+  if (watcher_.joinable()) watcher_.join();
+}
 
 std::chrono::milliseconds HttpServer::Impl::sweep_period() const {
   // A quarter of the shortest deadline: a connection is closed at most 25% late.
@@ -605,8 +825,8 @@ void HttpServer::Impl::session_ended(Session* s) {
   forget(s);
 }
 
-HttpServer::HttpServer(const ApiServerOptions& options, spdlog::logger& logger, HttpDispatch dispatch)
-    : impl_(std::make_unique<Impl>(options, logger, std::move(dispatch))) {}
+HttpServer::HttpServer(const ApiServerOptions& options, spdlog::logger& logger, HttpRoutes routes)
+    : impl_(std::make_unique<Impl>(options, logger, std::move(routes))) {}
 
 HttpServer::~HttpServer() { stop(std::chrono::milliseconds(0)); }
 
@@ -641,8 +861,8 @@ void HttpServer::start(const std::vector<std::string>& addresses, unsigned short
     for (Listener& listener : impl_->listeners) impl_->accept(listener);
   }
   net::dispatch(impl_->sweeper.get_executor(), [impl = impl_.get()] { impl->sweep(); });
-  const unsigned n = impl_->thread_count();
-  for (unsigned i = 0; i < n; ++i) impl_->threads.emplace_back([impl = impl_.get()] { impl->ioc.run(); });
+  impl_->handlers.configure(impl_->options.handler_threads, impl_->options.handler_queue);
+  impl_->runners.start(impl_->ioc, impl_->thread_count(), impl_->options.handler_threads);
 }
 
 bool HttpServer::listen_also(const std::string& address) {
@@ -661,7 +881,7 @@ bool HttpServer::listen_also(const std::string& address) {
 
 void HttpServer::stop_accepting() {
   if (impl_->stopping.exchange(true)) return;
-  if (impl_->threads.empty()) return;
+  if (!impl_->runners.started()) return;
   // Each closed on its own strand, and waited for: once this returns, connects are refused.
   std::lock_guard listeners_lock(impl_->listeners_mutex);
   for (Listener& listener : impl_->listeners) {
@@ -685,7 +905,7 @@ void HttpServer::stop_accepting() {
 }
 
 void HttpServer::stop(std::chrono::milliseconds deadline) {
-  if (impl_->threads.empty()) return;
+  if (!impl_->runners.started()) return;
   stop_accepting();
   {
     std::unique_lock lock(impl_->mutex);
@@ -694,9 +914,11 @@ void HttpServer::stop(std::chrono::milliseconds deadline) {
                          deadline.count());
     }
   }
+  impl_->handlers.drop_waiting();
   impl_->ioc.stop();
-  for (auto& t : impl_->threads) t.join();
-  impl_->threads.clear();
+  // Waits for the handlers still running (they use the server's context); what they
+  // post to the stopped io_context is dropped with their connections when it is destroyed.
+  impl_->runners.stop();
 }
 
 }  // namespace snap::api_detail

@@ -1,9 +1,18 @@
 // The HTTP/1.1 server under snap::ApiServer (run mode): Boost.Beast over Asio, one
 // strand per connection, limits from ApiServerOptions. Private to snap_api.
+//
+// Handlers may block (a store waiting on its database). At most `handler_threads` run at
+// once, `handler_queue` requests wait for one, and a request beyond that is answered
+// resource_exhausted (429) at once. A handler runs on the thread that read its request
+// (no hand-off for the quick ones); a thread whose handler has run 5 ms is taken over by
+// one of `handler_threads` spare threads, so `threads` threads always go on reading,
+// writing and answering /healthz, however many handlers block.
 #pragma once
 
+#include <cstddef>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -19,18 +28,33 @@ struct HttpReply {
   std::string body;  // JSON, or empty for 204
 };
 
-// Called on a server thread for each complete request.
-using HttpDispatch = std::function<HttpReply(std::string_view method, std::string_view target, std::string_view body)>;
+// What the I/O thread does with a request: answer it at once with `reply`, or hand it to
+// a handler thread to run route number `route` on its body.
+struct Routing {
+  std::optional<std::size_t> route;
+  HttpReply reply;  // when there is no route
+};
+
+struct HttpRoutes {
+  // On an I/O thread for each complete request; must not block.
+  std::function<Routing(std::string_view method, std::string_view target)> route;
+  // On a server thread, for a request `route` named; may block.
+  std::function<HttpReply(std::size_t route, std::string_view body)> handle;
+};
+
+// The message of the resource_exhausted error a request gets when every handler thread
+// is busy and `handler_queue` requests wait (dev direct calls get the same).
+std::string handlers_busy_message(const ApiServerOptions& options);
 
 class HttpServer {
  public:
   // `logger` must outlive the server.
-  HttpServer(const ApiServerOptions& options, spdlog::logger& logger, HttpDispatch dispatch);
+  HttpServer(const ApiServerOptions& options, spdlog::logger& logger, HttpRoutes routes);
   ~HttpServer();  // stops at once if stop() was not called
   HttpServer(const HttpServer&) = delete;
   HttpServer& operator=(const HttpServer&) = delete;
 
-  // Binds `port` on each address (IP literals) and starts the threads. Throws
+  // Binds `port` on each address (IP literals) and starts the I/O and handler threads. Throws
   // std::runtime_error naming the address when one cannot be bound (none stays bound).
   void start(const std::vector<std::string>& addresses, unsigned short port);
   // After start(): listens on one more address, on the same port. False (and nothing
@@ -40,8 +64,11 @@ class HttpServer {
   // the connections waiting for a request; requests in flight finish with
   // `Connection: close`. Any thread, idempotent.
   void stop_accepting();
-  // stop_accepting(), then waits up to `deadline` for connections in flight to finish,
-  // then closes what is left and joins the threads.
+  // stop_accepting(), then waits up to `deadline` for connections in flight to finish
+  // (requests waiting for a handler included), then closes what is left: the requests
+  // still waiting are dropped with their connections; the handlers still running are
+  // waited for (they use the server's context) and their replies written if the socket
+  // takes them at once.
   void stop(std::chrono::milliseconds deadline);
 
   struct Impl;

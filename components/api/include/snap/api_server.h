@@ -27,13 +27,15 @@
 //  - dev: a direct call on the caller's thread, through the same JSON encoding both
 //    ways; the handler gets the server persona's context. Waits (up to
 //    `wait_for_server`) for the server persona's body to start. No socket is opened.
+//    The handler limits (`handler_threads`, `handler_queue`) hold as they do over HTTP.
 //  - run: HTTP/1.1 to app.host_of(server):port, keep-alive connections pooled per
 //    server; connection failures are retried with backoff for up to `wait_for_server`
 //    (a client started before its server waits for it), then `unavailable`.
 //
 // Thread safety: endpoint() and the constructor run at startup (one thread). Calling an
-// Endpoint is safe from any number of threads at once; handlers run concurrently on the
-// server's threads and must be thread-safe.
+// Endpoint is safe from any number of threads at once; handlers run concurrently (up to
+// `handler_threads` at once, on the server's threads; in dev, on the callers' threads)
+// and must be thread-safe.
 #pragma once
 
 #include <chrono>
@@ -96,9 +98,22 @@ struct ApiServerOptions {
   // Graceful stop: after it stops accepting, the server lets requests in flight finish
   // for at most this long, then closes what is left.
   std::chrono::milliseconds stop_deadline{10'000};
-  // Threads running connections and handlers (handlers may block: a store call). 0: the
-  // number of CPUs, at least 2.
+  // I/O threads: they read, route and write requests and answer /healthz; a handler that
+  // blocks never holds one for more than 5 ms (see handler_threads). 0: the number of
+  // CPUs, at least 2.
   unsigned threads = 0;
+  // Handlers that may run at once; they may block (a store call waiting on its database).
+  // A handler runs on the I/O thread that read its request (a quick one costs no
+  // hand-off); once it has run for 5 ms one of this many spare threads takes over that
+  // thread's I/O, so `threads` threads keep serving however many handlers block. 16 is
+  // twice a store's default pool of 8 connections: handlers not waiting on the store
+  // keep going while those that wait hold their threads. Must be > 0.
+  unsigned handler_threads = 16;
+  // Requests waiting for a handler thread when all are busy. One more is refused at once
+  // with resource_exhausted (HTTP 429; its handler did not run) rather than left waiting
+  // with no bound. A waiting request holds its body (up to body_limit) in memory. 0: none
+  // wait. The same limits hold for dev's direct calls.
+  std::size_t handler_queue = 128;
 
   // Client side: one TCP connect attempt, and one lookup of the server's name (a DNS
   // server that does not answer would otherwise hold a call for 10 s).
