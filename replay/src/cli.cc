@@ -4,6 +4,7 @@
 
 #include <CLI/CLI.hpp>
 #include <algorithm>
+#include <cctype>
 #include <iostream>
 #include <atomic>
 #include <memory>
@@ -99,6 +100,43 @@ std::map<std::string, unsigned> parse_replica_flags(const std::vector<std::strin
   return out;
 }
 
+// `--memory-limit [SERVICE=]SIZE` (SIZE: a whole number with k, m or g, at least 6m: Docker's
+// minimum) and `--pids-limit [SERVICE=]N` (N from 1 to 4194304, the kernel's largest pid_max).
+// No SERVICE=: the limit of every service. One name given two values is refused.
+std::map<std::string, std::uint64_t> parse_limit_flags(const std::vector<std::string>& flags, bool memory) {
+  const char* flag = memory ? "--memory-limit" : "--pids-limit";
+  std::map<std::string, std::uint64_t> out;
+  for (const std::string& f : flags) {
+    const auto eq = f.rfind('=');
+    const std::string name = eq == std::string::npos ? "" : f.substr(0, eq);
+    std::string value = eq == std::string::npos ? f : f.substr(eq + 1);
+    unsigned shift = 0;
+    if (memory && !value.empty()) {
+      const char unit = static_cast<char>(std::tolower(static_cast<unsigned char>(value.back())));
+      shift = unit == 'k' ? 10 : unit == 'm' ? 20 : unit == 'g' ? 30 : 0;
+      if (shift != 0) value.pop_back();
+    }
+    const bool digits = !value.empty() && value.size() <= 7 &&
+                        std::all_of(value.begin(), value.end(), [](char c) { return c >= '0' && c <= '9'; });
+    const std::uint64_t number = digits ? std::stoull(value) : 0;
+    const bool valid = eq != 0 && digits &&
+                       (memory ? shift != 0 && (number << shift) >= (std::uint64_t{6} << 20)
+                               : number >= 1 && number <= 4194304);
+    if (!valid) {
+      throw UsageError(std::string(flag) +
+                       (memory ? " expects [SERVICE=]SIZE with SIZE a whole number of k, m or g, at least 6m (Docker's minimum), not \""
+                               : " expects [SERVICE=]N with N from 1 to 4194304, not \"") +
+                       f + "\"");
+    }
+    const std::uint64_t limit = number << shift;
+    const auto [it, added] = out.emplace(name, limit);
+    if (!added && it->second != limit) {
+      throw UsageError(std::string(flag) + " gives " + (name.empty() ? "every service" : name) + " two limits");
+    }
+  }
+  return out;
+}
+
 // Arguments after PERSONA belong to the persona, but one that looks like a flag is far more
 // likely a mistyped flag of `run` (--logg): persona arguments that start with '-' go after
 // `--`, where CLI11 hands them to the `args` positional instead of leaving them over.
@@ -135,8 +173,8 @@ int run_command_line(int argc, char** argv, std::string_view app_name, const Def
   cli.require_subcommand(0, 1);
 
   std::string out_dir, log_flag, secrets_dir, persona_name, verify_log, base_image, endpoint_mode;
-  std::vector<std::string> secret_flags, persona_arguments, replica_flags;
-  bool local = false, exit_after_jobs = false, repl = false, verify_json = false;
+  std::vector<std::string> secret_flags, persona_arguments, replica_flags, memory_limit_flags, pids_limit_flags;
+  bool local = false, exit_after_jobs = false, repl = false, verify_json = false, again = false;
 
   auto* build = cli.add_subcommand("build", "Record startup into DIR/snapshot.snaplog; write the build state and deployment");
   build->add_option("--out", out_dir, "Build output directory (replaced as a whole by each build)")->required();
@@ -146,12 +184,18 @@ int run_command_line(int argc, char** argv, std::string_view app_name, const Def
   build->add_option("--replicas", replica_flags, "Swarm: replicas of a daemon persona, PERSONA=N (repeatable; default 1)");
   build->add_option("--endpoint-mode", endpoint_mode, "Swarm: how a service name resolves, dnsrr (default) or vip")
       ->check(CLI::IsMember({"dnsrr", "vip"}));
+  build->add_option("--memory-limit", memory_limit_flags,
+                    "Memory limit of every service, SIZE (512m, 2g), or of one, SERVICE=SIZE (repeatable; default 1g)");
+  build->add_option("--pids-limit", pids_limit_flags,
+                    "Process and thread limit of every service, N, or of one, SERVICE=N (repeatable; default 1024)");
 
   auto* run_cmd = cli.add_subcommand("run", "Replay startup from the log, then become PERSONA");
   run_cmd->add_option("persona", persona_name, "Persona to run (default: $PERSONA)");
   run_cmd->add_option("args", persona_arguments, "Arguments for the persona (those starting with - after --)");
   run_cmd->add_option("--log", log_flag, "Snapshot log (default: $SNAP_LOG, else snapshot.snaplog beside the binary)");
   run_cmd->add_option("--secrets-dir", secrets_dir, "Secret files (default: $SNAP_SECRETS_DIR, else /run/secrets)");
+  run_cmd->add_flag("--again", again,
+                    "A job that records its runs ($SNAP_JOB_RUNS): run it even if it already ran for this build");
   run_cmd->allow_extras();
 
   auto* dev = cli.add_subcommand("dev", "Run startup live and every daemon and job persona in this process");
@@ -206,7 +250,9 @@ int run_command_line(int argc, char** argv, std::string_view app_name, const Def
                            local ? Placement::kLocal : Placement::kContainers,
                            base_image,
                            parse_replica_flags(replica_flags),
-                           endpoint_mode};
+                           endpoint_mode,
+                           parse_limit_flags(memory_limit_flags, true),
+                           parse_limit_flags(pids_limit_flags, false)};
       auto summary = build_app(name, define, *system, options, program.emitters);
       std::cerr << "snap: build: wrote " << summary.log.string() << " (" << summary.events << " events, "
                 << summary.components << " components); personas: " << join(summary.personas) << std::endl;
@@ -310,8 +356,23 @@ int run_command_line(int argc, char** argv, std::string_view app_name, const Def
       PersonaContext context(*app, persona, args);
       return persona.run(context);
     }
+    // A job in a deployment runs once per build: its container started again (`up` of the
+    // same build) finds the record and stops there.
+    std::filesystem::path record;
+    if (const auto runs = system->env("SNAP_JOB_RUNS"); runs && !runs->empty() &&
+        persona.persona_kind() == PersonaKind::kJob) {
+      record = job_run_record(*runs, log);
+      if (!again && std::filesystem::exists(record)) {
+        std::cerr << "snap: job " << persona.id().name() << " already ran to completion for this build (" << record.string()
+                  << "): not running it again; `run --again` (bin/" << persona.id().service_name()
+                  << " in a compose deployment) runs it again" << std::endl;
+        return kExitOk;
+      }
+    }
     pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
-    return run_personas(*app, {&persona}, args);
+    const int status = run_personas(*app, {&persona}, args);
+    if (status == 0 && !record.empty()) record_job_run(record, persona);
+    return status;
   } catch (const std::bad_alloc&) {
     std::cerr << name << ": error: out of memory" << std::endl;
     return kExitFailure;

@@ -45,4 +45,12 @@ void check_supplied_secrets_declared(const App::Private& p);
 
 std::string join(const std::vector<std::string>& items, std::string_view separator = ", ");
 
+// Where a job records that it ran to completion for the build of `log`, inside `dir`
+// ($SNAP_JOB_RUNS, which the compose file sets to the job's own volume): the record's name
+// says which build. Throws LogError when the log cannot be read.
+std::filesystem::path job_run_record(const std::filesystem::path& dir, const std::filesystem::path& log);
+// Writes the record after a successful run; one that cannot be written is reported, not
+// fatal (the job's work is done; the next start runs it again).
+void record_job_run(const std::filesystem::path& record, const Persona& job);
+
 }  // namespace snap

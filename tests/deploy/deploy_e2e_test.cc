@@ -232,5 +232,91 @@ TEST_F(DeployEndToEnd, TheCommandScriptRunsTheCommandAgainstTheDeployment) {
   EXPECT_THAT(missing.out + missing.err, HasSubstr("not_found: no customer 2"));
 }
 
+// How many times `part` occurs in `text`.
+std::size_t occurrences(const std::string& text, const std::string& part) {
+  std::size_t n = 0;
+  for (std::size_t at = text.find(part); at != std::string::npos; at = text.find(part, at + part.size())) ++n;
+  return n;
+}
+
+// bin/NAME without $COMPOSE_PROJECT_NAME runs against the deployment of its directory; a
+// copy of it elsewhere, or a project name that runs nothing, is refused, and no second
+// deployment is started.
+TEST_F(DeployEndToEnd, TheCommandScriptFindsItsDeploymentOrRefusesWithoutStartingAnother) {
+  client_result();  // the client job has posted customer 1
+  testing::ProcessOptions options;
+  options.environment = d().env;
+  options.environment->erase("COMPOSE_PROJECT_NAME");
+  const std::string script = (d().out / "bin/get-customer").string();
+  const ProcessResult found = testing::run_process({"/usr/bin/timeout", "180", script, "1"}, options);
+  EXPECT_EQ(found.exit_code, 0) << found.err;
+  EXPECT_THAT(found.out, HasSubstr(R"({"id":"1","name":"John Doe"})"));
+
+  const fs::path elsewhere = d().work / "elsewhere";
+  fs::create_directories(elsewhere / "bin");
+  fs::copy_file(d().out / "docker-compose.yml", elsewhere / "docker-compose.yml");
+  fs::copy_file(script, elsewhere / "bin/get-customer");
+  const ProcessResult copy = testing::run_process({"/usr/bin/timeout", "60", (elsewhere / "bin/get-customer").string(), "1"}, options);
+  EXPECT_EQ(copy.exit_code, 69) << copy.out;
+  EXPECT_THAT(copy.err, HasSubstr("no deployment of customer from " + fs::canonical(elsewhere).string() + " is running"));
+  EXPECT_THAT(copy.err, HasSubstr("COMPOSE_PROJECT_NAME=" + d().project + " "));
+
+  const std::string nothing = d().project + "none";
+  (*options.environment)["COMPOSE_PROJECT_NAME"] = nothing;
+  const ProcessResult named = testing::run_process({"/usr/bin/timeout", "60", script, "1"}, options);
+  EXPECT_EQ(named.exit_code, 69) << named.out;
+  EXPECT_THAT(named.err, HasSubstr("no deployment of customer named " + nothing + " ($COMPOSE_PROJECT_NAME) is running"));
+
+  // What compose would have named the second deployment: nothing of it exists (were it
+  // there, it is removed: the test removes what it caused).
+  for (const std::string& project : {nothing, std::string("elsewhere"), d().out.filename().string()}) {
+    const ProcessResult left = d().docker({"ps", "-a", "-q", "--filter", "label=com.docker.compose.project=" + project}, 30);
+    EXPECT_EQ(left.out, "") << "a deployment " << project << " was started";
+    if (!left.out.empty()) {
+      d().run({"/usr/bin/env", "docker-compose", "-p", project, "-f", (d().out / "docker-compose.yml").string(), "down", "-v"},
+              120);
+    }
+  }
+}
+
+// `up` of the same build starts the exited job's container again, or recreates it; the
+// job finds its record and does not run again. bin/NAME runs it again on purpose.
+TEST_F(DeployEndToEnd, TheClientJobRunsOncePerBuildAndAgainOnlyWhenAsked) {
+  const auto [first, first_output] = client_result();
+  ASSERT_EQ(first, 0) << first_output;
+  const std::string ran = R"(Loaded customer: {"id":"1","name":"John Doe"})";
+  const std::string skipped = "snap: job example-client already ran to completion for this build";
+
+  ASSERT_EQ(d().compose({"up", "-d"}, 240).exit_code, 0);  // starts the exited container again
+  auto [again, again_output] = client_result();
+  EXPECT_EQ(again, 0) << again_output;
+  EXPECT_EQ(occurrences(again_output, ran), occurrences(first_output, ran)) << again_output;  // the same runs
+  EXPECT_THAT(again_output, HasSubstr(skipped));
+
+  ASSERT_EQ(d().compose({"up", "-d", "--no-deps", "--force-recreate", "example-client"}, 240).exit_code, 0);
+  auto [recreated, recreated_output] = client_result();
+  EXPECT_EQ(recreated, 0) << recreated_output;
+  EXPECT_EQ(recreated_output.find(ran), std::string::npos) << recreated_output;
+  EXPECT_THAT(recreated_output, HasSubstr(skipped));
+
+  testing::ProcessOptions options;
+  options.environment = d().env;
+  options.environment->erase("COMPOSE_PROJECT_NAME");
+  const ProcessResult asked = testing::run_process({"/usr/bin/timeout", "180", (d().out / "bin/example-client").string()}, options);
+  EXPECT_EQ(asked.exit_code, 0) << asked.err;
+  EXPECT_THAT(asked.out + asked.err, HasSubstr(ran));
+}
+
+// Every container runs under the build's default memory and pids limits.
+TEST_F(DeployEndToEnd, EveryContainerHasTheDefaultMemoryAndPidsLimits) {
+  const ProcessResult containers = d().compose({"ps", "-a", "-q"});
+  ASSERT_GE(lines(containers.out).size(), 3u);
+  for (const std::string& container : lines(containers.out)) {
+    EXPECT_EQ(trim(d().docker({"inspect", "-f", "{{.HostConfig.Memory}} {{.HostConfig.PidsLimit}}", container}).out),
+              "1073741824 1024")
+        << container;
+  }
+}
+
 }  // namespace
 }  // namespace snap

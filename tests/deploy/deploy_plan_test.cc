@@ -3,11 +3,14 @@
 // each error named. SNAP_UPDATE_GOLDEN=1 rewrites the golden files.
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 
 #include <boost/json/parse.hpp>
 
@@ -41,6 +44,14 @@ DeployInput shop() {
   return in;
 }
 
+// `text` with every "DIR" replaced by `dir`.
+std::string replace_dir(std::string text, const std::string& dir) {
+  for (std::size_t at = text.find("DIR"); at != std::string::npos; at = text.find("DIR", at + dir.size())) {
+    text.replace(at, 3, dir);
+  }
+  return text;
+}
+
 std::string read_file(const fs::path& path) {
   std::ifstream in(path, std::ios::binary);
   return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
@@ -71,7 +82,7 @@ TEST(DeployPlan, GeneratedFilesMatchTheGoldenFiles) {
   }
   EXPECT_EQ(paths, (std::vector<std::string>{"Dockerfile", ".dockerignore", "docker-compose.yml", "docker-stack.yml",
                                              "image/etc/passwd",
-                                             "image/etc/group", "image/etc/nsswitch.conf", "bin/report", "bin/stack/report",
+                                             "image/etc/group", "image/etc/nsswitch.conf", "bin/seed", "bin/report", "bin/stack/report",
                                              "state/deploy.json", "bin/remove-orphans"}));
   EXPECT_TRUE(file(plan, "bin/report").executable);
   EXPECT_TRUE(file(plan, "bin/remove-orphans").executable);
@@ -285,6 +296,154 @@ TEST(DeployPlan, ReplicasForAnythingButADaemonServiceAreRefused) {
       EXPECT_THAT(e.what(), HasSubstr(message));
     }
   }
+}
+
+std::size_t count(const std::string& text, const std::string& part) {
+  std::size_t n = 0;
+  for (std::size_t at = text.find(part); at != std::string::npos; at = text.find(part, at + part.size())) ++n;
+  return n;
+}
+
+// One runaway service must not take the host: every service, databases included, has a
+// memory and a pids limit, by default and as the options say.
+TEST(DeployPlan, EveryServiceHasAMemoryAndPidsLimitWhichTheOptionsChange) {
+  const DeployPlan defaults = plan_deployment(shop(), {});
+  const std::string compose = file(defaults, "docker-compose.yml").content;
+  const std::string stack = file(defaults, "docker-stack.yml").content;
+  EXPECT_EQ(count(compose, "    mem_limit: \"1g\"\n    pids_limit: 1024\n"), 5u) << compose;  // db, api, mailer, seed, report
+  EXPECT_EQ(count(stack, "      resources:\n        limits: {memory: \"1g\", pids: 1024}\n"), 5u) << stack;
+  EXPECT_THAT(stack, HasSubstr("version: \"3.9\"\n"));  // the first stack format with a pids limit
+
+  DeployOptions options;
+  options.memory_limit_bytes = std::uint64_t{256} << 20;
+  options.pids_limit = 200;
+  options.memory_limits_bytes = {{"db", std::uint64_t{3} << 30}, {"api", (std::uint64_t{64} << 20) + 512}};
+  options.pids_limits = {{"db", 300}};
+  const DeployPlan changed = plan_deployment(shop(), options);
+  const std::string c = file(changed, "docker-compose.yml").content;
+  EXPECT_THAT(c, HasSubstr("    init: true\n    mem_limit: \"3g\"\n    pids_limit: 300\n    secrets:\n      - source: \"db--"));
+  EXPECT_THAT(c, HasSubstr("    mem_limit: \"67109376\"\n    pids_limit: 200\n    secrets:\n      - source: \"api--"));
+  EXPECT_EQ(count(c, "    mem_limit: \"256m\"\n    pids_limit: 200\n"), 3u);  // mailer, seed, report
+  const std::string st = file(changed, "docker-stack.yml").content;
+  EXPECT_THAT(st, HasSubstr("        limits: {memory: \"3g\", pids: 300}\n"));
+  EXPECT_EQ(count(st, "        limits: {memory: \"256m\", pids: 200}\n"), 3u);
+
+  const std::vector<std::pair<std::function<void(DeployOptions&)>, std::string>> refused{
+      {[](DeployOptions& o) { o.memory_limits_bytes = {{"nope", 1u << 30}}; },
+       "a memory limit for \"nope\", which is no service of this app"},
+      {[](DeployOptions& o) { o.pids_limits = {{"nope", 10}}; }, "a pids limit for \"nope\", which is no service of this app"},
+      {[](DeployOptions& o) { o.memory_limit_bytes = 1u << 20; },
+       "the memory limit of every service (1048576 bytes) is below Docker's minimum of 6 MiB"},
+      {[](DeployOptions& o) { o.memory_limits_bytes = {{"api", 5u << 20}}; },
+       "the memory limit of api (5242880 bytes) is below Docker's minimum of 6 MiB"},
+      {[](DeployOptions& o) { o.pids_limits = {{"seed", 0}}; }, "the pids limit of seed is 0: no process could start"},
+  };
+  for (const auto& [set, message] : refused) {
+    DeployOptions bad;
+    set(bad);
+    try {
+      plan_deployment(shop(), bad);
+      ADD_FAILURE() << "no DeployError: " << message;
+    } catch (const DeployError& e) {
+      EXPECT_THAT(e.what(), HasSubstr(message));
+    }
+  }
+}
+
+// A job runs once per build: the compose file gives it a volume of its own (owned by its
+// user through the image's directory) where the binary records a completed run, and
+// bin/JOB runs it again.
+TEST(DeployPlan, AJobRecordsItsRunsInAVolumeOfItsOwnAndBinJobRunsItAgain) {
+  const DeployPlan plan = plan_deployment(shop(), {});
+  const std::string compose = file(plan, "docker-compose.yml").content;
+  EXPECT_THAT(compose, HasSubstr("    environment:\n      SNAP_JOB_RUNS: \"/var/lib/snap/jobs/seed\"\n"
+                                 "    volumes:\n      - \"seed-runs:/var/lib/snap/jobs/seed\"\n    user: \"47564:47564\"\n"));
+  EXPECT_THAT(compose, HasSubstr("volumes:\n  db-data: {}\n  seed-runs: {}\n"));
+  EXPECT_EQ(count(compose, "SNAP_JOB_RUNS"), 1u);  // jobs only
+  EXPECT_THAT(file(plan, "Dockerfile").content,
+              HasSubstr("COPY --chown=47564:47564 image/jobs/seed/ /var/lib/snap/jobs/seed/\nCOPY app/shop /app/shop\n"));
+  EXPECT_EQ(plan.directories, std::vector<std::string>{"image/jobs/seed"});
+  EXPECT_TRUE(file(plan, "bin/seed").executable);
+  EXPECT_THAT(file(plan, "bin/seed").content, HasSubstr(" run --rm $tty seed --again 'shop.seed' \"$@\"\n"));
+  // A swarm service runs its task once per spec already: no record there.
+  EXPECT_EQ(file(plan, "docker-stack.yml").content.find("SNAP_JOB_RUNS"), std::string::npos);
+}
+
+// bin/NAME against a stand-in `docker` that lists the given running containers (project and
+// working directory, as `docker ps --format` prints them) and a `docker-compose` that
+// records how it was called.
+struct ScriptRun {
+  int status = -1;
+  std::string err;
+  std::string compose_args;  // empty: docker-compose was not run
+};
+
+ScriptRun run_script(const std::string& script, const std::string& running, const std::string& project_variable = "") {
+  const fs::path dir = fs::temp_directory_path() / ("snap-deploy-script-" + std::to_string(::getpid()));
+  fs::remove_all(dir);
+  const fs::path out = dir / "build";
+  const fs::path fake = dir / "fake-bin";
+  fs::create_directories(out / "bin");
+  fs::create_directories(fake);
+  const DeployPlan plan = plan_deployment(shop(), {});
+  std::ofstream(out / script) << file(plan, script).content;
+  std::ofstream(dir / "running") << replace_dir(running, out.string());
+  std::ofstream(fake / "docker") << "#!/bin/sh\n[ \"$1\" = ps ] || exit 99\necho \"$@\" > '" << (dir / "docker-args").string()
+                                 << "'\ncat '" << (dir / "running").string() << "'\n";
+  std::ofstream(fake / "docker-compose") << "#!/bin/sh\necho \"$@\" > '" << (dir / "compose-args").string() << "'\n";
+  fs::permissions(fake / "docker", fs::perms::owner_all);
+  fs::permissions(fake / "docker-compose", fs::perms::owner_all);
+  const std::string command = "cd '" + dir.string() + "' && env -u COMPOSE_PROJECT_NAME " +
+                              (project_variable.empty() ? "" : "COMPOSE_PROJECT_NAME=" + project_variable + " ") + "PATH='" +
+                              fake.string() + ":/usr/bin:/bin' sh build/" + script + " 7 </dev/null 2>err";
+  const int status = std::system(command.c_str());
+  ScriptRun run;
+  run.status = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  run.err = read_file(dir / "err");
+  run.compose_args = read_file(dir / "compose-args");
+  const std::string docker_args = read_file(dir / "docker-args");
+  EXPECT_THAT(docker_args, HasSubstr("ps --filter label=snap.app=shop --filter label=com.docker.compose.oneoff=False"));
+  fs::remove_all(dir);
+  return run;
+}
+
+TEST(DeployPlan, TheCommandScriptRunsAgainstTheOneDeploymentOfItsDirectoryOrRefusesSayingHowToNameOne) {
+  const std::string here = (fs::canonical(fs::temp_directory_path()) / ("snap-deploy-script-" + std::to_string(::getpid())) / "build").string();
+  // One deployment from this directory (two containers), another elsewhere: that one.
+  ScriptRun one = run_script("bin/report", "shop1 DIR\nshop1 DIR\nother /elsewhere\n");
+  EXPECT_EQ(one.status, 0) << one.err;
+  EXPECT_EQ(one.compose_args, "-p shop1 -f " + here + "/docker-compose.yml run --rm -T report shop.report 7\n");
+  // None running at all: refused (never `docker-compose run`, which would start a new,
+  // empty deployment), saying how to start and name one.
+  ScriptRun none = run_script("bin/report", "");
+  EXPECT_EQ(none.status, 69);
+  EXPECT_EQ(none.compose_args, "");
+  EXPECT_THAT(none.err, HasSubstr("no deployment of shop from " + here + " is running"));
+  EXPECT_THAT(none.err, HasSubstr("start it first: docker-compose -p NAME -f " + here +
+                                  "/docker-compose.yml up -d, then COMPOSE_PROJECT_NAME=NAME build/bin/report ..."));
+  // Only one from another directory: not taken silently; named in the refusal.
+  ScriptRun elsewhere = run_script("bin/report", "other /elsewhere\n");
+  EXPECT_EQ(elsewhere.status, 69);
+  EXPECT_EQ(elsewhere.compose_args, "");
+  EXPECT_THAT(elsewhere.err, HasSubstr("COMPOSE_PROJECT_NAME=other build/bin/report ...   (running from /elsewhere)"));
+  // Two from this directory: which one is the user's to say.
+  ScriptRun several = run_script("bin/report", "shop1 DIR\nshop2 DIR\n");
+  EXPECT_EQ(several.status, 64);
+  EXPECT_EQ(several.compose_args, "");
+  EXPECT_THAT(several.err, HasSubstr("several deployments of shop from " + here + " are running (shop1 shop2)"));
+  EXPECT_THAT(several.err, HasSubstr("COMPOSE_PROJECT_NAME=shop2 build/bin/report ..."));
+  // $COMPOSE_PROJECT_NAME names a running one, from anywhere; a name that runs nothing is refused.
+  ScriptRun named = run_script("bin/report", "shop1 DIR\nother /elsewhere\n", "other");
+  EXPECT_EQ(named.status, 0) << named.err;
+  EXPECT_THAT(named.compose_args, ::testing::StartsWith("-p other -f "));
+  ScriptRun typo = run_script("bin/report", "shop1 DIR\n", "shpo1");
+  EXPECT_EQ(typo.status, 69);
+  EXPECT_EQ(typo.compose_args, "");
+  EXPECT_THAT(typo.err, HasSubstr("no deployment of shop named shpo1 ($COMPOSE_PROJECT_NAME) is running"));
+  // A job's script finds its deployment the same way and runs the job again.
+  ScriptRun job = run_script("bin/seed", "shop1 DIR\n");
+  EXPECT_EQ(job.status, 0) << job.err;
+  EXPECT_EQ(job.compose_args, "-p shop1 -f " + here + "/docker-compose.yml run --rm -T seed --again shop.seed 7\n");
 }
 
 TEST(DeployPlan, DockerStackConfigAcceptsTheGoldenFile) {

@@ -88,7 +88,8 @@ struct DockerWork {
     pg_image = pg_repo + "-" + unique + ":15";
     pg_probe_image = pg_repo + "-" + unique + ":probe";
     work = fs::temp_directory_path() / (work_prefix + "-" + unique);
-    out = work / "out";
+    // Named uniquely too: `docker-compose` run there without a project name would take it.
+    out = work / ("out" + unique);
     fs::create_directories(work);
     env["SNAP_IMAGE"] = app_probe_image;
     env["SNAP_POSTGRES_IMAGE"] = pg_probe_image;

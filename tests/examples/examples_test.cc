@@ -4,6 +4,8 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <tuple>
+
 #include "../format/log_test_util.h"
 #include "../support/subprocess.h"
 
@@ -118,6 +120,54 @@ TEST(CustomerExample, BadSwarmBuildSettingsAreRefusedNamingTheProblem) {
     EXPECT_THAT(refused.err, HasSubstr(c.message));
   }
   EXPECT_FALSE(std::filesystem::exists(dir / "out")) << "a refused build leaves no output";
+}
+
+// Resource limits chosen at build: for every service, and for one (a persona by its name,
+// the database by its id); a malformed or too small value is a usage error.
+TEST(CustomerExample, TheBuildSetsMemoryAndPidsLimits) {
+  testing::TempDir dir;
+  auto built = testing::run_process({kCustomer, "build", "--out", (dir / "out").string(), "--memory-limit", "256m",
+                                     "--memory-limit", "api=2G", "--memory-limit", "customer.customer-server.db=512m",
+                                     "--pids-limit", "example-client=64"});
+  ASSERT_EQ(built.exit_code, 0) << built.err;
+  const std::string compose = testing::read_file(dir / "out/docker-compose.yml");
+  // A service's lines in the compose file: from "  NAME:" to the next service.
+  auto service = [&](const std::string& name) {
+    const std::size_t begin = compose.find("\n  " + name + ":\n");
+    if (begin == std::string::npos) return std::string();
+    std::size_t end = begin + 1;
+    while ((end = compose.find("\n", end + 1)) != std::string::npos && compose.compare(end + 1, 4, "    ") == 0) {
+    }
+    return compose.substr(begin, end - begin);
+  };
+  EXPECT_THAT(service("customer-server-api"), HasSubstr("    mem_limit: \"2g\"\n    pids_limit: 1024\n"));
+  EXPECT_THAT(service("customer-server-db"), HasSubstr("    mem_limit: \"512m\"\n    pids_limit: 1024\n"));
+  EXPECT_THAT(service("example-client"), HasSubstr("    mem_limit: \"256m\"\n    pids_limit: 64\n"));
+  EXPECT_THAT(service("get-customer"), HasSubstr("    mem_limit: \"256m\"\n    pids_limit: 1024\n"));
+  EXPECT_THAT(testing::read_file(dir / "out/docker-stack.yml"), HasSubstr("        limits: {memory: \"2g\", pids: 1024}\n"));
+
+  const std::string out = (dir / "refused").string();
+  const std::vector<std::tuple<std::vector<std::string>, int, std::string>> cases{
+      {{"--memory-limit", "api=512"}, 64,
+       "--memory-limit expects [SERVICE=]SIZE with SIZE a whole number of k, m or g, at least 6m (Docker's minimum), "
+       "not \"api=512\""},
+      {{"--memory-limit", "5m"}, 64, "at least 6m (Docker's minimum), not \"5m\""},
+      {{"--memory-limit", "1.5g"}, 64, "not \"1.5g\""},
+      {{"--memory-limit", "=1g"}, 64, "not \"=1g\""},
+      {{"--pids-limit", "0"}, 64, "--pids-limit expects [SERVICE=]N with N from 1 to 4194304, not \"0\""},
+      {{"--pids-limit", "api=lots"}, 64, "not \"api=lots\""},
+      {{"--pids-limit", "api=10", "--pids-limit", "api=20"}, 64, "--pids-limit gives api two limits"},
+      {{"--memory-limit", "customer.no-such=1g"}, 1,
+       "a memory limit for \"customer.no-such\", which is no service of this app"},
+  };
+  for (const auto& [flags, exit_code, message] : cases) {
+    std::vector<std::string> command{kCustomer, "build", "--out", out};
+    command.insert(command.end(), flags.begin(), flags.end());
+    const auto refused = testing::run_process(command);
+    EXPECT_EQ(refused.exit_code, exit_code) << flags[1];
+    EXPECT_THAT(refused.err, HasSubstr(message));
+  }
+  EXPECT_FALSE(std::filesystem::exists(out)) << "a refused build leaves no output";
 }
 
 }  // namespace

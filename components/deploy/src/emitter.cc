@@ -103,6 +103,36 @@ bool strip_debug(const fs::path& from, const fs::path& to) {
   return WIFEXITED(status) && WEXITSTATUS(status) == 0;
 }
 
+// The service a build flag names: a persona by its id or its name as `run` takes it
+// (unique: the app refuses two personas with one name), a database by its id; anything
+// else is taken as a service name, which the plan checks.
+std::string service_named(const App& app, const std::string& name) {
+  for (const Persona* p : app.personas()) {
+    if (p->id().str() == name || p->id().name() == name) return p->id().service_name();
+  }
+  for (const Component* c : app.components()) {
+    if (c->type() == "Postgres" && c->id().str() == name) return c->id().service_name();
+  }
+  return name;
+}
+
+// `--memory-limit`/`--pids-limit` into the options: the empty name is every service's.
+void set_limits(const App& app, const std::string& flag, const std::map<std::string, std::uint64_t>& given,
+                std::uint64_t& every, std::map<std::string, std::uint64_t>& per_service) {
+  for (const auto& [name, limit] : given) {
+    if (name.empty()) {
+      every = limit;
+      continue;
+    }
+    const std::string service = service_named(app, name);
+    const auto [it, added] = per_service.emplace(service, limit);
+    if (!added && it->second != limit) {
+      throw DeployError("deploy: " + flag + " gives " + service + " both " + std::to_string(it->second) + " and " +
+                        std::to_string(limit));
+    }
+  }
+}
+
 }  // namespace
 
 DeployInput deploy_input(const App& app) {
@@ -125,19 +155,15 @@ BuildEmitter deployment_emitter(DeployOptions defaults) {
     if (!build.base_image.empty()) options.base_image = build.base_image;
     if (!build.endpoint_mode.empty()) options.endpoint_mode = build.endpoint_mode;
     for (const auto& [name, count] : build.replicas) {
-      // A persona, by its id or its name as `run` takes it (unique: the app refuses two
-      // personas with one name), names its service; anything else is taken as a service
-      // name, which the plan checks.
-      std::string service = name;
-      for (const Persona* p : app.personas()) {
-        if (p->id().str() == name || p->id().name() == name) service = p->id().service_name();
-      }
+      const std::string service = service_named(app, name);
       const auto [it, added] = options.replicas.emplace(service, count);
       if (!added && it->second != count) {
         throw DeployError("deploy: --replicas gives " + service + " both " + std::to_string(it->second) + " and " +
                           std::to_string(count) + " replicas");
       }
     }
+    set_limits(app, "--memory-limit", build.memory_limits, options.memory_limit_bytes, options.memory_limits_bytes);
+    set_limits(app, "--pids-limit", build.pids_limits, options.pids_limit, options.pids_limits);
     const std::set<std::string> objects = loaded_objects();
     std::set<std::string> extra_dirs;
     for (const std::string& object : objects) {
@@ -163,6 +189,7 @@ BuildEmitter deployment_emitter(DeployOptions defaults) {
                                  : fs::perms::owner_read | fs::perms::owner_write | fs::perms::group_read |
                                        fs::perms::others_read);
     }
+    for (const std::string& directory : plan.directories) fs::create_directories(dir / directory);
     const fs::path binary = dir / plan.binary;
     fs::create_directories(binary.parent_path());
     // This process's binary, named so that another process (objcopy) opens it too.

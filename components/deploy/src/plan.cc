@@ -29,6 +29,8 @@ constexpr std::uint32_t kDatabaseUid = 999;
 // the 65534 `nobody`, and stable while the service keeps its name.
 constexpr std::uint32_t kFirstServiceUid = 20000;
 constexpr std::uint32_t kServiceUidRange = 40000;
+// Docker refuses a container memory limit under 6 MiB.
+constexpr std::uint64_t kMinimumMemoryLimit = std::uint64_t{6} << 20;
 
 std::string replace_all(std::string text, std::string_view from, std::string_view to) {
   for (std::size_t at = text.find(from); at != std::string::npos; at = text.find(from, at + to.size())) {
@@ -52,6 +54,13 @@ std::string flow_list(const std::vector<std::string>& items) {
   std::string out = "[";
   for (std::size_t i = 0; i < items.size(); ++i) out += (i ? ", " : "") + quote(items[i]);
   return out + "]";
+}
+// A memory size as compose and stack files take it: the largest unit that divides it.
+std::string size_text(std::uint64_t bytes) {
+  for (const auto& [shift, unit] : {std::pair{30, "g"}, std::pair{20, "m"}, std::pair{10, "k"}}) {
+    if (bytes % (std::uint64_t{1} << shift) == 0) return std::to_string(bytes >> shift) + unit;
+  }
+  return std::to_string(bytes);
 }
 // A word for sh, single-quoted.
 std::string shell_quote(std::string_view text) { return "'" + replace_all(std::string(text), "'", "'\\''") + "'"; }
@@ -121,6 +130,7 @@ class Planner {
     trace_reach();
     check_cycles();
     check_swarm_options();
+    check_limits();
     assign_uids();
     assign_networks();
     DeployPlan plan;
@@ -134,6 +144,10 @@ class Planner {
     plan.files.push_back({"image/etc/group", group()});
     plan.files.push_back({"image/etc/nsswitch.conf", "hosts: files dns\n"});
     for (const Service& s : services_) {
+      if (s.kind == ServiceKind::kJob) {
+        plan.files.push_back({"bin/" + s.name, command_script(s), true});
+        plan.directories.push_back(job_runs_context(s));
+      }
       if (s.kind != ServiceKind::kCommand) continue;
       plan.files.push_back({"bin/" + s.name, command_script(s), true});
       plan.files.push_back({"bin/stack/" + s.name, stack_command_script(s, plan.secret_files), true});
@@ -350,6 +364,16 @@ class Planner {
              "COPY image/lib/ /app/lib/\n"
              "ENV LD_LIBRARY_PATH=/app/lib\n";
     }
+    bool any_job = false;
+    for (const Service& s : services_) {
+      if (s.kind != ServiceKind::kJob) continue;
+      if (!any_job) {
+        out << "# Each job's record of its runs, owned by the job's user: a new volume mounted there\n"
+               "# takes that owner (docker-compose.yml).\n";
+      }
+      any_job = true;
+      out << "COPY --chown=" << s.uid << ":" << s.uid << " " << job_runs_context(s) << "/ " << job_runs_path(s) << "/\n";
+    }
     out << "COPY app/" << app_file_ << " /app/" << app_file_
         << "\n"
            "COPY snapshot.snaplog /app/snapshot.snaplog\n"
@@ -375,12 +399,12 @@ class Planner {
   std::string compose(const std::vector<DeploySecretFile>& secret_files) const {
     std::ostringstream out;
     out << header(input_.app_name)
-        << "# Run it: docker-compose -f docker-compose.yml up -d   (a job runs once; commands: bin/NAME)\n"
+        << "# Run it: docker-compose -f docker-compose.yml up -d   (a job runs once per build; commands: bin/NAME)\n"
            "# Images: SNAP_IMAGE (default: built from this directory) and SNAP_POSTGRES_IMAGE.\n"
            "services:\n";
     const std::string image = quote_interpolated("SNAP_IMAGE", "snap-" + app_file_);
     for (const Service& s : services_) {
-      out << "  " << s.name << ":\n";
+      out << "  " << s.name << ":\n    labels: {\"snap.app\": " << quote(input_.app_name) << "}\n";
       if (s.kind == ServiceKind::kDatabase) {
         database_service(out, s);
       } else {
@@ -392,7 +416,14 @@ class Planner {
         if (s.kind == ServiceKind::kCommand) out << "    profiles: [\"commands\"]\n";
         out << "    restart: " << (s.kind == ServiceKind::kDaemon ? "\"unless-stopped\"" : "\"no\"") << "\n";
       }
+      if (s.kind == ServiceKind::kJob) {
+        out << "    # Once per build: the job records its completed run in its volume, and its container\n"
+               "    # started again for the same build (`up`) finds the record and stops; bin/"
+            << s.name << " runs it again.\n    environment:\n      SNAP_JOB_RUNS: " << quote(job_runs_path(s))
+            << "\n    volumes:\n      - " << quote(job_runs_volume(s) + ":" + job_runs_path(s)) << "\n";
+      }
       hardening(out, s);
+      out << "    mem_limit: " << quote(size_text(memory_limit(s))) << "\n    pids_limit: " << pids_limit(s) << "\n";
       const std::vector<const DeploySecretFile*> mine = secrets_of(s, secret_files);
       if (!mine.empty()) {
         out << "    secrets:\n";
@@ -417,21 +448,21 @@ class Planner {
       out << "networks:\n";
       for (const std::string& n : reached_) out << "  " << n << ":\n    internal: true\n";
     }
-    write_volumes_and_secrets(out, secret_files, [](const DeploySecretFile& f) { return secret_key(f); });
+    write_volumes_and_secrets(out, secret_files, [](const DeploySecretFile& f) { return secret_key(f); }, true);
     return out.str();
   }
 
-  // The top-level volumes (one per database) and secrets (one per file) sections, which the
-  // compose and stack files share but for how a secret is named.
+  // The top-level volumes (one per database; in compose one per job too) and secrets (one
+  // per file) sections, which the compose and stack files share but for how a secret is named.
   template <typename SecretKey>
-  void write_volumes_and_secrets(std::ostream& out, const std::vector<DeploySecretFile>& secret_files,
-                                 SecretKey key) const {
+  void write_volumes_and_secrets(std::ostream& out, const std::vector<DeploySecretFile>& secret_files, SecretKey key,
+                                 bool job_volumes) const {
     bool any_volume = false;
     for (const Service& s : services_) {
-      if (s.kind != ServiceKind::kDatabase) continue;
+      if (s.kind != ServiceKind::kDatabase && !(job_volumes && s.kind == ServiceKind::kJob)) continue;
       if (!any_volume) out << "volumes:\n";
       any_volume = true;
-      out << "  " << volume_of(s) << ": {}\n";
+      out << "  " << (s.kind == ServiceKind::kJob ? job_runs_volume(s) : volume_of(s)) << ": {}\n";
     }
     if (!secret_files.empty()) {
       out << "secrets:\n";
@@ -462,6 +493,43 @@ class Planner {
     }
   }
 
+  std::uint64_t memory_limit(const Service& s) const {
+    const auto it = options_.memory_limits_bytes.find(s.name);
+    return it == options_.memory_limits_bytes.end() ? options_.memory_limit_bytes : it->second;
+  }
+  std::uint64_t pids_limit(const Service& s) const {
+    const auto it = options_.pids_limits.find(s.name);
+    return it == options_.pids_limits.end() ? options_.pids_limit : it->second;
+  }
+
+  void check_limits() const {
+    auto check_memory = [](const std::string& what, std::uint64_t bytes) {
+      if (bytes < kMinimumMemoryLimit) {
+        throw DeployError("deploy: the memory limit " + what + " (" + std::to_string(bytes) +
+                          " bytes) is below Docker's minimum of 6 MiB");
+      }
+    };
+    auto check_pids = [](const std::string& what, std::uint64_t pids) {
+      if (pids == 0) throw DeployError("deploy: the pids limit " + what + " is 0: no process could start");
+    };
+    check_memory("of every service", options_.memory_limit_bytes);
+    check_pids("of every service", options_.pids_limit);
+    auto check_service = [&](const char* kind, const std::string& name) {
+      for (const Service& s : services_) {
+        if (s.name == name) return;
+      }
+      throw DeployError(std::string("deploy: a ") + kind + " limit for \"" + name + "\", which is no service of this app");
+    };
+    for (const auto& [name, bytes] : options_.memory_limits_bytes) {
+      check_service("memory", name);
+      check_memory("of " + name, bytes);
+    }
+    for (const auto& [name, pids] : options_.pids_limits) {
+      check_service("pids", name);
+      check_pids("of " + name, pids);
+    }
+  }
+
   // The swarm twin of compose(): the same services, users, secrets, networks, volumes and
   // healthchecks, in the form `docker stack deploy` takes. What swarm ignores or refuses
   // is left out (build, restart, depends_on, profiles, network_mode, security_opt, tmpfs),
@@ -473,7 +541,8 @@ class Planner {
         << "# Run it on a swarm: docker stack deploy --resolve-image never -c docker-stack.yml STACK\n"
            "# Images: SNAP_IMAGE and SNAP_POSTGRES_IMAGE, on every node (nothing is built here);\n"
            "# replicas of a daemon service: SNAP_REPLICAS_<SERVICE>. Placement is yours to add.\n"
-           "version: \"3.8\"\n"
+           "# Version 3.9 (Docker 20.10): the first with a pids limit.\n"
+           "version: \"3.9\"\n"
            "services:\n";
     const std::string image = quote_interpolated("SNAP_IMAGE", "snap-" + app_file_);
     std::set<std::string> alone;  // services that reach nothing and that nothing reaches
@@ -535,6 +604,8 @@ class Planner {
           out << "      replicas: 0\n      restart_policy: {condition: \"none\"}\n";
           break;
       }
+      out << "      resources:\n        limits: {memory: " << quote(size_text(memory_limit(s))) << ", pids: " << pids_limit(s)
+          << "}\n";
     }
     std::set<std::string> networks = reached_;
     networks.insert(alone.begin(), alone.end());
@@ -543,7 +614,7 @@ class Planner {
       // Attachable: `docker run --network STACK_NAME` can join it (tools, probes, one-off runs).
       out << "  " << n << ":\n    driver: \"overlay\"\n    internal: true\n    attachable: true\n";
     }
-    write_volumes_and_secrets(out, secret_files, [](const DeploySecretFile& f) { return stack_secret_key(f); });
+    write_volumes_and_secrets(out, secret_files, [](const DeploySecretFile& f) { return stack_secret_key(f); }, false);
     return out.str();
   }
 
@@ -577,6 +648,11 @@ class Planner {
 
   static std::string secret_key(const DeploySecretFile& f) { return f.service + "--" + key_for(f.secret); }
   static std::string volume_of(const Service& s) { return s.name + "-data"; }
+  // A job's record of its runs (compose): its volume, where it is mounted, and the empty
+  // directory of the build context the Dockerfile copies there with the job's owner.
+  static std::string job_runs_volume(const Service& s) { return s.name + "-runs"; }
+  static std::string job_runs_path(const Service& s) { return "/var/lib/snap/jobs/" + s.name; }
+  static std::string job_runs_context(const Service& s) { return "image/jobs/" + s.name; }
 
   void database_service(std::ostringstream& out, const Service& s) const {
     const std::string user = string_config(s, "user");
@@ -636,18 +712,67 @@ class Planner {
     return out;
   }
 
+  // bin/NAME: a command, or a job run again, in its own container (its secrets and networks
+  // only) against the running deployment. Which one: $COMPOSE_PROJECT_NAME, else the one
+  // compose project that runs this app from this directory (compose labels each container
+  // with its project and working directory, the compose file with snap.app). Starting none
+  // itself: `docker-compose run` in a project that is not up would start a second, empty
+  // deployment (named after the directory) and the command would run against it.
   std::string command_script(const Service& s) const {
-    return "#!/bin/sh\n" + header(input_.app_name) + "# Runs the command " + s.component->id +
-           " once, in its own container (its secrets, its networks\n"
-           "# only), against the running deployment, and exits with the command's status.\n"
-           "# Usage: bin/" +
-           s.name +
-           " [ARGS...]   (the compose project: $COMPOSE_PROJECT_NAME, as for docker-compose)\n"
-           "here=$(cd \"$(dirname \"$0\")/..\" && pwd) || exit 1\n"
+    const bool job = s.kind == ServiceKind::kJob;
+    std::ostringstream out;
+    out << "#!/bin/sh\n"
+        << header(input_.app_name) << "# Runs the " << (job ? "job " : "command ") << s.component->id
+        << (job ? " again" : " once")
+        << ", in its own container (its secrets, its networks\n"
+           "# only), against the running deployment, and exits with its status.\n"
+           "# Usage: bin/"
+        << s.name
+        << " [ARGS...]\n"
+           "# The deployment: $COMPOSE_PROJECT_NAME, else the one running from this directory. With\n"
+           "# none running it refuses (status 69), with several too (status 64), saying how to name one.\n"
+           "here=$(cd \"$(dirname \"$0\")/..\" && pwd -P) || exit 1\n"
+           "app="
+        << shell_quote(input_.app_name)
+        << "\n"
+           "found=$(docker ps --filter \"label=snap.app=$app\" --filter label=com.docker.compose.oneoff=False \\\n"
+           "  --format '{{.Label \"com.docker.compose.project\"}} {{.Label \"com.docker.compose.project.working_dir\"}}') || exit 1\n"
+           "running= mine= named= choices=\n"
+           "while read -r project dir; do\n"
+           "  [ -n \"$project\" ] || continue\n"
+           "  case \" $running \" in *\" $project \"*) continue ;; esac\n"
+           "  running=\"${running:+$running }$project\"\n"
+           "  choices=\"$choices\n  COMPOSE_PROJECT_NAME=$project $0 ...   (running from $dir)\"\n"
+           "  [ \"$project\" = \"${COMPOSE_PROJECT_NAME:-}\" ] && named=$project\n"
+           "  [ \"$(cd \"$dir\" 2>/dev/null && pwd -P)\" = \"$here\" ] && mine=\"${mine:+$mine }$project\"\n"
+           "done <<EOF\n"
+           "$(printf '%s\\n' \"$found\" | sort)\n"
+           "EOF\n"
+           "refuse() {\n"
+           "  echo \"$0: $2\" >&2\n"
+           "  if [ -n \"$running\" ]; then\n"
+           "    echo \"name the deployment to run against:$choices\" >&2\n"
+           "  else\n"
+           "    echo \"start it first: docker-compose -p NAME -f $here/docker-compose.yml up -d, then\" \\\n"
+           "      \"COMPOSE_PROJECT_NAME=NAME $0 ...\" >&2\n"
+           "  fi\n"
+           "  exit \"$1\"\n"
+           "}\n"
+           "if [ -n \"${COMPOSE_PROJECT_NAME:-}\" ]; then\n"
+           "  [ -n \"$named\" ] || refuse 69 \"no deployment of $app named $COMPOSE_PROJECT_NAME (\\$COMPOSE_PROJECT_NAME) is running\"\n"
+           "  project=$named\n"
+           "else\n"
+           "  case $mine in\n"
+           "    \"\") refuse 69 \"no deployment of $app from $here is running\" ;;\n"
+           "    *\" \"*) refuse 64 \"several deployments of $app from $here are running ($mine)\" ;;\n"
+           "  esac\n"
+           "  project=$mine\n"
+           "fi\n"
            "tty=\n"
            "[ -t 0 ] && [ -t 1 ] || tty=-T\n"
-           "exec docker-compose -f \"$here/docker-compose.yml\" run --rm $tty " +
-           s.name + " " + shell_quote(s.component->id) + " \"$@\"\n";
+           "exec docker-compose -p \"$project\" -f \"$here/docker-compose.yml\" run --rm $tty "
+        << s.name << (job ? " --again " : " ") << shell_quote(s.component->id) << " \"$@\"\n";
+    return out.str();
   }
 
   // The swarm twin of command_script(): the command as a one-off swarm job (Docker 20.10's

@@ -92,6 +92,12 @@ struct BuildOptions {
   std::map<std::string, unsigned> replicas;
   // Swarm: "dnsrr" or "vip" (`--endpoint-mode`); empty: the deployment's default, dnsrr.
   std::string endpoint_mode;
+  // Resource limits of the generated services (`--memory-limit [SERVICE=]SIZE`, in bytes;
+  // `--pids-limit [SERVICE=]N`), by a persona's id or name, a database's id, or a service
+  // name; the entry with the empty name replaces the default of every service. Absent:
+  // the deployment's defaults (docs/deploy.md, "Resource limits").
+  std::map<std::string, std::uint64_t> memory_limits;
+  std::map<std::string, std::uint64_t> pids_limits;
 };
 
 // Writes deployment files for a finished build into `dir`: the build's staging directory,

@@ -82,6 +82,17 @@ struct DeployOptions {
   // one replica (its data is one volume); naming it, or a service that is not a daemon
   // persona, is a DeployError.
   std::map<std::string, unsigned> replicas;
+
+  // Resource limits of every generated service, so that one runaway service (a leak, a
+  // fork loop) cannot take the host: compose `mem_limit`/`pids_limit`, the stack's
+  // `deploy.resources.limits`. The defaults leave room for an API server with a thread
+  // per core and for PostgreSQL's process per connection. pids counts threads too.
+  std::uint64_t memory_limit_bytes = std::uint64_t{1} << 30;  // 1 GiB
+  std::uint64_t pids_limit = 1024;
+  // Per service (by service name): replaces the limit above for that service. A name
+  // that is no service of the app is a DeployError.
+  std::map<std::string, std::uint64_t> memory_limits_bytes;
+  std::map<std::string, std::uint64_t> pids_limits;
 };
 
 struct DeployFile {
@@ -104,6 +115,9 @@ struct DeploySecretFile {
 struct DeployPlan {
   std::vector<DeployFile> files;  // Dockerfile, docker-compose.yml, docker-stack.yml, .dockerignore, bin/*, image/etc/*, state/deploy.json
   std::vector<DeploySecretFile> secret_files;
+  // Empty directories of the image's build context, relative to DIR (image/jobs/SERVICE,
+  // copied into the image with a job's owner).
+  std::vector<std::string> directories;
   // Where the binary goes (relative to DIR; the Dockerfile copies it to /app/).
   std::string binary;
   // Volumes the previous builds had and this one does not: they keep their data until
