@@ -126,12 +126,12 @@ std::map<std::string, std::uint64_t> parse_limit_flags(const std::vector<std::st
       throw UsageError(std::string(flag) +
                        (memory ? " expects [SERVICE=]SIZE with SIZE a whole number of k, m or g, at least 6m (Docker's minimum), not \""
                                : " expects [SERVICE=]N with N from 1 to 4194304, not \"") +
-                       f + "\"");
+                       printable(f) + "\"");
     }
     const std::uint64_t limit = number << shift;
     const auto [it, added] = out.emplace(name, limit);
     if (!added && it->second != limit) {
-      throw UsageError(std::string(flag) + " gives " + (name.empty() ? "every service" : name) + " two limits");
+      throw UsageError(std::string(flag) + " gives " + (name.empty() ? "every service" : printable(name)) + " two limits");
     }
   }
   return out;
