@@ -47,6 +47,10 @@ std::vector<std::string> split_command_line(std::string_view line) {
 namespace {
 
 // One line of input, or nullopt at the end.
+// Writes `text` in one write: the daemons print from threads of their own while the
+// REPL runs, and a line written in pieces could be split by theirs.
+void say(std::ostream& out, const std::string& text) { out << text << std::flush; }
+
 std::optional<std::string> read_line(std::istream& in, std::ostream& out, bool interactive) {
   if (interactive) {
     char* raw = ::readline("snap> ");
@@ -56,7 +60,7 @@ std::optional<std::string> read_line(std::istream& in, std::ostream& out, bool i
     if (!line.empty()) ::add_history(line.c_str());
     return line;
   }
-  out << "snap> " << std::flush;
+  say(out, "snap> ");
   std::string line;
   if (!std::getline(in, line)) return std::nullopt;
   return line;
@@ -81,7 +85,7 @@ int run_repl(App& app, std::istream& in, std::ostream& out) {
     try {
       words = split_command_line(*line);
     } catch (const UsageError& e) {
-      out << "error: " << e.what() << std::endl;
+      say(out, "error: " + std::string(e.what()) + "\n");
       last = kExitUsage;
       continue;
     }
@@ -89,9 +93,9 @@ int run_repl(App& app, std::istream& in, std::ostream& out) {
     const std::string name = words.front();
     if (name == "exit" || name == "quit") break;
     if (name == "help") {
-      out << "commands:\n";
-      for (const Persona* c : commands) out << "  " << c->help() << "\n";
-      out << "  help  this list\n  exit  stop the daemons and leave dev mode" << std::endl;
+      std::string help = "commands:\n";
+      for (const Persona* c : commands) help += "  " + c->help() + "\n";
+      say(out, help + "  help  this list\n  exit  stop the daemons and leave dev mode\n");
       continue;
     }
     const Persona* command = nullptr;
@@ -99,7 +103,7 @@ int run_repl(App& app, std::istream& in, std::ostream& out) {
       if (c->id().name() == name) command = c;
     }
     if (command == nullptr) {
-      out << "error: unknown command \"" << name << "\" (help lists them)" << std::endl;
+      say(out, "error: unknown command \"" + name + "\" (help lists them)\n");
       last = kExitUsage;
       continue;
     }
@@ -108,9 +112,9 @@ int run_repl(App& app, std::istream& in, std::ostream& out) {
       last = command->run(context);
     } catch (const std::exception& e) {
       last = exit_status_for(e);
-      out << "error: " << e.what() << std::endl;
+      say(out, "error: " + std::string(e.what()) + "\n");
     }
-    if (last != 0) out << "(exit status " << last << ")" << std::endl;
+    if (last != 0) say(out, "(exit status " + std::to_string(last) + ")\n");
   }
   return last;
 }

@@ -103,7 +103,8 @@ void define(snap::App& app) {
       app.assert_runtime();
       if (v == "kept-membrane") std::cout << "kept: " << m.wall_now().time_since_epoch().count() << std::endl;
       if (audit_key != nullptr) std::cout << "audit: " << audit_key->value(ctx) << std::endl;
-      std::cout << name << ": running password=" << password.value(ctx) << std::endl;
+      // One write per line: the personas of dev print from threads of their own.
+      std::cout << (std::string(name) + ": running password=" + password.value(ctx) + "\n") << std::flush;
       if (app.mode() == snap::Mode::kDev) {
         ctx.wait_for_stop();
         std::cout << name << ": body returned" << std::endl;
@@ -120,7 +121,7 @@ void define(snap::App& app) {
     if (ctx.app().mode() == snap::Mode::kRun && ticks == 3) ctx.request_stop();
   });
   app.add<snap::Persona>("hello", snap::PersonaKind::kCommand, [](snap::PersonaContext& ctx) {
-    std::cout << "hello: args=" << ctx.args().size() << std::endl;
+    std::cout << ("hello: args=" + std::to_string(ctx.args().size()) + "\n") << std::flush;
     return ctx.args().empty() ? 0 : 7;
   });
 }
