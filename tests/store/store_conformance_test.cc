@@ -28,6 +28,7 @@ BOOST_DESCRIBE_STRUCT(Order, (), (customer, total, tags))
 namespace snap {
 namespace {
 
+using ::testing::AllOf;
 using ::testing::ElementsAre;
 using ::testing::StartsWith;
 using ::testing::HasSubstr;
@@ -454,6 +455,45 @@ TEST_P(StoreConformance, KeysMustBeUtf8WithoutNul) {
   EXPECT_THAT(store->keys(), ElementsAre("z", "\xe2\x82\xac"));
   EXPECT_THAT(store->index("echo").get("\xc3\xa9t\xc3\xa9"),
               ElementsAre(IndexMatch{"z", nullptr}, IndexMatch{"\xe2\x82\xac", nullptr}));
+}
+
+// One limit for both: PostgreSQL alone would take keys up to ~2.7 kB and then refuse
+// with a btree error (kBackend), the memory backend any length.
+TEST_P(StoreConformance, KeysAndIndexKeysLongerThanTheLimitAreRefused) {
+  auto store = open({IndexSpec{"echo", 1, [](std::string_view, const json& v) {
+                                 return std::vector<IndexEntry>{{std::string(v.as_string()), nullptr}};
+                               }}});
+  // At the limit, counted in bytes: a key and an index key of kMaxKeyBytes each, the
+  // largest index entry there can be, and a key of multi-byte characters.
+  const std::string longest(kMaxKeyBytes, 'k');
+  const std::string longest_index_key(kMaxKeyBytes, 'i');
+  std::string euros;
+  while (euros.size() + 3 <= kMaxKeyBytes) euros += "\xe2\x82\xac";  // "€", 3 bytes
+  euros.resize(kMaxKeyBytes, 'e');
+  store->set(longest, json(longest_index_key));
+  store->set(euros, json("x"));
+  EXPECT_EQ(store->get(longest).value(), json(longest_index_key));
+  EXPECT_THAT(store->keys(), ElementsAre(longest, euros));
+  EXPECT_THAT(store->index("echo").get(longest_index_key), ElementsAre(IndexMatch{longest, nullptr}));
+
+  for (const std::string& too_long : {std::string(kMaxKeyBytes + 1, 'k'), euros + "\xe2\x82\xac",
+                                      std::string(1 << 20, 'k')}) {
+    EXPECT_THAT(error_of(StoreError::Code::kInvalidArgument, [&] { store->set(too_long, json("x")); }),
+                AllOf(HasSubstr("store \"" + name_ + "\": key \""),
+                      HasSubstr("... is " + std::to_string(too_long.size()) + " bytes long, over the limit of 1024 bytes")));
+    error_of(StoreError::Code::kInvalidArgument, [&] { store->get(too_long); });
+    error_of(StoreError::Code::kInvalidArgument, [&] { store->has(too_long); });
+    error_of(StoreError::Code::kInvalidArgument, [&] { store->del(too_long); });
+    error_of(StoreError::Code::kInvalidArgument,
+             [&] { store->modify(too_long, [](const std::optional<json>&) { return json("x"); }); });
+    error_of(StoreError::Code::kInvalidArgument, [&] { store->keys(KeyPage{too_long, 10}); });
+    error_of(StoreError::Code::kInvalidArgument, [&] { store->index("echo").get(too_long); });
+    // An indexer's key over the limit fails the write before anything is written.
+    EXPECT_THAT(error_of(StoreError::Code::kInvalidArgument, [&] { store->set("short", json(too_long)); }),
+                HasSubstr("index \"echo\" of store \"" + name_ + "\": for key \"short\", the index key \""));
+    EXPECT_FALSE(store->has("short"));
+  }
+  EXPECT_THAT(store->keys(), ElementsAre(longest, euros));
 }
 
 TEST_P(StoreConformance, ForEachKeyStopsWhenAskedAndRefusesPageSizeZero) {

@@ -217,10 +217,20 @@ std::string escaped(std::string_view text) {
   return out;
 }
 
-const char* text_problem(std::string_view text) { return problem_of(text); }
+const char* text_problem(std::string_view text) {
+  if (text.size() > kMaxKeyBytes) return "is longer than kMaxKeyBytes";
+  return problem_of(text);
+}
 
 void throw_bad_text(std::string_view text, const std::string& what) {
   if (text.empty()) throw StoreError(StoreError::Code::kInvalidArgument, what + " is empty");
+  if (text.size() > kMaxKeyBytes) {
+    // Named by its start only: the whole text may be megabytes.
+    constexpr std::size_t kShown = 32;
+    throw StoreError(StoreError::Code::kInvalidArgument,
+                     what + " " + printable(text.substr(0, kShown)) + "... is " + std::to_string(text.size()) +
+                         " bytes long, over the limit of " + std::to_string(kMaxKeyBytes) + " bytes");
+  }
   throw StoreError(StoreError::Code::kInvalidArgument, what + " " + printable(text) + " " + problem_of(text));
 }
 

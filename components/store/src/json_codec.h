@@ -18,12 +18,13 @@ std::string printable(std::string_view text);
 // The same, unquoted.
 std::string escaped(std::string_view text);
 
-// Why `text` cannot be a key or index key, or nullptr when it can.
+// Why `text` cannot be a key or index key (too long, NUL, invalid UTF-8), or nullptr
+// when it can.
 const char* text_problem(std::string_view text);
 [[noreturn]] void throw_bad_text(std::string_view text, const std::string& what);
 
-// Throws StoreError kInvalidArgument when `text` is empty, contains NUL or is not valid
-// UTF-8. `what()` names the thing in the message, e.g. `store "orders": key`; it is only
+// Throws StoreError kInvalidArgument when `text` is empty, longer than kMaxKeyBytes,
+// contains NUL or is not valid UTF-8. `what()` names the thing in the message, e.g. `store "orders": key`; it is only
 // called on failure, so that the common path builds no strings.
 template <typename What>
 void check_text(std::string_view text, What&& what) {

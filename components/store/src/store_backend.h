@@ -48,7 +48,8 @@ std::vector<CheckedEntry> index_entries(const std::string& store, const IndexSpe
 // an indexer, or with the name of another: what each backend's open checks first.
 void check_options(const StoreOptions& options);
 
-// Throws kInvalidArgument for an empty key, or one with NUL or invalid UTF-8.
+// Throws kInvalidArgument for an empty key, one longer than kMaxKeyBytes, or one with NUL
+// or invalid UTF-8.
 void check_key(const std::string& store, std::string_view key);
 
 // Throws kInvalidArgument for a value that cannot be stored (see json_codec.h).

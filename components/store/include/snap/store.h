@@ -11,8 +11,9 @@
 //   for (auto& m : orders->index("by-customer").get("alice")) keys.push_back(m.key);  // {key, inline value}
 //
 // Contract, both backends alike:
-// - Keys and index keys are non-empty UTF-8 without NUL (what PostgreSQL text holds),
-//   ordered byte-wise (memcmp) as std::string compares -- for UTF-8, code point order.
+// - Keys and index keys are non-empty UTF-8 without NUL (what PostgreSQL text holds), at
+//   most kMaxKeyBytes bytes long, ordered byte-wise (memcmp) as std::string compares --
+//   for UTF-8, code point order.
 // - get of an absent key is an empty optional; del of an absent key returns false.
 // - Values come back equal (==) to what was stored, numbers exactly: a double stays a
 //   double (2.0 is not returned as 2), bit for bit, except that -0.0 comes back as 0.0;
@@ -50,14 +51,20 @@ namespace snap {
 
 using json = boost::json::value;
 
+// The longest key or index key, in bytes of UTF-8, that both backends accept; longer
+// ones are refused with kInvalidArgument. Why this number: PostgreSQL cannot index a
+// btree entry over 2,704 bytes, and an index table's entry holds an index key *and* a
+// key, so two of these (plus the row's overhead) must fit in one.
+inline constexpr std::size_t kMaxKeyBytes = 1024;
+
 // The one error type of the store. The code says what the caller should do; the message
 // names the store, the key and, for PostgreSQL, the server.
 class StoreError : public std::runtime_error {
  public:
   enum class Code {
     kConversion,       // a value does not convert to/from Store<T>'s T (fix the data or the type)
-    kInvalidArgument,  // an empty or non-UTF-8 key or index key, an unstorable value, an
-                       // unknown index (fix the caller)
+    kInvalidArgument,  // an empty, too long (kMaxKeyBytes), NUL-containing or non-UTF-8 key
+                       // or index key, an unstorable value, an unknown index (fix the caller)
     kUnavailable,      // the database could not be reached within the retry policy (retry later)
     kConflict,         // modify kept conflicting past the retry policy (retry later)
     kInDoubt,          // the connection broke while a write committed: it may or may not have
@@ -114,7 +121,8 @@ class StoreBackend;
 class Index {
  public:
   // Every entry under `index_key`, ordered by key, then in the order the indexer emitted
-  // them for that key. Throws StoreError kInvalidArgument for an empty or non-UTF-8 key.
+  // them for that key. Throws StoreError kInvalidArgument for an index key no item could
+  // have: empty, longer than kMaxKeyBytes, with NUL or not UTF-8.
   std::vector<IndexMatch> get(std::string_view index_key) const;
   const std::string& name() const { return name_; }
 
