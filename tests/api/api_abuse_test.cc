@@ -15,6 +15,7 @@
 
 #include <algorithm>
 #include <future>
+#include <tuple>
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
@@ -181,6 +182,22 @@ TEST_F(Abuse, UnknownRouteIs404InTheErrorFormat) {
   const std::string response = s.read_all();
   EXPECT_THAT(response, StartsWith("HTTP/1.1 404 "));
   EXPECT_THAT(response, HasSubstr(R"({"code":"not_found","message":"no endpoint GET /nowhere"})"));
+}
+
+// On the wire, a store error has its code's status: what proxies and load balancers see.
+TEST_F(Abuse, StoreErrorsAreSentWithTheirCodesStatus) {
+  for (const auto& [store_code, status, code] : {std::tuple{"unavailable", "503", "unavailable"},
+                                                 std::tuple{"conflict", "409", "aborted"},
+                                                 std::tuple{"invalid_argument", "400", "invalid_argument"}}) {
+    RawSocket s(d().api_port());
+    ASSERT_TRUE(s.connected());
+    const std::string body = std::string(R"({"code":")") + store_code + R"(","message":"m"})";
+    s.send("POST /store-fail HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Length: " +
+           std::to_string(body.size()) + "\r\n\r\n" + body);
+    const std::string response = s.read_all();
+    EXPECT_THAT(response, StartsWith(std::string("HTTP/1.1 ") + status + " ")) << store_code;
+    EXPECT_THAT(response, HasSubstr(std::string(R"({"code":")") + code + R"(",)")) << store_code;
+  }
 }
 
 TEST_F(Abuse, HealthzAnswers200) {

@@ -103,6 +103,44 @@ TEST_P(Transports, OtherExceptionsAreInternalAndTheirTextStaysOnTheServer) {
   EXPECT_THAT(err.what(), Not(HasSubstr("hunter2")));
 }
 
+// A store error is the caller's to act on: retry an outage or a conflict, fix a bad key.
+// Only a message about the caller's own input crosses; the others name the database.
+TEST_P(Transports, StoreErrorsCrossAsTheCodeThatSaysWhatToDo) {
+  const std::string detail = "store \"s\": PostgreSQL (host=db-host port=5432) said no";
+  const struct {
+    const char* store_code;
+    ErrorCode code;
+    std::string message;
+  } cases[] = {
+      {"unavailable", ErrorCode::kUnavailable, "the database is unavailable; retry later"},
+      {"conflict", ErrorCode::kAborted, "the write kept conflicting with concurrent writes; retry it"},
+      {"invalid_argument", ErrorCode::kInvalidArgument, detail},
+      {"in_doubt", ErrorCode::kUnavailable,
+       "the database connection broke while the write was committing: it may or may not have happened; check "
+       "before retrying"},
+      {"backend", ErrorCode::kInternal, "internal error (details are in the server's log)"},
+      {"conversion", ErrorCode::kInternal, "internal error (details are in the server's log)"},
+  };
+  for (const auto& c : cases) {
+    const ApiError err = error_of([&] { e().store_fail(ctx(), Failure{c.store_code, detail}); });
+    EXPECT_EQ(err.code(), c.code) << c.store_code;
+    EXPECT_EQ(err.message(), c.message) << c.store_code;
+  }
+}
+
+TEST_P(Transports, KeysTheStoreRefusesAreInvalidArgument) {
+  EXPECT_FALSE(e().store_has(ctx(), "absent"));
+  const ApiError empty = error_of([&] { e().store_has(ctx(), ""); });
+  EXPECT_EQ(empty.code(), ErrorCode::kInvalidArgument);
+  EXPECT_EQ(empty.message(), "store \"apitest-store\": key is empty");
+  const ApiError nul = error_of([&] { e().store_has(ctx(), std::string("a\0b", 3)); });
+  EXPECT_EQ(nul.code(), ErrorCode::kInvalidArgument);
+  EXPECT_THAT(nul.message(), HasSubstr("store \"apitest-store\": key \"a\\x00b\" contains a NUL character"));
+  const ApiError too_long = error_of([&] { e().store_has(ctx(), std::string(kMaxKeyBytes + 1, 'k')); });
+  EXPECT_EQ(too_long.code(), ErrorCode::kInvalidArgument);
+  EXPECT_THAT(too_long.message(), HasSubstr("over the limit of 1024 bytes"));
+}
+
 TEST_P(Transports, UnknownRequestFieldsAreIgnored) {
   EXPECT_EQ(e().api->call(ctx(), e().strict.route(), R"({"count":7,"name":"n","added_later":{"x":[1]}})"), "7");
 }

@@ -45,6 +45,15 @@ void define_test_app(App& app, Endpoints& out, Shared& shared) {
     throw ApiError(error_code_from_string(f.code).value(), f.message);
   });
   out.crash = api.endpoint<void, void>("POST", "/crash", [] { throw std::runtime_error("database password is hunter2"); });
+  out.store_fail = api.endpoint<Failure, void>("POST", "/store-fail", [](const Failure& f) {
+    using C = StoreError::Code;
+    const std::map<std::string, C> codes{{"conversion", C::kConversion}, {"invalid_argument", C::kInvalidArgument},
+                                         {"unavailable", C::kUnavailable}, {"conflict", C::kConflict},
+                                         {"in_doubt", C::kInDoubt},         {"backend", C::kBackend}};
+    throw StoreError(codes.at(f.code), f.message);
+  });
+  out.store_has = api.endpoint<std::string, bool>("POST", "/store-has",
+                                                  [s](const std::string& key) { return s->store->has(key); });
   out.strict = api.endpoint<Strict, int>("POST", "/strict", [](const Strict& x) { return x.count; });
   out.whoami = api.endpoint<void, std::string>("GET", "/whoami",
                                                [](PersonaContext& ctx) { return ctx.persona().id().str(); });

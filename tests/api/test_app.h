@@ -19,6 +19,7 @@
 #include "snap/api_server.h"
 #include "snap/app.h"
 #include "snap/lifecycle.h"
+#include "snap/store.h"
 #include "snap/system.h"
 
 namespace snap::apitest {
@@ -67,6 +68,8 @@ struct Shared {
   std::vector<std::string> notes;
   bool slow_entered = false;   // the slow handler is running
   bool slow_released = false;  // the test lets it return
+  // A real store (in memory) for the handlers that pass the caller's key to it.
+  std::unique_ptr<JsonStore> store = open_memory_store(StoreOptions{"apitest-store", {}});
 };
 
 struct Endpoints {
@@ -79,6 +82,8 @@ struct Endpoints {
   Endpoint<void, std::vector<std::string>> recorded;
   Endpoint<Failure, void> fail;
   Endpoint<void, void> crash;
+  Endpoint<Failure, void> store_fail;       // throws StoreError: code "unavailable", "conflict"...
+  Endpoint<std::string, bool> store_has;    // Shared::store.has(key)
   Endpoint<Strict, int> strict;
   Endpoint<void, std::string> whoami;
   Endpoint<void, std::string> slow;

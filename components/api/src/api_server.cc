@@ -14,6 +14,7 @@
 #include "listen_addresses.h"
 #include "snap/app.h"
 #include "snap/membrane.h"
+#include "snap/store.h"
 
 namespace snap {
 
@@ -32,6 +33,38 @@ std::string error_body(ErrorCode code, std::string_view message) {
   o["code"] = to_string(code);
   o["message"] = message;
   return boost::json::serialize(o);
+}
+
+// A store's error as the handler's caller should see it: what to do (fix the request,
+// retry later) rather than "internal". The store's message goes to the caller only when
+// it is about the caller's input; otherwise it names the database server, so it stays in
+// the log. A database outage is logged once by the store itself (docs/store.md), hence
+// `unavailable` at debug here and not once per call.
+struct MappedStoreError {
+  ApiError error;
+  spdlog::level::level_enum log_level;
+};
+MappedStoreError map_store_error(const StoreError& e) {
+  using C = StoreError::Code;
+  switch (e.code()) {
+    case C::kInvalidArgument:
+      return {ApiError(ErrorCode::kInvalidArgument, e.what()), spdlog::level::debug};
+    case C::kUnavailable:
+      return {ApiError(ErrorCode::kUnavailable, "the database is unavailable; retry later"), spdlog::level::debug};
+    case C::kConflict:
+      return {ApiError(ErrorCode::kAborted, "the write kept conflicting with concurrent writes; retry it"),
+              spdlog::level::warn};
+    case C::kInDoubt:
+      // Retryable as an outage is, but a retried write may then happen twice.
+      return {ApiError(ErrorCode::kUnavailable,
+                       "the database connection broke while the write was committing: it may or may not have "
+                       "happened; check before retrying"),
+              spdlog::level::warn};
+    case C::kConversion:
+    case C::kBackend:
+      break;
+  }
+  return {ApiError(ErrorCode::kInternal, std::string(kInternalMessage)), spdlog::level::warn};
 }
 
 std::shared_ptr<spdlog::logger> make_logger(const std::string& name, const std::string& level) {
@@ -89,6 +122,11 @@ struct ApiServer::State {
       logger->log(e.code() == ErrorCode::kInternal ? spdlog::level::warn : spdlog::level::debug, "{} {}: {}",
                   route.method, route.path, e.what());
       return {http_status(e.code()), error_body(e.code(), e.message())};
+    } catch (const StoreError& e) {
+      const MappedStoreError mapped = map_store_error(e);
+      logger->log(mapped.log_level, "{} {}: store error, sent as {}: {}", route.method, route.path,
+                  to_string(mapped.error.code()), e.what());
+      return {http_status(mapped.error.code()), error_body(mapped.error.code(), mapped.error.message())};
     } catch (const std::exception& e) {
       logger->warn("{} {}: internal error: {}", route.method, route.path, e.what());
       return {500, error_body(ErrorCode::kInternal, kInternalMessage)};
