@@ -1,5 +1,7 @@
 #include "snap/key_value_store.h"
 
+#include <cstdio>
+
 #include "snap/app.h"
 #include "snap/membrane.h"
 #include "snap/persona.h"
@@ -25,33 +27,73 @@ boost::json::object KeyValueStore::config() const {
 
 JsonStore& KeyValueStore::open(const PersonaContext& ctx) const {
   ctx.require_uses(*this);
-  std::call_once(opened_, [this, &ctx] {
-    const StoreOptions options{table(), indexes_};
-    if (app().mode() == Mode::kDev) {
-      store_ = open_memory_store(options);
-      return;
-    }
-    PostgresOptions postgres;
-    if (database_ != nullptr) {
-      postgres.connection = database_->connection(ctx);
-    } else {
-      const auto placement = app().build_state().get("snap.placement");
-      const bool local = placement && placement->is_string() && placement->as_string() == "local";
-      const auto connection = local ? ctx.membrane().env("SNAP_POSTGRES") : std::nullopt;
-      if (!connection || connection->empty()) {
-        throw StoreError(StoreError::Code::kUnavailable,
-                         "store " + id().str() +
-                             " has no database: declare one (app.add<snap::Postgres>(\"db\")) and pass it to the "
-                             "store, or, in a --local build, set SNAP_POSTGRES to a libpq connection string");
-      }
-      postgres.connection = *connection;
-    }
-    store_ = open_postgres_store(postgres, options);
-  });
-  if (!store_) {
-    throw StoreError(StoreError::Code::kUnavailable, "store " + id().str() + " could not be opened earlier");
+  if (JsonStore* store = opened_.load(std::memory_order_acquire)) return *store;
+  std::unique_lock lock(open_mutex_);
+  if (store_) return *store_;
+  if (opening_) {
+    // Another call is opening: its outcome is this call's too, so that while the database
+    // is down a call waits for one open, not for each one queued before it.
+    const std::uint64_t before = open_attempts_;
+    open_finished_.wait(lock, [&] { return open_attempts_ != before; });
+    if (store_) return *store_;
+    std::rethrow_exception(open_error_);
   }
+  opening_ = true;
+  lock.unlock();
+  std::unique_ptr<JsonStore> store;
+  std::exception_ptr error;
+  try {
+    store = open_new(ctx);
+  } catch (...) {
+    error = std::current_exception();
+  }
+  lock.lock();
+  opening_ = false;
+  ++open_attempts_;
+  open_error_ = error;
+  open_finished_.notify_all();
+  if (error) {
+    try {
+      std::rethrow_exception(error);
+    } catch (const StoreError& e) {
+      if (e.code() == StoreError::Code::kUnavailable && !outage_logged_) {
+        outage_logged_ = true;
+        // One write, so that lines from threads do not interleave; the store itself logs
+        // outages once open (PostgresOptions::log).
+        std::fprintf(stderr, "snap: store %s cannot be opened; calls fail with kUnavailable until it can: %s\n",
+                     id().str().c_str(), e.what());
+      }
+      throw;
+    }
+  }
+  if (outage_logged_) {
+    outage_logged_ = false;
+    std::fprintf(stderr, "snap: store %s is open\n", id().str().c_str());
+  }
+  store_ = std::move(store);
+  opened_.store(store_.get(), std::memory_order_release);
   return *store_;
+}
+
+std::unique_ptr<JsonStore> KeyValueStore::open_new(const PersonaContext& ctx) const {
+  const StoreOptions options{table(), indexes_};
+  if (app().mode() == Mode::kDev) return open_memory_store(options);
+  PostgresOptions postgres;
+  if (database_ != nullptr) {
+    postgres.connection = database_->connection(ctx);
+  } else {
+    const auto placement = app().build_state().get("snap.placement");
+    const bool local = placement && placement->is_string() && placement->as_string() == "local";
+    const auto connection = local ? ctx.membrane().env("SNAP_POSTGRES") : std::nullopt;
+    if (!connection || connection->empty()) {
+      throw StoreError(StoreError::Code::kUnavailable,
+                       "store " + id().str() +
+                           " has no database: declare one (app.add<snap::Postgres>(\"db\")) and pass it to the "
+                           "store, or, in a --local build, set SNAP_POSTGRES to a libpq connection string");
+    }
+    postgres.connection = *connection;
+  }
+  return open_postgres_store(postgres, options);
 }
 
 }  // namespace snap

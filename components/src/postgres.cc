@@ -55,8 +55,7 @@ std::string Postgres::connection(const PersonaContext& ctx) const {
     if (auto env = ctx.membrane().env("SNAP_POSTGRES"); env && !env->empty()) return *env;
   }
   return "host=" + libpq_quoted(host()) + " port=" + std::to_string(kPort) + " user=" + libpq_quoted(config_.user) +
-         " dbname=" + libpq_quoted(config_.database) + " password=" + libpq_quoted(password_->value(ctx)) +
-         " connect_timeout=10";
+         " dbname=" + libpq_quoted(config_.database) + " password=" + libpq_quoted(password_->value(ctx));
 }
 
 }  // namespace snap

@@ -8,6 +8,7 @@
 #include <algorithm>
 
 #include "../format/log_test_util.h"
+#include "../support/captured_stderr.h"
 #include "../support/fake_system.h"
 #include "../support/test_postgres.h"
 #include "snap/app.h"
@@ -171,7 +172,7 @@ TEST(KeyValueStore, AStoreInADatabaseConnectsToItsServiceWithItsSecret) {
                         ReplayOptions{out / "snapshot.snaplog", Mode::kRun, secrets.get()});
   EXPECT_EQ(shop.db->host(), "db");
   EXPECT_EQ(shop.db->connection(context(*app, "api")),
-            R"(host='db' port=5432 user='shop-user' dbname='shop-db' password='pa\'ss' connect_timeout=10)");
+            R"(host='db' port=5432 user='shop-user' dbname='shop-db' password='pa\'ss')");
   try {
     shop.db->connection(context(*app, "mailer"));
     FAIL();
@@ -189,7 +190,7 @@ TEST(KeyValueStore, ALocalBuildReachesItsDatabaseOnThisHostUnlessSnapPostgresSay
   auto app = replay_app("shop", shop_with_database(&shop), system,
                         ReplayOptions{out / "snapshot.snaplog", Mode::kRun, secrets.get()});
   EXPECT_EQ(shop.db->connection(context(*app, "api")),
-            "host='127.0.0.1' port=5432 user='shop-user' dbname='shop-db' password='pw' connect_timeout=10");
+            "host='127.0.0.1' port=5432 user='shop-user' dbname='shop-db' password='pw'");
 
   // Two stores in the one database: each its own tables.
   system.variables["SNAP_POSTGRES"] = testing::TestPostgres::shared().connection();
@@ -200,6 +201,36 @@ TEST(KeyValueStore, ALocalBuildReachesItsDatabaseOnThisHostUnlessSnapPostgresSay
   shop.customers->open(api).set("c1", json{{"city", "Lyon"}});
   EXPECT_EQ(shop.customers->open(api).get("c1"), (json{{"city", "Lyon"}}));
   EXPECT_NE(shop.customers->table(), shop.orders->table());
+}
+
+// Opened on first use: while the database cannot be reached, each use tries again and
+// fails kUnavailable, and the log says so once, not once per use.
+TEST(KeyValueStore, AStoreThatCannotBeOpenedIsLoggedOnceAndOpensWhenItCan) {
+  testing::TempDir out;
+  testing::FakeSystem system;
+  KeyValueStore* customers = nullptr;
+  build_app("shop", shop(&customers), system, BuildOptions{out.path(), {}, Placement::kLocal});
+  auto app = replay_app("shop", shop(&customers), system, ReplayOptions{out / "snapshot.snaplog", Mode::kRun, nullptr});
+  const PersonaContext api = context(*app, "api");
+  system.variables["SNAP_POSTGRES"] = "host=/nonexistent-socket-dir port=5432 dbname=x user=x";
+  testing::CapturedStderr err;
+  for (int i = 0; i < 3; ++i) {
+    try {
+      customers->open(api);
+      FAIL();
+    } catch (const StoreError& e) {
+      EXPECT_EQ(e.code(), StoreError::Code::kUnavailable);
+      EXPECT_THAT(e.what(), HasSubstr("PostgreSQL unavailable after 5 connection attempts (host=/nonexistent-socket-dir"));
+    }
+  }
+  auto lines = err.lines("snap: store shop.customers ");
+  ASSERT_EQ(lines.size(), 1u);
+  EXPECT_THAT(lines[0], HasSubstr("snap: store shop.customers cannot be opened; calls fail with kUnavailable until it "
+                                  "can: PostgreSQL unavailable after 5 connection attempts"));
+  system.variables["SNAP_POSTGRES"] = testing::TestPostgres::shared().connection();
+  customers->open(api).set("c1", json{{"city", "Lyon"}});
+  EXPECT_EQ(customers->open(api).get("c1"), (json{{"city", "Lyon"}}));
+  EXPECT_THAT(err.lines("snap: store shop.customers "), ::testing::ElementsAre(lines[0], "snap: store shop.customers is open"));
 }
 
 TEST(KeyValueStore, ADatabaseWithoutItsPasswordIsSecretUnavailable) {

@@ -24,6 +24,9 @@ class TestPostgres {
 
   // pg_ctl stop -m MODE ("smart", "fast" or "immediate"), then start again.
   void restart(const std::string& mode);
+  // The two halves of restart, for an outage that lasts: while stopped, its socket is gone.
+  void stop(const std::string& mode);
+  void start();
   // SIGKILL to the postmaster and its children -- as a crash would -- then start again.
   void kill_and_restart();
 
@@ -31,8 +34,6 @@ class TestPostgres {
   static TestPostgres& shared();
 
  private:
-  void start();
-  void stop(const std::string& mode);
   void run_as_server_user(const std::vector<std::string>& argv);
   std::filesystem::path dir_;
   std::string socket_dir_;

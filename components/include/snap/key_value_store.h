@@ -21,6 +21,10 @@
 // Thread safety: open() may be called from any persona thread; the store is shared.
 #pragma once
 
+#include <atomic>
+#include <condition_variable>
+#include <cstdint>
+#include <exception>
 #include <memory>
 #include <mutex>
 #include <vector>
@@ -43,7 +47,10 @@ class KeyValueStore final : public Component {
   // Opens the store on first use (creating tables, rebuilding changed indexes), for the
   // persona running `ctx`. Throws UsesError when that persona does not use the store,
   // StoreError kUnavailable when it has no database (outside dev) or the database is
-  // not reachable, SecretUnavailable when the database's password is missing.
+  // not reachable, SecretUnavailable when the database's password is missing. A failed
+  // open is tried again by the next call; calls that come while one open runs share its
+  // outcome (so each waits one RetryPolicy budget at most), and a database that cannot
+  // be reached is logged once until an open succeeds.
   JsonStore& open(const PersonaContext& ctx) const;
   // The table name: the Id's safe name.
   std::string table() const { return id().safe_name(); }
@@ -52,10 +59,19 @@ class KeyValueStore final : public Component {
   boost::json::object config() const override;
 
  private:
+  std::unique_ptr<JsonStore> open_new(const PersonaContext& ctx) const;
+
   std::vector<IndexSpec> indexes_;
   const Postgres* database_ = nullptr;
-  mutable std::once_flag opened_;
+  mutable std::atomic<JsonStore*> opened_{nullptr};  // store_, once open: read without the mutex
+  mutable std::mutex open_mutex_;
+  mutable std::condition_variable open_finished_;
+  // Guarded by open_mutex_.
   mutable std::unique_ptr<JsonStore> store_;
+  mutable bool opening_ = false;          // an open is running
+  mutable std::uint64_t open_attempts_ = 0;  // opens finished, successful or not
+  mutable std::exception_ptr open_error_;   // how the last one failed
+  mutable bool outage_logged_ = false;      // an unreachable database was logged, not yet an open
 };
 
 }  // namespace snap

@@ -5,13 +5,16 @@
 #include <poll.h>
 
 #include <algorithm>
+#include <atomic>
 #include <condition_variable>
 #include <cstdint>
+#include <cstdio>
 #include <limits>
 #include <mutex>
 #include <pqxx/pqxx>
 #include <thread>
 
+#include "postgres_connect.h"
 #include "postgres_retry.h"
 #include "store_backend.h"
 
@@ -125,7 +128,8 @@ class ConnectionPool {
   ConnectionPool(PostgresOptions options, std::function<void(pqxx::connection&)> prepare)
       : options_(std::move(options)),
         target_(store_detail::describe_target(options_.connection)),
-        prepare_(std::move(prepare)) {}
+        prepare_(std::move(prepare)),
+        lookup_(options_.retry.connect_timeout) {}
 
   // Waits for a free connection, making one (with retries) when the pool has room.
   // Throws StoreError kUnavailable when no connection can be made.
@@ -181,9 +185,14 @@ class ConnectionPool {
     std::string last;
     for (int attempt = 1; attempt <= policy.connect_attempts; ++attempt) {
       try {
-        auto c = std::make_unique<pqxx::connection>(options_.connection);
-        prepare_(*c);
-        return c;
+        // Bounded from the name's lookup on (postgres_connect.h); a failed lookup is a
+        // failed attempt, as when libpq looks the name up itself.
+        const auto connection = store_detail::attempt_connection(options_.connection, policy.connect_timeout, lookup_, last);
+        if (connection) {
+          auto c = std::make_unique<pqxx::connection>(*connection);
+          prepare_(*c);
+          return c;
+        }
       } catch (const pqxx::broken_connection& e) {
         last = e.what();
       } catch (const pqxx::sql_error& e) {
@@ -203,6 +212,7 @@ class ConnectionPool {
   const PostgresOptions options_;
   const std::string target_;
   const std::function<void(pqxx::connection&)> prepare_;
+  store_detail::BoundedLookup lookup_;
   std::mutex mutex_;
   std::condition_variable available_;
   std::vector<std::unique_ptr<pqxx::connection>> idle_;
@@ -226,13 +236,70 @@ class Lease {
   bool healthy_ = true;
 };
 
+// Says once that the server has become unreachable, however many calls fail while it is,
+// and once that it answers again: an outage is one event in the log, not a line per call.
+// Thread-safe.
+class OutageLog {
+ public:
+  OutageLog(const std::string& store, const std::string& target, std::function<void(const std::string&)> sink)
+      : prefix_("store \"" + store + "\": PostgreSQL (" + target + ")"), sink_(std::move(sink)) {}
+
+  // A call failed with kUnavailable (`why`, its message).
+  void unreachable(const std::string& why) {
+    {
+      std::lock_guard lock(mutex_);
+      ++failed_calls_;
+      if (down_.load(std::memory_order_relaxed)) return;
+      down_.store(true, std::memory_order_relaxed);
+      since_ = std::chrono::steady_clock::now();
+      failed_calls_ = 1;
+    }
+    write(prefix_ + " is unavailable; calls fail with kUnavailable until it answers again: " + why);
+  }
+
+  // A call succeeded: costs one atomic load unless an outage is ending.
+  void reachable() {
+    if (!down_.load(std::memory_order_relaxed)) return;
+    std::chrono::steady_clock::duration lasted;
+    long failed;
+    {
+      std::lock_guard lock(mutex_);
+      if (!down_.load(std::memory_order_relaxed)) return;  // another call said it first
+      down_.store(false, std::memory_order_relaxed);
+      lasted = std::chrono::steady_clock::now() - since_;
+      failed = failed_calls_;
+    }
+    char seconds[32];
+    std::snprintf(seconds, sizeof seconds, "%.1f", std::chrono::duration<double>(lasted).count());
+    write(prefix_ + " answers again, after " + seconds + " s unavailable (" + std::to_string(failed) +
+          (failed == 1 ? " call" : " calls") + " failed)");
+  }
+
+ private:
+  void write(const std::string& line) const {
+    if (sink_) {
+      sink_(line);
+    } else {
+      std::fprintf(stderr, "snap: %s\n", line.c_str());  // one write: lines from threads do not interleave
+    }
+  }
+
+  const std::string prefix_;
+  const std::function<void(const std::string&)> sink_;
+  std::atomic<bool> down_{false};  // written under mutex_; read without it on the success path
+  std::mutex mutex_;
+  std::chrono::steady_clock::time_point since_;  // guarded by mutex_, as below
+  long failed_calls_ = 0;
+};
+
 class PostgresBackend final : public StoreBackend {
  public:
   PostgresBackend(const PostgresOptions& postgres, const StoreOptions& options)
       : name_(options.name),
         specs_(options.indexes),
         table_(safe_identifier(name_)),
-        pool_(postgres, [this](pqxx::connection& c) { prepare(c); }) {
+        pool_(postgres, [this](pqxx::connection& c) { prepare(c); }),
+        outage_(name_, pool_.target(), postgres.log) {
     for (const IndexSpec& spec : specs_) index_tables_.push_back(index_table_name(table_, spec.name));
     create_schema();
   }
@@ -412,9 +479,11 @@ class PostgresBackend final : public StoreBackend {
   // transaction under an advisory lock, so that personas starting together do not race
   // and a failed rebuild (an indexer that throws) leaves everything as it was.
   void create_schema() {
+    // Not run(): an open that fails is reported to the opener by its exception, and a
+    // component that opens on first use says once that it cannot (key_value_store.cc).
     // The version table is shared by all stores: created on its own, under its own lock
     // (CREATE TABLE IF NOT EXISTS races with itself), and not held while a store rebuilds.
-    run(Work::kTransaction, [&](pqxx::connection& c) {
+    retrying(Work::kTransaction, [&](pqxx::connection& c) {
       pqxx::work tx(c);
       tx.exec("SELECT pg_advisory_xact_lock(hashtext('snap-store:snap_index_versions'))");
       tx.exec(
@@ -423,7 +492,7 @@ class PostgresBackend final : public StoreBackend {
       tx.commit();
       return 0;
     });
-    run(Work::kTransaction, [&](pqxx::connection& c) {
+    retrying(Work::kTransaction, [&](pqxx::connection& c) {
       pqxx::work tx(c);
       tx.exec("SELECT pg_advisory_xact_lock(hashtext(" + tx.quote("snap-store:" + table_) + "))");
       tx.exec("CREATE TABLE IF NOT EXISTS " + quoted(table_) +
@@ -466,11 +535,24 @@ class PostgresBackend final : public StoreBackend {
     }
   }
 
+  // Runs `f` as retrying() does, telling outage_ whether the server could be reached.
+  template <typename F>
+  auto run(Work work, F&& f) -> decltype(f(std::declval<pqxx::connection&>())) {
+    try {
+      auto result = retrying(work, std::forward<F>(f));
+      outage_.reachable();
+      return result;
+    } catch (const StoreError& e) {
+      if (e.code() == StoreError::Code::kUnavailable) outage_.unreachable(e.what());
+      throw;
+    }
+  }
+
   // Runs `f` on a pooled connection, as store_detail::classify decides: a lost
   // connection is retried on a new one, a conflict after a backoff, and a write that may
   // have committed is never run again.
   template <typename F>
-  auto run(Work work, F&& f) -> decltype(f(std::declval<pqxx::connection&>())) {
+  auto retrying(Work work, F&& f) -> decltype(f(std::declval<pqxx::connection&>())) {
     const RetryPolicy& policy = pool_.options().retry;
     int lost = 0, conflicts = 0;
     auto conflict_backoff = policy.conflict_backoff;
@@ -524,6 +606,7 @@ class PostgresBackend final : public StoreBackend {
   std::string table_;
   std::vector<std::string> index_tables_;
   ConnectionPool pool_;
+  OutageLog outage_;
 };
 
 }  // namespace
@@ -532,6 +615,11 @@ std::unique_ptr<JsonStore> open_postgres_store(const PostgresOptions& postgres, 
   check_options(options);
   if (postgres.pool_size == 0) {
     throw StoreError(StoreError::Code::kInvalidArgument, "store \"" + options.name + "\": pool_size 0");
+  }
+  if (postgres.retry.connect_timeout < std::chrono::seconds(1)) {
+    // libpq would read 0 as "wait forever".
+    throw StoreError(StoreError::Code::kInvalidArgument,
+                     "store \"" + options.name + "\": retry.connect_timeout under 1 s");
   }
   return std::make_unique<JsonStore>(std::make_unique<PostgresBackend>(postgres, options));
 }

@@ -176,7 +176,10 @@ std::unique_ptr<JsonStore> open_memory_store(const StoreOptions& options,
 // How the PostgreSQL backend waits and retries. With the defaults:
 // - A new connection is tried 5 times, waiting 50, 100, 200, 400 ms in between (0.75 s),
 //   then kUnavailable naming the attempts and the server (host/socket, port, database,
-//   user; never the password).
+//   user; never the password). Each attempt is bounded: the lookup of the server's name
+//   by connect_timeout (2 s), and the connection (TCP, TLS, authentication) by it again.
+//   So a server that refuses fails a call within 0.75 s, and one whose name does not
+//   resolve in time or that never answers within 5 x 2 + 0.75 = 10.75 s.
 // - A connection lost during a read, or before COMMIT, is retried on a new connection,
 //   at most 5 times in a row with the same backoff, then kUnavailable. (Each new
 //   connection gets its own 5 tries, so a server that went away fails within ~1 s; one
@@ -188,6 +191,10 @@ std::unique_ptr<JsonStore> open_memory_store(const StoreOptions& options,
 struct RetryPolicy {
   int connect_attempts = 5;                      // >= 1
   std::chrono::milliseconds connect_backoff{50};
+  // One attempt's bound, for the lookup of the host name and again for libpq's connect
+  // (its connect_timeout, which replaces any in the connection string: whole seconds, and
+  // less than 2 counts as 2). >= 1 s. Per address when a name has several.
+  std::chrono::seconds connect_timeout{2};
   int conflict_attempts = 20;                    // >= 1
   std::chrono::milliseconds conflict_backoff{1};
   std::chrono::milliseconds max_backoff{400};    // cap of the connection backoff
@@ -202,6 +209,11 @@ struct PostgresOptions {
   // Each costs a server process, so size it to the threads that use the store.
   std::size_t pool_size = 8;
   RetryPolicy retry;
+  // Where the store says that the server has stopped answering (the first call that fails
+  // kUnavailable) and that it answers again: one line each per outage, however many calls
+  // fail in between. Called on the thread of the call that noticed, with no lock of the
+  // store held. Empty (the default): the line goes to stderr.
+  std::function<void(const std::string& line)> log;
 };
 
 // Connects, creates the store's tables if absent (idempotent, safe when several personas
