@@ -3,15 +3,20 @@
 // the host's installed server binaries), and its generated docker-compose.yml runs.
 // The client job posts a customer through the API server into PostgreSQL and reads it
 // back; the record survives `down` and `up`; each container reaches exactly what its
-// persona's `uses` allow; no secret value is anywhere it should not be.
+// persona's `uses` allow; no secret value is anywhere it should not be; a database
+// outage under a calling client is `unavailable` within the store's budget, and over
+// once the database is back.
 //
 // Everything it creates is named after one unique project/tag and removed at the end,
 // whether the tests pass or not. Skipped, with the reason, where no Docker engine answers.
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+#include <signal.h>
 #include <unistd.h>
 
 #include <chrono>
+#include <cstdio>
+#include <iostream>
 #include <map>
 #include <random>
 #include <set>
@@ -24,6 +29,7 @@ namespace {
 
 namespace fs = std::filesystem;
 using ::testing::HasSubstr;
+using ::testing::Not;
 using testing::ProcessResult;
 using e2e::lines;
 using e2e::must;
@@ -316,6 +322,160 @@ TEST_F(DeployEndToEnd, EveryContainerHasTheDefaultMemoryAndPidsLimits) {
               "1073741824 1024")
         << container;
   }
+}
+
+// One run of the command in the outage loop (probe repeat).
+struct LoopRun {
+  long long start_ms = 0;  // wall clock, the container's (the host's kernel's)
+  long long ms = 0;
+  int exit = -1;
+  std::string out;
+  std::string line;
+};
+
+std::vector<LoopRun> loop_runs(const std::string& output) {
+  std::vector<LoopRun> runs;
+  for (const std::string& line : lines(output)) {
+    if (line.rfind("run=", 0) != 0) continue;
+    LoopRun r;
+    r.line = line;
+    std::sscanf(line.c_str(), "run=%*d start_ms=%lld ms=%lld exit=%d", &r.start_ms, &r.ms, &r.exit);
+    const std::size_t out = line.find(" out=");
+    if (out != std::string::npos) r.out = line.substr(out + 5);
+    runs.push_back(std::move(r));
+  }
+  return runs;
+}
+
+long long now_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+// The database container stops while a client calls the API in a loop: every call
+// either succeeds or fails as `unavailable` within the store's documented budget (a
+// stopped container's name does not resolve on its internal network: the case that
+// took 10 s per connection attempt), the API server stays healthy, the outage is logged
+// once, and calls succeed again within 2 s of the database being healthy. The client is
+// the real command persona (typed client, HTTP, handler, store), run again and again in
+// its own container by the probe: bin/get-customer would start the database again
+// (`run` starts dependencies), so the loop's `run` has --no-deps.
+TEST_F(DeployEndToEnd, ADatabaseOutageIsUnavailableToCallersWithinTheBudgetAndEndsWhenTheDatabaseIsBack) {
+  // docs/store.md, "Retries": 5 attempts of at most 2 s, 0.75 s of backoff.
+  constexpr long long kStoreBudgetMs = 10'750;
+  // Starting the command (its replay) and its HTTP round trip, on top of the store's wait.
+  constexpr long long kCommandMarginMs = 1'500;
+  ASSERT_EQ(d().compose({"up", "-d"}, 240).exit_code, 0);
+  ASSERT_EQ(client_result().first, 0);  // customer 1 is there
+  const std::string api = d().container_of("customer-server-api");
+  const std::string db = d().container_of("customer-server-db");
+  ASSERT_FALSE(api.empty());
+  ASSERT_FALSE(db.empty());
+
+  testing::ProcessOptions options;
+  options.environment = d().env;
+  options.working_directory = d().out;
+  const std::string loop_name = d().project + "-outage-loop";
+  // Whatever happens below: no loop container left, the database running again.
+  struct Cleanup {
+    const Deployment& d;
+    std::string loop_name;
+    ~Cleanup() {
+      d.docker({"rm", "-f", loop_name}, 60);
+      d.compose({"start", "customer-server-db"}, 120);
+    }
+  } cleanup{d(), loop_name};
+  const auto compose_argv = [&](std::vector<std::string> args) {
+    std::vector<std::string> argv{"/usr/bin/timeout", "300", "/usr/bin/env", "docker-compose", "-p", d().project, "-f",
+                                  (d().out / "docker-compose.yml").string()};
+    argv.insert(argv.end(), args.begin(), args.end());
+    return argv;
+  };
+  testing::ChildProcess loop(compose_argv({"run", "--rm", "--no-deps", "-T", "--name", loop_name, "--entrypoint",
+                                           "/probe", "get-customer", "repeat", "180", "/app/customer", "run",
+                                           "customer.get-customer", "1"}),
+                             options);
+  ASSERT_TRUE(loop.wait_for_output(" exit=0 ", std::chrono::seconds(120))) << loop.wait().out;
+
+  // The API server's health and life, as Docker sees them, from now until the end.
+  const std::string events_since = std::to_string(now_ms() / 1000);
+  testing::ProcessOptions docker_options;
+  docker_options.environment = d().env;
+  testing::ChildProcess api_events({"/usr/bin/env", "docker", "events", "--since", events_since, "--filter",
+                                    "container=" + api, "--filter", "event=health_status", "--filter", "event=die",
+                                    "--filter", "event=restart", "--filter", "event=stop", "--format", "{{.Status}}"},
+                                   docker_options);
+
+  must(d().compose({"stop", "customer-server-db"}, 120), "docker-compose stop customer-server-db");
+  const long long stopped_ms = now_ms();
+  // Down until two calls have failed: the second ran entirely in the outage.
+  ASSERT_TRUE(loop.wait_for_output(" failures=2 ", std::chrono::seconds(120))) << loop.wait().out;
+
+  testing::ChildProcess db_events({"/usr/bin/env", "docker", "events", "--since", std::to_string(now_ms() / 1000),
+                                   "--filter", "container=" + db, "--filter", "event=health_status", "--format",
+                                   "{{.TimeNano}} {{.Status}}"},
+                                  docker_options);
+  must(d().compose({"start", "customer-server-db"}, 120), "docker-compose start customer-server-db");
+  ASSERT_TRUE(db_events.wait_for_output("health_status: healthy", std::chrono::seconds(120)));
+  db_events.send_signal(SIGTERM);
+  long long healthy_ms = 0;
+  for (const std::string& line : lines(db_events.wait().out)) {
+    if (line.find("health_status: healthy") != std::string::npos && healthy_ms == 0) {
+      healthy_ms = std::stoll(line.substr(0, line.find(' '))) / 1'000'000;
+    }
+  }
+  ASSERT_GT(healthy_ms, stopped_ms);
+
+  const ProcessResult looped = loop.wait();  // ends once 3 calls have succeeded after a failure
+  const std::vector<LoopRun> runs = loop_runs(looped.out);
+  ASSERT_FALSE(runs.empty()) << looped.out << looped.err;
+  int failed = 0;
+  long long first_success_after_outage_ms = 0;
+  for (const LoopRun& r : runs) {
+    if (r.exit == 0) {
+      EXPECT_THAT(r.out, HasSubstr(R"({"id":"1","name":"John Doe"})")) << r.line;
+      if (failed > 0 && first_success_after_outage_ms == 0) first_success_after_outage_ms = r.start_ms + r.ms;
+    } else {
+      ++failed;
+      EXPECT_THAT(r.out, HasSubstr("error: unavailable: the database is unavailable; retry later")) << r.line;
+      EXPECT_LE(r.ms, kStoreBudgetMs + kCommandMarginMs) << r.line;
+    }
+    if (r.start_ms > healthy_ms) {
+      EXPECT_EQ(r.exit, 0) << "after the database was healthy: " << r.line;
+    }
+  }
+  EXPECT_GE(failed, 2) << looped.out;
+  ASSERT_GT(first_success_after_outage_ms, 0) << looped.out;
+  EXPECT_LE(first_success_after_outage_ms, healthy_ms + 2'000)
+      << "the database was healthy at " << healthy_ms << ":\n" << looped.out;
+  std::cout << "[ outage: " << runs.size() << " calls, " << failed << " unavailable (longest "
+            << [&] {
+                 long long m = 0;
+                 for (const LoopRun& r : runs) m = r.exit != 0 ? std::max(m, r.ms) : m;
+                 return m;
+               }()
+            << " ms); database healthy at +" << healthy_ms - stopped_ms << " ms after the stop, calls succeed again at "
+            << first_success_after_outage_ms - healthy_ms << " ms from then ]" << std::endl;
+  for (const LoopRun& r : runs) {
+    if (r.exit != 0) std::cout << "  " << r.line << std::endl;
+  }
+
+  // The server stayed up and healthy: no health change, no restart, the same container.
+  api_events.send_signal(SIGTERM);
+  const std::string api_changes = api_events.wait().out;
+  EXPECT_EQ(api_changes, "") << "health changes, stops or restarts of the API server";
+  EXPECT_EQ(trim(d().docker({"inspect", "-f", "{{.State.Health.Status}} {{.RestartCount}}", api}).out), "healthy 0");
+  EXPECT_EQ(d().container_of("customer-server-api"), api);
+
+  // The outage is in the server's log once, and so is its end.
+  const ProcessResult logs = d().docker({"logs", "--since", std::to_string(stopped_ms / 1000), api}, 60);
+  std::vector<std::string> outage_lines;
+  for (const std::string& line : lines(logs.out + logs.err)) {
+    if (line.find("snap: store ") != std::string::npos) outage_lines.push_back(line);
+  }
+  ASSERT_EQ(outage_lines.size(), 2u) << logs.out << logs.err;
+  EXPECT_THAT(outage_lines[0], HasSubstr(") is unavailable; calls fail with kUnavailable until it answers again: "));
+  EXPECT_THAT(outage_lines[1], HasSubstr(") answers again, after "));
 }
 
 }  // namespace

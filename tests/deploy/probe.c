@@ -2,6 +2,11 @@
  *   probe ls DIR                  the names in DIR, one a line ("missing" if there is none)
  *   probe connect HOST:PORT...    one line each: HOST:PORT open|refused|unreachable|unresolved|timeout
  *   probe resolve HOST            HOST's IPv4 addresses, one a line, each once (exit 1: unresolved)
+ *   probe repeat SECONDS PROGRAM ARGS...
+ *                                 runs PROGRAM again and again, one line a run:
+ *                                 run=N start_ms=EPOCH_MS ms=DURATION exit=STATUS failures=F out=OUTPUT
+ *                                 (OUTPUT: its stdout and stderr on one line); stops after SECONDS,
+ *                                 or once a failed run has been followed by 3 that succeeded
  * Linked only against the C library, which every image under test carries. */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -11,7 +16,10 @@
 #include <poll.h>
 #include <stdio.h>
 #include <string.h>
+#include <stdlib.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 static const char* try_connect(const char* host, const char* port) {
@@ -46,7 +54,64 @@ static const char* try_connect(const char* host, const char* port) {
   return verdict;
 }
 
+static long long now_ms(clockid_t clock) {
+  struct timespec t;
+  clock_gettime(clock, &t);
+  return (long long)t.tv_sec * 1000 + t.tv_nsec / 1000000;
+}
+
+/* One run of argv[0] with its stdout and stderr into `out` (flattened to one line, cut
+ * at its size); returns its exit status (128 + signal when killed). */
+static int run_once(char** argv, char* out, size_t size) {
+  int fds[2];
+  if (pipe(fds) != 0) return 127;
+  pid_t pid = fork();
+  if (pid < 0) return 127;
+  if (pid == 0) {
+    dup2(fds[1], 1);
+    dup2(fds[1], 2);
+    close(fds[0]);
+    close(fds[1]);
+    execv(argv[0], argv);
+    _exit(127);
+  }
+  close(fds[1]);
+  size_t used = 0;
+  char buf[4096];
+  ssize_t n;
+  while ((n = read(fds[0], buf, sizeof buf)) > 0) {
+    for (ssize_t i = 0; i < n && used + 1 < size; ++i) out[used++] = buf[i] == '\n' || buf[i] == '\r' ? ' ' : buf[i];
+  }
+  out[used] = '\0';
+  close(fds[0]);
+  int status = 0;
+  waitpid(pid, &status, 0);
+  return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+static int repeat(int seconds, char** argv) {
+  const long long end = now_ms(CLOCK_MONOTONIC) + (long long)seconds * 1000;
+  int failures = 0, successes_since_failure = 0;
+  static char out[1024];
+  for (int run = 1; now_ms(CLOCK_MONOTONIC) < end; ++run) {
+    const long long start_ms = now_ms(CLOCK_REALTIME), started = now_ms(CLOCK_MONOTONIC);
+    const int status = run_once(argv, out, sizeof out);
+    if (status != 0) {
+      ++failures;
+      successes_since_failure = 0;
+    } else if (failures > 0) {
+      ++successes_since_failure;
+    }
+    printf("run=%d start_ms=%lld ms=%lld exit=%d failures=%d out=%s\n", run, start_ms,
+           now_ms(CLOCK_MONOTONIC) - started, status, failures, out);
+    fflush(stdout); /* read line by line while it runs */
+    if (successes_since_failure >= 3) break;
+  }
+  return 0;
+}
+
 int main(int argc, char** argv) {
+  if (argc >= 4 && strcmp(argv[1], "repeat") == 0) return repeat(atoi(argv[2]), argv + 3);
   if (argc >= 3 && strcmp(argv[1], "ls") == 0) {
     DIR* d = opendir(argv[2]);
     if (d == NULL) {
@@ -92,6 +157,7 @@ int main(int argc, char** argv) {
     freeaddrinfo(res);
     return 0;
   }
-  fputs("usage: probe ls DIR | probe connect HOST:PORT... | probe resolve HOST\n", stderr);
+  fputs("usage: probe ls DIR | probe connect HOST:PORT... | probe resolve HOST | probe repeat SECONDS PROGRAM ARGS...\n",
+        stderr);
   return 64;
 }
