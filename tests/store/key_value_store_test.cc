@@ -220,7 +220,8 @@ TEST(KeyValueStore, AStoreThatCannotBeOpenedIsLoggedOnceAndOpensWhenItCan) {
       FAIL();
     } catch (const StoreError& e) {
       EXPECT_EQ(e.code(), StoreError::Code::kUnavailable);
-      EXPECT_THAT(e.what(), HasSubstr("PostgreSQL unavailable after 5 connection attempts (host=/nonexistent-socket-dir"));
+      EXPECT_THAT(e.what(),
+                  HasSubstr("PostgreSQL unavailable after 5 connection attempts (host=/nonexistent-socket-dir"));
     }
   }
   auto lines = err.lines("snap: store shop.customers ");
@@ -230,7 +231,8 @@ TEST(KeyValueStore, AStoreThatCannotBeOpenedIsLoggedOnceAndOpensWhenItCan) {
   system.variables["SNAP_POSTGRES"] = testing::TestPostgres::shared().connection();
   customers->open(api).set("c1", json{{"city", "Lyon"}});
   EXPECT_EQ(customers->open(api).get("c1"), (json{{"city", "Lyon"}}));
-  EXPECT_THAT(err.lines("snap: store shop.customers "), ::testing::ElementsAre(lines[0], "snap: store shop.customers is open"));
+  EXPECT_THAT(err.lines("snap: store shop.customers "),
+              ::testing::ElementsAre(lines[0], "snap: store shop.customers is open"));
 }
 
 TEST(KeyValueStore, ADatabaseWithoutItsPasswordIsSecretUnavailable) {

@@ -187,7 +187,8 @@ class ConnectionPool {
       try {
         // Bounded from the name's lookup on (postgres_connect.h); a failed lookup is a
         // failed attempt, as when libpq looks the name up itself.
-        const auto connection = store_detail::attempt_connection(options_.connection, policy.connect_timeout, lookup_, last);
+        const auto connection =
+            store_detail::attempt_connection(options_.connection, policy.connect_timeout, lookup_, last);
         if (connection) {
           auto c = std::make_unique<pqxx::connection>(*connection);
           prepare_(*c);
