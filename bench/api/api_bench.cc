@@ -21,7 +21,7 @@
 #include "bare_beast.h"
 #include "snap/api_server.h"
 #include "snap/lifecycle.h"
-#include "snap/system.h"
+#include "snap/env.h"
 
 namespace {
 
@@ -51,7 +51,7 @@ struct World {
     snap::Endpoint<Echo, Echo> client_echo() { return echo.at(client_app.get()); }
   };
 
-  std::unique_ptr<snap::System> system = snap::make_real_system();
+  snap::Env* system = &snap::real_env();
   std::filesystem::path dir = std::filesystem::temp_directory_path() / ("snap-api-bench-" + std::to_string(::getpid()));
   Running dev, http;
 

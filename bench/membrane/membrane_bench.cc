@@ -21,7 +21,7 @@
 #include "snap/log_writer.h"
 #include "snap/membrane.h"
 #include "snap/secrets.h"
-#include "snap/system.h"
+#include "snap/env.h"
 
 namespace {
 
@@ -53,7 +53,7 @@ std::unique_ptr<snap::LogWriter> writer(const std::filesystem::path& path) {
 // excludes finish(); the Time column includes it.
 template <typename Body>
 void record_amortized(benchmark::State& state, const char* file, Body body) {
-  auto system = snap::make_real_system();
+  snap::Env* system = &snap::real_env();
   auto secrets = snap::secrets_from_map({});
   const auto path = bench_dir() / file;
   const auto start = std::chrono::steady_clock::now();
@@ -78,7 +78,7 @@ void BM_RawClockGettime(benchmark::State& state) {
 BENCHMARK(BM_RawClockGettime);
 
 void BM_LiveWallNow(benchmark::State& state) {
-  auto system = snap::make_real_system();
+  snap::Env* system = &snap::real_env();
   auto secrets = snap::secrets_from_map({});
   snap::LiveMembrane m(*system, *secrets);
   for (auto _ : state) benchmark::DoNotOptimize(m.wall_now());
@@ -104,7 +104,7 @@ BENCHMARK(BM_RawGetrandom)->Arg(16);
 
 void BM_LiveRandomBytes(benchmark::State& state) {
   const auto size = static_cast<std::size_t>(state.range(0));
-  auto system = snap::make_real_system();
+  snap::Env* system = &snap::real_env();
   auto secrets = snap::secrets_from_map({});
   snap::LiveMembrane m(*system, *secrets);
   for (auto _ : state) benchmark::DoNotOptimize(m.random_bytes(size));
@@ -143,7 +143,7 @@ void mixed_step(snap::Membrane& m, int i) {
 
 // Recorded once per process, outside any timing: Google Benchmark calls a benchmark
 // function several times while it settles on an iteration count.
-const std::filesystem::path& mixed_log(snap::System& system) {
+const std::filesystem::path& mixed_log(snap::Env& system) {
   static const std::filesystem::path path = [&system] {
     auto p = bench_dir() / "mixed.snaplog";
     auto secrets = snap::secrets_from_map({});
@@ -159,7 +159,7 @@ const std::filesystem::path& mixed_log(snap::System& system) {
 // every event with the recording's program, finish() (no event left over; the reader
 // checks the count and the digest at the end). Kept out of line so a profiler can single
 // it out: valgrind --tool=callgrind --toggle-collect='*replay_mixed_log*'.
-[[gnu::noinline]] void replay_mixed_log(const std::filesystem::path& path, snap::System& system,
+[[gnu::noinline]] void replay_mixed_log(const std::filesystem::path& path, snap::Env& system,
                                         const snap::SecretSource& secrets) {
   snap::ReplayingMembrane m(system, secrets, snap::LogReader::open(path));
   for (int i = 0; i < kMixedEvents; ++i) mixed_step(m, i);
@@ -167,7 +167,7 @@ const std::filesystem::path& mixed_log(snap::System& system) {
 }
 
 void BM_Replay1MMixedEvents(benchmark::State& state) {
-  auto system = snap::make_real_system();
+  snap::Env* system = &snap::real_env();
   auto secrets = snap::secrets_from_map({});
   const auto& path = mixed_log(*system);
   for (auto _ : state) replay_mixed_log(path, *system, *secrets);

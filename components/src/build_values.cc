@@ -6,7 +6,7 @@
 #include "snap/password.h"
 #include "snap/persona.h"
 #include "snap/port.h"
-#include "snap/system.h"
+#include "snap/env.h"
 #include "snap/worker.h"
 
 namespace snap {
@@ -47,7 +47,7 @@ boost::json::object Port::config() const { return {{"port", number_}}; }
 // ---- Password / Secret ----
 
 namespace {
-std::string hex_random(System& system, std::size_t bytes) {
+std::string hex_random(Env& system, std::size_t bytes) {
   std::string raw(bytes, '\0');
   system.random_bytes(raw.data(), raw.size());
   static constexpr char kHex[] = "0123456789abcdef";
@@ -72,7 +72,7 @@ std::string secret_name_of(const Id& id) {
 }  // namespace
 
 Password::Password(const Init& init) : Component(init, "Password"), secret_name_(secret_name_of(id())) {
-  app().provide_generated_secret(secret_name_, [](System& system) { return hex_random(system, kRandomBytes); });
+  app().provide_generated_secret(secret_name_, [](Env& system) { return hex_random(system, kRandomBytes); });
 }
 
 std::string Password::value(const PersonaContext& ctx, std::source_location where) const {

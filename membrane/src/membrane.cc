@@ -9,7 +9,7 @@
 #include "snap/log_reader.h"
 #include "snap/log_writer.h"
 #include "snap/secrets.h"
-#include "snap/system.h"
+#include "snap/env.h"
 
 namespace snap {
 
@@ -84,6 +84,15 @@ class ShortText {
   std::string heap_;
 };
 
+// The Env's answers are recorded or replayed (live: after startup, or dev mode), so the
+// C library calls behind them are no determinism-guard violation.
+constexpr std::string_view kExempt = "the membrane's Env: its answer is recorded or replayed";
+template <typename F>
+auto exempt(F&& f) -> decltype(f()) {
+  AllowNondeterminism allow(kExempt);
+  return f();
+}
+
 // Runs the real step, turning a failure into a recorded failure reply.
 template <typename F>
 auto failure_as_reply(F&& f) -> decltype(f()) {
@@ -99,18 +108,18 @@ auto failure_as_reply(F&& f) -> decltype(f()) {
 // ---- sources ----
 
 std::chrono::system_clock::time_point Membrane::wall_now(Where where) {
-  if (passthrough_) return system_.wall_now();
+  if (passthrough_) return exempt([this] { return env_.wall_now(); });
   auto real = [this] {
-    return Reply{ResultKind::kInteger, {}, system_.wall_now().time_since_epoch().count()};
+    return Reply{ResultKind::kInteger, {}, exempt([this] { return env_.wall_now(); }).time_since_epoch().count()};
   };
   const Reply r = exchange(Ask{kind::kWallClock, {}, {}, where}, RealStep(real));
   return std::chrono::system_clock::time_point(std::chrono::system_clock::duration(r.integer));
 }
 
 std::chrono::steady_clock::time_point Membrane::steady_now(Where where) {
-  if (passthrough_) return system_.steady_now();
+  if (passthrough_) return exempt([this] { return env_.steady_now(); });
   auto real = [this] {
-    return Reply{ResultKind::kInteger, {}, system_.steady_now().time_since_epoch().count()};
+    return Reply{ResultKind::kInteger, {}, exempt([this] { return env_.steady_now(); }).time_since_epoch().count()};
   };
   const Reply r = exchange(Ask{kind::kSteadyClock, {}, {}, where}, RealStep(real));
   return std::chrono::steady_clock::time_point(std::chrono::steady_clock::duration(r.integer));
@@ -121,7 +130,7 @@ std::string Membrane::random_bytes(std::size_t size, Where where) {
   request << size;
   auto real = [&] {
     Reply r{ResultKind::kBytes, std::string(size, '\0'), 0};
-    system_.random_bytes(r.bytes.data(), size);
+    exempt([&] { env_.random_bytes(r.bytes.data(), size); });
     return r;
   };
   return exchange(Ask{kind::kRandomBytes, {}, request.view(), where}, RealStep(real)).bytes;
@@ -136,12 +145,12 @@ std::int64_t Membrane::random_int(std::int64_t min, std::int64_t max, Where wher
     const std::uint64_t span = static_cast<std::uint64_t>(max) - static_cast<std::uint64_t>(min);
     std::uint64_t x = 0;
     if (span == UINT64_MAX) {
-      system_.random_bytes(&x, sizeof x);
+      exempt([&] { env_.random_bytes(&x, sizeof x); });
     } else {
       const std::uint64_t range = span + 1;
       const std::uint64_t limit = UINT64_MAX - UINT64_MAX % range;
       do {
-        system_.random_bytes(&x, sizeof x);
+        exempt([&] { env_.random_bytes(&x, sizeof x); });
       } while (x >= limit);
       x %= range;
     }
@@ -153,7 +162,7 @@ std::int64_t Membrane::random_int(std::int64_t min, std::int64_t max, Where wher
 std::string Membrane::uuid(Where where) {
   auto real = [this] {
     unsigned char b[16];
-    system_.random_bytes(b, sizeof b);
+    exempt([&] { env_.random_bytes(b, sizeof b); });
     b[6] = static_cast<unsigned char>((b[6] & 0x0f) | 0x40);  // version 4
     b[8] = static_cast<unsigned char>((b[8] & 0x3f) | 0x80);  // RFC 4122 variant
     static constexpr char kHex[] = "0123456789abcdef";
@@ -171,7 +180,7 @@ std::string Membrane::uuid(Where where) {
 
 std::string Membrane::read_file(const std::filesystem::path& path, Where where) {
   const std::string_view key = path.native();  // == path.string() on POSIX, without the copy
-  auto real = [&] { return failure_as_reply([&] { return Reply{ResultKind::kBytes, system_.read_file(path), 0}; }); };
+  auto real = [&] { return failure_as_reply([&] { return Reply{ResultKind::kBytes, exempt([&] { return env_.read_file(path); }), 0}; }); };
   Reply r = exchange(Ask{kind::kFileRead, key, {}, where}, RealStep(real));
   if (r.kind == ResultKind::kFailure) throw FileError(r.bytes);
   return std::move(r.bytes);
@@ -179,7 +188,7 @@ std::string Membrane::read_file(const std::filesystem::path& path, Where where) 
 
 bool Membrane::file_exists(const std::filesystem::path& path, Where where) {
   const std::string_view key = path.native();  // == path.string() on POSIX, without the copy
-  auto real = [&] { return Reply{ResultKind::kInteger, {}, system_.file_exists(path) ? 1 : 0}; };
+  auto real = [&] { return Reply{ResultKind::kInteger, {}, exempt([&] { return env_.file_exists(path); }) ? 1 : 0}; };
   return exchange(Ask{kind::kFileExists, key, {}, where}, RealStep(real)).integer != 0;
 }
 
@@ -189,7 +198,7 @@ std::vector<std::string> Membrane::list_directory(const std::filesystem::path& p
   auto real = [&] {
     return failure_as_reply([&] {
       std::string joined;
-      for (const std::string& name : system_.list_directory(path)) {
+      for (const std::string& name : exempt([&] { return env_.list_directory(path); })) {
         joined += name;
         joined += '\0';
       }
@@ -211,7 +220,7 @@ std::vector<std::string> Membrane::list_directory(const std::filesystem::path& p
 
 std::optional<std::string> Membrane::env(std::string_view name, Where where) {
   auto real = [&] {
-    auto v = system_.env(std::string(name));
+    auto v = exempt([&] { return env_.variable(std::string(name)); });
     return v ? Reply{ResultKind::kBytes, std::move(*v), 0} : Reply{ResultKind::kNone, {}, 0};
   };
   Reply r = exchange(Ask{kind::kEnv, name, {}, where}, RealStep(real));
@@ -222,7 +231,7 @@ std::optional<std::string> Membrane::env(std::string_view name, Where where) {
 std::string Membrane::secret(std::string_view name, Where where) {
   auto real = [&] {
     // Recording fails here, at build time, if the build has no such secret.
-    if (!secrets_.get(name)) {
+    if (!exempt([&] { return secrets_.get(name); })) {
       throw SecretUnavailable("secret \"" + std::string(name) + "\" is not available (looked in " +
                               secrets_.describe(name) + ")");
     }
@@ -235,7 +244,7 @@ std::string Membrane::secret(std::string_view name, Where where) {
     throw LogError(LogErrorCode::kCorrupt, "the log's handle for secret \"" + std::string(name) +
                                                "\" is not that secret's handle");
   }
-  auto value = secrets_.get(r.bytes);
+  auto value = exempt([&] { return secrets_.get(r.bytes); });
   if (!value) {
     throw SecretUnavailable("secret \"" + r.bytes + "\" is not available to this persona (looked in " +
                             secrets_.describe(r.bytes) + "); declare that the persona uses it");
@@ -294,8 +303,8 @@ void Membrane::throw_closed(const Where& where) const {
 
 // ---- record ----
 
-RecordingMembrane::RecordingMembrane(System& system, const SecretSource& secrets, std::unique_ptr<LogWriter> writer)
-    : Membrane(system, secrets), writer_(std::move(writer)), owner_(std::this_thread::get_id()) {}
+RecordingMembrane::RecordingMembrane(Env& env, const SecretSource& secrets, std::unique_ptr<LogWriter> writer)
+    : Membrane(env, secrets), writer_(std::move(writer)), owner_(std::this_thread::get_id()) {}
 
 RecordingMembrane::~RecordingMembrane() = default;
 
@@ -320,8 +329,8 @@ std::uint64_t RecordingMembrane::event_count() const { return writer_->event_cou
 
 // ---- replay ----
 
-ReplayingMembrane::ReplayingMembrane(System& system, const SecretSource& secrets, std::unique_ptr<LogReader> reader)
-    : Membrane(system, secrets), reader_(std::move(reader)), owner_(std::this_thread::get_id()) {}
+ReplayingMembrane::ReplayingMembrane(Env& env, const SecretSource& secrets, std::unique_ptr<LogReader> reader)
+    : Membrane(env, secrets), reader_(std::move(reader)), owner_(std::this_thread::get_id()) {}
 
 ReplayingMembrane::~ReplayingMembrane() = default;
 

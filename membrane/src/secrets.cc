@@ -1,6 +1,6 @@
 #include "snap/secrets.h"
 
-#include "snap/system.h"
+#include "snap/env.h"
 
 namespace snap {
 
@@ -28,12 +28,12 @@ bool is_plain_file_name(std::string_view name) {
 
 class DirectorySecrets final : public SecretSource {
  public:
-  DirectorySecrets(std::filesystem::path dir, System& system) : dir_(std::move(dir)), system_(system) {}
+  DirectorySecrets(std::filesystem::path dir, Env& env) : dir_(std::move(dir)), env_(env) {}
   std::optional<std::string> get(std::string_view name) const override {
     if (!is_plain_file_name(name)) return std::nullopt;
     const auto path = dir_ / std::string(name);
-    if (!system_.file_exists(path)) return std::nullopt;
-    std::string value = system_.read_file(path);
+    if (!env_.file_exists(path)) return std::nullopt;
+    std::string value = env_.read_file(path);
     if (!value.empty() && value.back() == '\n') value.pop_back();
     return value;
   }
@@ -41,20 +41,20 @@ class DirectorySecrets final : public SecretSource {
 
  private:
   std::filesystem::path dir_;
-  System& system_;
+  Env& env_;
 };
 
 class EnvSecrets final : public SecretSource {
  public:
-  EnvSecrets(std::string prefix, System& system) : prefix_(std::move(prefix)), system_(system) {}
+  EnvSecrets(std::string prefix, Env& env) : prefix_(std::move(prefix)), env_(env) {}
   std::optional<std::string> get(std::string_view name) const override {
-    return system_.env(env_name_for_secret(prefix_, name));
+    return env_.variable(env_name_for_secret(prefix_, name));
   }
   std::string describe(std::string_view name) const override { return "$" + env_name_for_secret(prefix_, name); }
 
  private:
   std::string prefix_;
-  System& system_;
+  Env& env_;
 };
 
 class MapSecrets final : public SecretSource {
@@ -97,11 +97,11 @@ class ChainSecrets final : public SecretSource {
 
 }  // namespace
 
-std::unique_ptr<SecretSource> secrets_from_directory(std::filesystem::path directory, System& system) {
-  return std::make_unique<DirectorySecrets>(std::move(directory), system);
+std::unique_ptr<SecretSource> secrets_from_directory(std::filesystem::path directory, Env& env) {
+  return std::make_unique<DirectorySecrets>(std::move(directory), env);
 }
-std::unique_ptr<SecretSource> secrets_from_env(std::string prefix, System& system) {
-  return std::make_unique<EnvSecrets>(std::move(prefix), system);
+std::unique_ptr<SecretSource> secrets_from_env(std::string prefix, Env& env) {
+  return std::make_unique<EnvSecrets>(std::move(prefix), env);
 }
 std::unique_ptr<SecretSource> secrets_from_map(std::map<std::string, std::string, std::less<>> values) {
   return std::make_unique<MapSecrets>(std::move(values));

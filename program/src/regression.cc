@@ -114,7 +114,7 @@ std::string divergence_json(const std::exception& error) {
   return boost::json::serialize(o);
 }
 
-RegressionReport replay_logs(const fs::path& dir, std::string_view app_name, const DefineApp& define, System& system,
+RegressionReport replay_logs(const fs::path& dir, std::string_view app_name, const DefineApp& define, Env& system,
                              const RegressionOptions& options) {
   RegressionReport report;
   std::error_code ec;

@@ -7,8 +7,9 @@
 
 #include "app_private.h"
 #include "snap/persona.h"
+#include "snap/determinism_guard.h"
+#include "snap/env.h"
 #include "snap/reach.h"
-#include "snap/system.h"
 
 namespace snap {
 
@@ -249,11 +250,13 @@ void App::assert_build_time(std::source_location where) const {
   if (mode() != Mode::kBuild) phase_error("assert_build_time", *this, where);
 }
 
-void App::provide_generated_secret(std::string_view name, const std::function<std::string(System&)>& generate) {
+void App::provide_generated_secret(std::string_view name, const std::function<std::string(Env&)>& generate) {
   assert_startup();
   Private& p = *private_;
   if (p.mode != Mode::kBuild && p.mode != Mode::kDev) return;
   if (p.known_secrets.get(name)) return;
+  // Unrecorded on purpose: the value goes to the build's secret files, never into the log.
+  AllowNondeterminism allow("a generated secret's randomness: stored by the build, never recorded");
   p.known_secrets.values.emplace(std::string(name), generate(*p.system));
   p.generated_secrets.emplace(name);
 }
@@ -264,7 +267,10 @@ void App::require_supplied_secret(std::string_view name) {
   if (p.mode != Mode::kBuild && p.mode != Mode::kDev) return;
   if (auto it = p.supplied_secrets.find(name); it != p.supplied_secrets.end()) {
     p.known_secrets.values[std::string(name)] = it->second;
-  } else if (auto v = p.system->env(env_name_for_secret("SNAP_SECRET_", name))) {
+  } else if (auto v = [&] {
+               AllowNondeterminism allow("a supplied secret's value: stored by the build, never recorded");
+               return p.system->variable(env_name_for_secret("SNAP_SECRET_", name));
+             }()) {
     p.known_secrets.values[std::string(name)] = *v;
   }
   p.required_secrets.emplace(name);

@@ -36,7 +36,7 @@ struct App::Private {
   Mode mode = Mode::kDev;
   Phase phase = Phase::kStartup;
   Placement placement = Placement::kLocal;  // from the (replayed) build state
-  System* system = nullptr;
+  Env* system = nullptr;
 
   // Build and dev: the secrets this process knows. Run/verify: the runtime source.
   KnownSecrets known_secrets;

@@ -6,16 +6,10 @@
 //   .OUT.staging-PID     the build being written; becomes OUT by an atomic exchange
 // A build killed at any point leaves OUT as the previous build made it.
 #include <elf.h>
-#include <fcntl.h>
 #include <link.h>
-#include <sys/file.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
-#include <cerrno>
-#include <cstdio>
 #include <cstring>
-#include <fstream>
 #include <regex>
 #include <set>
 
@@ -25,7 +19,7 @@
 #include "local_ports.h"
 #include "snap/log_writer.h"
 #include "snap/persona.h"
-#include "snap/system.h"
+#include "snap/env.h"
 #include "snap/text.h"
 
 namespace snap {
@@ -45,54 +39,22 @@ constexpr std::string_view kGitignore =
     "runtime-secrets/\n"
     "*.partial\n";
 
-[[noreturn]] void fail(const std::string& what, const std::filesystem::path& path) {
-  throw std::runtime_error(what + " " + path.string() + ": " + std::strerror(errno));
-}
-
-std::string read_whole(const std::filesystem::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) fail("cannot read", path);
-  return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
-}
-
-void sync_path(const std::filesystem::path& path) {
-  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) fail("cannot open", path);
-  const int rc = ::fsync(fd);
-  ::close(fd);
-  if (rc != 0) fail("cannot sync", path);
-}
-
-// Files are written once into the private staging directory, and synced before the switch.
-void write_file(const std::filesystem::path& path, std::string_view content, mode_t mode) {
-  std::filesystem::create_directories(path.parent_path());
-  const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
-  if (fd < 0) fail("cannot write", path);
-  ::fchmod(fd, mode);  // O_CREAT's mode is filtered by the umask
-  std::size_t done = 0;
-  while (done < content.size()) {
-    const ssize_t n = ::write(fd, content.data() + done, content.size() - done);
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) {
-      ::close(fd);
-      fail("cannot write", path);
-    }
-    done += static_cast<std::size_t>(n);
-  }
-  if (::fsync(fd) != 0) {
-    ::close(fd);
-    fail("cannot sync", path);
-  }
-  ::close(fd);
-}
+constexpr auto kPublicFile = std::filesystem::perms(0644);
+constexpr auto kSecretFile = std::filesystem::perms(0600);
 
 // Every file and directory under `root`, then `root` itself: nothing is switched into
-// place before it is on disk.
-void sync_tree(const std::filesystem::path& root) {
-  for (const auto& entry : std::filesystem::recursive_directory_iterator(root)) {
-    if (entry.is_regular_file() || entry.is_directory()) sync_path(entry.path());
+// place before it is on disk (emitters write their files without syncing them).
+void sync_tree(Env& env, const std::filesystem::path& root) {
+  for (const std::string& name : env.list_directory(root)) {
+    const auto path = root / name;
+    const FileType type = env.file_type(path);
+    if (type == FileType::kDirectory) {
+      sync_tree(env, path);
+    } else if (type == FileType::kRegular) {
+      env.sync(path);
+    }
   }
-  sync_path(root);
+  env.sync(root);
 }
 
 // Secret files are named after the secret, so the name must be one file name.
@@ -154,101 +116,96 @@ std::string binary_fingerprint() {
   return build_id.empty() ? name : name + " build-id " + build_id;
 }
 
-// Exclusive use of one output directory for the life of a build.
-class BuildDirLock {
- public:
-  explicit BuildDirLock(const std::filesystem::path& out) {
-    const auto path = out.parent_path() / ("." + out.filename().string() + ".lock");
-    fd_ = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
-    if (fd_ < 0) fail("cannot create the build lock", path);
-    if (::flock(fd_, LOCK_EX | LOCK_NB) != 0) {
-      const int error = errno;
-      char pid[32] = {};
-      const ssize_t n = ::pread(fd_, pid, sizeof pid - 1, 0);
-      ::close(fd_);
-      if (error != EWOULDBLOCK) fail("cannot lock", path);
-      throw BuildLocked("another build is running (pid " + std::string(pid, n > 0 ? static_cast<std::size_t>(n) : 0) +
-                        ") into " + out.string() + "; wait for it to finish");
+// Exclusive use of one output directory for the life of a build. The lock file stays
+// when the build ends (only the lock is released), so there is no unlink race.
+std::unique_ptr<FileLock> lock_build_dir(Env& env, const std::filesystem::path& out) {
+  const auto path = out.parent_path() / ("." + out.filename().string() + ".lock");
+  auto lock = env.try_lock(path, std::to_string(::getpid()));
+  if (!lock) {
+    std::string holder;
+    try {
+      holder = env.read_file(path);
+    } catch (const FileError&) {
+      // The holder's pid is only for the message.
     }
-    const std::string pid = std::to_string(::getpid());
-    if (::ftruncate(fd_, 0) != 0 || ::pwrite(fd_, pid.data(), pid.size(), 0) < 0) fail("cannot write", path);
+    throw BuildLocked("another build is running (pid " + holder + ") into " + out.string() +
+                      "; wait for it to finish");
   }
-  ~BuildDirLock() { ::close(fd_); }  // releases the flock; the file stays, so no unlink race
-  BuildDirLock(const BuildDirLock&) = delete;
-  BuildDirLock& operator=(const BuildDirLock&) = delete;
-
- private:
-  int fd_ = -1;
-};
+  return lock;
+}
 
 std::filesystem::path staging_path(const std::filesystem::path& out) {
   return out.parent_path() / ("." + out.filename().string() + ".staging-" + std::to_string(::getpid()));
 }
 
 // Removes what killed builds left beside OUT (only while holding the lock).
-void remove_leftovers(const std::filesystem::path& out) {
+void remove_leftovers(Env& env, const std::filesystem::path& out) {
   const std::string prefix = "." + out.filename().string() + ".staging-";
-  for (const auto& entry : std::filesystem::directory_iterator(out.parent_path())) {
-    if (entry.path().filename().string().rfind(prefix, 0) == 0) std::filesystem::remove_all(entry.path());
+  for (const std::string& name : env.list_directory(out.parent_path())) {
+    if (name.rfind(prefix, 0) == 0) env.remove_all(out.parent_path() / name);
   }
 }
 
 // Puts `staging` in OUT's place in one step, then removes the previous build.
-void switch_into_place(const std::filesystem::path& staging, const std::filesystem::path& out) {
-  if (!std::filesystem::exists(out)) {
-    std::filesystem::rename(staging, out);
+void switch_into_place(Env& env, const std::filesystem::path& staging, const std::filesystem::path& out) {
+  const FileType type = env.file_type(out);
+  if (type == FileType::kMissing) {
+    env.rename(staging, out);
   } else {
-    if (!std::filesystem::is_directory(out)) throw std::runtime_error(out.string() + " exists and is not a directory");
-    // renameat2(RENAME_EXCHANGE): both names stay valid throughout, so there is no moment
-    // at which OUT is missing or half old, half new.
-    if (::renameat2(AT_FDCWD, staging.c_str(), AT_FDCWD, out.c_str(), RENAME_EXCHANGE) != 0) {
-      fail("cannot switch the new build into", out);
-    }
-    std::filesystem::remove_all(staging);  // now the previous build
+    if (type != FileType::kDirectory) throw std::runtime_error(out.string() + " exists and is not a directory");
+    // An exchange: both names stay valid throughout, so there is no moment at which OUT is
+    // missing or half old, half new.
+    env.exchange(staging, out);
+    env.remove_all(staging);  // now the previous build
   }
-  sync_path(out.parent_path());
+  env.sync(out.parent_path());
 }
 
 }  // namespace
 
-BuildSummary build_app(std::string_view name, const DefineApp& define, System& system, const BuildOptions& options,
+BuildSummary build_app(std::string_view name, const DefineApp& define, Env& env, const BuildOptions& options,
                        const std::vector<BuildEmitter>& emitters) {
   if (options.out_dir.empty()) throw std::invalid_argument("build: no output directory");
   if (!options.base_image.empty()) check_image_reference(options.base_image);
   std::filesystem::path out = std::filesystem::absolute(options.out_dir).lexically_normal();
   if (out.filename().empty()) out = out.parent_path();  // "dir/" names "dir"
-  std::filesystem::create_directories(out.parent_path());
-  BuildDirLock lock(out);
+  env.create_directories(out.parent_path());
+  const auto lock = lock_build_dir(env, out);
   const bool local = options.placement == Placement::kLocal;
-  const std::unique_ptr<LocalPortRegistry> local_ports = LocalPortRegistry::open(system, local);
+  const std::unique_ptr<LocalPortRegistry> local_ports = LocalPortRegistry::open(env, local);
   const std::set<std::int64_t> held_elsewhere =
       local && local_ports ? local_ports->held_by_others(out) : std::set<std::int64_t>{};
-  remove_leftovers(out);
+  remove_leftovers(env, out);
   const auto staging = staging_path(out);
-  std::filesystem::create_directories(staging);
+  env.create_directories(staging);
   // A failed build leaves nothing behind; the previous OUT was never touched.
   struct RemoveUnlessSwitched {
+    Env& env;
     const std::filesystem::path& path;
     bool switched = false;
     ~RemoveUnlessSwitched() {
-      std::error_code ignored;
-      if (!switched) std::filesystem::remove_all(path, ignored);
+      if (switched) return;
+      try {
+        env.remove_all(path);
+      } catch (const FileError&) {
+        // Best effort: the next build removes leftovers.
+      }
     }
-  } cleanup{staging};
+  } cleanup{env, staging};
 
-  auto p = private_for(Mode::kBuild, system);
+  auto p = private_for(Mode::kBuild, env);
   p->supplied_secrets = options.secrets;
   for (const auto& [secret, value] : options.secrets) check_secret_file_name(secret);
   // Stored secrets (passwords made by earlier builds, supplied values) are read directly:
   // their values never pass the membrane, so they never reach the log.
   std::map<std::string, std::string> stored;
-  if (std::filesystem::is_directory(out / kStoredSecretsDir)) {
-    for (const auto& entry : std::filesystem::directory_iterator(out / kStoredSecretsDir)) {
-      if (!entry.is_regular_file()) continue;
-      const std::string secret = entry.path().filename().string();
-      std::string value = read_whole(entry.path());
+  if (env.file_type(out / kStoredSecretsDir) == FileType::kDirectory) {
+    for (const std::string& secret : env.list_directory(out / kStoredSecretsDir)) {
+      const auto path = out / kStoredSecretsDir / secret;
+      if (env.file_type(path) != FileType::kRegular) continue;
+      std::string value = env.read_file(path);
       if (value.empty()) {
-        throw std::runtime_error("stored secret " + entry.path().string() +
+        throw std::runtime_error("stored secret " + path.string() +
                                  " is empty; delete it to generate a new one, or supply --secret " + secret + "=VALUE");
       }
       p->known_secrets.values[secret] = value;
@@ -260,11 +217,13 @@ BuildSummary build_app(std::string_view name, const DefineApp& define, System& s
   header.app_name = std::string(name);
   header.binary_fingerprint = binary_fingerprint();
   header.writer_version = std::string(kWriterVersion);
-  auto recording = std::make_unique<RecordingMembrane>(system, NoSecretsAtStartup::instance(),
-                                                       LogWriter::create(staging / kLogFileName, header));
+  LogWriterOptions log_options;
+  log_options.env = &env;
+  auto recording = std::make_unique<RecordingMembrane>(env, NoSecretsAtStartup::instance(),
+                                                       LogWriter::create(staging / kLogFileName, header, log_options));
   RecordingMembrane& recorder = *recording;
   p->startup_membrane = std::move(recording);
-  p->live_membrane = std::make_unique<LiveMembrane>(system, p->known_secrets);
+  p->live_membrane = std::make_unique<LiveMembrane>(env, p->known_secrets);
 
   App app(name, std::move(p));
   App::Private& priv = AppAccess::of(app);
@@ -272,7 +231,7 @@ BuildSummary build_app(std::string_view name, const DefineApp& define, System& s
       app, define,
       [&] {
         const auto state_file = out / kStateFile;
-        std::string text = std::filesystem::exists(state_file) ? read_whole(state_file) : std::string("{}");
+        std::string text = env.file_exists(state_file) ? env.read_file(state_file) : std::string("{}");
         if (held_elsewhere.empty()) return text;
         boost::system::error_code ec;
         boost::json::value state = boost::json::parse(text, ec);
@@ -296,27 +255,27 @@ BuildSummary build_app(std::string_view name, const DefineApp& define, System& s
 
   boost::json::object state = app.build_state().values();
   state.erase(kPortsHeldElsewhereKey);  // this host's other builds: recorded in the log, not committed
-  write_file(staging / kStateFile, boost::json::serialize(state) + "\n", 0644);
-  std::filesystem::create_directories(staging / kStoredSecretsDir);
-  std::filesystem::permissions(staging / kStoredSecretsDir, std::filesystem::perms::owner_all);
+  write_file(env, staging / kStateFile, boost::json::serialize(state) + "\n", kPublicFile);
+  env.create_directories(staging / kStoredSecretsDir);
+  env.set_permissions(staging / kStoredSecretsDir, std::filesystem::perms::owner_all);
   for (const std::string& secret : priv.generated_secrets) check_secret_file_name(secret);
   for (const std::string& secret : priv.required_secrets) check_secret_file_name(secret);
   for (const auto& [secret, value] : priv.known_secrets.values) {
     if (stored.count(secret) || priv.generated_secrets.count(secret) || priv.required_secrets.count(secret)) {
-      write_file(staging / kStoredSecretsDir / secret, value, 0600);
+      write_file(env, staging / kStoredSecretsDir / secret, value, kSecretFile);
     }
   }
   // What compose will mount at /run/secrets for each persona: only what it uses.
   for (const Persona* persona : app.personas()) {
     const auto dir = staging / kRuntimeSecretsDir / persona->id().safe_name();
-    std::filesystem::create_directories(dir);
-    std::filesystem::permissions(dir, std::filesystem::perms::owner_all);
+    env.create_directories(dir);
+    env.set_permissions(dir, std::filesystem::perms::owner_all);
     for (const std::string& secret : app.secrets_for(*persona)) {
-      if (auto value = priv.known_secrets.get(secret)) write_file(dir / secret, *value, 0600);
+      if (auto value = priv.known_secrets.get(secret)) write_file(env, dir / secret, *value, kSecretFile);
     }
     summary.personas.push_back(persona->id().name());
   }
-  write_file(staging / ".gitignore", kGitignore, 0644);
+  write_file(env, staging / ".gitignore", kGitignore, kPublicFile);
   for (const BuildEmitter& emit : emitters) emit(app, options, staging);
 
   // Recorded before the switch: a registry that cannot be written fails the build whole.
@@ -329,8 +288,8 @@ BuildSummary build_app(std::string_view name, const DefineApp& define, System& s
     }
     local_ports->record(out, ports);
   }
-  sync_tree(staging);
-  switch_into_place(staging, out);
+  sync_tree(env, staging);
+  switch_into_place(env, staging, out);
   cleanup.switched = true;
   priv.phase = Phase::kFinished;
   return summary;

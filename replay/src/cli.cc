@@ -18,8 +18,8 @@
 #include "snap/divergence.h"
 #include "snap/log_reader.h"
 #include "snap/persona.h"
+#include "snap/env.h"
 #include "snap/standard_output.h"
-#include "snap/system.h"
 #include "snap/text.h"
 #include "snap/determinism_guard.h"
 
@@ -37,16 +37,16 @@ namespace {
 
 constexpr const char* kSubcommands[] = {"build", "run", "dev", "verify", "health", "personas"};
 
-std::filesystem::path default_log_path(System& system) {
-  if (auto env = system.env("SNAP_LOG")) return *env;
+std::filesystem::path default_log_path(Env& system) {
+  if (auto env = system.variable("SNAP_LOG")) return *env;
   std::error_code ec;
   const auto exe = std::filesystem::read_symlink("/proc/self/exe", ec);
   return ec ? std::filesystem::path(kLogFileName) : exe.parent_path() / kLogFileName;
 }
 
-std::unique_ptr<SecretSource> runtime_secrets(System& system, const std::string& dir_flag) {
+std::unique_ptr<SecretSource> runtime_secrets(Env& system, const std::string& dir_flag) {
   std::filesystem::path dir = dir_flag;
-  if (dir.empty()) dir = system.env("SNAP_SECRETS_DIR").value_or("/run/secrets");
+  if (dir.empty()) dir = system.variable("SNAP_SECRETS_DIR").value_or("/run/secrets");
   std::vector<std::unique_ptr<SecretSource>> chain;
   chain.push_back(secrets_from_directory(dir, system));
   chain.push_back(secrets_from_env("SNAP_SECRET_", system));
@@ -157,7 +157,7 @@ const Persona& find_persona_or_throw(const App& app, const std::string& name) {
 
 int run_command_line(int argc, char** argv, std::string_view app_name, const DefineApp& define,
                      const ProgramOptions& program) {
-  auto system = make_real_system();
+  Env* system = &real_env();
   const std::string name(app_name);
 
   CLI::App cli{name + ": a snapshot program. Every container runs this same binary."};
@@ -337,11 +337,11 @@ int run_command_line(int argc, char** argv, std::string_view app_name, const Def
       return kExitOk;
     }
     // `run`, `health`, or no subcommand with $PERSONA set.
-    if (!*run_cmd && !*health && !system->env("PERSONA")) {
+    if (!*run_cmd && !*health && !system->variable("PERSONA")) {
       std::cerr << cli.help() << std::endl;
       return kExitUsage;
     }
-    if (persona_name.empty()) persona_name = system->env("PERSONA").value_or("");
+    if (persona_name.empty()) persona_name = system->variable("PERSONA").value_or("");
     if (persona_name.empty()) throw UsageError(std::string(*health ? "health" : "run") + ": no persona given (argument or $PERSONA)");
     if (*run_cmd) reject_unknown_flags(run_cmd->remaining());
     const std::vector<std::string>& args = persona_arguments;

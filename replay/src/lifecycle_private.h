@@ -28,7 +28,7 @@ class NoSecretsAtStartup final : public SecretSource {
   static const NoSecretsAtStartup& instance();
 };
 
-std::unique_ptr<App::Private> private_for(Mode mode, System& system);
+std::unique_ptr<App::Private> private_for(Mode mode, Env& env);
 
 // Runs the program's startup: loads the build state through the startup membrane (the
 // build records `read_real()`'s text, with the placement added; replay returns it), then

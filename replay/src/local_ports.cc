@@ -11,7 +11,7 @@
 
 #include <boost/json.hpp>
 
-#include "snap/system.h"
+#include "snap/env.h"
 
 namespace snap {
 
@@ -24,9 +24,9 @@ constexpr const char* kRegistryFile = "local-ports.json";
                            std::strerror(errno));
 }
 
-std::filesystem::path registry_dir(System& system) {
-  if (auto state = system.env("XDG_STATE_HOME"); state && !state->empty()) return std::filesystem::path(*state) / "snapshot";
-  if (auto home = system.env("HOME"); home && !home->empty()) {
+std::filesystem::path registry_dir(Env& system) {
+  if (auto state = system.variable("XDG_STATE_HOME"); state && !state->empty()) return std::filesystem::path(*state) / "snapshot";
+  if (auto home = system.variable("HOME"); home && !home->empty()) {
     return std::filesystem::path(*home) / ".local" / "state" / "snapshot";
   }
   return {};
@@ -34,7 +34,7 @@ std::filesystem::path registry_dir(System& system) {
 
 }  // namespace
 
-std::unique_ptr<LocalPortRegistry> LocalPortRegistry::open(System& system, bool create) {
+std::unique_ptr<LocalPortRegistry> LocalPortRegistry::open(Env& system, bool create) {
   const std::filesystem::path dir = registry_dir(system);
   if (dir.empty()) return nullptr;
   const auto file = dir / kRegistryFile;

@@ -22,7 +22,7 @@
 
 namespace snap {
 
-class System;
+class Env;
 
 // The build-state key snap::Port reads: the numbers other --local builds hold (an array).
 // The build removes it before writing state/build-state.json (it describes this host).
@@ -33,7 +33,7 @@ class LocalPortRegistry {
   // Locks and reads the registry. nullptr when there is nothing to do: neither
   // $XDG_STATE_HOME nor $HOME is set, or a containers build (`create` false) finds no
   // registry. Throws std::runtime_error when the registry cannot be created or read.
-  static std::unique_ptr<LocalPortRegistry> open(System& system, bool create);
+  static std::unique_ptr<LocalPortRegistry> open(Env& system, bool create);
   ~LocalPortRegistry();  // releases the lock
   LocalPortRegistry(const LocalPortRegistry&) = delete;
   LocalPortRegistry& operator=(const LocalPortRegistry&) = delete;

@@ -77,9 +77,9 @@ void compare_manifests(const Manifest& recorded, const Manifest& program) {
   throw ManifestMismatch(std::move(added), std::move(removed), std::move(changed));
 }
 
-std::unique_ptr<App> replay_app(std::string_view name, const DefineApp& define, System& system,
+std::unique_ptr<App> replay_app(std::string_view name, const DefineApp& define, Env& env,
                                 const ReplayOptions& options) {
-  auto reader = LogReader::open(options.log);
+  auto reader = LogReader::open(options.log, {}, env);
   if (reader->header().app_name != name) {
     throw LogError(LogErrorCode::kNotASnapshotLog, options.log.string() + ": recorded by app \"" +
                                                        reader->header().app_name + "\", this program is \"" +
@@ -88,12 +88,12 @@ std::unique_ptr<App> replay_app(std::string_view name, const DefineApp& define, 
   const Manifest recorded = reader->manifest();
   static const NoSecrets kNoSecrets;
 
-  auto p = private_for(options.mode, system);
+  auto p = private_for(options.mode, env);
   p->secret_source = options.secrets != nullptr ? options.secrets : &kNoSecrets;
-  auto replaying = std::make_unique<ReplayingMembrane>(system, NoSecretsAtStartup::instance(), std::move(reader));
+  auto replaying = std::make_unique<ReplayingMembrane>(env, NoSecretsAtStartup::instance(), std::move(reader));
   ReplayingMembrane& replayer = *replaying;
   p->startup_membrane = std::move(replaying);
-  p->live_membrane = std::make_unique<LiveMembrane>(system, *p->secret_source);
+  p->live_membrane = std::make_unique<LiveMembrane>(env, *p->secret_source);
 
   auto app = std::make_unique<App>(name, std::move(p));
   // The placement comes from the log; the one given here is never used by replay.

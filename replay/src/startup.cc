@@ -4,7 +4,7 @@
 #include "lifecycle_private.h"
 #include "snap/determinism_guard.h"
 #include "snap/persona.h"
-#include "snap/system.h"
+#include "snap/env.h"
 #include "snap/text.h"
 
 namespace snap {
@@ -35,10 +35,10 @@ std::string join(const std::vector<std::string>& items, std::string_view separat
   return s;
 }
 
-std::unique_ptr<App::Private> private_for(Mode mode, System& system) {
+std::unique_ptr<App::Private> private_for(Mode mode, Env& env) {
   auto p = std::make_unique<App::Private>();
   p->mode = mode;
-  p->system = &system;
+  p->system = &env;
   return p;
 }
 
@@ -102,13 +102,13 @@ void check_supplied_secrets_declared(const App::Private& p) {
 
 // ---- dev ----
 
-std::unique_ptr<App> start_dev_app(std::string_view name, const DefineApp& define, System& system,
+std::unique_ptr<App> start_dev_app(std::string_view name, const DefineApp& define, Env& env,
                                    const DevOptions& options) {
-  auto p = private_for(Mode::kDev, system);
+  auto p = private_for(Mode::kDev, env);
   p->supplied_secrets = options.secrets;
   // Startup gets its own live membrane, closed when startup ends, as in every other mode.
-  p->startup_membrane = std::make_unique<LiveMembrane>(system, NoSecretsAtStartup::instance());
-  p->live_membrane = std::make_unique<LiveMembrane>(system, p->known_secrets);
+  p->startup_membrane = std::make_unique<LiveMembrane>(env, NoSecretsAtStartup::instance());
+  p->live_membrane = std::make_unique<LiveMembrane>(env, p->known_secrets);
   auto app = std::make_unique<App>(name, std::move(p));
   run_startup(*app, define, [] { return std::string("{}"); }, Placement::kLocal);
   App::Private& priv = AppAccess::of(*app);

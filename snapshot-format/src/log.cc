@@ -1,5 +1,6 @@
 #include "snap/log.h"
 
+#include "log_error.h"
 #include "log_layout.h"
 
 namespace snap {
@@ -53,3 +54,24 @@ std::uint64_t manifest_digest(const Manifest& manifest) {
 }
 
 }  // namespace snap
+
+namespace snap::detail {
+
+void throw_log_error(LogErrorCode code, const std::filesystem::path& path, const std::string& detail) {
+  std::string message = path.string();
+  message += ": ";
+  message += to_string(code);
+  if (!detail.empty()) {
+    message += ": ";
+    message += detail;
+  }
+  throw LogError(code, message);
+}
+
+void throw_file_error(const std::filesystem::path& path, const char* what, const FileError& error) {
+  const bool missing = error.code() == std::errc::no_such_file_or_directory;
+  throw_log_error(missing ? LogErrorCode::kNotFound : LogErrorCode::kIo, path,
+                  std::string(what) + ": " + (error.code() ? error.code().message() : std::string(error.what())));
+}
+
+}  // namespace snap::detail

@@ -1,8 +1,5 @@
 #include "snap/log_reader.h"
 
-#include <fcntl.h>
-#include <sys/stat.h>
-#include <unistd.h>
 #include <zstd.h>
 #include <zstd_errors.h>
 
@@ -18,7 +15,7 @@
 #include <string>
 #include <vector>
 
-#include "file_io.h"
+#include "log_error.h"
 #include "log.capnp.h"
 #include "log_layout.h"
 
@@ -80,28 +77,31 @@ struct Frame {
 
 class LogReader::Impl {
  public:
-  Impl(std::filesystem::path path, LogReaderLimits limits) : path_(std::move(path)), limits_(limits) {}
+  Impl(std::filesystem::path path, LogReaderLimits limits, Env& env)
+      : path_(std::move(path)), limits_(limits), env_(env) {}
   ~Impl() {
     if (dctx_ != nullptr) ZSTD_freeDCtx(dctx_);
   }
 
   void open() {
-    const int fd = ::open(path_.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
-    if (fd < 0) {
-      if (errno == ENOENT) detail::throw_log_error(LogErrorCode::kNotFound, path_, "no such file");
-      detail::throw_errno(path_, "cannot open", errno);
+    // The Env refuses what is not a regular file: a FIFO, socket or device has no size
+    // and may never reach end-of-file (opening one never blocks). memfd and /proc/self/fd
+    // paths of regular files pass.
+    try {
+      file_ = env_.open_for_reading(path_);
+    } catch (const FileError& e) {
+      if (e.code() == std::errc::no_such_file_or_directory) {
+        detail::throw_log_error(LogErrorCode::kNotFound, path_, "no such file");
+      }
+      if (e.code() == std::errc::is_a_directory) {
+        detail::throw_log_error(LogErrorCode::kNotASnapshotLog, path_, "is a directory");
+      }
+      if (e.code() == std::errc::invalid_argument) {
+        detail::throw_log_error(LogErrorCode::kNotASnapshotLog, path_, "not a regular file");
+      }
+      detail::throw_file_error(path_, "cannot open", e);
     }
-    file_ = detail::File(fd);
-    struct stat st {};
-    if (::fstat(fd, &st) != 0) detail::throw_errno(path_, "cannot stat", errno);
-    if (S_ISDIR(st.st_mode)) detail::throw_log_error(LogErrorCode::kNotASnapshotLog, path_, "is a directory");
-    // A FIFO, socket or device has no size and may never reach end-of-file: reading one
-    // would hang or misreport. (O_NONBLOCK above: opening a FIFO with no writer must not
-    // block either.) memfd and /proc/self/fd paths of regular files pass.
-    if (!S_ISREG(st.st_mode)) {
-      detail::throw_log_error(LogErrorCode::kNotASnapshotLog, path_, "not a regular file");
-    }
-    size_ = static_cast<std::uint64_t>(st.st_size);
+    size_ = file_->size();
     decoded_allowed_ = std::max<std::uint64_t>(limits_.min_decoded_bytes_allowed,
                                                size_ > UINT64_MAX / std::max<std::uint64_t>(1, limits_.max_decoded_bytes_per_file_byte)
                                                    ? UINT64_MAX
@@ -209,7 +209,7 @@ class LogReader::Impl {
 
   void check_file_header() {
     unsigned char head[layout::kFileHeaderSize];
-    const std::size_t got = detail::read_at(file_.fd(), path_, head, sizeof head, 0);
+    const std::size_t got = read_at(head, sizeof head, 0);
     const std::size_t magic_len = std::min<std::size_t>(got, sizeof layout::kMagic);
     if (got == 0 || std::memcmp(head, layout::kMagic, magic_len) != 0) {
       detail::throw_log_error(LogErrorCode::kNotASnapshotLog, path_, "bad magic");
@@ -231,7 +231,7 @@ class LogReader::Impl {
     // The previous message points into the buffer this frame may replace.
     frame.reset();
     unsigned char prefix[layout::kFramePrefixSize];
-    const std::size_t got = detail::read_at(file_.fd(), path_, prefix, sizeof prefix, start);
+    const std::size_t got = read_at(prefix, sizeof prefix, start);
     if (got < sizeof prefix) truncated(start, std::string("inside the prefix of the ") + what + " frame");
     if (layout::get_u32(prefix + 12) != layout::digest32(prefix, 12)) corrupt(start, "bad frame prefix");
     const std::uint32_t compressed = layout::get_u32(prefix);
@@ -251,7 +251,7 @@ class LogReader::Impl {
       over_limit(start, "decoded size (bytes) of the log so far", frame.decoded_total, decoded_allowed_);
     }
     if (compressed_.size() < compressed) compressed_.resize(compressed);
-    if (detail::read_at(file_.fd(), path_, compressed_.data(), compressed, body) != compressed) {
+    if (read_at(compressed_.data(), compressed, body) != compressed) {
       truncated(start, std::string("inside the ") + what + " frame");
     }
     frame.body_digest = layout::digest64(compressed_.data(), compressed);
@@ -292,7 +292,7 @@ class LogReader::Impl {
     if (size_ < layout::kFileHeaderSize + layout::kFooterSize) return false;
     const std::uint64_t at = size_ - layout::kFooterSize;
     unsigned char footer[layout::kFooterSize];
-    if (detail::read_at(file_.fd(), path_, footer, sizeof footer, at) != sizeof footer) return false;
+    if (read_at(footer, sizeof footer, at) != sizeof footer) return false;
     if (std::memcmp(footer + 20, layout::kEndMagic, sizeof layout::kEndMagic) != 0) return false;
     if (layout::get_u32(footer + 16) != layout::digest32(footer, 16)) return false;
     std::uint64_t manifest_at = layout::get_u64(footer);
@@ -611,9 +611,19 @@ class LogReader::Impl {
     }
   }
 
+  // Reads up to `size` bytes at `offset` (short only at the end of the file); kIo on failure.
+  std::size_t read_at(void* out, std::size_t size, std::uint64_t offset) {
+    try {
+      return file_->read_at(offset, out, size);
+    } catch (const FileError& e) {
+      detail::throw_file_error(path_, "read failed", e);
+    }
+  }
+
   std::filesystem::path path_;
   LogReaderLimits limits_;
-  detail::File file_;
+  Env& env_;
+  std::unique_ptr<RandomAccessFile> file_;
   std::uint64_t size_ = 0;
   std::uint64_t decoded_allowed_ = 0;
   ZSTD_DCtx* dctx_ = nullptr;
@@ -645,8 +655,8 @@ class LogReader::Impl {
   EventRecord current_;
 };
 
-std::unique_ptr<LogReader> LogReader::open(const std::filesystem::path& path, const LogReaderLimits& limits) {
-  auto impl = std::make_unique<Impl>(path, limits);
+std::unique_ptr<LogReader> LogReader::open(const std::filesystem::path& path, const LogReaderLimits& limits, Env& env) {
+  auto impl = std::make_unique<Impl>(path, limits, env);
   impl->open();
   return std::unique_ptr<LogReader>(new LogReader(std::move(impl)));
 }

@@ -1,19 +1,16 @@
 #include "snap/log_writer.h"
 
-#include <fcntl.h>
-#include <unistd.h>
 #include <zstd.h>
 
 #include <capnp/message.h>
 #include <capnp/serialize.h>
 
-#include <cerrno>
 #include <cstring>
 #include <string>
 #include <unordered_map>
 #include <vector>
 
-#include "file_io.h"
+#include "log_error.h"
 #include "log.capnp.h"
 #include "log_layout.h"
 
@@ -90,7 +87,7 @@ void copy_text(capnp::Text::Builder target, std::string_view s) { std::memcpy(ta
 class LogWriter::Impl {
  public:
   Impl(std::filesystem::path path, LogWriterOptions options)
-      : path_(std::move(path)), partial_path_(path_.string() + ".partial"), options_(options) {}
+      : path_(std::move(path)), partial_path_(path_.string() + ".partial"), options_(options), env_(*options.env) {}
 
   ~Impl() {
     abandon();
@@ -103,9 +100,11 @@ class LogWriter::Impl {
     ZSTD_CCtx_setParameter(cctx_, ZSTD_c_compressionLevel, options_.compression_level);
     ZSTD_CCtx_setParameter(cctx_, ZSTD_c_checksumFlag, 1);
 
-    const int fd = ::open(partial_path_.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-    if (fd < 0) detail::throw_errno(partial_path_, "cannot create", errno);
-    file_ = detail::File(fd);
+    try {
+      file_ = env_.create_file(partial_path_, std::filesystem::perms(0644));
+    } catch (const FileError& e) {
+      detail::throw_file_error(partial_path_, "cannot create", e);
+    }
     created_ = true;
 
     unsigned char head[layout::kFileHeaderSize] = {};
@@ -185,21 +184,29 @@ class LogWriter::Impl {
     std::memcpy(footer + 20, layout::kEndMagic, sizeof layout::kEndMagic);
     write(footer, sizeof footer);
 
-    if (options_.sync_on_finish && ::fsync(file_.fd()) != 0) {
-      detail::throw_errno(partial_path_, "fsync failed", errno);
+    try {
+      if (options_.sync_on_finish) file_->sync();
+    } catch (const FileError& e) {
+      detail::throw_file_error(partial_path_, "fsync failed", e);
     }
-    file_.close();
-    std::error_code ec;
-    std::filesystem::rename(partial_path_, path_, ec);
-    if (ec) detail::throw_log_error(LogErrorCode::kIo, path_, "cannot rename from .partial: " + ec.message());
+    file_->close();
+    try {
+      env_.rename(partial_path_, path_);
+    } catch (const FileError& e) {
+      detail::throw_log_error(LogErrorCode::kIo, path_,
+                              "cannot rename from .partial: " + (e.code() ? e.code().message() : std::string(e.what())));
+    }
     finished_ = true;
   }
 
   void abandon() noexcept {
     if (created_ && !finished_) {
-      file_.close();
-      std::error_code ignored;
-      std::filesystem::remove(partial_path_, ignored);
+      file_->close();
+      try {
+        env_.remove_all(partial_path_);
+      } catch (const FileError&) {
+        // Best effort: what is left is a .partial file, which readers call incomplete.
+      }
     }
   }
 
@@ -335,14 +342,19 @@ class LogWriter::Impl {
   }
 
   void write(const void* data, std::size_t size) {
-    detail::write_all(file_.fd(), partial_path_, data, size);
+    try {
+      file_->append(std::string_view(static_cast<const char*>(data), size));
+    } catch (const FileError& e) {
+      detail::throw_file_error(partial_path_, "write failed", e);
+    }
     offset_ += size;
   }
 
   std::filesystem::path path_;
   std::filesystem::path partial_path_;
   LogWriterOptions options_;
-  detail::File file_;
+  Env& env_;
+  std::unique_ptr<WritableFile> file_;
   ZSTD_CCtx* cctx_ = nullptr;
   bool created_ = false;
   bool finished_ = false;

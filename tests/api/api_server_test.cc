@@ -230,7 +230,7 @@ TEST(ApiServerHealth, ProbeFailsWhenNothingListens) {
 }
 
 TEST(ApiServerDeclaration, BadMethodsPathsAndDuplicatesAreRefusedAtStartup) {
-  auto system = make_real_system();
+  Env* system = &real_env();
   auto expect_refused = [&](auto declare, const std::string& message) {
     try {
       start_dev_app("decl", [&](App& app) { declare(app.add<ApiServer>("api")); }, *system, {});
@@ -255,7 +255,7 @@ TEST(ApiServerDeclaration, BadMethodsPathsAndDuplicatesAreRefusedAtStartup) {
 }
 
 TEST(ApiServerDeclaration, BadOptionsAreRefusedAtStartup) {
-  auto system = make_real_system();
+  Env* system = &real_env();
   auto refused = [&](ApiServerOptions options) -> std::string {
     try {
       start_dev_app("opts", [&](App& app) { app.add<ApiServer>("api", options); }, *system, {});
@@ -278,7 +278,7 @@ TEST(ApiServerDeclaration, BadOptionsAreRefusedAtStartup) {
 }
 
 TEST(ApiServerDeclaration, EndpointsCannotBeAddedAfterStartup) {
-  auto system = make_real_system();
+  Env* system = &real_env();
   ApiServer* server = nullptr;
   auto app = start_dev_app("decl", [&](App& a) { server = &a.add<ApiServer>("api"); }, *system, {});
   auto late = [&] { server->endpoint<Note, void>("POST", "/late", [](const Note&) {}); };
@@ -286,7 +286,7 @@ TEST(ApiServerDeclaration, EndpointsCannotBeAddedAfterStartup) {
 }
 
 TEST(ApiServerDev, ACallWaitsForTheServerBodyThenFailsUnavailable) {
-  auto system = make_real_system();
+  Env* system = &real_env();
   Shared shared;
   Endpoints e;
   ApiServerOptions quick;
@@ -327,7 +327,7 @@ TEST(ApiServerHttp, AClientStartedBeforeItsServerWaitsForIt) {
 }
 
 TEST(ApiServerHttp, AnUnreachableServerIsUnavailableAfterTheBoundedRetry) {
-  auto system = make_real_system();
+  Env* system = &real_env();
   testing::TempDir dir;
   Endpoints e;
   const unsigned short port = free_port();

@@ -19,8 +19,8 @@
 #include "snap/api_server.h"
 #include "snap/app.h"
 #include "snap/lifecycle.h"
+#include "snap/env.h"
 #include "snap/store.h"
-#include "snap/system.h"
 
 namespace snap::apitest {
 
@@ -137,7 +137,7 @@ class Deployment {
   Transport transport_;
   Shared shared_;
   testing::TempDir dir_;
-  std::unique_ptr<System> system_ = make_real_system();
+  Env* system_ = &real_env();
   std::map<const App*, std::unique_ptr<Endpoints>> endpoints_;
   std::unique_ptr<App> owned_server_app_, owned_client_app_;
   App* server_app_ = nullptr;

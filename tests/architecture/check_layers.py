@@ -16,7 +16,7 @@ import re
 import sys
 import tempfile
 
-LAYERS = ["snapshot-format", "membrane", "replay", "components", "tools", "program"]
+LAYERS = ["base", "snapshot-format", "membrane", "replay", "components", "tools", "program"]
 INCLUDE = re.compile(r'^\s*#\s*include\s*[<"](snap/[^">]+)[">]')
 DEFINE_TARGET = re.compile(r"\b(?:snap_add_library|add_library)\s*\(\s*(?:snap_)?([A-Za-z0-9_]+)")
 LINK = re.compile(r"target_link_libraries\s*\(([^)]*)\)", re.S)

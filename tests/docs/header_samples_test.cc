@@ -130,7 +130,7 @@ class MyServer final : public snap::Component {
 
 TEST(header_samples, ComponentsAreMadeByTheirParent) {
   using component_sample::MyServer;
-  auto system = snap::make_real_system();
+  snap::Env* system = &snap::real_env();
   MyServer* made = nullptr;
   snap::Port* made_port = nullptr;
   auto dev = snap::start_dev_app("components", [&made, &made_port](snap::App& app) {
@@ -480,13 +480,13 @@ class GoldenLogs : public ::testing::Environment {
 const ::testing::Environment* const kGoldenLogs = ::testing::AddGlobalTestEnvironment(new GoldenLogs);
 
 TEST(Regression, OldBuildsStillReplay) {
-  auto system = snap::make_real_system();  // replay reads nothing from it
+  snap::Env* system = &snap::real_env();  // replay reads nothing from it
   const snap::RegressionReport report = snap::replay_logs("tests/golden-logs", "shop", define_shop, *system);
   EXPECT_TRUE(report) << report;  // every failure, with all its fields
 }
 
 TEST(Regression, TheGoldenLogWasReplayed) {
-  auto system = snap::make_real_system();
+  snap::Env* system = &snap::real_env();
   const snap::RegressionReport report = snap::replay_logs("tests/golden-logs", "shop", define_shop, *system);
   EXPECT_EQ(report.replayed.size(), 1u);
 }

@@ -30,7 +30,7 @@
 #include "snap/log.h"
 #include "snap/membrane.h"
 #include "snap/secrets.h"
-#include "snap/system.h"
+#include "snap/env.h"
 
 #ifndef SNAP_TEST_HAS_DEBUG_INFO
 #define SNAP_TEST_HAS_DEBUG_INFO 0
@@ -397,7 +397,7 @@ TEST(DeterminismGuard, TheLiveMembraneOverTheRealSystemIsExempt) {
   testing::write_file(dir / "config.txt", "x");
   std::filesystem::create_directory(dir / "secrets");
   testing::write_file(dir / "secrets" / "db-password", "pw\n");
-  auto system = make_real_system();
+  Env* system = &real_env();
   auto secrets = secrets_from_directory(dir / "secrets", *system);
   LiveMembrane m(*system, *secrets);
   DeterminismGuard guard;
@@ -409,7 +409,7 @@ TEST(DeterminismGuard, TheRecordingMembraneOverTheRealSystemIsExempt) {
   TempDir dir;
   testing::write_file(dir / "config.txt", "x");
   ASSERT_EQ(::setenv("SNAP_GUARD_TEST_SECRET_DB_PASSWORD", "pw", 1), 0);
-  auto system = make_real_system();
+  Env* system = &real_env();
   auto secrets = secrets_from_env("SNAP_GUARD_TEST_SECRET_", *system);
   // The log is opened before startup begins, as the lifecycle does.
   RecordingMembrane m(*system, *secrets, LogWriter::create(dir / "startup.snaplog", testing::test_header()));
@@ -425,7 +425,7 @@ TEST(DeterminismGuard, TheRecordingMembraneOverTheRealSystemIsExempt) {
 TEST(DeterminismGuard, ACallsRealFunctionReadsFilesInsideAnAllowance) {
   TempDir dir;
   testing::write_file(dir / "config.txt", "from the file");
-  auto system = make_real_system();
+  Env* system = &real_env();
   auto secrets = secrets_from_map({});
   RecordingMembrane m(*system, *secrets, LogWriter::create(dir / "startup.snaplog", testing::test_header()));
   std::string reply;
@@ -447,7 +447,7 @@ TEST(DeterminismGuard, ACallsRealFunctionReadsFilesInsideAnAllowance) {
 TEST(DeterminismGuard, RawReadsBesideTheMembraneAreStillCaught) {
   TempDir dir;
   testing::write_file(dir / "config.txt", "x");
-  auto system = make_real_system();
+  Env* system = &real_env();
   auto secrets = secrets_from_map({{"db-password", "pw"}});
   LiveMembrane m(*system, *secrets);
   DeterminismGuard guard;

@@ -1,7 +1,7 @@
 // A program whose startup reads every kind of membrane source and prints what it got.
 //   membrane_probe record LOG            record (real system; secret db-password from $PROBE_SECRET)
 //   membrane_probe replay LOG SECRETS    replay; the secret comes from the directory SECRETS
-//   membrane_probe replay-poisoned LOG SECRETS   replay with a System that aborts if touched
+//   membrane_probe replay-poisoned LOG SECRETS   replay with an Env that aborts if touched
 // Prints name=value lines; exit 3 on divergence (kDivergenceExitCode), 2 on a log error.
 #include <cstdio>
 #include <iostream>
@@ -11,7 +11,7 @@
 #include "snap/log_writer.h"
 #include "snap/membrane.h"
 #include "snap/secrets.h"
-#include "snap/system.h"
+#include "snap/env.h"
 
 namespace {
 
@@ -26,7 +26,7 @@ std::string hex(const std::string& bytes) {
 }
 
 // Replay must never ask the operating system for a recorded input.
-class PoisonedSystem final : public snap::System {
+class PoisonedSystem final : public snap::Env {
  public:
   [[noreturn]] static void touched(const char* what) {
     std::fprintf(stderr, "replay touched the real system: %s\n", what);
@@ -36,9 +36,25 @@ class PoisonedSystem final : public snap::System {
   std::chrono::steady_clock::time_point steady_now() override { touched("steady_now"); }
   void random_bytes(void*, std::size_t) override { touched("random_bytes"); }
   std::string read_file(const std::filesystem::path&) override { touched("read_file"); }
-  bool file_exists(const std::filesystem::path&) override { touched("file_exists"); }
+  snap::FileType file_type(const std::filesystem::path&) override { touched("file_type"); }
   std::vector<std::string> list_directory(const std::filesystem::path&) override { touched("list_directory"); }
-  std::optional<std::string> env(const std::string&) override { touched("env"); }
+  std::optional<std::string> variable(const std::string&) override { touched("variable"); }
+  void sleep_for(std::chrono::nanoseconds) override { touched("sleep_for"); }
+  std::unique_ptr<snap::RandomAccessFile> open_for_reading(const std::filesystem::path&) override {
+    touched("open_for_reading");
+  }
+  std::unique_ptr<snap::WritableFile> create_file(const std::filesystem::path&, std::filesystem::perms) override {
+    touched("create_file");
+  }
+  void create_directories(const std::filesystem::path&) override { touched("create_directories"); }
+  void set_permissions(const std::filesystem::path&, std::filesystem::perms) override { touched("set_permissions"); }
+  void rename(const std::filesystem::path&, const std::filesystem::path&) override { touched("rename"); }
+  void exchange(const std::filesystem::path&, const std::filesystem::path&) override { touched("exchange"); }
+  void remove_all(const std::filesystem::path&) override { touched("remove_all"); }
+  void sync(const std::filesystem::path&) override { touched("sync"); }
+  std::unique_ptr<snap::FileLock> try_lock(const std::filesystem::path&, std::string_view) override {
+    touched("try_lock");
+  }
 };
 
 void startup(snap::Membrane& m, std::ostream& out) {
@@ -83,7 +99,7 @@ int main(int argc, char** argv) {
   }
   const std::string mode = argv[1];
   const std::filesystem::path log = argv[2];
-  auto real = snap::make_real_system();
+  snap::Env* real = &snap::real_env();
   try {
     if (mode == "record") {
       std::srand(static_cast<unsigned>(real->steady_now().time_since_epoch().count()));
@@ -97,7 +113,7 @@ int main(int argc, char** argv) {
     }
     if ((mode == "replay" || mode == "replay-poisoned") && argc >= 4) {
       PoisonedSystem poisoned;
-      snap::System& system = mode == "replay" ? *real : poisoned;
+      snap::Env& system = mode == "replay" ? *real : poisoned;
       auto secrets = snap::secrets_from_directory(argv[3], *real);
       snap::ReplayingMembrane m(system, *secrets, snap::LogReader::open(log));
       startup(m, std::cout);

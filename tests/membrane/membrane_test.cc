@@ -8,7 +8,7 @@
 #include <thread>
 
 #include "../format/log_test_util.h"
-#include "../support/fake_system.h"
+#include "snap/memory_env.h"
 #include "../support/log_bytes.h"
 #include "../support/subprocess.h"
 #include "snap/membrane.h"
@@ -19,7 +19,6 @@ namespace snap {
 namespace {
 
 using ::testing::HasSubstr;
-using testing::FakeSystem;
 using testing::TempDir;
 
 // ---- cross-process replay ----
@@ -70,8 +69,8 @@ TEST(MembraneAcrossProcesses, DivergenceExitsWithItsOwnCode) {
   const auto log = build / "startup.snaplog";
   // A log of some other program: the probe's first call (clock.wall) meets an env event.
   {
-    FakeSystem system;
-    system.variables["X"] = "1";
+    MemoryEnv system;
+    system.set_variable("X", "1");
     auto none = secrets_from_map({});
     RecordingMembrane m(system, *none, LogWriter::create(log, testing::test_header()));
     m.env("X");
@@ -91,9 +90,11 @@ class MembraneTest : public ::testing::Test {
  protected:
   std::filesystem::path record(const std::vector<Step>& steps, const std::string& name = "log.snaplog") {
     auto path = dir_ / name;
-    FakeSystem system(1);
-    system.variables = {{"HOME", "/home/a"}, {"USER", "a"}, {"A", "1"}, {"B", "2"}};
-    system.files = {{"/etc/conf", "content"}};
+    MemoryEnv system(1);
+    for (const auto& [name, value] : {std::pair{"HOME", "/home/a"}, {"USER", "a"}, {"A", "1"}, {"B", "2"}}) {
+      system.set_variable(name, value);
+    }
+    write_file(system, "/etc/conf", "content");
     RecordingMembrane m(system, *build_secrets_, LogWriter::create(path, testing::test_header()));
     for (const auto& s : steps) s(m);
     m.finish({});
@@ -102,16 +103,16 @@ class MembraneTest : public ::testing::Test {
 
   // Replays `steps` against the log; returns the divergence, if any.
   std::optional<Divergence> replay(const std::filesystem::path& log, const std::vector<Step>& steps) {
-    FakeSystem system(99);
+    MemoryEnv system(99);
     try {
       ReplayingMembrane m(system, *runtime_secrets_, LogReader::open(log));
       for (const auto& s : steps) s(m);
       m.finish();
     } catch (const Divergence& d) {
-      EXPECT_EQ(system.calls, 0) << "replay touched the system";
+      EXPECT_EQ(system.calls(), 0) << "replay touched the system";
       return d;
     }
-    EXPECT_EQ(system.calls, 0) << "replay touched the system";
+    EXPECT_EQ(system.calls(), 0) << "replay touched the system";
     return std::nullopt;
   }
 
@@ -327,7 +328,7 @@ TEST_F(MembraneTest, VersionLetsOldLogsReplayNewCode) {
 }
 
 TEST_F(MembraneTest, RecordAndReplayRefuseOtherThreads) {
-  FakeSystem system;
+  MemoryEnv system;
   RecordingMembrane recording(system, *build_secrets_, LogWriter::create(dir_ / "t.snaplog", testing::test_header()));
   std::string error;
   std::thread([&] {
@@ -364,8 +365,8 @@ TEST_F(MembraneTest, TwoAppsInOneProcessDoNotInterfere) {
                       [&](Membrane& m) { first_values.push_back(m.env("HOME").value()); }},
                      "app1.snaplog");
 
-  FakeSystem system2(7), system_replay(42);
-  system2.variables = {{"HOME", "/home/two"}};
+  MemoryEnv system2(7), system_replay(42);
+  system2.set_variable("HOME", "/home/two");
   RecordingMembrane app2(system2, *build_secrets_, LogWriter::create(dir_ / "app2.snaplog", testing::test_header()));
   ReplayingMembrane app1(system_replay, *runtime_secrets_, LogReader::open(log1));
 
@@ -375,7 +376,7 @@ TEST_F(MembraneTest, TwoAppsInOneProcessDoNotInterfere) {
   EXPECT_EQ(app1.env("HOME").value(), first_values[1]);
   app1.finish();
   app2.finish({});
-  EXPECT_EQ(system_replay.calls, 0);
+  EXPECT_EQ(system_replay.calls(), 0);
   EXPECT_NE(two_random, first_values[0]);
   EXPECT_EQ(two_home, "/home/two");
 
@@ -388,8 +389,8 @@ TEST_F(MembraneTest, TwoAppsInOneProcessDoNotInterfere) {
 }
 
 TEST(LiveMembrane, PassesStraightThrough) {
-  FakeSystem system;
-  system.variables["X"] = "live";
+  MemoryEnv system;
+  system.set_variable("X", "live");
   auto secrets = secrets_from_map({{"k", "v"}});
   LiveMembrane m(system, *secrets);
   EXPECT_EQ(m.env("X").value(), "live");
@@ -403,13 +404,13 @@ TEST(LiveMembrane, PassesStraightThrough) {
 TEST(Secrets, DirectoryAndEnvSources) {
   TempDir dir;
   testing::write_file(dir / "db-password", "pw\n");
-  FakeSystem fake;
-  auto real = make_real_system();
+  MemoryEnv fake;
+  Env* real = &real_env();
   auto from_dir = secrets_from_directory(dir.path(), *real);
   EXPECT_EQ(from_dir->get("db-password").value(), "pw");
   EXPECT_FALSE(from_dir->get("../etc/passwd").has_value());
   EXPECT_FALSE(from_dir->get("absent").has_value());
-  fake.variables["SNAP_SECRET_DB_PASSWORD"] = "from-env";
+  fake.set_variable("SNAP_SECRET_DB_PASSWORD", "from-env");
   auto from_env = secrets_from_env("SNAP_SECRET_", fake);
   EXPECT_EQ(from_env->get("db-password").value(), "from-env");
   EXPECT_EQ(from_env->describe("db-password"), "$SNAP_SECRET_DB_PASSWORD");
@@ -442,7 +443,7 @@ TEST(CraftedLog, ASecretHandleNamingAnotherSecretIsRefused) {
   e.result_kind = ResultKind::kSecretHandle;
   e.bytes = "admin-password";  // the handle of a different secret
   const auto log = hand_written_log(dir / "crafted.snaplog", {e});
-  FakeSystem system;
+  MemoryEnv system;
   auto secrets = secrets_from_map({{"db-password", "db"}, {"admin-password", "admin"}});
   ReplayingMembrane m(system, *secrets, LogReader::open(log));
   try {
@@ -463,7 +464,7 @@ TEST(CraftedLog, DivergenceReportsEscapeWhatTheLogHolds) {
   e.bytes = "x";
   e.call_site = CallSite{"evil\x1b]0;title\x07.cc", 7, 1, "f\xff\xfe"};
   const auto log = hand_written_log(dir / "crafted.snaplog", {e});
-  FakeSystem system;
+  MemoryEnv system;
   auto secrets = secrets_from_map({});
   ReplayingMembrane m(system, *secrets, LogReader::open(log));
   try {

@@ -1,21 +1,22 @@
-// A deterministic System for tests: a clock that advances by a fixed step per reading,
-// a counter-based "random" stream, an in-memory file tree and environment. Counts calls,
-// so a test can prove replay never touched it.
+// Scripted inputs over the real file system, for tests that build into a directory on
+// disk and look at it: a clock that advances by a fixed step per reading, a counter-based
+// "random" stream and a map of environment variables; files, locks and sleep are the
+// real Env's. Counts the scripted calls, so a test can prove replay never read them.
+// (snap::MemoryEnv is the Env with no disk at all.)
 #pragma once
 
-#include <algorithm>
 #include <map>
 #include <string>
 
-#include "snap/system.h"
+#include "snap/env.h"
 
 namespace snap::testing {
 
-class FakeSystem final : public System {
+class FakeSystem final : public EnvWrapper {
  public:
-  explicit FakeSystem(std::int64_t seed = 1) : seed_(seed), clock_ns_(1'700'000'000'000'000'000 + seed * 1'000'000) {}
+  explicit FakeSystem(std::int64_t seed = 1)
+      : EnvWrapper(real_env()), seed_(seed), clock_ns_(1'700'000'000'000'000'000 + seed * 1'000'000) {}
 
-  std::map<std::string, std::string> files;
   std::map<std::string, std::string> variables;
   int calls = 0;
 
@@ -34,27 +35,7 @@ class FakeSystem final : public System {
     auto* p = static_cast<unsigned char*>(out);
     for (std::size_t i = 0; i < size; ++i) p[i] = static_cast<unsigned char>((counter_++ * 131 + seed_ * 7) & 0xff);
   }
-  std::string read_file(const std::filesystem::path& path) override {
-    ++calls;
-    auto it = files.find(path.string());
-    if (it == files.end()) throw FileError("cannot read " + path.string() + ": No such file or directory");
-    return it->second;
-  }
-  bool file_exists(const std::filesystem::path& path) override {
-    ++calls;
-    return files.count(path.string()) > 0;
-  }
-  std::vector<std::string> list_directory(const std::filesystem::path& path) override {
-    ++calls;
-    std::vector<std::string> names;
-    const std::string prefix = path.string() + "/";
-    for (const auto& [name, content] : files) {
-      if (name.rfind(prefix, 0) == 0) names.push_back(name.substr(prefix.size()));
-    }
-    if (names.empty()) throw FileError("cannot list " + path.string() + ": No such file or directory");
-    return names;
-  }
-  std::optional<std::string> env(const std::string& name) override {
+  std::optional<std::string> variable(const std::string& name) override {
     ++calls;
     auto it = variables.find(name);
     if (it == variables.end()) return std::nullopt;

@@ -2,7 +2,7 @@
 //
 //   RecordingMembrane  does the real thing and appends an event to a snapshot log (build)
 //   ReplayingMembrane  returns the next recorded event instead; no real I/O (runtime startup)
-//   LiveMembrane       passes straight through to the System (after startup, dev mode)
+//   LiveMembrane       passes straight through to the Env (after startup, dev mode)
 //
 // There is no global mode: a program holds the membrane it was given, and several may
 // live in one process (a test can record one app while replaying another).
@@ -38,7 +38,7 @@
 
 namespace snap {
 
-class System;
+class Env;
 class SecretSource;
 class LogReader;
 class LogWriter;
@@ -150,7 +150,7 @@ class Membrane {
     Reply (*call_)(void*);
   };
 
-  explicit Membrane(System& system, const SecretSource& secrets) : system_(system), secrets_(secrets) {}
+  explicit Membrane(Env& env, const SecretSource& secrets) : env_(env), secrets_(secrets) {}
 
   // The one point where modes differ.
   virtual Reply exchange(const Ask& ask, const RealStep& real) = 0;
@@ -158,7 +158,7 @@ class Membrane {
   // modes always say yes. Used by version().
   virtual bool next_is(std::string_view kind, std::string_view key) { (void)kind, (void)key; return true; }
 
-  System& system_;
+  Env& env_;
   const SecretSource& secrets_;
   // Set by LiveMembrane: the hottest sources (clocks) skip exchange() entirely, so a live
   // read costs one predictable branch over the raw system call.
@@ -181,8 +181,8 @@ class Membrane {
 // Records at build time: every call does the real thing and appends an event.
 class RecordingMembrane final : public Membrane {
  public:
-  // `system` and `secrets` must outlive the membrane; it owns `writer`.
-  RecordingMembrane(System& system, const SecretSource& secrets, std::unique_ptr<LogWriter> writer);
+  // `env` and `secrets` must outlive the membrane; it owns `writer`.
+  RecordingMembrane(Env& env, const SecretSource& secrets, std::unique_ptr<LogWriter> writer);
   ~RecordingMembrane() override;
   Mode mode() const override { return Mode::kRecord; }
 
@@ -201,9 +201,9 @@ class RecordingMembrane final : public Membrane {
 // Replays a log at runtime startup: every call returns the next recorded event.
 class ReplayingMembrane final : public Membrane {
  public:
-  // `system` is never called for recorded inputs; it and `secrets` must outlive the
+  // `env` is never called for recorded inputs; it and `secrets` must outlive the
   // membrane. Owns `reader`.
-  ReplayingMembrane(System& system, const SecretSource& secrets, std::unique_ptr<LogReader> reader);
+  ReplayingMembrane(Env& env, const SecretSource& secrets, std::unique_ptr<LogReader> reader);
   ~ReplayingMembrane() override;
   Mode mode() const override { return Mode::kReplay; }
 
@@ -227,10 +227,10 @@ class ReplayingMembrane final : public Membrane {
   std::thread::id owner_;
 };
 
-// Passes every call straight to the System: after startup and in dev mode.
+// Passes every call straight to the Env: after startup and in dev mode.
 class LiveMembrane final : public Membrane {
  public:
-  LiveMembrane(System& system, const SecretSource& secrets) : Membrane(system, secrets) { passthrough_ = true; }
+  LiveMembrane(Env& env, const SecretSource& secrets) : Membrane(env, secrets) { passthrough_ = true; }
   Mode mode() const override { return Mode::kLive; }
 
  protected:

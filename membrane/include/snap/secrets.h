@@ -19,7 +19,7 @@
 
 namespace snap {
 
-class System;
+class Env;
 
 class SecretSource {
  public:
@@ -31,11 +31,11 @@ class SecretSource {
 
 // Files named after the secret in `directory` (compose mounts them at /run/secrets).
 // One trailing newline is dropped, as editors and `echo` add one.
-std::unique_ptr<SecretSource> secrets_from_directory(std::filesystem::path directory, System& system);
+std::unique_ptr<SecretSource> secrets_from_directory(std::filesystem::path directory, Env& env);
 
 // Environment variables `prefix + NAME`, where NAME is the secret's name upper-cased with
 // every character outside [A-Z0-9] turned into '_' (e.g. SNAP_SECRET_DB_PASSWORD).
-std::unique_ptr<SecretSource> secrets_from_env(std::string prefix, System& system);
+std::unique_ptr<SecretSource> secrets_from_env(std::string prefix, Env& env);
 
 // Fixed values, for tests and for build-time values already in memory.
 std::unique_ptr<SecretSource> secrets_from_map(std::map<std::string, std::string, std::less<>> values);

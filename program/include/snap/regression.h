@@ -6,7 +6,7 @@
 // docs/regression.md has the workflow (evolve with Membrane::version()).
 //
 //   TEST(Regression, OldBuildsStillReplay) {
-//     auto system = snap::make_real_system();  // replay reads nothing from it
+//     snap::Env* system = &snap::real_env();  // replay reads nothing from it
 //     const snap::RegressionReport report = snap::replay_logs("tests/golden-logs", "shop", define_shop, *system);
 //     EXPECT_TRUE(report) << report;  // every failure, with all its fields
 //   }
@@ -78,7 +78,7 @@ std::ostream& operator<<(std::ostream& out, const RegressionReport& report);
 // directory is one failure of type "log_error". `system` must outlive the call; replay
 // takes every input from the log, so any System will do.
 RegressionReport replay_logs(const std::filesystem::path& dir, std::string_view app_name, const DefineApp& define,
-                             System& system, const RegressionOptions& options = {});
+                             Env& system, const RegressionOptions& options = {});
 
 // The failure a replay exception describes, for one log (what replay_logs records).
 ReplayFailure replay_failure(const std::filesystem::path& log, const std::exception& error);

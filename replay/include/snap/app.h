@@ -44,7 +44,7 @@ namespace snap {
 
 class Membrane;
 class Persona;
-class System;
+class Env;
 
 // Which program this process is.
 enum class Mode {
@@ -114,8 +114,8 @@ class App final : public Component {
   // Secrets. A secret's value never enters the log: components declare the secret at
   // startup and a persona body reads it through PersonaContext::secret().
   // Build and dev: makes sure `name` has a value, calling `generate` once (with the
-  // real System's randomness, unrecorded) if none is stored yet. Other modes: no-op.
-  void provide_generated_secret(std::string_view name, const std::function<std::string(System&)>& generate);
+  // Env's randomness, unrecorded) if none is stored yet. Other modes: no-op.
+  void provide_generated_secret(std::string_view name, const std::function<std::string(Env&)>& generate);
   // Build and dev: the user must supply `name` (`--secret NAME=VALUE`, or the env var
   // SNAP_SECRET_<NAME> at build time); a build without it fails after startup.
   void require_supplied_secret(std::string_view name);

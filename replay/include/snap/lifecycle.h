@@ -128,8 +128,10 @@ struct BuildSummary {
 // writes the build-time state (ports, passwords, secrets, per-persona secret directories,
 // .gitignore). Everything is written into a private staging directory beside OUT, synced,
 // and switched into place as a unit: a failed or killed build leaves the previous output
-// whole. Builds into one OUT exclude each other (BuildLocked). `system` must outlive the call.
-BuildSummary build_app(std::string_view name, const DefineApp& define, System& system, const BuildOptions& options,
+// whole. Builds into one OUT exclude each other (BuildLocked). Every file the build reads
+// or writes, the log included, goes through `env`, which must outlive the call (emitters
+// write their own files into the staging directory they are given).
+BuildSummary build_app(std::string_view name, const DefineApp& define, Env& env, const BuildOptions& options,
                        const std::vector<BuildEmitter>& emitters = {});
 
 // Another build holds the output directory's lock.
@@ -145,9 +147,10 @@ struct ReplayOptions {
   const SecretSource* secrets = nullptr;
 };
 
-// Replays startup against the log; on success returns the app switched to live.
+// Replays startup against the log (read through `env`, which must outlive the app); on
+// success returns the app switched to live.
 // Throws Divergence, ManifestMismatch or LogError.
-std::unique_ptr<App> replay_app(std::string_view name, const DefineApp& define, System& system,
+std::unique_ptr<App> replay_app(std::string_view name, const DefineApp& define, Env& env,
                                 const ReplayOptions& options);
 
 struct DevOptions {
@@ -162,7 +165,7 @@ int run_personas(App& app, const std::vector<const Persona*>& personas, const st
                  bool stop_after_jobs = false);
 
 // Runs startup live (dev mode) and returns the app, ready to run personas.
-std::unique_ptr<App> start_dev_app(std::string_view name, const DefineApp& define, System& system,
+std::unique_ptr<App> start_dev_app(std::string_view name, const DefineApp& define, Env& env,
                                    const DevOptions& options);
 
 }  // namespace snap

@@ -16,6 +16,7 @@
 #include <filesystem>
 #include <memory>
 
+#include "snap/env.h"
 #include "snap/log.h"
 
 namespace snap {
@@ -71,9 +72,10 @@ struct LogReaderLimits {
 class LogReader {
  public:
   // Throws LogError: kNotFound, kNotASnapshotLog, kIncompatibleVersion, kIncomplete,
-  // kTruncated, kCorrupt or kIo.
+  // kTruncated, kCorrupt or kIo. The file is read through `env`, which must outlive the
+  // reader.
   static std::unique_ptr<LogReader> open(const std::filesystem::path& path,
-                                         const LogReaderLimits& limits = {});
+                                         const LogReaderLimits& limits = {}, Env& env = real_env());
   ~LogReader();
   LogReader(const LogReader&) = delete;
   LogReader& operator=(const LogReader&) = delete;

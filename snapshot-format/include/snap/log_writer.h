@@ -13,6 +13,7 @@
 #include <filesystem>
 #include <memory>
 
+#include "snap/env.h"
 #include "snap/log.h"
 
 namespace snap {
@@ -29,6 +30,8 @@ struct LogWriterOptions {
   std::size_t max_chunk_bytes = 1 << 20;
   // fsync the file before the rename in finish(), so a finished log survives a power cut.
   bool sync_on_finish = true;
+  // Where the file is written (create, write, sync, rename); must outlive the writer.
+  Env* env = &real_env();
 };
 
 class LogWriter {

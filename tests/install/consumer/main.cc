@@ -6,7 +6,7 @@
 #include "snap/log_reader.h"
 #include "snap/membrane.h"
 #include "snap/port.h"
-#include "snap/system.h"
+#include "snap/env.h"
 
 int main(int argc, char** argv) {
   if (argc == 3 && std::string(argv[1]) == "count") {
