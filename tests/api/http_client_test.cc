@@ -20,6 +20,7 @@
 #include <boost/asio/error.hpp>
 
 #include "http_client.h"
+#include "snap/memory_env.h"
 
 namespace snap::api_detail {
 namespace {
@@ -289,6 +290,27 @@ TEST(HttpClientResolving, ACallToAServerWhoseNameDoesNotResolveInTimeFailsToConn
   const Exchange x = pool.exchange("GET", "/", "");
   EXPECT_EQ(x.failure, Failure::kConnect);
   EXPECT_EQ(x.error, make_error_code(boost::asio::error::host_not_found_try_again));
+}
+
+// The resolved answer's age is measured on the Env's steady clock: on a MemoryEnv the
+// test moves time, nothing sleeps, and the answer expires at exactly kResolveEvery (1 s).
+TEST(HttpClientReplicas, TheResolvedAnswerExpiresAfterOneSecondOfTheEnvsClock) {
+  Replica a("a");
+  FakeDns dns;
+  dns.answer = {a.address()};
+  MemoryEnv env;
+  env.set_tick(std::chrono::nanoseconds(0));  // the clock moves only when the test says
+  ClientPool pool("customer-server-api", 35000, kTimeouts, dns.resolver(), env);
+  ASSERT_EQ(pool.exchange("GET", "/", "").failure, Failure::kNone);
+  EXPECT_EQ(dns.asked, 1);
+  env.advance(std::chrono::seconds(1) - std::chrono::nanoseconds(1));
+  ASSERT_EQ(pool.exchange("GET", "/", "").failure, Failure::kNone);
+  EXPECT_EQ(dns.asked, 1) << "asked again before the answer was a second old";
+  env.advance(std::chrono::nanoseconds(1));
+  ASSERT_EQ(pool.exchange("GET", "/", "").failure, Failure::kNone);
+  EXPECT_EQ(dns.asked, 2) << "a second-old answer was reused";
+  EXPECT_EQ(env.steady_elapsed(), std::chrono::seconds(1));  // exactly the virtual time consumed
+  EXPECT_EQ(env.slept(), std::chrono::nanoseconds(0));
 }
 
 }  // namespace

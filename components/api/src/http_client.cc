@@ -312,16 +312,17 @@ Resolver bounded_resolver(Resolver inner, std::chrono::milliseconds timeout) {
   };
 }
 
-ClientPool::ClientPool(std::string host, unsigned short port, ClientTimeouts timeouts, Resolver resolver)
+ClientPool::ClientPool(std::string host, unsigned short port, ClientTimeouts timeouts, Resolver resolver, Env& env)
     : host_(std::move(host)),
       port_(port),
       timeouts_(timeouts),
-      resolver_(resolver ? std::move(resolver) : bounded_resolver(resolve_all, timeouts.connect)) {}
+      resolver_(resolver ? std::move(resolver) : bounded_resolver(resolve_all, timeouts.connect)),
+      env_(env) {}
 
 ClientPool::~ClientPool() = default;
 
 std::shared_ptr<const std::vector<Address>> ClientPool::addresses(bool refresh, boost::system::error_code& ec) {
-  const auto now = std::chrono::steady_clock::now();
+  const auto now = env_.steady_now();
   {
     std::lock_guard lock(mutex_);
     if (resolved_ && !refresh && now - resolved_at_ < kResolveEvery) return resolved_;
@@ -339,7 +340,7 @@ std::shared_ptr<const std::vector<Address>> ClientPool::addresses(bool refresh, 
 }
 
 std::unique_ptr<Connection> ClientPool::take(const std::string& address) {
-  const auto now = std::chrono::steady_clock::now();
+  const auto now = env_.steady_now();
   std::lock_guard lock(mutex_);
   for (std::size_t i = idle_.size(); i-- > 0;) {
     if (idle_[i]->address != address) continue;
@@ -351,7 +352,7 @@ std::unique_ptr<Connection> ClientPool::take(const std::string& address) {
 }
 
 void ClientPool::give_back(std::unique_ptr<Connection> c) {
-  c->idle_since = std::chrono::steady_clock::now();
+  c->idle_since = env_.steady_now();
   std::lock_guard lock(mutex_);
   // Full: the oldest goes (it may be to a replica that is gone), not the one just used.
   if (idle_.size() >= kMaxIdle) idle_.erase(idle_.begin());

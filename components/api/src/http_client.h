@@ -21,6 +21,8 @@
 
 #include <boost/system/error_code.hpp>
 
+#include "snap/env.h"
+
 namespace snap::api_detail {
 
 struct HttpResponse {
@@ -80,7 +82,10 @@ class Connection;
 class ClientPool {
  public:
   // `resolver` is for tests; the default asks getaddrinfo, bounded by the connect timeout.
-  ClientPool(std::string host, unsigned short port, ClientTimeouts timeouts, Resolver resolver = {});
+  // `env`'s steady clock times the resolved answer's age and idle connections (a test's
+  // MemoryEnv moves it by hand); it must outlive the pool.
+  ClientPool(std::string host, unsigned short port, ClientTimeouts timeouts, Resolver resolver = {},
+             Env& env = real_env());
   ~ClientPool();
 
   // One request on a pooled connection (or a new one), to the next address in turn, or
@@ -103,6 +108,7 @@ class ClientPool {
   unsigned short port_;
   ClientTimeouts timeouts_;
   Resolver resolver_;
+  Env& env_;
   std::atomic<unsigned> next_{0};  // where the next call starts, round robin
   std::mutex mutex_;
   std::vector<std::unique_ptr<Connection>> idle_;  // guarded by mutex_
