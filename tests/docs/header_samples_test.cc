@@ -20,6 +20,7 @@
 #include "../support/fake_system.h"
 #include "snap/api_server.h"
 #include "snap/app.h"
+#include "snap/memory_env.h"
 #include "snap/cli_command.h"
 #include "snap/component.h"
 #include "snap/determinism_guard.h"
@@ -130,7 +131,7 @@ class MyServer final : public snap::Component {
 
 TEST(header_samples, ComponentsAreMadeByTheirParent) {
   using component_sample::MyServer;
-  snap::Env* system = &snap::real_env();
+  snap::Env& system = snap::real_env();
   MyServer* made = nullptr;
   snap::Port* made_port = nullptr;
   auto dev = snap::start_dev_app("components", [&made, &made_port](snap::App& app) {
@@ -139,7 +140,7 @@ TEST(header_samples, ComponentsAreMadeByTheirParent) {
     api.uses(port);
     made = &api;
     made_port = &port;
-  }, *system, {});
+  }, system, {});
   ASSERT_NE(made, nullptr);
   EXPECT_EQ(&made->port(), made_port);
   EXPECT_NE(made_port->number(), 0);
@@ -480,15 +481,23 @@ class GoldenLogs : public ::testing::Environment {
 const ::testing::Environment* const kGoldenLogs = ::testing::AddGlobalTestEnvironment(new GoldenLogs);
 
 TEST(Regression, OldBuildsStillReplay) {
-  snap::Env* system = &snap::real_env();  // replay reads nothing from it
-  const snap::RegressionReport report = snap::replay_logs("tests/golden-logs", "shop", define_shop, *system);
+  snap::Env& system = snap::real_env();  // replay reads nothing from it
+  const snap::RegressionReport report = snap::replay_logs("tests/golden-logs", "shop", define_shop, system);
   EXPECT_TRUE(report) << report;  // every failure, with all its fields
 }
 
 TEST(Regression, TheGoldenLogWasReplayed) {
-  snap::Env* system = &snap::real_env();
-  const snap::RegressionReport report = snap::replay_logs("tests/golden-logs", "shop", define_shop, *system);
+  snap::Env& system = snap::real_env();
+  const snap::RegressionReport report = snap::replay_logs("tests/golden-logs", "shop", define_shop, system);
   EXPECT_EQ(report.replayed.size(), 1u);
+}
+
+TEST(header_samples, MemoryEnvHoldsFilesAndVariables) {
+  snap::MemoryEnv env;
+  env.set_variable("PERSONA", "api");
+  snap::write_file(env, "/run/secrets/db", "hunter2");
+  EXPECT_EQ(env.read_file("/run/secrets/db"), "hunter2");
+  EXPECT_EQ(env.variable("PERSONA"), "api");
 }
 
 }  // namespace

@@ -12,9 +12,6 @@
 #include "snap/port.h"
 #include "snap/secrets.h"
 
-#include <boost/json.hpp>
-#include <set>
-
 namespace snap {
 namespace {
 
@@ -149,80 +146,6 @@ TEST(App, BuildFailsWhenARequiredSecretIsMissing) {
   build_app("s", [](App& a) { a.add<Secret>("stripe-key"); }, system,
             BuildOptions{out.path(), {{"stripe-key", "sk_live_123"}}});
   EXPECT_EQ(testing::read_file(out / "state/secrets/stripe-key"), "sk_live_123");
-}
-
-
-TEST(App, ASuppliedSecretTheProgramDoesNotDeclareIsAUsageError) {
-  testing::TempDir out;
-  testing::FakeSystem system;
-  const DefineApp define = [](App& a) {
-    a.add<Secret>("stripe-key");
-    a.add<Secret>("mail-token");
-    a.add<Password>("db-password");
-  };
-  const std::map<std::string, std::string, std::less<>> typo{
-      {"stripe-kye", "sk_live_123"}, {"stripe-key", "sk"}, {"mail-token", "m"}};
-  try {
-    build_app("s", define, system, BuildOptions{out.path(), typo});
-    FAIL() << "accepted --secret stripe-kye";
-  } catch (const UsageError& e) {
-    EXPECT_EQ(std::string(e.what()),
-              "--secret stripe-kye=...: the program declares no such secret; declared secrets: mail-token, stripe-key");
-    EXPECT_EQ(exit_status_for(e), kExitUsage);
-  }
-  EXPECT_FALSE(std::filesystem::exists(out / "snapshot.snaplog"));
-  // A Password is generated, never supplied: naming it is the same mistake.
-  EXPECT_THROW(build_app("s", define, system,
-                         BuildOptions{out.path(), {{"db-password", "x"}, {"stripe-key", "sk"}, {"mail-token", "m"}}}),
-               UsageError);
-  EXPECT_THROW(start_dev_app("s", define, system, DevOptions{typo}), UsageError);
-  build_app("s", define, system, BuildOptions{out.path(), {{"stripe-key", "sk"}, {"mail-token", "m"}}});
-}
-
-// Two --local builds on one host share its ports: the second app's numbers avoid the first's.
-TEST(App, LocalBuildsOfDifferentAppsGetDifferentPorts) {
-  testing::TempDir state, alpha_out, beta_out, shop_out;
-  testing::FakeSystem system;
-  system.variables["XDG_STATE_HOME"] = state.path().string();
-  auto ports_of = [](const std::filesystem::path& out) {
-    const boost::json::value v = boost::json::parse(testing::read_file(out / "state/build-state.json"));
-    EXPECT_FALSE(v.as_object().contains("snap.ports-held-elsewhere")) << "this host's other builds stay out of it";
-    std::set<std::int64_t> numbers;
-    for (const auto& [id, n] : v.at("ports").as_object()) numbers.insert(n.as_int64());
-    return numbers;
-  };
-  const DefineApp alpha = [](App& a) {
-    a.add<Port>("api");
-    a.add<Port>("admin");
-  };
-  const DefineApp beta = [](App& a) { a.add<Port>("api"); };
-  BuildOptions local;
-  local.placement = Placement::kLocal;
-  local.out_dir = alpha_out.path();
-  build_app("alpha", alpha, system, local);
-  local.out_dir = beta_out.path();
-  build_app("beta", beta, system, local);
-  EXPECT_EQ(ports_of(alpha_out.path()), (std::set<std::int64_t>{35000, 35001}));
-  EXPECT_EQ(ports_of(beta_out.path()), (std::set<std::int64_t>{35002}));
-  // Rebuilds keep their numbers: a build's own holding is not another build's.
-  build_app("beta", beta, system, local);
-  local.out_dir = alpha_out.path();
-  build_app("alpha", alpha, system, local);
-  EXPECT_EQ(ports_of(alpha_out.path()), (std::set<std::int64_t>{35000, 35001}));
-  EXPECT_EQ(ports_of(beta_out.path()), (std::set<std::int64_t>{35002}));
-  // The choice is in the log: the persona replays the number the build chose.
-  std::uint16_t replayed = 0;
-  const DefineApp beta_reads = [&](App& a) { replayed = a.add<Port>("api").number(); };
-  replay_app("beta", beta_reads, system, ReplayOptions{beta_out / "snapshot.snaplog", Mode::kRun, nullptr});
-  EXPECT_EQ(replayed, 35002);
-  // Containers have a network each: a containers build numbers from 35000 as before.
-  build_app("shop", beta, system, BuildOptions{shop_out.path(), {}, Placement::kContainers});
-  EXPECT_EQ(ports_of(shop_out.path()), (std::set<std::int64_t>{35000}));
-  // A build directory removed gives its numbers back.
-  std::filesystem::remove_all(alpha_out.path());
-  local.out_dir = shop_out.path();
-  build_app("shop", beta, system, local);
-  EXPECT_EQ(ports_of(shop_out.path()), (std::set<std::int64_t>{35000}));
 }
 
 }  // namespace

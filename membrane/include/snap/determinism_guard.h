@@ -96,14 +96,14 @@ class DeterminismGuard {
 
 namespace detail {
 // Open AllowNondeterminism scopes on this thread. Here rather than hidden so that opening
-// a scope is two inline increments: the real System opens one around every read.
+// a scope is two inline increments: the membrane opens one around every Env call.
 extern constinit thread_local int t_allowed;
 }  // namespace detail
 
 // A deliberate, documented exception: calls on this thread during its lifetime are not
 // caught. The reason is required, so that the exception explains itself where it is
-// written (why the value cannot reach startup state). The real System the membrane
-// calls runs inside one of these.
+// written (why the value cannot reach startup state). Every Env call the membrane
+// makes runs inside one of these.
 //   snap::AllowNondeterminism allow("log file name only, never stored");
 class AllowNondeterminism {
  public:

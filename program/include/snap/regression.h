@@ -6,8 +6,8 @@
 // docs/regression.md has the workflow (evolve with Membrane::version()).
 //
 //   TEST(Regression, OldBuildsStillReplay) {
-//     snap::Env* system = &snap::real_env();  // replay reads nothing from it
-//     const snap::RegressionReport report = snap::replay_logs("tests/golden-logs", "shop", define_shop, *system);
+//     snap::Env& system = snap::real_env();  // replay reads nothing from it
+//     const snap::RegressionReport report = snap::replay_logs("tests/golden-logs", "shop", define_shop, system);
 //     EXPECT_TRUE(report) << report;  // every failure, with all its fields
 //   }
 //
@@ -76,7 +76,7 @@ std::ostream& operator<<(std::ostream& out, const RegressionReport& report);
 // Replays startup against every log in `dir` (Mode::kVerify), each in a fresh app, and
 // collects every failure instead of stopping at the first. A missing or unreadable
 // directory is one failure of type "log_error". `system` must outlive the call; replay
-// takes every input from the log, so any System will do.
+// takes every input from the log, so any Env will do.
 RegressionReport replay_logs(const std::filesystem::path& dir, std::string_view app_name, const DefineApp& define,
                              Env& system, const RegressionOptions& options = {});
 
