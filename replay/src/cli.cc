@@ -359,7 +359,7 @@ int run_command_line(int argc, char** argv, std::string_view app_name, const Def
     // A job in a deployment runs once per build: its container started again (`up` of the
     // same build) finds the record and stops there.
     std::filesystem::path record;
-    if (const auto runs = system->env("SNAP_JOB_RUNS"); runs && !runs->empty() &&
+    if (const auto runs = system->variable("SNAP_JOB_RUNS"); runs && !runs->empty() &&
         persona.persona_kind() == PersonaKind::kJob) {
       record = job_run_record(*runs, log);
       if (!again && std::filesystem::exists(record)) {

@@ -2,6 +2,7 @@
 
 #include "log_error.h"
 #include "log_layout.h"
+#include "snap/text.h"
 
 namespace snap {
 
@@ -58,7 +59,8 @@ std::uint64_t manifest_digest(const Manifest& manifest) {
 namespace snap::detail {
 
 void throw_log_error(LogErrorCode code, const std::filesystem::path& path, const std::string& detail) {
-  std::string message = path.string();
+  // The path is the user's argument (or a log's): shown printable, never as raw escapes.
+  std::string message = printable(path.string());
   message += ": ";
   message += to_string(code);
   if (!detail.empty()) {

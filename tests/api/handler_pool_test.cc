@@ -143,7 +143,7 @@ class PoolDeployment {
  private:
   Latch latch_;
   testing::TempDir dir_;
-  std::unique_ptr<System> system_ = make_real_system();
+  Env* system_ = &real_env();
   std::map<const App*, PoolEndpoints> endpoints_;
   std::unique_ptr<App> server_app_, owned_client_app_;
   App* client_app_ = nullptr;
@@ -355,7 +355,7 @@ TEST_P(HandlerPool, PastTheStopDeadlineRequestsStillWaitingAreRefused) {
 }
 
 TEST(HandlerPoolOptions, ZeroHandlerThreadsIsRefusedAtStartup) {
-  auto system = make_real_system();
+  Env* system = &real_env();
   ApiServerOptions none;
   none.handler_threads = 0;
   try {

@@ -20,6 +20,7 @@
 
 #include "example_programs.h"
 #include "fake_system.h"
+#include "snap/memory_env.h"
 #include "snap/api_server.h"
 #include "snap/app.h"
 #include "snap/cli_command.h"
@@ -261,8 +262,8 @@ TEST(DeployPlanReach, ACalledPersonasOwnSecretsAreNotReadable) {
 
 TEST(DeployPlanReach, TheExampleProgramsAgreeInDevAndDeployed) {
   for (const testing::ExampleProgram& example : {testing::customer_example(), testing::hello_example()}) {
-    testing::FakeSystem system;
-    for (const auto& [path, content] : example.files) system.files[path] = content;
+    MemoryEnv system;
+    for (const auto& [path, content] : example.files) write_file(system, path, content);
     auto app = start_dev_app(example.name, example.define, system, {});
     expect_dev_and_deployment_agree(*app, "examples/" + example.name);
   }
