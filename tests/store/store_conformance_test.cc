@@ -13,6 +13,7 @@
 #include <thread>
 
 #include "../support/test_postgres.h"
+#include "snap/json_limits.h"
 #include "snap/store.h"
 
 namespace shop {
@@ -429,6 +430,27 @@ TEST_P(StoreConformance, UnstorableValuesAreRefusedAndNothingIsWritten) {
   }
   EXPECT_FALSE(store->has("k"));
   EXPECT_TRUE(store->keys().empty());
+}
+
+// One nesting limit for what endpoints read and what the store holds (kJsonMaxDepth): a
+// value at the limit is stored and read back whole, one level deeper is refused before
+// anything is written (PostgreSQL would take it, and reading it back would then fail).
+TEST_P(StoreConformance, ValuesNestedDeeperThanTheJsonLimitAreRefused) {
+  auto store = open();
+  const auto nested = [](std::size_t depth) {
+    json v = boost::json::array{};
+    for (std::size_t d = 1; d < depth; ++d) v = json{{"a", v}};
+    return v;
+  };
+  store->set("deepest", nested(kJsonMaxDepth));
+  EXPECT_EQ(store->get("deepest").value(), nested(kJsonMaxDepth));
+  const std::string message =
+      error_of(StoreError::Code::kInvalidArgument, [&] { store->set("k", nested(kJsonMaxDepth + 1)); });
+  EXPECT_THAT(message, HasSubstr("store \"" + name_ + "\": the value for key \"k\" cannot be stored: it holds "
+                                 "arrays and objects nested deeper than 32 (kJsonMaxDepth) at \"/a/a"));
+  error_of(StoreError::Code::kInvalidArgument,
+           [&] { store->modify("k", [&](const std::optional<json>&) { return nested(kJsonMaxDepth + 1); }); });
+  EXPECT_FALSE(store->has("k"));
 }
 
 TEST_P(StoreConformance, KeysMustBeUtf8WithoutNul) {

@@ -1,5 +1,7 @@
 #include "json_codec.h"
 
+#include "snap/json_limits.h"
+
 #include <charconv>
 #include <cmath>
 #include <cstdint>
@@ -68,7 +70,12 @@ std::string pointer_segment(std::string_view name) {
 
 // Walks `v`; on a problem fills `reason` and `path` (a JSON pointer, built while
 // unwinding so that the common, valid case builds nothing) and returns false.
-bool walk(const json& v, ValueFacts& facts, std::string& path, std::string& reason) {
+// `depth`: arrays and objects around `v` (0 for the value itself).
+bool walk(const json& v, std::size_t depth, ValueFacts& facts, std::string& path, std::string& reason) {
+  if ((v.is_array() || v.is_object()) && depth + 1 > kJsonMaxDepth) {
+    reason = "arrays and objects nested deeper than " + std::to_string(kJsonMaxDepth) + " (kJsonMaxDepth)";
+    return false;
+  }
   switch (v.kind()) {
     case boost::json::kind::null:
     case boost::json::kind::bool_:
@@ -98,7 +105,7 @@ bool walk(const json& v, ValueFacts& facts, std::string& path, std::string& reas
     case boost::json::kind::array: {
       const auto& a = v.get_array();
       for (std::size_t i = 0; i < a.size(); ++i) {
-        if (!walk(a[i], facts, path, reason)) {
+        if (!walk(a[i], depth + 1, facts, path, reason)) {
           path.insert(0, "/" + std::to_string(i));
           return false;
         }
@@ -112,7 +119,7 @@ bool walk(const json& v, ValueFacts& facts, std::string& path, std::string& reas
           path.insert(0, escaped(pointer_segment(member.key())));
           return false;
         }
-        if (!walk(member.value(), facts, path, reason)) {
+        if (!walk(member.value(), depth + 1, facts, path, reason)) {
           path.insert(0, escaped(pointer_segment(member.key())));
           return false;
         }
@@ -235,7 +242,7 @@ void throw_bad_text(std::string_view text, const std::string& what) {
 }
 
 bool inspect_value(const json& value, ValueFacts& facts, std::string& path, std::string& reason) {
-  return walk(value, facts, path, reason);
+  return walk(value, 0, facts, path, reason);
 }
 
 void throw_bad_value(const std::string& what, const std::string& path, const std::string& reason) {
@@ -292,7 +299,10 @@ std::string to_postgres_text(const json& value, const ValueFacts& facts) {
 }
 
 json from_postgres_text(std::string_view text) {
-  json v = boost::json::parse(text);
+  // Stored values are checked against kJsonMaxDepth on the way in; the same limit here.
+  boost::json::parse_options options;
+  options.max_depth = kJsonMaxDepth;
+  json v = boost::json::parse(text, {}, options);
   if (!has_double(v)) return v;
   std::vector<std::string_view> tokens;
   for_each_number(text, [&](std::size_t begin, std::size_t end) { tokens.push_back(text.substr(begin, end - begin)); });

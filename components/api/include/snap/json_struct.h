@@ -52,15 +52,12 @@
 #include <boost/json/value.hpp>
 #include <boost/mp11/algorithm.hpp>
 
+#include "snap/json_limits.h"
+
 namespace snap {
 
-// Deepest nesting of arrays and objects in a document that decode_json and parse_json
-// accept (a top-level object is depth 1). Deeper is JsonError "$: nested deeper than 32
-// arrays and objects (kJsonMaxDepth) at offset N". It bounds the parser's work stack and
-// the recursion that destroys, copies and writes a parsed document; typed requests nest
-// a few levels. Counted over the whole text, because fields that are then ignored are
-// parsed too. Bump it together with docs/api.md ("The wire format").
-inline constexpr std::size_t kJsonMaxDepth = 32;
+// kJsonMaxDepth (snap/json_limits.h) bounds the nesting decode_json and parse_json accept;
+// it is counted over the whole text, because fields that are then ignored are parsed too.
 
 // A JSON document that does not fit the expected type. what() is
 // "PATH: expected TYPE, got KIND" (or "...: missing"); the path starts at the

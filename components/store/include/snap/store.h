@@ -19,7 +19,8 @@
 //   double (2.0 is not returned as 2), bit for bit, except that -0.0 comes back as 0.0;
 //   an unsigned integer that fits int64 comes back as int64. Object member order is not
 //   kept (jsonb orders members its own way). NaN, infinity, NUL and invalid UTF-8 in
-//   strings are refused (kInvalidArgument), by both backends.
+//   strings, and arrays and objects nested deeper than kJsonMaxDepth
+//   (snap/json_limits.h), are refused (kInvalidArgument), by both backends.
 // - modify(key, fn) is an atomic read-modify-write: fn sees the current value (or none)
 //   and its result is stored, with no other write to that key in between. fn may run more
 //   than once (PostgreSQL retries conflicts), so it must be free of side effects, and it
