@@ -3,6 +3,7 @@
 #include <cstdio>
 
 #include "snap/app.h"
+#include "snap/environment.h"
 #include "snap/membrane.h"
 #include "snap/persona.h"
 #include "snap/postgres.h"
@@ -77,14 +78,13 @@ JsonStore& KeyValueStore::open(const PersonaContext& ctx) const {
 
 std::unique_ptr<JsonStore> KeyValueStore::open_new(const PersonaContext& ctx) const {
   const StoreOptions options{table(), indexes_};
-  if (app().mode() == Mode::kDev) return open_memory_store(options);
+  if (app().environment().in_memory_stores()) return open_memory_store(options);
   PostgresOptions postgres;
   if (database_ != nullptr) {
     postgres.connection = database_->connection(ctx);
   } else {
-    const auto placement = app().build_state().get("snap.placement");
-    const bool local = placement && placement->is_string() && placement->as_string() == "local";
-    const auto connection = local ? ctx.membrane().env("SNAP_POSTGRES") : std::nullopt;
+    const auto connection =
+        app().environment().user_database_allowed() ? ctx.membrane().env("SNAP_POSTGRES") : std::nullopt;
     if (!connection || connection->empty()) {
       throw StoreError(StoreError::Code::kUnavailable,
                        "store " + id().str() +

@@ -1,6 +1,7 @@
 #include "snap/postgres.h"
 
 #include "snap/app.h"
+#include "snap/environment.h"
 #include "snap/membrane.h"
 #include "snap/password.h"
 #include "snap/persona.h"
@@ -19,12 +20,6 @@ std::string libpq_quoted(std::string_view value) {
   return out + "'";
 }
 
-// The placement the build recorded in the build state (replayed in every container).
-bool local_build(App& app) {
-  const auto placement = app.build_state().get("snap.placement");
-  return placement && placement->is_string() && placement->as_string() == "local";
-}
-
 }  // namespace
 
 Postgres::Postgres(const Init& init, PostgresConfig config)
@@ -35,10 +30,7 @@ Postgres::Postgres(const Init& init, PostgresConfig config)
   uses(*password_);
 }
 
-std::string Postgres::host() const {
-  if (app().mode() == Mode::kDev || local_build(app())) return "127.0.0.1";
-  return id().service_name();
-}
+std::string Postgres::host() const { return app().environment().host_of(*this); }
 
 boost::json::object Postgres::config() const {
   return {{"user", config_.user},
@@ -50,8 +42,8 @@ boost::json::object Postgres::config() const {
 
 std::string Postgres::connection(const PersonaContext& ctx) const {
   ctx.require_uses(*this);
-  // The one hand-set override, for a --local build pointed at a server of the user's own.
-  if (local_build(app())) {
+  // The one hand-set override, for a server of the user's own on this host.
+  if (app().environment().user_database_allowed()) {
     if (auto env = ctx.membrane().env("SNAP_POSTGRES"); env && !env->empty()) return *env;
   }
   return "host=" + libpq_quoted(host()) + " port=" + std::to_string(kPort) + " user=" + libpq_quoted(config_.user) +

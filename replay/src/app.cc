@@ -332,9 +332,9 @@ std::vector<const Component*> App::reachable_from(const Persona& persona) const 
   return out;
 }
 
-std::string App::host_of(const Persona& persona) const {
-  if (private_->mode == Mode::kDev || private_->placement == Placement::kLocal) return "127.0.0.1";
-  return persona.id().listen_name();
+const Environment& App::environment() const {
+  // Set by run_startup before define_app, the first code that could ask.
+  return *private_->environment;
 }
 
 std::vector<std::string> App::secrets_for(const Persona& persona) const { return reach_of(*this, persona).secrets; }

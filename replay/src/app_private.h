@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "snap/app.h"
+#include "snap/environment.h"
 #include "snap/lifecycle.h"
 #include "snap/membrane.h"
 #include "snap/secrets.h"
@@ -35,7 +36,8 @@ class KnownSecrets final : public SecretSource {
 struct App::Private {
   Mode mode = Mode::kDev;
   Phase phase = Phase::kStartup;
-  Placement placement = Placement::kLocal;  // from the (replayed) build state
+  // Chosen by run_startup from the mode and the (replayed) build state, before define_app.
+  std::unique_ptr<const Environment> environment;
   Env* system = nullptr;
 
   // Build and dev: the secrets this process knows. Run/verify: the runtime source.

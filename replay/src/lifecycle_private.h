@@ -30,6 +30,10 @@ class NoSecretsAtStartup final : public SecretSource {
 
 std::unique_ptr<App::Private> private_for(Mode mode, Env& env);
 
+// The environment of a process in `mode` whose build recorded `placement`: in process in
+// dev, else the placement's (environment.cc).
+std::unique_ptr<const Environment> make_environment(Mode mode, Placement placement);
+
 // Runs the program's startup: loads the build state through the startup membrane (the
 // build records `read_real()`'s text, with the placement added; replay returns it), then
 // define_app with the determinism guard armed. Throws NondeterminismError for the first

@@ -58,8 +58,11 @@ void run_startup(App& app, const DefineApp& define, const std::function<std::str
   if (ec || !parsed.is_object()) throw std::runtime_error("build state is not a JSON object: " + text.substr(0, 80));
   for (auto& [key, value] : parsed.as_object()) app.build_state().set(key, value);
   const auto recorded = app.build_state().get(kPlacementKey);
-  p.placement = recorded && recorded->is_string() && recorded->as_string() == "local" ? Placement::kLocal
-                                                                                       : Placement::kContainers;
+  // The one reading of the placement: every component asks the environment chosen here.
+  const Placement recorded_placement = recorded && recorded->is_string() && recorded->as_string() == "local"
+                                           ? Placement::kLocal
+                                           : Placement::kContainers;
+  p.environment = make_environment(p.mode, recorded_placement);
   {
     DeterminismGuard guard;
     define(app);

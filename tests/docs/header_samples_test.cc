@@ -24,6 +24,7 @@
 #include "snap/cli_command.h"
 #include "snap/component.h"
 #include "snap/determinism_guard.h"
+#include "snap/environment.h"
 #include "snap/job.h"
 #include "snap/json_struct.h"
 #include "snap/key_value_store.h"
@@ -144,6 +145,22 @@ TEST(header_samples, ComponentsAreMadeByTheirParent) {
   ASSERT_NE(made, nullptr);
   EXPECT_EQ(&made->port(), made_port);
   EXPECT_NE(made_port->number(), 0);
+}
+
+// ---- replay/include/snap/environment.h -----------------------------------------------
+TEST(header_samples, EnvironmentAnswersWhereComponentsRun) {
+  snap::Env& system = snap::real_env();
+  bool asked = false;
+  auto dev = snap::start_dev_app("where", [&asked](snap::App& app) {
+    auto& server = app.add<snap::Persona>("api", snap::PersonaKind::kDaemon, [](snap::PersonaContext&) { return 0; });
+    const snap::Environment& where = app.environment();
+    const bool in_memory = where.in_memory_stores();  // no database in this process
+    const std::string host = where.host_of(server);   // 127.0.0.1, or listen.SERVICE in containers
+    EXPECT_TRUE(in_memory);
+    EXPECT_EQ(host, "127.0.0.1");
+    asked = true;
+  }, system, {});
+  EXPECT_TRUE(asked);
 }
 
 // ---- replay/include/snap/persona.h ---------------------------------------------------

@@ -5,6 +5,7 @@
 #include "../format/log_test_util.h"
 #include "../support/fake_system.h"
 #include "snap/app.h"
+#include "snap/environment.h"
 #include "snap/lifecycle.h"
 #include "snap/membrane.h"
 #include "snap/password.h"
@@ -129,6 +130,62 @@ TEST(App, InProcessBuildThenReplayReachesTheSameValues) {
     FAIL();
   } catch (const LogError& e) {
     EXPECT_THAT(e.what(), HasSubstr("recorded by app \"inproc\", this program is \"other\""));
+  }
+}
+
+// The environment is chosen once, before define_app runs: in process in dev, else from the
+// placement the build recorded, which replay (run and verify) reads back from the log.
+TEST(App, EnvironmentComesFromTheModeAndTheRecordedPlacement) {
+  std::string seen_at_startup;
+  const DefineApp define = [&seen_at_startup](App& a) {
+    seen_at_startup = std::string(a.environment().name());
+    a.add<Port>("api-port");
+    a.add<Persona>("api", PersonaKind::kDaemon, [](PersonaContext&) { return 0; });
+  };
+  const auto find = [](const App& a, std::string_view name) -> const Component& {
+    for (const Component* c : a.components()) {
+      if (c->id().name() == name) return *c;
+    }
+    throw std::logic_error("no component " + std::string(name));
+  };
+
+  testing::FakeSystem dev_system(1);
+  auto dev = start_dev_app("where", define, dev_system, {});
+  EXPECT_EQ(seen_at_startup, "in process");
+  EXPECT_EQ(dev->environment().transport(), Environment::Transport::kInProcess);
+  EXPECT_TRUE(dev->environment().in_memory_stores());
+  EXPECT_TRUE(dev->environment().user_database_allowed());
+  EXPECT_FALSE(dev->environment().listens_on_own_network());
+  EXPECT_EQ(dev->environment().host_of(find(*dev, "api")), "127.0.0.1");
+
+  auto secrets = secrets_from_map({});
+  for (const Placement placement : {Placement::kLocal, Placement::kContainers}) {
+    SCOPED_TRACE(std::string(to_string(placement)));
+    testing::TempDir out;
+    testing::FakeSystem build_system(2), run_system(3);
+    build_app("where", define, build_system, BuildOptions{out.path(), {}, placement});
+    const bool local = placement == Placement::kLocal;
+    EXPECT_EQ(seen_at_startup, local ? "local processes" : "containers");
+    for (const Mode mode : {Mode::kRun, Mode::kVerify}) {
+      seen_at_startup.clear();
+      auto app = replay_app("where", define, run_system, ReplayOptions{out / "snapshot.snaplog", mode, secrets.get()});
+      const Environment& where = app->environment();
+      EXPECT_EQ(seen_at_startup, where.name());
+      EXPECT_EQ(where.name(), local ? "local processes" : "containers");
+      EXPECT_EQ(where.transport(), Environment::Transport::kHttp);
+      EXPECT_FALSE(where.in_memory_stores());
+      EXPECT_EQ(where.user_database_allowed(), local);
+      EXPECT_EQ(where.listens_on_own_network(), !local);
+      // A persona is reached at its own network's address, another component (a
+      // database) at its service name.
+      const Component& api = find(*app, "api");
+      const Component& port = find(*app, "api-port");
+      EXPECT_EQ(where.host_of(api), local ? "127.0.0.1" : api.id().listen_name());
+      EXPECT_EQ(where.host_of(port), local ? "127.0.0.1" : port.id().service_name());
+      if (!local) {
+        EXPECT_EQ(api.id().listen_name(), "listen." + api.id().service_name());
+      }
+    }
   }
 }
 

@@ -13,6 +13,7 @@
 #include "http_server.h"
 #include "listen_addresses.h"
 #include "snap/app.h"
+#include "snap/environment.h"
 #include "snap/membrane.h"
 #include "snap/store.h"
 
@@ -226,9 +227,16 @@ boost::json::object ApiServer::config() const {
   };
 }
 
-std::string ApiServer::host() const { return app().host_of(*this); }
+std::string ApiServer::host() const { return app().environment().host_of(*this); }
 
 // ---- the server persona ----
+
+namespace {
+// Where the personas run decides the transport (snap/environment.h): a function call, or HTTP.
+bool called_in_process(const App& app) {
+  return app.environment().transport() == Environment::Transport::kInProcess;
+}
+}  // namespace
 
 int ApiServer::serve(PersonaContext& ctx) {
   std::string level = options_.log_level;
@@ -253,13 +261,14 @@ int ApiServer::serve(PersonaContext& ctx) {
 
   std::unique_ptr<api_detail::HttpServer> http;
   std::unique_ptr<api_detail::OwnNetworkListening> own_network;  // adds to `http`: stopped first
-  if (app().mode() != Mode::kDev) {
+  if (!called_in_process(app())) {
     http = std::make_unique<api_detail::HttpServer>(options_, *logger, api_detail::HttpRoutes{route_http, handle_http});
     // Loopback first (its healthcheck, and all of a local build); in a container, its own
     // network's address too, once found (listen_addresses.h).
-    http->start({"127.0.0.1"}, port_->number());
-    logger->info("listening on 127.0.0.1 port {} ({} endpoints)", port_->number(), state_->routes.size());
-    if (app().host_of(*this) != "127.0.0.1") {  // deployed in containers
+    const std::string loopback(Environment::kLoopback);
+    http->start({loopback}, port_->number());
+    logger->info("listening on {} port {} ({} endpoints)", loopback, port_->number(), state_->routes.size());
+    if (app().environment().listens_on_own_network()) {
       if (used_by_another_persona()) {
         own_network = std::make_unique<api_detail::OwnNetworkListening>(id().listen_name(), *logger,
                                                                          api_detail::OwnNetworkListening::Timing{});
@@ -315,7 +324,7 @@ bool ApiServer::used_by_another_persona() const {
 }
 
 bool ApiServer::healthy(PersonaContext&) const {
-  if (app().mode() == Mode::kDev) {  // no socket in dev: healthy while the body runs
+  if (called_in_process(app())) {  // no socket: healthy while the body runs
     std::lock_guard lock(state_->mutex);
     return state_->server_ctx != nullptr && !state_->stopped;
   }
@@ -323,7 +332,7 @@ bool ApiServer::healthy(PersonaContext&) const {
 }
 
 bool ApiServer::probe_health(std::chrono::milliseconds timeout) const {
-  api_detail::ClientPool probe("127.0.0.1", port_->number(), {timeout, timeout, timeout});
+  api_detail::ClientPool probe(std::string(Environment::kLoopback), port_->number(), {timeout, timeout, timeout});
   const auto result = probe.exchange("GET", kHealthPath, "");
   return result.failure == api_detail::Failure::kNone && result.response.status == 200;
 }
@@ -361,7 +370,7 @@ std::string ApiServer::call(const PersonaContext& caller, std::size_t route, std
   const State::Route& r = state_->routes.at(route);
   const auto give_up_at = std::chrono::steady_clock::now() + options_.wait_for_server;
 
-  if (app().mode() == Mode::kDev) {
+  if (called_in_process(app())) {
     PersonaContext* server_ctx = nullptr;
     {
       std::unique_lock lock(state_->mutex);

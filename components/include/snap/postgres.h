@@ -10,10 +10,11 @@
 // build emits one PostgreSQL service per Postgres component (docs/deploy.md): its host
 // name is the component's service name, its password reaches the server as the
 // POSTGRES_PASSWORD_FILE secret, and reaches a persona only if that persona uses the
-// database (directly or through a store). Where the database is comes from the replayed
-// build state (placement) and the config recorded in the manifest, never from variables
-// set by hand; a build with --local points at 127.0.0.1:5432 unless $SNAP_POSTGRES (a
-// libpq connection string) says otherwise. In dev no database is used: stores are in memory.
+// database (directly or through a store). Where the database is comes from the app's
+// environment (snap/environment.h: chosen from the replayed placement) and the config
+// recorded in the manifest, never from variables set by hand; a build with --local points
+// at 127.0.0.1:5432 unless $SNAP_POSTGRES (a libpq connection string) says otherwise. In
+// dev no database is used: stores are in memory.
 //
 // Thread safety: immutable after startup; connection() may be called from any thread.
 #pragma once

@@ -45,6 +45,7 @@ namespace snap {
 class Membrane;
 class Persona;
 class Env;
+class Environment;
 
 // Which program this process is.
 enum class Mode {
@@ -133,12 +134,9 @@ class App final : public Component {
   // transitively -- except through another persona: using a server reaches the server,
   // not its database. The rule is snap/reach.h's, which deployment applies too.
   std::vector<const Component*> reachable_from(const Persona& persona) const;
-  // The host another persona reaches `persona` at: "127.0.0.1" for a build with
-  // Placement::kLocal (and in dev), else Id::listen_name() ("listen.SERVICE"): the name
-  // deployment gives the persona's address on its own network. Not the service name,
-  // which every network the persona joins knows: a client that shares two networks with
-  // it could be given its address on the other one.
-  std::string host_of(const Persona& persona) const;
+  // Where this process's personas run (snap/environment.h): how a component opens its
+  // store, finds a host, calls a server and listens. Chosen once, before define_app runs.
+  const Environment& environment() const;
 
  private:
   friend class Component;

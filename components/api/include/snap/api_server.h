@@ -28,7 +28,7 @@
 //    ways; the handler gets the server persona's context. Waits (up to
 //    `wait_for_server`) for the server persona's body to start. No socket is opened.
 //    The handler limits (`handler_threads`, `handler_queue`) hold as they do over HTTP.
-//  - run: HTTP/1.1 to app.host_of(server):port, keep-alive connections pooled per
+//  - run: HTTP/1.1 to app.environment().host_of(server):port, keep-alive connections pooled per
 //    server; connection failures are retried with backoff for up to `wait_for_server`
 //    (a client started before its server waits for it), then `unavailable`.
 //
