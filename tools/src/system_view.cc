@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <string_view>
 
+#include "snap/component_type.h"
 #include "snap/reach.h"
 
 namespace snap {
@@ -35,7 +36,7 @@ SystemView system_view(const Manifest& manifest) {
     }
     if (parent.empty() && view.app_name.empty()) view.app_name = c.id;
     view.parent[c.id] = parent;
-    if (c.type == "Password" || c.type == "Secret") view.secrets[c.id] = {secret_name_of(c.id)};
+    if (holds_a_secret(component_type_of(c.type))) view.secrets[c.id] = {secret_name_of(c.id)};
   }
   for (PersonaReach& reach : persona_reach(manifest, view.secrets)) {
     const std::string kind = by_id.at(reach.persona)->persona;

@@ -18,6 +18,7 @@
 #include <boost/json.hpp>
 
 #include "snap/app.h"
+#include "snap/component_type.h"
 #include "snap/deploy.h"
 #include "snap/persona.h"
 
@@ -111,7 +112,7 @@ std::string service_named(const App& app, const std::string& name) {
     if (p->id().str() == name || p->id().name() == name) return p->id().service_name();
   }
   for (const Component* c : app.components()) {
-    if (c->type() == "Postgres" && c->id().str() == name) return c->id().service_name();
+    if (component_type_of(c->type()) == ComponentType::kPostgres && c->id().str() == name) return c->id().service_name();
   }
   return name;
 }

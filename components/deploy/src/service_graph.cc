@@ -9,6 +9,7 @@
 
 #include <boost/json.hpp>
 
+#include "snap/component_type.h"
 #include "snap/reach.h"
 #include "text.h"
 
@@ -35,7 +36,7 @@ void find_services(ServiceGraph& g) {
       s.kind = ServiceKind::kJob;
     } else if (c.persona == "command") {
       s.kind = ServiceKind::kCommand;
-    } else if (c.type == "Postgres") {
+    } else if (component_type_of(c.type) == ComponentType::kPostgres) {
       s.kind = ServiceKind::kDatabase;
     } else {
       continue;
