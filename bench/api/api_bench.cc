@@ -99,8 +99,7 @@ struct World {
   }
   ~World() {
     for (Running* r : {&dev, &http}) {
-      r->server_ctx->request_stop();
-      r->server->stopping();
+      stop_persona(*r->server_ctx);
       r->thread.join();
     }
     std::error_code ignored;

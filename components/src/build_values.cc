@@ -58,20 +58,18 @@ std::string hex_random(Env& system, std::size_t bytes) {
   }
   return out;
 }
-// The secret's name: the id below the app ("db-password", "payments.stripe-key"), which
-// is what users type in --secret NAME=VALUE and what compose mounts under /run/secrets.
-std::string secret_name_of(const Id& id) {
-  const std::string& full = id.str();
-  const std::size_t dot = full.find('.');
-  std::string name = dot == std::string::npos ? full : full.substr(dot + 1);
+}  // namespace
+
+std::string secret_name_for(std::string_view id) {
+  const std::size_t dot = id.find('.');
+  std::string name(dot == std::string_view::npos ? id : id.substr(dot + 1));
   for (char& c : name) {
     if (c == '/') c = '_';
   }
   return name;
 }
-}  // namespace
 
-Password::Password(const Init& init) : Component(init, "Password"), secret_name_(secret_name_of(id())) {
+Password::Password(const Init& init) : Component(init, "Password"), secret_name_(secret_name_for(id().str())) {
   app().provide_generated_secret(secret_name_, [](Env& system) { return hex_random(system, kRandomBytes); });
 }
 
@@ -79,7 +77,7 @@ std::string Password::value(const PersonaContext& ctx, std::source_location wher
   return ctx.secret(*this, secret_name_, where);
 }
 
-Secret::Secret(const Init& init) : Component(init, "Secret"), secret_name_(secret_name_of(id())) {
+Secret::Secret(const Init& init) : Component(init, "Secret"), secret_name_(secret_name_for(id().str())) {
   app().require_supplied_secret(secret_name_);
 }
 

@@ -1,5 +1,6 @@
-// The program's command line: build, run, dev, verify, health, personas. Subcommands are
-// listed once, in kSubcommands; each one is a thin call into the lifecycle.
+// The program's command line: build, run, dev, verify, health, personas. add_subcommands
+// declares them and their flags; each one is a function (build_command, dev_command, ...)
+// that is a thin call into the lifecycle.
 #include <signal.h>
 
 #include <CLI/CLI.hpp>
@@ -9,6 +10,7 @@
 #include <atomic>
 #include <memory>
 #include <new>
+#include <optional>
 #include <thread>
 
 #include <unistd.h>
@@ -155,6 +157,227 @@ const Persona& find_persona_or_throw(const App& app, const std::string& name) {
   return *persona;
 }
 
+// Every flag of every subcommand: CLI11 fills it in as it parses.
+struct Flags {
+  std::string out_dir, log_flag, secrets_dir, persona_name, verify_log, base_image, endpoint_mode;
+  std::vector<std::string> secret_flags, persona_arguments, replica_flags, memory_limit_flags, pids_limit_flags;
+  bool local = false, exit_after_jobs = false, repl = false, verify_json = false, again = false;
+};
+
+// The subcommands CLI11 parsed into (the one given is the one that is set).
+struct Subcommands {
+  CLI::App* build = nullptr;
+  CLI::App* run = nullptr;
+  CLI::App* dev = nullptr;
+  CLI::App* verify = nullptr;
+  CLI::App* health = nullptr;
+  CLI::App* personas = nullptr;
+};
+
+// What every subcommand runs with.
+struct Invocation {
+  std::string name;  // the app's
+  const DefineApp& define;
+  const ProgramOptions& program;
+  Env& system;
+  const Flags& flags;
+  // A second SIGTERM while the personas stop must not kill a clean shutdown: these stay
+  // blocked (sigwait receives them) until the process exits.
+  sigset_t stop_signals;
+};
+
+// Declares the subcommands and their flags: the one place the command line is spelled out.
+Subcommands add_subcommands(CLI::App& cli, Flags& f) {
+  Subcommands sub;
+  auto* build = sub.build =
+      cli.add_subcommand("build", "Record startup into DIR/snapshot.snaplog; write the build state and deployment");
+  build->add_option("--out", f.out_dir, "Build output directory (replaced as a whole by each build)")->required();
+  build->add_option("--secret", f.secret_flags, "A secret's value, NAME=VALUE (repeatable)");
+  build->add_flag("--local", f.local, "Personas run as processes on this host (reached at 127.0.0.1), not containers");
+  build->add_option("--base-image", f.base_image, "Base image of the generated Dockerfile (default: self-contained)");
+  build->add_option("--replicas", f.replica_flags,
+                    "Swarm: replicas of a daemon persona, PERSONA=N (repeatable; default 1)");
+  build->add_option("--endpoint-mode", f.endpoint_mode, "Swarm: how a service name resolves, dnsrr (default) or vip")
+      ->check(CLI::IsMember({"dnsrr", "vip"}));
+  build->add_option("--memory-limit", f.memory_limit_flags,
+                    "Memory limit of every service, SIZE (512m, 2g), or of one, SERVICE=SIZE (repeatable; default 1g)");
+  build->add_option("--pids-limit", f.pids_limit_flags,
+                    "Process and thread limit of every service, N, or of one, SERVICE=N (repeatable; default 1024)");
+
+  auto* run = sub.run = cli.add_subcommand("run", "Replay startup from the log, then become PERSONA");
+  run->add_option("persona", f.persona_name, "Persona to run (default: $PERSONA)");
+  run->add_option("args", f.persona_arguments, "Arguments for the persona (those starting with - after --)");
+  run->add_option("--log", f.log_flag, "Snapshot log (default: $SNAP_LOG, else snapshot.snaplog beside the binary)");
+  run->add_option("--secrets-dir", f.secrets_dir, "Secret files (default: $SNAP_SECRETS_DIR, else /run/secrets)");
+  run->add_flag("--again", f.again,
+                "A job that records its runs ($SNAP_JOB_RUNS): run it even if it already ran for this build");
+  run->allow_extras();
+
+  auto* dev = sub.dev = cli.add_subcommand("dev", "Run startup live and every daemon and job persona in this process");
+  dev->add_option("--secret", f.secret_flags, "A secret's value, NAME=VALUE (repeatable)");
+  dev->add_flag("--exit-after-jobs", f.exit_after_jobs, "Stop the daemons once every job has finished");
+  dev->add_flag("--repl", f.repl, "Read commands from stdin even when it is not a terminal (on by default on a terminal)");
+
+  auto* verify = sub.verify = cli.add_subcommand("verify", "Replay startup against LOG and report whether it matches");
+  verify->add_option("log", f.verify_log, "Snapshot log")->required();
+  verify->add_option("--secrets-dir", f.secrets_dir, "Secret files (default: $SNAP_SECRETS_DIR, else /run/secrets)");
+  verify->add_flag("--json", f.verify_json,
+                   "Print one JSON object: {\"ok\":true,...} or the failure's fields (docs/regression.md)");
+
+  auto* health = sub.health =
+      cli.add_subcommand("health", "Replay startup, then ask PERSONA (running elsewhere) if it is healthy");
+  health->add_option("persona", f.persona_name, "Persona to probe (default: $PERSONA)");
+  health->add_option("--log", f.log_flag, "Snapshot log (default: as for run)");
+
+  sub.personas = cli.add_subcommand("personas", "List the personas recorded in the log (runs no program code)");
+  sub.personas->add_option("--log", f.log_flag, "Snapshot log (default: as for run)");
+  return sub;
+}
+
+int build_command(const Invocation& in, const CLI::App& build) {
+  const Flags& f = in.flags;
+  // Empty means self-contained in BuildOptions, but an empty --base-image is a mistake.
+  if (build.count("--base-image") > 0 && f.base_image.empty()) {
+    throw UsageError("--base-image \"\" is not an image reference (like debian:bookworm-slim); leave the flag out "
+                     "for a self-contained image");
+  }
+  BuildOptions options{f.out_dir,
+                       parse_secret_flags(f.secret_flags),
+                       f.local ? Placement::kLocal : Placement::kContainers,
+                       f.base_image,
+                       parse_replica_flags(f.replica_flags),
+                       f.endpoint_mode,
+                       parse_limit_flags(f.memory_limit_flags, true),
+                       parse_limit_flags(f.pids_limit_flags, false)};
+  auto summary = build_app(in.name, in.define, in.system, options, in.program.emitters);
+  std::cerr << "snap: build: wrote " << summary.log.string() << " (" << summary.events << " events, "
+            << summary.components << " components); personas: " << join(summary.personas) << std::endl;
+  return kExitOk;
+}
+
+int dev_command(const Invocation& in) {
+  auto app = start_dev_app(in.name, in.define, in.system, DevOptions{parse_secret_flags(in.flags.secret_flags)});
+  std::vector<const Persona*> running;
+  std::vector<std::string> names;
+  for (const Persona* p : app->personas()) {
+    if (p->persona_kind() == PersonaKind::kDaemon || p->persona_kind() == PersonaKind::kJob) {
+      running.push_back(p);
+      names.push_back(p->id().name());
+    }
+  }
+  std::cerr << "snap: dev: running " << join(names) << " (Ctrl-C stops)" << std::endl;
+  pthread_sigmask(SIG_BLOCK, &in.stop_signals, nullptr);
+  const auto personas = app->personas();
+  const bool has_commands = std::any_of(personas.begin(), personas.end(), [](const Persona* p) {
+    return p->persona_kind() == PersonaKind::kCommand;
+  });
+  std::thread repl_thread;
+  auto repl_done = std::make_shared<std::atomic<bool>>(false);
+  if (has_commands && (in.flags.repl || ::isatty(STDIN_FILENO))) {
+    // The REPL ends dev mode as Ctrl-C would: the main thread's sigwait takes SIGTERM.
+    repl_thread = std::thread([&app, repl_done, alone = running.empty()] {
+      run_repl(*app, std::cin, std::cout);
+      *repl_done = true;
+      if (!alone) {
+        std::cerr << "snap: dev: the REPL has ended: stopping personas" << std::endl;
+        ::kill(::getpid(), SIGTERM);
+      }
+    });
+  }
+  const int status = running.empty() ? 0 : run_personas(*app, running, {}, in.flags.exit_after_jobs);
+  if (repl_thread.joinable()) {
+    // Stopped by a signal while the REPL waits for a line: it cannot be woken, and the
+    // process is about to exit, so leave it blocked in its read.
+    if (*repl_done || running.empty()) {
+      repl_thread.join();
+    } else {
+      repl_thread.detach();
+    }
+  }
+  std::cerr << "snap: dev: stopped" << std::endl;
+  return status;
+}
+
+int verify_command(const Invocation& in) {
+  const Flags& f = in.flags;
+  if (f.verify_json && !in.program.failure_json) throw UsageError("verify --json is not available in this program");
+  auto real = runtime_secrets(in.system, f.secrets_dir);
+  PlaceholderSecrets secrets(*real);
+  std::unique_ptr<App> app;
+  try {
+    app = replay_app(in.name, in.define, in.system, ReplayOptions{f.verify_log, Mode::kVerify, &secrets});
+  } catch (const std::exception& e) {
+    if (!f.verify_json) throw;
+    std::cout << in.program.failure_json(e) << std::endl;
+    return exit_status_for(e);
+  }
+  if (f.verify_json) {
+    std::cout << "{\"ok\":true,\"components\":" << app->manifest().components.size() << "}" << std::endl;
+  } else {
+    std::cout << "verified: " << f.verify_log << " replays cleanly (" << app->manifest().components.size()
+              << " components; personas: " << persona_list(*app) << ")" << std::endl;
+  }
+  return kExitOk;
+}
+
+// From the manifest alone: listing personas runs none of the program's code or I/O.
+int personas_command(const Invocation& in, const std::filesystem::path& log) {
+  auto reader = LogReader::open(log);
+  if (reader->header().app_name != in.name) {
+    throw LogError(LogErrorCode::kNotASnapshotLog,
+                   printable(log.string()) + ": recorded by app \"" + printable(reader->header().app_name) + "\"");
+  }
+  for (const ComponentEntry& c : reader->manifest().components) {
+    if (c.persona.empty()) continue;
+    const std::size_t dot = c.id.rfind('.');
+    std::cout << (dot == std::string::npos ? c.id : c.id.substr(dot + 1)) << "\t" << c.persona << "\t" << c.id << "\n";
+  }
+  return kExitOk;
+}
+
+// A job in a deployment runs once per build: its container started again (`up` of the
+// same build) finds the record and stops there. Returns the record to write when the job
+// succeeds ("" when it keeps none), or nullopt when it has already run.
+std::optional<std::filesystem::path> job_record(const Invocation& in, const Persona& persona,
+                                                const std::filesystem::path& log) {
+  const auto runs = in.system.variable("SNAP_JOB_RUNS");
+  if (!runs || runs->empty() || persona.persona_kind() != PersonaKind::kJob) return std::filesystem::path();
+  std::filesystem::path record = job_run_record(*runs, log);
+  if (!in.flags.again && std::filesystem::exists(record)) {
+    std::cerr << "snap: job " << persona.id().name() << " already ran to completion for this build (" << record.string()
+              << "): not running it again; `run --again` (bin/" << persona.id().service_name()
+              << " in a compose deployment) runs it again" << std::endl;
+    return std::nullopt;
+  }
+  return record;
+}
+
+// `run` and `health`: replay startup, then become the persona (or probe it).
+int persona_command(const Invocation& in, const std::filesystem::path& log, bool health, const CLI::App& run) {
+  std::string persona_name = in.flags.persona_name;
+  if (persona_name.empty()) persona_name = in.system.variable("PERSONA").value_or("");
+  if (persona_name.empty()) throw UsageError(std::string(health ? "health" : "run") + ": no persona given (argument or $PERSONA)");
+  if (run) reject_unknown_flags(run.remaining());
+  const std::vector<std::string>& args = in.flags.persona_arguments;
+  auto secrets = runtime_secrets(in.system, in.flags.secrets_dir);
+  auto app = replay_app(in.name, in.define, in.system, ReplayOptions{log, Mode::kRun, secrets.get()});
+  const Persona& persona = find_persona_or_throw(*app, persona_name);
+  if (health) {
+    PersonaContext context(*app, persona, {});
+    return persona.healthy(context) ? kExitOk : kExitFailure;
+  }
+  if (persona.persona_kind() == PersonaKind::kCommand) {
+    PersonaContext context(*app, persona, args);
+    return persona.run(context);
+  }
+  const std::optional<std::filesystem::path> record = job_record(in, persona, log);
+  if (!record) return kExitOk;
+  pthread_sigmask(SIG_BLOCK, &in.stop_signals, nullptr);
+  const int status = run_personas(*app, {&persona}, args);
+  if (status == 0 && !record->empty()) record_job_run(*record, persona);
+  return status;
+}
+
 int run_command_line(int argc, char** argv, std::string_view app_name, const DefineApp& define,
                      const ProgramOptions& program) {
   Env* system = &real_env();
@@ -171,50 +394,8 @@ int run_command_line(int argc, char** argv, std::string_view app_name, const Def
       "input outside the membrane, 64 usage error.\n"
       "Without a subcommand, $PERSONA selects `run`.");
   cli.require_subcommand(0, 1);
-
-  std::string out_dir, log_flag, secrets_dir, persona_name, verify_log, base_image, endpoint_mode;
-  std::vector<std::string> secret_flags, persona_arguments, replica_flags, memory_limit_flags, pids_limit_flags;
-  bool local = false, exit_after_jobs = false, repl = false, verify_json = false, again = false;
-
-  auto* build = cli.add_subcommand("build", "Record startup into DIR/snapshot.snaplog; write the build state and deployment");
-  build->add_option("--out", out_dir, "Build output directory (replaced as a whole by each build)")->required();
-  build->add_option("--secret", secret_flags, "A secret's value, NAME=VALUE (repeatable)");
-  build->add_flag("--local", local, "Personas run as processes on this host (reached at 127.0.0.1), not containers");
-  build->add_option("--base-image", base_image, "Base image of the generated Dockerfile (default: self-contained)");
-  build->add_option("--replicas", replica_flags, "Swarm: replicas of a daemon persona, PERSONA=N (repeatable; default 1)");
-  build->add_option("--endpoint-mode", endpoint_mode, "Swarm: how a service name resolves, dnsrr (default) or vip")
-      ->check(CLI::IsMember({"dnsrr", "vip"}));
-  build->add_option("--memory-limit", memory_limit_flags,
-                    "Memory limit of every service, SIZE (512m, 2g), or of one, SERVICE=SIZE (repeatable; default 1g)");
-  build->add_option("--pids-limit", pids_limit_flags,
-                    "Process and thread limit of every service, N, or of one, SERVICE=N (repeatable; default 1024)");
-
-  auto* run_cmd = cli.add_subcommand("run", "Replay startup from the log, then become PERSONA");
-  run_cmd->add_option("persona", persona_name, "Persona to run (default: $PERSONA)");
-  run_cmd->add_option("args", persona_arguments, "Arguments for the persona (those starting with - after --)");
-  run_cmd->add_option("--log", log_flag, "Snapshot log (default: $SNAP_LOG, else snapshot.snaplog beside the binary)");
-  run_cmd->add_option("--secrets-dir", secrets_dir, "Secret files (default: $SNAP_SECRETS_DIR, else /run/secrets)");
-  run_cmd->add_flag("--again", again,
-                    "A job that records its runs ($SNAP_JOB_RUNS): run it even if it already ran for this build");
-  run_cmd->allow_extras();
-
-  auto* dev = cli.add_subcommand("dev", "Run startup live and every daemon and job persona in this process");
-  dev->add_option("--secret", secret_flags, "A secret's value, NAME=VALUE (repeatable)");
-  dev->add_flag("--exit-after-jobs", exit_after_jobs, "Stop the daemons once every job has finished");
-  dev->add_flag("--repl", repl, "Read commands from stdin even when it is not a terminal (on by default on a terminal)");
-
-  auto* verify = cli.add_subcommand("verify", "Replay startup against LOG and report whether it matches");
-  verify->add_option("log", verify_log, "Snapshot log")->required();
-  verify->add_option("--secrets-dir", secrets_dir, "Secret files (default: $SNAP_SECRETS_DIR, else /run/secrets)");
-  verify->add_flag("--json", verify_json,
-                   "Print one JSON object: {\"ok\":true,...} or the failure's fields (docs/regression.md)");
-
-  auto* health = cli.add_subcommand("health", "Replay startup, then ask PERSONA (running elsewhere) if it is healthy");
-  health->add_option("persona", persona_name, "Persona to probe (default: $PERSONA)");
-  health->add_option("--log", log_flag, "Snapshot log (default: as for run)");
-
-  auto* personas_cmd = cli.add_subcommand("personas", "List the personas recorded in the log (runs no program code)");
-  personas_cmd->add_option("--log", log_flag, "Snapshot log (default: as for run)");
+  Flags flags;
+  const Subcommands sub = add_subcommands(cli, flags);
 
   if (argc > 1 && argv[1][0] != '-') {
     const std::string_view first = argv[1];
@@ -231,148 +412,23 @@ int run_command_line(int argc, char** argv, std::string_view app_name, const Def
     return code == 0 ? kExitOk : kExitUsage;
   }
 
-  // A second SIGTERM while the personas stop must not kill a clean shutdown: these stay
-  // blocked (sigwait receives them) until the process exits.
-  sigset_t stop_signals;
-  sigemptyset(&stop_signals);
-  sigaddset(&stop_signals, SIGINT);
-  sigaddset(&stop_signals, SIGTERM);
+  Invocation in{name, define, program, *system, flags, {}};
+  sigemptyset(&in.stop_signals);
+  sigaddset(&in.stop_signals, SIGINT);
+  sigaddset(&in.stop_signals, SIGTERM);
 
   try {
-    if (*build) {
-      // Empty means self-contained in BuildOptions, but an empty --base-image is a mistake.
-      if (build->count("--base-image") > 0 && base_image.empty()) {
-        throw UsageError("--base-image \"\" is not an image reference (like debian:bookworm-slim); leave the flag out "
-                         "for a self-contained image");
-      }
-      BuildOptions options{out_dir,
-                           parse_secret_flags(secret_flags),
-                           local ? Placement::kLocal : Placement::kContainers,
-                           base_image,
-                           parse_replica_flags(replica_flags),
-                           endpoint_mode,
-                           parse_limit_flags(memory_limit_flags, true),
-                           parse_limit_flags(pids_limit_flags, false)};
-      auto summary = build_app(name, define, *system, options, program.emitters);
-      std::cerr << "snap: build: wrote " << summary.log.string() << " (" << summary.events << " events, "
-                << summary.components << " components); personas: " << join(summary.personas) << std::endl;
-      return kExitOk;
-    }
-    if (*dev) {
-      auto app = start_dev_app(name, define, *system, DevOptions{parse_secret_flags(secret_flags)});
-      std::vector<const Persona*> running;
-      std::vector<std::string> names;
-      for (const Persona* p : app->personas()) {
-        if (p->persona_kind() == PersonaKind::kDaemon || p->persona_kind() == PersonaKind::kJob) {
-          running.push_back(p);
-          names.push_back(p->id().name());
-        }
-      }
-      std::cerr << "snap: dev: running " << join(names) << " (Ctrl-C stops)" << std::endl;
-      pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
-      const auto personas = app->personas();
-      const bool has_commands = std::any_of(personas.begin(), personas.end(), [](const Persona* p) {
-        return p->persona_kind() == PersonaKind::kCommand;
-      });
-      std::thread repl_thread;
-      auto repl_done = std::make_shared<std::atomic<bool>>(false);
-      if (has_commands && (repl || ::isatty(STDIN_FILENO))) {
-        // The REPL ends dev mode as Ctrl-C would: the main thread's sigwait takes SIGTERM.
-        repl_thread = std::thread([&app, repl_done, alone = running.empty()] {
-          run_repl(*app, std::cin, std::cout);
-          *repl_done = true;
-          if (!alone) {
-            std::cerr << "snap: dev: the REPL has ended: stopping personas" << std::endl;
-            ::kill(::getpid(), SIGTERM);
-          }
-        });
-      }
-      const int status = running.empty() ? 0 : run_personas(*app, running, {}, exit_after_jobs);
-      if (repl_thread.joinable()) {
-        // Stopped by a signal while the REPL waits for a line: it cannot be woken, and the
-        // process is about to exit, so leave it blocked in its read.
-        if (*repl_done || running.empty()) {
-          repl_thread.join();
-        } else {
-          repl_thread.detach();
-        }
-      }
-      std::cerr << "snap: dev: stopped" << std::endl;
-      return status;
-    }
-    if (*verify) {
-      if (verify_json && !program.failure_json) throw UsageError("verify --json is not available in this program");
-      auto real = runtime_secrets(*system, secrets_dir);
-      PlaceholderSecrets secrets(*real);
-      std::unique_ptr<App> app;
-      try {
-        app = replay_app(name, define, *system, ReplayOptions{verify_log, Mode::kVerify, &secrets});
-      } catch (const std::exception& e) {
-        if (!verify_json) throw;
-        std::cout << program.failure_json(e) << std::endl;
-        return exit_status_for(e);
-      }
-      if (verify_json) {
-        std::cout << "{\"ok\":true,\"components\":" << app->manifest().components.size() << "}" << std::endl;
-      } else {
-        std::cout << "verified: " << verify_log << " replays cleanly (" << app->manifest().components.size()
-                  << " components; personas: " << persona_list(*app) << ")" << std::endl;
-      }
-      return kExitOk;
-    }
-    const auto log = log_flag.empty() ? default_log_path(*system) : std::filesystem::path(log_flag);
-    if (*personas_cmd) {
-      // From the manifest alone: listing personas runs none of the program's code or I/O.
-      auto reader = LogReader::open(log);
-      if (reader->header().app_name != name) {
-        throw LogError(LogErrorCode::kNotASnapshotLog,
-                       printable(log.string()) + ": recorded by app \"" + printable(reader->header().app_name) + "\"");
-      }
-      for (const ComponentEntry& c : reader->manifest().components) {
-        if (c.persona.empty()) continue;
-        const std::size_t dot = c.id.rfind('.');
-        std::cout << (dot == std::string::npos ? c.id : c.id.substr(dot + 1)) << "\t" << c.persona << "\t" << c.id
-                  << "\n";
-      }
-      return kExitOk;
-    }
+    if (*sub.build) return build_command(in, *sub.build);
+    if (*sub.dev) return dev_command(in);
+    if (*sub.verify) return verify_command(in);
+    const auto log = flags.log_flag.empty() ? default_log_path(*system) : std::filesystem::path(flags.log_flag);
+    if (*sub.personas) return personas_command(in, log);
     // `run`, `health`, or no subcommand with $PERSONA set.
-    if (!*run_cmd && !*health && !system->variable("PERSONA")) {
+    if (!*sub.run && !*sub.health && !system->variable("PERSONA")) {
       std::cerr << cli.help() << std::endl;
       return kExitUsage;
     }
-    if (persona_name.empty()) persona_name = system->variable("PERSONA").value_or("");
-    if (persona_name.empty()) throw UsageError(std::string(*health ? "health" : "run") + ": no persona given (argument or $PERSONA)");
-    if (*run_cmd) reject_unknown_flags(run_cmd->remaining());
-    const std::vector<std::string>& args = persona_arguments;
-    auto secrets = runtime_secrets(*system, secrets_dir);
-    auto app = replay_app(name, define, *system, ReplayOptions{log, Mode::kRun, secrets.get()});
-    const Persona& persona = find_persona_or_throw(*app, persona_name);
-    if (*health) {
-      PersonaContext context(*app, persona, {});
-      return persona.healthy(context) ? kExitOk : kExitFailure;
-    }
-    if (persona.persona_kind() == PersonaKind::kCommand) {
-      PersonaContext context(*app, persona, args);
-      return persona.run(context);
-    }
-    // A job in a deployment runs once per build: its container started again (`up` of the
-    // same build) finds the record and stops there.
-    std::filesystem::path record;
-    if (const auto runs = system->variable("SNAP_JOB_RUNS"); runs && !runs->empty() &&
-        persona.persona_kind() == PersonaKind::kJob) {
-      record = job_run_record(*runs, log);
-      if (!again && std::filesystem::exists(record)) {
-        std::cerr << "snap: job " << persona.id().name() << " already ran to completion for this build (" << record.string()
-                  << "): not running it again; `run --again` (bin/" << persona.id().service_name()
-                  << " in a compose deployment) runs it again" << std::endl;
-        return kExitOk;
-      }
-    }
-    pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
-    const int status = run_personas(*app, {&persona}, args);
-    if (status == 0 && !record.empty()) record_job_run(record, persona);
-    return status;
+    return persona_command(in, log, bool(*sub.health), *sub.run);
   } catch (const std::bad_alloc&) {
     std::cerr << name << ": error: out of memory" << std::endl;
     return kExitFailure;

@@ -55,6 +55,17 @@ Id Id::root(std::string_view name) { return Id(escape_segment(name)); }
 
 Id Id::child(std::string_view name) const { return Id(text_ + "." + escape_segment(name)); }
 
+Id Id::parse(std::string_view dotted) {
+  std::size_t dot = dotted.find('.');
+  Id id = root(unescape_segment(dotted.substr(0, dot)));
+  while (dot != std::string_view::npos) {
+    const std::size_t start = dot + 1;
+    dot = dotted.find('.', start);
+    id = id.child(unescape_segment(dotted.substr(start, dot == std::string_view::npos ? dot : dot - start)));
+  }
+  return id;
+}
+
 std::vector<std::string> Id::segments() const {
   std::vector<std::string> out;
   std::size_t start = 0;

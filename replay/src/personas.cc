@@ -77,8 +77,7 @@ int run_personas(App& app, const std::vector<const Persona*>& personas, const st
       const bool from_outside = info.si_code != SI_USER || info.si_pid != ::getpid();
       if (sig != SIGUSR1 && from_outside) std::cerr << "snap: " << strsignal(sig) << ": stopping personas" << std::endl;
       for (auto& r : running) {
-        r->context->request_stop();
-        r->persona->stopping();
+        stop_persona(*r->context);
       }
     }
   }

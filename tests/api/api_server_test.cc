@@ -321,8 +321,7 @@ TEST(ApiServerHttp, AClientStartedBeforeItsServerWaitsForIt) {
   std::thread server([&] { persona->run(ctx); });
   client.join();
   EXPECT_EQ(answer, "latelate");
-  ctx.request_stop();
-  persona->stopping();
+  stop_persona(ctx);
   server.join();
 }
 

@@ -126,8 +126,7 @@ class PoolDeployment {
 
   // The lifecycle's stop: request_stop, then the stop hooks (the listener closes).
   void stop() {
-    server_ctx_->request_stop();
-    persona_->stopping();
+    stop_persona(*server_ctx_);
   }
   void join() {
     if (server_thread_.joinable()) server_thread_.join();

@@ -172,8 +172,7 @@ Deployment::~Deployment() {
 
 void Deployment::stop_servers() {
   for (auto& r : running_) {
-    r.ctx->request_stop();
-    r.persona->stopping();
+    stop_persona(*r.ctx);
   }
   for (auto& r : running_) {
     if (r.thread.joinable()) r.thread.join();

@@ -24,6 +24,7 @@
 #include "snap/api_server.h"
 #include "snap/app.h"
 #include "snap/cli_command.h"
+#include "snap/component_type.h"
 #include "snap/deploy.h"
 #include "snap/job.h"
 #include "snap/key_value_store.h"
@@ -31,6 +32,7 @@
 #include "snap/membrane.h"
 #include "snap/password.h"
 #include "snap/persona.h"
+#include "snap/port.h"
 #include "snap/postgres.h"
 #include "snap/secrets.h"
 #include "snap/worker.h"
@@ -198,6 +200,29 @@ DefineApp store_inside_the_server(const KeyValueStore** store) {
     app.add<Worker>("worker", std::chrono::milliseconds(1000), [&db](PersonaContext& ctx) { db.open(ctx); }).uses(db);
     *store = &db;
   };
+}
+
+// Deployment and the tools match types by ComponentType: each one's name there is the one
+// its constructor records.
+TEST(DeployPlanReach, ComponentTypesAreTheNamesTheComponentsRecord) {
+  testing::FakeSystem system;
+  auto app = start_dev_app("types", [](App& a) {
+    a.add<ApiServer>("api");
+    a.add<Postgres>("pg");
+    a.add<Port>("port");
+    a.add<Secret>("key");
+  }, system, DevOptions{{{"key", "value"}}});
+  std::map<std::string, ComponentType> types;
+  for (const Component* c : app->components()) types[c->id().name()] = component_type_of(c->type());
+  EXPECT_EQ(types.at("types"), ComponentType::kApp);
+  EXPECT_EQ(types.at("api"), ComponentType::kApiServer);
+  EXPECT_EQ(types.at("pg"), ComponentType::kPostgres);
+  EXPECT_EQ(types.at("password"), ComponentType::kPassword);  // the database's
+  EXPECT_EQ(types.at("port"), ComponentType::kPort);
+  EXPECT_EQ(types.at("key"), ComponentType::kSecret);
+  EXPECT_EQ(component_type_of("KeyValueStore"), ComponentType::kOther);
+  EXPECT_EQ(component_type_name(ComponentType::kPostgres), "Postgres");
+  EXPECT_EQ(component_type_name(ComponentType::kOther), "");
 }
 
 TEST(DeployPlanReach, AWorkerUsingAStoreInsideAServerGetsTheStoresDatabase) {

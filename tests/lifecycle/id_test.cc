@@ -81,5 +81,14 @@ TEST(Id, ServiceNameIsAReadableDnsLabelBelowTheApp) {
   EXPECT_NE(long_name, app.child(std::string(100, 'x')).child("web").service_name());
 }
 
+TEST(Id, ParseIsTheInverseOfStr) {
+  const Id odd = Id::root("my.app").child("50%").child("db");
+  EXPECT_EQ(Id::parse(odd.str()), odd);
+  EXPECT_THAT(Id::parse("my-app.customer-server.db").segments(), ElementsAre("my-app", "customer-server", "db"));
+  EXPECT_TRUE(Id::parse("solo").is_root());
+  EXPECT_THROW(Id::parse("a..b"), std::invalid_argument);
+  EXPECT_THROW(Id::parse(""), std::invalid_argument);
+}
+
 }  // namespace
 }  // namespace snap

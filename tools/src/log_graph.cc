@@ -5,6 +5,7 @@
 #include <sstream>
 #include <vector>
 
+#include "snap/component_type.h"
 #include "snap/system_view.h"
 #include "snap/text.h"
 
@@ -48,7 +49,8 @@ std::string attributes(const ComponentEntry& c, const std::string& name, const S
   std::vector<std::string> lines{name, c.type};
   const boost::json::object config = config_of(c);
   std::string shape = "box", style = "rounded";
-  if (c.type == "ApiServer") {
+  const ComponentType type = component_type_of(c.type);
+  if (type == ComponentType::kApiServer) {
     if (const auto* p = config.if_contains("port"); p && p->is_int64()) lines.push_back("port " + std::to_string(p->as_int64()));
     if (const auto* eps = config.if_contains("endpoints"); eps && eps->is_array()) {
       for (const auto& ep : eps->as_array()) {
@@ -60,17 +62,17 @@ std::string attributes(const ComponentEntry& c, const std::string& name, const S
         }
       }
     }
-  } else if (c.type == "Port") {
+  } else if (type == ComponentType::kPort) {
     shape = "plaintext";
     style = "";
     if (const auto* p = config.if_contains("port"); p && p->is_int64()) lines = {name + " :" + std::to_string(p->as_int64())};
-  } else if (c.type == "Password" || c.type == "Secret") {
+  } else if (holds_a_secret(type)) {
     shape = "note";
     style = "";
     if (auto it = view.secrets.find(c.id); it != view.secrets.end() && !it->second.empty()) {
       lines.push_back("secret " + it->second.front());
     }
-  } else if (config.contains("table") || c.type == "Postgres") {
+  } else if (config.contains("table") || type == ComponentType::kPostgres) {
     shape = "cylinder";
     style = "";
     if (const auto* t = config.if_contains("table"); t && t->is_string()) lines.push_back("table " + std::string(t->as_string()));
@@ -129,7 +131,7 @@ std::string graph_dot(const Manifest& manifest) {
     const bool has_kids = kids != children.end() && !kids->second.empty();
     std::size_t inner = f.depth;
     if (parent.empty()) {
-      if (c.type != "App") out << indent << quote(c.id) << " " << attributes(c, c.id, view, personas) << ";\n";
+      if (component_type_of(c.type) != ComponentType::kApp) out << indent << quote(c.id) << " " << attributes(c, c.id, view, personas) << ";\n";
     } else if (has_kids) {
       out << indent << "subgraph " << quote("cluster_" + c.id) << " {\n"
           << indent << "  label=" << quote(short_name(c.id, parent)) << ";\n"

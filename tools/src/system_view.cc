@@ -1,23 +1,12 @@
 #include "snap/system_view.h"
 
-#include <algorithm>
 #include <string_view>
 
+#include "snap/component_type.h"
+#include "snap/password.h"
 #include "snap/reach.h"
 
 namespace snap {
-
-namespace {
-
-// Password::secret_name(): the id below the app, '/' made '_'.
-std::string secret_name_of(const std::string& id) {
-  const std::size_t dot = id.find('.');
-  std::string name = dot == std::string::npos ? id : id.substr(dot + 1);
-  std::replace(name.begin(), name.end(), '/', '_');
-  return name;
-}
-
-}  // namespace
 
 SystemView system_view(const Manifest& manifest) {
   SystemView view;
@@ -35,7 +24,7 @@ SystemView system_view(const Manifest& manifest) {
     }
     if (parent.empty() && view.app_name.empty()) view.app_name = c.id;
     view.parent[c.id] = parent;
-    if (c.type == "Password" || c.type == "Secret") view.secrets[c.id] = {secret_name_of(c.id)};
+    if (holds_a_secret(component_type_of(c.type))) view.secrets[c.id] = {secret_name_for(c.id)};
   }
   for (PersonaReach& reach : persona_reach(manifest, view.secrets)) {
     const std::string kind = by_id.at(reach.persona)->persona;

@@ -18,6 +18,7 @@
 #include <boost/json.hpp>
 
 #include "snap/app.h"
+#include "snap/component_type.h"
 #include "snap/deploy.h"
 #include "snap/persona.h"
 
@@ -111,7 +112,7 @@ std::string service_named(const App& app, const std::string& name) {
     if (p->id().str() == name || p->id().name() == name) return p->id().service_name();
   }
   for (const Component* c : app.components()) {
-    if (c->type() == "Postgres" && c->id().str() == name) return c->id().service_name();
+    if (component_type_of(c->type()) == ComponentType::kPostgres && c->id().str() == name) return c->id().service_name();
   }
   return name;
 }
@@ -129,6 +130,107 @@ void set_limits(const App& app, const std::string& flag, const std::map<std::str
     if (!added && it->second != limit) {
       throw DeployError("deploy: " + flag + " gives " + service + " both " + std::to_string(it->second) + " and " +
                         std::to_string(limit));
+    }
+  }
+}
+
+// The options for this build: the emitter's defaults, what the build's flags set (by the
+// service they name), and the library directories of the objects it copies.
+DeployOptions options_for(const App& app, const BuildOptions& build, DeployOptions options,
+                          const std::set<std::string>& objects) {
+  if (!build.base_image.empty()) options.base_image = build.base_image;
+  if (!build.endpoint_mode.empty()) options.endpoint_mode = build.endpoint_mode;
+  for (const auto& [name, count] : build.replicas) {
+    const std::string service = service_named(app, name);
+    const auto [it, added] = options.replicas.emplace(service, count);
+    if (!added && it->second != count) {
+      throw DeployError("deploy: --replicas gives " + service + " both " + std::to_string(it->second) + " and " +
+                        std::to_string(count) + " replicas");
+    }
+  }
+  set_limits(app, "--memory-limit", build.memory_limits, options.memory_limit_bytes, options.memory_limits_bytes);
+  set_limits(app, "--pids-limit", build.pids_limits, options.pids_limit, options.pids_limits);
+  std::set<std::string> extra_dirs;
+  for (const std::string& object : objects) {
+    const std::string parent = fs::path(object).parent_path().string();
+    if (!default_library_dir(parent)) extra_dirs.insert(parent);
+  }
+  if (options.base_image.empty()) options.extra_library_dirs.assign(extra_dirs.begin(), extra_dirs.end());
+  return options;
+}
+
+DeployInput input_for(const App& app, const BuildOptions& build) {
+  DeployInput input = deploy_input(app);
+  // The previous build (still in place: the new one is being staged beside it).
+  const fs::path previous = fs::absolute(build.out_dir) / "state" / "deploy.json";
+  if (fs::exists(previous)) {
+    boost::system::error_code ec;
+    input.previous = boost::json::parse(read_file(previous), ec);
+    if (ec) input.previous = nullptr;  // unreadable: no orphan report rather than a failed build
+  }
+  return input;
+}
+
+void write_plan_files(const fs::path& dir, const DeployPlan& plan) {
+  for (const DeployFile& file : plan.files) {
+    write_file(dir / file.path, file.content,
+               file.executable ? fs::perms::owner_all | fs::perms::group_read | fs::perms::group_exec |
+                                     fs::perms::others_read | fs::perms::others_exec
+                               : fs::perms::owner_read | fs::perms::owner_write | fs::perms::group_read |
+                                     fs::perms::others_read);
+  }
+  for (const std::string& directory : plan.directories) fs::create_directories(dir / directory);
+}
+
+// The binary (without its debug sections when it can), and the shared objects it loaded
+// where the image's loader finds them.
+void write_binary_and_libraries(const fs::path& dir, const DeployPlan& plan, const DeployOptions& options,
+                                const std::set<std::string>& objects) {
+  const fs::path binary = dir / plan.binary;
+  fs::create_directories(binary.parent_path());
+  // This process's binary, named so that another process (objcopy) opens it too.
+  const fs::path self = "/proc/" + std::to_string(::getpid()) + "/exe";
+  if (!options.strip_debug || !strip_debug(self, binary)) {
+    fs::copy_file(self, binary, fs::copy_options::overwrite_existing);
+  }
+  fs::permissions(binary, fs::perms::owner_all | fs::perms::group_read | fs::perms::group_exec |
+                              fs::perms::others_read | fs::perms::others_exec);
+  for (const std::string& object : objects) {
+    const fs::path name = fs::path(object).filename();
+    fs::path target;
+    if (options.base_image.empty()) {
+      target = dir / "image" / "rootfs" / fs::path(object).relative_path();
+    } else if (!part_of_libc(name.string())) {
+      target = dir / "image" / "lib" / name;
+    } else {
+      continue;
+    }
+    fs::create_directories(target.parent_path());
+    fs::copy_file(object, target, fs::copy_options::overwrite_existing);  // follows symlinks: the real file
+  }
+  fs::create_directories(dir / "image" / (options.base_image.empty() ? "rootfs" : "lib"));
+}
+
+// Secrets: each service's files readable by that service's uid, and no other.
+void write_secret_files(const fs::path& dir, const DeployPlan& plan) {
+  const bool root = ::geteuid() == 0;
+  for (const DeploySecretFile& secret : plan.secret_files) {
+    const fs::path path = dir / secret.path;
+    if (secret.copy_from_state) {
+      const fs::path stored = dir / "state" / "secrets" / secret.secret;
+      fs::create_directories(path.parent_path());
+      fs::permissions(path.parent_path(), fs::perms::owner_all);
+      write_file(path, read_file(stored), fs::perms::owner_read | fs::perms::owner_write);
+    }
+    if (!fs::exists(path)) throw DeployError("deploy: the secret file " + path.string() + " is missing");
+    if (root) {
+      if (::chown(path.c_str(), secret.uid, secret.uid) != 0) fail("cannot give to its service", path);
+      fs::permissions(path, fs::perms::owner_read);
+    } else {
+      // Compose (without swarm) mounts the host file with its owner and mode; a builder
+      // that cannot chown makes it readable, and its 0700 directory keeps other host
+      // users out. Each container still mounts only its own secrets.
+      fs::permissions(path, fs::perms::owner_read | fs::perms::group_read | fs::perms::others_read);
     }
   }
 }
@@ -151,90 +253,12 @@ DeployInput deploy_input(const App& app) {
 
 BuildEmitter deployment_emitter(DeployOptions defaults) {
   return [defaults](const App& app, const BuildOptions& build, const fs::path& dir) {
-    DeployOptions options = defaults;
-    if (!build.base_image.empty()) options.base_image = build.base_image;
-    if (!build.endpoint_mode.empty()) options.endpoint_mode = build.endpoint_mode;
-    for (const auto& [name, count] : build.replicas) {
-      const std::string service = service_named(app, name);
-      const auto [it, added] = options.replicas.emplace(service, count);
-      if (!added && it->second != count) {
-        throw DeployError("deploy: --replicas gives " + service + " both " + std::to_string(it->second) + " and " +
-                          std::to_string(count) + " replicas");
-      }
-    }
-    set_limits(app, "--memory-limit", build.memory_limits, options.memory_limit_bytes, options.memory_limits_bytes);
-    set_limits(app, "--pids-limit", build.pids_limits, options.pids_limit, options.pids_limits);
     const std::set<std::string> objects = loaded_objects();
-    std::set<std::string> extra_dirs;
-    for (const std::string& object : objects) {
-      const std::string parent = fs::path(object).parent_path().string();
-      if (!default_library_dir(parent)) extra_dirs.insert(parent);
-    }
-    if (options.base_image.empty()) options.extra_library_dirs.assign(extra_dirs.begin(), extra_dirs.end());
-
-    DeployInput input = deploy_input(app);
-    // The previous build (still in place: the new one is being staged beside it).
-    const fs::path previous = fs::absolute(build.out_dir) / "state" / "deploy.json";
-    if (fs::exists(previous)) {
-      boost::system::error_code ec;
-      input.previous = boost::json::parse(read_file(previous), ec);
-      if (ec) input.previous = nullptr;  // unreadable: no orphan report rather than a failed build
-    }
-    const DeployPlan plan = plan_deployment(input, options);
-
-    for (const DeployFile& file : plan.files) {
-      write_file(dir / file.path, file.content,
-                 file.executable ? fs::perms::owner_all | fs::perms::group_read | fs::perms::group_exec |
-                                       fs::perms::others_read | fs::perms::others_exec
-                                 : fs::perms::owner_read | fs::perms::owner_write | fs::perms::group_read |
-                                       fs::perms::others_read);
-    }
-    for (const std::string& directory : plan.directories) fs::create_directories(dir / directory);
-    const fs::path binary = dir / plan.binary;
-    fs::create_directories(binary.parent_path());
-    // This process's binary, named so that another process (objcopy) opens it too.
-    const fs::path self = "/proc/" + std::to_string(::getpid()) + "/exe";
-    if (!options.strip_debug || !strip_debug(self, binary)) {
-      fs::copy_file(self, binary, fs::copy_options::overwrite_existing);
-    }
-    fs::permissions(binary, fs::perms::owner_all | fs::perms::group_read | fs::perms::group_exec |
-                                fs::perms::others_read | fs::perms::others_exec);
-    for (const std::string& object : objects) {
-      const fs::path name = fs::path(object).filename();
-      fs::path target;
-      if (options.base_image.empty()) {
-        target = dir / "image" / "rootfs" / fs::path(object).relative_path();
-      } else if (!part_of_libc(name.string())) {
-        target = dir / "image" / "lib" / name;
-      } else {
-        continue;
-      }
-      fs::create_directories(target.parent_path());
-      fs::copy_file(object, target, fs::copy_options::overwrite_existing);  // follows symlinks: the real file
-    }
-    fs::create_directories(dir / "image" / (options.base_image.empty() ? "rootfs" : "lib"));
-
-    // Secrets: each service's files readable by that service's uid, and no other.
-    const bool root = ::geteuid() == 0;
-    for (const DeploySecretFile& secret : plan.secret_files) {
-      const fs::path path = dir / secret.path;
-      if (secret.copy_from_state) {
-        const fs::path stored = dir / "state" / "secrets" / secret.secret;
-        fs::create_directories(path.parent_path());
-        fs::permissions(path.parent_path(), fs::perms::owner_all);
-        write_file(path, read_file(stored), fs::perms::owner_read | fs::perms::owner_write);
-      }
-      if (!fs::exists(path)) throw DeployError("deploy: the secret file " + path.string() + " is missing");
-      if (root) {
-        if (::chown(path.c_str(), secret.uid, secret.uid) != 0) fail("cannot give to its service", path);
-        fs::permissions(path, fs::perms::owner_read);
-      } else {
-        // Compose (without swarm) mounts the host file with its owner and mode; a builder
-        // that cannot chown makes it readable, and its 0700 directory keeps other host
-        // users out. Each container still mounts only its own secrets.
-        fs::permissions(path, fs::perms::owner_read | fs::perms::group_read | fs::perms::others_read);
-      }
-    }
+    const DeployOptions options = options_for(app, build, defaults, objects);
+    const DeployPlan plan = plan_deployment(input_for(app, build), options);
+    write_plan_files(dir, plan);
+    write_binary_and_libraries(dir, plan, options, objects);
+    write_secret_files(dir, plan);
     for (const std::string& line : plan.orphaned_volumes) std::cerr << "snap: deploy: " << line << std::endl;
     std::cerr << "snap: deploy: wrote Dockerfile (" << (options.base_image.empty() ? "self-contained" : options.base_image)
               << "), docker-compose.yml, docker-stack.yml; run: docker-compose -f "

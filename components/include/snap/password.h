@@ -22,12 +22,19 @@
 
 #include <source_location>
 #include <string>
+#include <string_view>
 
 #include "snap/component.h"
 
 namespace snap {
 
 class PersonaContext;
+
+// The secret a Password or Secret holds, from the component's dotted id (Id::str()): the
+// id below the app, '/' made '_' ("db-password", "payments.stripe-key"). What users type
+// in --secret NAME=VALUE and the file name under /run/secrets; the tools derive it from a
+// log's manifest with this same function.
+std::string secret_name_for(std::string_view id);
 
 class Password final : public Component {
  public:

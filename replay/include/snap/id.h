@@ -21,6 +21,9 @@ class Id {
   // Throws std::invalid_argument for an empty name.
   static Id root(std::string_view name);
   Id child(std::string_view name) const;
+  // The inverse of str(): a dotted, escaped id (as the manifest records it) back into an
+  // Id. Throws std::invalid_argument for an empty segment.
+  static Id parse(std::string_view dotted);
 
   // The dotted, escaped form: "my-app.customer-server.db".
   const std::string& str() const { return text_; }

@@ -89,6 +89,11 @@ class PersonaContext {
   bool stop_ = false;
 };
 
+// Stops the persona running with `context` (on another thread), as the lifecycle does on
+// SIGTERM: requests the context's stop (stop_requested(), wait_for_stop()), then runs the
+// persona's on_stop hooks here, which unblock its body (a server's listener closes).
+void stop_persona(PersonaContext& context);
+
 class Persona : public Component {
  public:
   // The body's return value is the process exit status (for daemons, usually 0).
@@ -110,14 +115,21 @@ class Persona : public Component {
     (void)context;
     return true;
   }
+
+ private:
+  friend void stop_persona(PersonaContext& context);
   void stopping() const {
     if (on_stop_) on_stop_();
   }
 
- private:
   PersonaKind kind_;
   Body body_;
   std::function<void()> on_stop_;
 };
+
+inline void stop_persona(PersonaContext& context) {
+  context.request_stop();
+  context.persona().stopping();
+}
 
 }  // namespace snap

@@ -63,9 +63,8 @@ class LogWriter {
   std::uint64_t event_count() const;
   const std::filesystem::path& path() const;
 
-  class Impl;
-
  private:
+  class Impl;
   explicit LogWriter(std::unique_ptr<Impl> impl);
   std::unique_ptr<Impl> impl_;
 };

@@ -5,8 +5,8 @@
 //
 // What each persona reaches and receives is the runtime's and deployment's own rule
 // (snap::persona_reach, snap/reach.h), applied to the manifest. What a log does not record
-// is derived from it: Password and Secret components hold one secret each, named by their
-// id below the app (Password::secret_name()).
+// is derived from it: Password and Secret components hold one secret each, named by
+// snap::secret_name_for (snap/password.h), the function the components name them with.
 //
 // Thread safety: plain values and pure functions.
 #pragma once

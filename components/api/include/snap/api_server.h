@@ -232,9 +232,8 @@ class ApiServer final : public Persona {
   // "POST /api/customer", for messages.
   std::string describe_route(std::size_t route) const;
 
-  struct State;  // private
-
  private:
+  struct State;
   std::size_t add_route(std::string_view method, std::string_view path, EndpointOptions options,
                         api_detail::RouteHandler handler);
   int serve(PersonaContext& ctx);

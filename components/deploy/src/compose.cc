@@ -1,0 +1,162 @@
+// docker-compose.yml: the app on one host, and what the compose and stack files share.
+#include <cstdio>
+#include <sstream>
+
+#include "text.h"
+#include "writers.h"
+
+namespace snap::deploy_plan {
+
+namespace {
+
+void hardening(std::ostream& out, const Service& s) {
+  out << "    user: \"" << s.uid << ":" << s.uid
+      << "\"\n"
+         "    read_only: true\n"
+         "    tmpfs: "
+      << (s.kind == ServiceKind::kDatabase ? "[\"/tmp\", \"/var/run/postgresql\"]" : "[\"/tmp\"]")
+      << "\n"
+         "    cap_drop: [\"ALL\"]\n"
+         "    security_opt: [\"no-new-privileges:true\"]\n"
+         "    init: true\n";
+}
+
+void database_service(std::ostream& out, const ServiceGraph& g, const Service& s) {
+  const std::string user = string_config(s, "user");
+  const std::string database = string_config(s, "database");
+  out << "    image: " << quote_interpolated("SNAP_POSTGRES_IMAGE", g.options.postgres_image)
+      << "\n"
+         "    restart: \"unless-stopped\"\n"
+         "    # Fast shutdown (the official image's STOPSIGNAL): clients are cut, not waited for.\n"
+         "    stop_signal: \"SIGINT\"\n"
+         "    environment:\n"
+         "      POSTGRES_USER: "
+      << quote(user) << "\n      POSTGRES_DB: " << quote(database)
+      << "\n      POSTGRES_PASSWORD_FILE: " << quote("/run/secrets/" + string_config(s, "password_secret"))
+      << "\n"
+         "      # A directory inside the volume, so that any uid can initialise it.\n"
+         "      PGDATA: \"/var/lib/postgresql/data/pgdata\"\n"
+         "    volumes:\n"
+         "      - \""
+      << volume_of(s) << ":/var/lib/postgresql/data\"\n";
+  write_healthcheck(out, {"CMD", "pg_isready", "-h", "127.0.0.1", "-p", "5432", "-U", user, "-d", database});
+}
+
+// What runs: the database's image, or the app's image as one persona.
+void compose_program(std::ostream& out, const ServiceGraph& g, const Service& s) {
+  if (s.kind == ServiceKind::kDatabase) {
+    database_service(out, g, s);
+  } else {
+    out << "    image: " << quote_interpolated("SNAP_IMAGE", "snap-" + g.app_file)
+        << "\n"
+           "    build: \".\"\n"
+           "    command: "
+        << flow_list({s.component->id}) << "\n";
+    if (s.kind == ServiceKind::kCommand) out << "    profiles: [\"commands\"]\n";
+    out << "    restart: " << (s.kind == ServiceKind::kDaemon ? "\"unless-stopped\"" : "\"no\"") << "\n";
+  }
+  if (s.kind == ServiceKind::kJob) {
+    out << "    # Once per build: the job records its completed run in its volume, and its container\n"
+           "    # started again for the same build (`up`) finds the record and stops; bin/"
+        << s.name << " runs it again.\n    environment:\n      SNAP_JOB_RUNS: " << quote(job_runs_path(s))
+        << "\n    volumes:\n      - " << quote(job_runs_volume(s) + ":" + job_runs_path(s)) << "\n";
+  }
+}
+
+void compose_service(std::ostream& out, const ServiceGraph& g, const Service& s) {
+  out << "  " << s.name << ":\n    labels: {\"snap.app\": " << quote(g.input.app_name) << "}\n";
+  compose_program(out, g, s);
+  hardening(out, s);
+  out << "    mem_limit: " << quote(size_text(memory_limit(g, s))) << "\n    pids_limit: " << pids_limit(g, s) << "\n";
+  const std::vector<const DeploySecretFile*> mine = secrets_of(g, s);
+  if (!mine.empty()) {
+    out << "    secrets:\n";
+    for (const DeploySecretFile* f : mine) {
+      out << "      - source: " << quote(secret_key(*f)) << "\n        target: " << quote(f->secret) << "\n";
+    }
+  }
+  if (s.networks.empty()) {
+    out << "    network_mode: \"none\"\n";
+  } else {
+    write_networks(out, g, s, s.networks);
+  }
+  if (s.kind == ServiceKind::kDaemon) {
+    write_healthcheck(out, {"CMD", "/app/" + g.app_file, "health", s.component->id});
+  }
+  if (!s.targets.empty()) {
+    out << "    depends_on:\n";
+    for (const std::string& t : s.targets) out << "      " << t << ":\n        condition: service_healthy\n";
+  }
+}
+
+}  // namespace
+
+std::string compose(const ServiceGraph& g) {
+  std::ostringstream out;
+  out << header(g.input.app_name)
+      << "# Run it: docker-compose -f docker-compose.yml up -d   (a job runs once per build; commands: bin/NAME)\n"
+         "# Images: SNAP_IMAGE (default: built from this directory) and SNAP_POSTGRES_IMAGE.\n"
+         "services:\n";
+  for (const Service& s : g.services) compose_service(out, g, s);
+  if (!g.reached.empty()) {
+    out << "networks:\n";
+    for (const std::string& n : g.reached) out << "  " << n << ":\n    internal: true\n";
+  }
+  write_volumes_and_secrets(out, g, secret_key, true);
+  return out.str();
+}
+
+std::string secret_key(const DeploySecretFile& f) { return f.service + "--" + key_for(f.secret); }
+
+std::string stack_secret_key(const DeploySecretFile& f) {
+  const std::string key = secret_key(f);
+  if (key.size() <= 40) return key;
+  char hash[9];
+  std::snprintf(hash, sizeof hash, "%08x", fnv1a(key));
+  return key.substr(0, 31) + "-" + hash;
+}
+
+// On the network named after it, the service's address there is also `listen.NAME`
+// (Id::listen_name()): a server listens on that address only (and loopback), so a service
+// it shares another network with (its own database) cannot connect to it.
+void write_networks(std::ostream& out, const ServiceGraph& g, const Service& s, const std::vector<std::string>& networks) {
+  if (!g.reached.count(s.name)) {
+    out << "    networks: " << flow_list(networks) << "\n";
+    return;
+  }
+  out << "    networks:\n";
+  for (const std::string& n : networks) {
+    out << "      " << n << ": ";
+    if (n == s.name) {
+      out << "{aliases: " << flow_list({s.id.listen_name()}) << "}\n";
+    } else {
+      out << "{}\n";
+    }
+  }
+}
+
+// Checked every 2 s so that dependents start soon after; failures in the first 60 s
+// (replaying the log, initialising a database) do not count.
+void write_healthcheck(std::ostream& out, const std::vector<std::string>& test) {
+  out << "    healthcheck:\n      test: " << flow_list(test)
+      << "\n      interval: \"2s\"\n      timeout: \"10s\"\n      retries: 5\n      start_period: \"60s\"\n";
+}
+
+void write_volumes_and_secrets(std::ostream& out, const ServiceGraph& g, std::string (*key)(const DeploySecretFile&),
+                               bool job_volumes) {
+  bool any_volume = false;
+  for (const Service& s : g.services) {
+    if (s.kind != ServiceKind::kDatabase && !(job_volumes && s.kind == ServiceKind::kJob)) continue;
+    if (!any_volume) out << "volumes:\n";
+    any_volume = true;
+    out << "  " << (s.kind == ServiceKind::kJob ? job_runs_volume(s) : volume_of(s)) << ": {}\n";
+  }
+  if (!g.secret_files.empty()) {
+    out << "secrets:\n";
+    for (const DeploySecretFile& f : g.secret_files) {
+      out << "  " << quote(key(f)) << ":\n    file: " << quote("./" + f.path) << "\n";
+    }
+  }
+}
+
+}  // namespace snap::deploy_plan

@@ -1,0 +1,134 @@
+// docker-stack.yml: the swarm twin of docker-compose.yml. The same services, users,
+// secrets, networks, volumes and healthchecks, in the form `docker stack deploy` takes.
+// What swarm ignores or refuses is left out (build, restart, depends_on, profiles,
+// network_mode, security_opt, tmpfs), and what it adds is set: replicas, restart
+// policies, endpoint mode, overlay networks, secrets' owner and mode inside the container.
+#include <cctype>
+#include <set>
+#include <sstream>
+
+#include "text.h"
+#include "writers.h"
+
+namespace snap::deploy_plan {
+
+namespace {
+
+// ${SNAP_REPLICAS_SERVICE (without its closing brace and default).
+std::string replicas_variable(const Service& s) {
+  std::string name;
+  for (char c : s.name) name += std::isalnum(static_cast<unsigned char>(c)) ? static_cast<char>(std::toupper(c)) : '_';
+  return "${SNAP_REPLICAS_" + name;
+}
+
+void stack_database(std::ostream& out, const ServiceGraph& g, const Service& s) {
+  out << "    image: " << quote_interpolated("SNAP_POSTGRES_IMAGE", g.options.postgres_image)
+      << "\n"
+         "    stop_signal: \"SIGINT\"\n"
+         "    environment:\n"
+         "      POSTGRES_USER: "
+      << quote(string_config(s, "user")) << "\n      POSTGRES_DB: " << quote(string_config(s, "database"))
+      << "\n      POSTGRES_PASSWORD_FILE: " << quote("/run/secrets/" + string_config(s, "password_secret"))
+      << "\n      PGDATA: \"/var/lib/postgresql/data/pgdata\"\n";
+}
+
+// The service's user, hardening and volumes (swarm has no tmpfs: tmpfs volumes instead).
+void stack_container(std::ostream& out, const Service& s) {
+  out << "    user: \"" << s.uid << ":" << s.uid
+      << "\"\n"
+         "    read_only: true\n"
+         "    cap_drop: [\"ALL\"]\n"
+         "    init: true\n"
+         "    volumes:\n";
+  if (s.kind == ServiceKind::kDatabase) out << "      - \"" << volume_of(s) << ":/var/lib/postgresql/data\"\n";
+  out << "      - {type: \"tmpfs\", target: \"/tmp\"}\n";
+  if (s.kind == ServiceKind::kDatabase) out << "      - {type: \"tmpfs\", target: \"/var/run/postgresql\"}\n";
+}
+
+// `deploy:`: endpoint mode, replicas, restart policy, resource limits.
+void stack_deploy(std::ostream& out, const ServiceGraph& g, const Service& s) {
+  // The default chosen at build; $SNAP_ENDPOINT_MODE switches it at deploy (a kernel with IPVS: "vip").
+  out << "    deploy:\n      endpoint_mode: " << quote_interpolated("SNAP_ENDPOINT_MODE", g.options.endpoint_mode) << "\n";
+  switch (s.kind) {
+    case ServiceKind::kDaemon: {
+      const auto it = g.options.replicas.find(s.name);
+      out << "      replicas: " << replicas_variable(s) << ":-" << (it == g.options.replicas.end() ? 1u : it->second)
+          << "}\n      restart_policy: {condition: \"any\", delay: \"2s\"}\n";
+      break;
+    }
+    case ServiceKind::kDatabase:
+      out << "      # One replica: its data is one volume, on the node it runs on (pin it there).\n"
+             "      replicas: 1\n"
+             "      restart_policy: {condition: \"any\", delay: \"2s\"}\n";
+      break;
+    case ServiceKind::kJob:
+      // Swarm starts everything at once (no depends_on): the job's client retries
+      // while its servers come up, and a failed run is retried a bounded number of times.
+      out << "      replicas: 1\n"
+             "      restart_policy: {condition: \"on-failure\", delay: \"5s\", max_attempts: 3}\n";
+      break;
+    case ServiceKind::kCommand:
+      // Present for its secrets and networks; runs only when scaled up.
+      out << "      replicas: 0\n      restart_policy: {condition: \"none\"}\n";
+      break;
+  }
+  out << "      resources:\n        limits: {memory: " << quote(size_text(memory_limit(g, s))) << ", pids: " << pids_limit(g, s)
+      << "}\n";
+}
+
+// One service; a service that reaches nothing and that nothing reaches adds its own
+// network to `alone`.
+void stack_service(std::ostream& out, const ServiceGraph& g, const Service& s, std::set<std::string>& alone) {
+  out << "  " << s.name << ":\n";
+  if (s.kind == ServiceKind::kDatabase) {
+    stack_database(out, g, s);
+  } else {
+    out << "    image: " << quote_interpolated("SNAP_IMAGE", "snap-" + g.app_file)
+        << "\n    command: " << flow_list({s.component->id}) << "\n";
+  }
+  stack_container(out, s);
+  const std::vector<const DeploySecretFile*> mine = secrets_of(g, s);
+  if (!mine.empty()) {
+    out << "    secrets:\n";
+    for (const DeploySecretFile* f : mine) {
+      out << "      - source: " << quote(stack_secret_key(*f)) << "\n        target: " << quote(f->secret)
+          << "\n        uid: \"" << s.uid << "\"\n        gid: \"" << s.uid << "\"\n        mode: 0400\n";
+    }
+  }
+  const std::vector<std::string> networks = stack_networks(s);
+  if (s.networks.empty()) alone.insert(networks.front());
+  write_networks(out, g, s, networks);
+  if (s.kind == ServiceKind::kDaemon) {
+    write_healthcheck(out, {"CMD", "/app/" + g.app_file, "health", s.component->id});
+  } else if (s.kind == ServiceKind::kDatabase) {
+    write_healthcheck(out, {"CMD", "pg_isready", "-h", "127.0.0.1", "-p", "5432", "-U", string_config(s, "user"), "-d",
+                            string_config(s, "database")});
+  }
+  stack_deploy(out, g, s);
+}
+
+}  // namespace
+
+std::string stack(const ServiceGraph& g) {
+  std::ostringstream out;
+  out << header(g.input.app_name)
+      << "# Run it on a swarm: docker stack deploy --resolve-image never -c docker-stack.yml STACK\n"
+         "# Images: SNAP_IMAGE and SNAP_POSTGRES_IMAGE, on every node (nothing is built here);\n"
+         "# replicas of a daemon service: SNAP_REPLICAS_<SERVICE>. Placement is yours to add.\n"
+         "# Version 3.9 (Docker 20.10): the first with a pids limit.\n"
+         "version: \"3.9\"\n"
+         "services:\n";
+  std::set<std::string> alone;  // services that reach nothing and that nothing reaches
+  for (const Service& s : g.services) stack_service(out, g, s, alone);
+  std::set<std::string> networks = g.reached;
+  networks.insert(alone.begin(), alone.end());
+  out << "networks:\n";
+  for (const std::string& n : networks) {
+    // Attachable: `docker run --network STACK_NAME` can join it (tools, probes, one-off runs).
+    out << "  " << n << ":\n    driver: \"overlay\"\n    internal: true\n    attachable: true\n";
+  }
+  write_volumes_and_secrets(out, g, stack_secret_key, false);
+  return out.str();
+}
+
+}  // namespace snap::deploy_plan

@@ -1,0 +1,43 @@
+// The writers: each generated file from the service graph (service_graph.h). They only
+// read the graph, so the same graph always gives the same bytes. Private to snap::deploy.
+#pragma once
+
+#include <ostream>
+#include <string>
+#include <vector>
+
+#include "service_graph.h"
+
+namespace snap::deploy_plan {
+
+// image.cc: the image's build context.
+std::string dockerfile(const ServiceGraph& g);
+std::string dockerignore(const ServiceGraph& g);
+std::string passwd(const ServiceGraph& g);
+std::string group(const ServiceGraph& g);
+
+// compose.cc and stack.cc: one host's compose file and its swarm twin.
+std::string compose(const ServiceGraph& g);
+std::string stack(const ServiceGraph& g);
+
+// scripts.cc: bin/NAME (a command, or a job run again, under compose), bin/stack/NAME
+// (a command on a swarm), and state/deploy.json with bin/remove-orphans.
+std::string command_script(const ServiceGraph& g, const Service& s);
+std::string stack_command_script(const ServiceGraph& g, const Service& s);
+void add_volume_state(const ServiceGraph& g, DeployPlan& plan);
+
+// What the compose and stack files share (compose.cc).
+// A secret's key in the compose file's top-level `secrets:`.
+std::string secret_key(const DeploySecretFile& f);
+// A swarm secret's name is STACK_KEY and at most 64 characters: keys longer than 40
+// keep their first 31 characters and a hash of the whole, leaving room for the stack.
+std::string stack_secret_key(const DeploySecretFile& f);
+// A service's `networks:` (see compose.cc).
+void write_networks(std::ostream& out, const ServiceGraph& g, const Service& s, const std::vector<std::string>& networks);
+void write_healthcheck(std::ostream& out, const std::vector<std::string>& test);
+// The top-level volumes (one per database; with job_volumes one per job too) and secrets
+// (one per file, named by `key`).
+void write_volumes_and_secrets(std::ostream& out, const ServiceGraph& g, std::string (*key)(const DeploySecretFile&),
+                               bool job_volumes);
+
+}  // namespace snap::deploy_plan
