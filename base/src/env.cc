@@ -2,6 +2,25 @@
 
 namespace snap {
 
+namespace {
+ErrorCode canonical_code(const std::error_code& code) {
+  if (code == std::errc::no_such_file_or_directory) return ErrorCode::kNotFound;
+  if (code == std::errc::permission_denied || code == std::errc::operation_not_permitted) {
+    return ErrorCode::kPermissionDenied;
+  }
+  if (code == std::errc::file_exists) return ErrorCode::kAlreadyExists;
+  if (code == std::errc::no_space_on_device || code == std::errc::too_many_files_open) {
+    return ErrorCode::kResourceExhausted;
+  }
+  // Not failed_precondition or invalid_argument (abseil's mapping of ENOTDIR, EINVAL...):
+  // those codes are exit statuses 3 and 64, and a file error is the program failing (1).
+  return ErrorCode::kUnknown;
+}
+}  // namespace
+
+FileError::FileError(const std::string& message, std::error_code code)
+    : Error(canonical_code(code), "file", message), code_(code) {}
+
 void write_file(Env& env, const std::filesystem::path& path, std::string_view content,
                 std::filesystem::perms permissions) {
   if (path.has_parent_path()) env.create_directories(path.parent_path());

@@ -36,7 +36,9 @@ Port::Port(const Init& init) : Component(init, "Port") {
   }
   std::int64_t candidate = kFirstPort;
   while (taken.count(candidate)) ++candidate;
-  if (candidate > 65535) throw std::runtime_error("no free port above " + std::to_string(kFirstPort));
+  if (candidate > 65535) {
+    throw Error(ErrorCode::kResourceExhausted, "build.ports", "no free port above " + std::to_string(kFirstPort));
+  }
   number_ = static_cast<std::uint16_t>(candidate);
   ports[id().str()] = candidate;
   state.set("ports", std::move(ports));

@@ -562,7 +562,7 @@ std::vector<Frame> symbolise(const DeterminismGuard::Record& r) {
 
 NondeterminismError::NondeterminismError(std::string function, std::string call_site, std::string suggestion,
                                          std::vector<std::string> backtrace, std::size_t count)
-    : std::logic_error([&] {
+    : Error(ErrorCode::kUnimplemented, "membrane.nondeterminism", [&] {
         std::string m = "nondeterministic call during startup: " + function + "\n";
         m += "  called from " + call_site + "\n";
         m += "  use " + suggestion + " instead: the membrane records it at build and replays it in every container\n";

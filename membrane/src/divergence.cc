@@ -62,11 +62,23 @@ std::string message(Divergence::Reason reason, std::uint64_t index, const std::o
   return m;
 }
 
+std::string_view detail_name(Divergence::Reason reason) {
+  switch (reason) {
+    case Divergence::Reason::kDifferentCall: return "divergence.different_call";
+    case Divergence::Reason::kDifferentRequest: return "divergence.different_request";
+    case Divergence::Reason::kLogExhausted: return "divergence.log_exhausted";
+    case Divergence::Reason::kEventsLeftOver: return "divergence.events_left_over";
+    case Divergence::Reason::kUnsupportedVersion: return "divergence.unsupported_version";
+  }
+  return "divergence";
+}
+
 }  // namespace
 
 Divergence::Divergence(Reason reason, std::uint64_t index, std::optional<Call> expected, std::optional<Call> actual,
                        std::uint64_t events_left, std::string detail)
-    : std::runtime_error(message(reason, index, expected, actual, events_left, detail)),
+    : Error(ErrorCode::kFailedPrecondition, std::string(detail_name(reason)),
+            message(reason, index, expected, actual, events_left, detail)),
       reason_(reason),
       index_(index),
       expected_(std::move(expected)),

@@ -18,6 +18,7 @@
 #include "lifecycle_private.h"
 #include "local_ports.h"
 #include "snap/log_writer.h"
+#include "snap/membrane.h"
 #include "snap/persona.h"
 #include "snap/env.h"
 #include "snap/text.h"
@@ -152,7 +153,9 @@ void switch_into_place(Env& env, const std::filesystem::path& staging, const std
   if (type == FileType::kMissing) {
     env.rename(staging, out);
   } else {
-    if (type != FileType::kDirectory) throw std::runtime_error(out.string() + " exists and is not a directory");
+    if (type != FileType::kDirectory) {
+      throw FileError(out.string() + " exists and is not a directory", std::make_error_code(std::errc::not_a_directory));
+    }
     // An exchange: both names stay valid throughout, so there is no moment at which OUT is
     // missing or half old, half new.
     env.exchange(staging, out);
@@ -205,8 +208,8 @@ BuildSummary build_app(std::string_view name, const DefineApp& define, Env& env,
       if (env.file_type(path) != FileType::kRegular) continue;
       std::string value = env.read_file(path);
       if (value.empty()) {
-        throw std::runtime_error("stored secret " + path.string() +
-                                 " is empty; delete it to generate a new one, or supply --secret " + secret + "=VALUE");
+        throw SecretUnavailable("stored secret " + path.string() +
+                                " is empty; delete it to generate a new one, or supply --secret " + secret + "=VALUE");
       }
       p->known_secrets.values[secret] = value;
       stored.emplace(secret, std::move(value));

@@ -28,10 +28,9 @@
 namespace snap {
 
 int exit_status_for(const std::exception& error) {
-  if (dynamic_cast<const UsageError*>(&error) || dynamic_cast<const CLI::Error*>(&error)) return kExitUsage;
-  if (dynamic_cast<const LogError*>(&error)) return kExitLogError;
-  if (dynamic_cast<const Divergence*>(&error) || dynamic_cast<const ManifestMismatch*>(&error)) return kExitDivergence;
-  if (dynamic_cast<const NondeterminismError*>(&error)) return kExitNondeterminism;
+  if (const auto* e = dynamic_cast<const Error*>(&error)) return exit_status(*e);
+  // The parser's own errors (an unknown flag, a missing value) are not snap::Errors.
+  if (dynamic_cast<const CLI::Error*>(&error)) return kExitUsage;
   return kExitFailure;
 }
 

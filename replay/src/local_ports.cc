@@ -20,8 +20,8 @@ namespace {
 constexpr const char* kRegistryFile = "local-ports.json";
 
 [[noreturn]] void fail(const std::string& what, const std::filesystem::path& path) {
-  throw std::runtime_error(what + " " + path.string() + " (the ports of --local builds on this host): " +
-                           std::strerror(errno));
+  const std::error_code code(errno, std::system_category());
+  throw FileError(what + " " + path.string() + " (the ports of --local builds on this host): " + code.message(), code);
 }
 
 std::filesystem::path registry_dir(Env& system) {

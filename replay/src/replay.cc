@@ -49,7 +49,7 @@ class NoSecrets final : public SecretSource {
 
 ManifestMismatch::ManifestMismatch(std::vector<std::string> added, std::vector<std::string> removed,
                                    std::vector<Change> changes)
-    : std::runtime_error(mismatch_message(added, removed, changes)),
+    : Error(ErrorCode::kFailedPrecondition, "replay.manifest_mismatch", mismatch_message(added, removed, changes)),
       added_(std::move(added)),
       removed_(std::move(removed)),
       changed_(ids_of(changes)),

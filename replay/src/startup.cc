@@ -3,6 +3,7 @@
 
 #include "lifecycle_private.h"
 #include "snap/determinism_guard.h"
+#include "snap/membrane.h"
 #include "snap/persona.h"
 #include "snap/env.h"
 #include "snap/text.h"
@@ -83,11 +84,11 @@ void check_required_secrets(App::Private& p) {
   for (const std::string& name : p.required_secrets) {
     auto value = p.known_secrets.get(name);
     if (!value) {
-      throw std::runtime_error("secret \"" + name + "\" has no value: supply --secret " + name + "=VALUE or set $" +
-                               env_name_for_secret("SNAP_SECRET_", name));
+      throw SecretUnavailable("secret \"" + name + "\" has no value: supply --secret " + name + "=VALUE or set $" +
+                              env_name_for_secret("SNAP_SECRET_", name));
     }
     if (value->empty()) {
-      throw std::runtime_error("secret \"" + name + "\" is empty: supply a value with --secret " + name + "=VALUE");
+      throw SecretUnavailable("secret \"" + name + "\" is empty: supply a value with --secret " + name + "=VALUE");
     }
   }
 }

@@ -32,6 +32,25 @@ std::string_view to_string(LogErrorCode code) {
 }
 
 namespace {
+std::string_view detail_name(LogErrorCode code) {
+  switch (code) {
+    case LogErrorCode::kNotFound: return "log.not_found";
+    case LogErrorCode::kNotASnapshotLog: return "log.not_a_snapshot_log";
+    case LogErrorCode::kIncompatibleVersion: return "log.incompatible_version";
+    case LogErrorCode::kIncomplete: return "log.incomplete";
+    case LogErrorCode::kTruncated: return "log.truncated";
+    case LogErrorCode::kCorrupt: return "log.corrupt";
+    case LogErrorCode::kIo: return "log.io";
+    case LogErrorCode::kUsage: return "log.usage";
+  }
+  return "log";
+}
+}  // namespace
+
+LogError::LogError(LogErrorCode code, const std::string& message)
+    : Error(ErrorCode::kDataLoss, std::string(detail_name(code)), message), code_(code) {}
+
+namespace {
 // Length-prefixed so that ("ab","c") and ("a","bc") differ.
 void add_field(layout::Digest& d, std::string_view s) {
   const std::uint64_t n = s.size();

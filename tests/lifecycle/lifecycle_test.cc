@@ -15,6 +15,7 @@
 #include "../format/log_test_util.h"
 #include "../support/log_bytes.h"
 #include "../support/subprocess.h"
+#include "snap/error.h"
 
 namespace snap {
 namespace {
@@ -487,23 +488,76 @@ TEST_F(Lifecycle, ReplayRefusesADamagedTailBeforeAnyPersonaStarts) {
 }
 
 // One table from error to exit status: a case per row of docs/lifecycle.md's table.
-TEST_F(Lifecycle, ExitStatusTable) {
-  const auto out = outputs_ / "build";
-  ASSERT_EQ(build(out).exit_code, 0);
-  const std::string log = (out / "snapshot.snaplog").string();
-  auto status = [&](std::vector<std::string> args, std::map<std::string, std::string> env = {}) {
+// The exit-status table (docs/lifecycle.md; exit_status in snap/error.h), one test per row,
+// each through the program's command line.
+class ExitStatus : public Lifecycle {
+ protected:
+  void SetUp() override {
+    Lifecycle::SetUp();
+    ASSERT_EQ(build(outputs_ / "build").exit_code, 0);
+  }
+  std::string log() const { return (outputs_ / "build" / "snapshot.snaplog").string(); }
+  ProcessResult status(std::vector<std::string> args, std::map<std::string, std::string> env = {}) {
     ProcessOptions o;
     o.working_directory = workspace_.path();
     o.environment = env;
     args.insert(args.begin(), kApp);
-    return testing::run_process(args, o).exit_code;
-  };
-  EXPECT_EQ(status({"verify", log}), 0);
-  EXPECT_EQ(status({"build", "--out", (outputs_ / "f").string()}, {{"LIFECYCLE_VARIANT", "phase-bad"}}), 1);
-  EXPECT_EQ(status({"verify", (outputs_ / "missing.snaplog").string()}), 2);
-  EXPECT_EQ(status({"verify", log}, {{"LIFECYCLE_VARIANT", "added"}}), 3);
-  EXPECT_EQ(status({"build", "--out", (outputs_ / "g").string()}, {{"LIFECYCLE_VARIANT", "raw-rand"}}), 4);
-  EXPECT_EQ(status({"run", "nope", "--log", log}), 64);
+    return testing::run_process(args, o);
+  }
+};
+
+TEST_F(ExitStatus, Row0Success) {
+  const auto r = status({"verify", log()});
+  EXPECT_EQ(r.exit_code, kExitOk);
+  EXPECT_EQ(r.exit_code, 0);
+}
+
+TEST_F(ExitStatus, Row1TheProgramFailed) {
+  // A PhaseError (code internal) in startup.
+  const auto r = status({"build", "--out", (outputs_ / "f").string()}, {{"LIFECYCLE_VARIANT", "phase-bad"}});
+  EXPECT_EQ(r.exit_code, kExitFailure);
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_THAT(r.err, HasSubstr("lifecycle: error: "));
+}
+
+TEST_F(ExitStatus, Row2TheLogIsUnusable) {
+  const auto r = status({"verify", (outputs_ / "missing.snaplog").string()});
+  EXPECT_EQ(r.exit_code, kExitLogError);
+  EXPECT_EQ(r.exit_code, 2);
+}
+
+TEST_F(ExitStatus, Row3ReplayDivergedOnADivergence) {
+  const auto r = status({"verify", log()}, {{"LIFECYCLE_VARIANT", "reordered"}});
+  EXPECT_EQ(r.exit_code, kExitDivergence);
+  EXPECT_EQ(r.exit_code, 3);
+  EXPECT_THAT(r.err, HasSubstr("replay diverged at event"));
+}
+
+TEST_F(ExitStatus, Row3ReplayDivergedOnAManifestMismatch) {
+  const auto r = status({"verify", log()}, {{"LIFECYCLE_VARIANT", "added"}});
+  EXPECT_EQ(r.exit_code, kExitDivergence);
+  EXPECT_EQ(r.exit_code, 3);
+  EXPECT_THAT(r.err, HasSubstr("extra-port"));
+}
+
+TEST_F(ExitStatus, Row4StartupReadAnInputOutsideTheMembrane) {
+  const auto r = status({"build", "--out", (outputs_ / "g").string()}, {{"LIFECYCLE_VARIANT", "raw-rand"}});
+  EXPECT_EQ(r.exit_code, kExitNondeterminism);
+  EXPECT_EQ(r.exit_code, 4);
+  EXPECT_THAT(r.err, HasSubstr("nondeterministic call during startup: rand"));
+}
+
+TEST_F(ExitStatus, Row64UsageError) {
+  const auto r = status({"run", "nope", "--log", log()});
+  EXPECT_EQ(r.exit_code, kExitUsage);
+  EXPECT_EQ(r.exit_code, 64);
+  EXPECT_THAT(r.err, HasSubstr("unknown persona \"nope\""));
+}
+
+TEST_F(ExitStatus, Row64UsageErrorFromTheParser) {
+  // CLI11's own error (not a snap::Error) is a usage error too.
+  const auto r = status({"verify", log(), "--no-such-flag"});
+  EXPECT_EQ(r.exit_code, kExitUsage);
 }
 
 // ---- The command line's own reliability ----

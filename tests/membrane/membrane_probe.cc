@@ -2,7 +2,7 @@
 //   membrane_probe record LOG            record (real system; secret db-password from $PROBE_SECRET)
 //   membrane_probe replay LOG SECRETS    replay; the secret comes from the directory SECRETS
 //   membrane_probe replay-poisoned LOG SECRETS   replay with an Env that aborts if touched
-// Prints name=value lines; exit 3 on divergence (kDivergenceExitCode), 2 on a log error.
+// Prints name=value lines; exit 3 on divergence (kExitDivergence), 2 on a log error.
 #include <cstdio>
 #include <iostream>
 #include <sstream>
@@ -122,7 +122,7 @@ int main(int argc, char** argv) {
     }
   } catch (const snap::Divergence& d) {
     std::cerr << d.what() << "\n";
-    return snap::kDivergenceExitCode;
+    return snap::kExitDivergence;
   } catch (const snap::LogError& e) {
     std::cerr << e.what() << "\n";
     return 2;

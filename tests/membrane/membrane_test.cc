@@ -77,9 +77,9 @@ TEST(MembraneAcrossProcesses, DivergenceExitsWithItsOwnCode) {
     m.finish({});
   }
   auto replayed = testing::run_process({SNAP_MEMBRANE_PROBE, "replay", log.string(), secrets.path().string()});
-  EXPECT_EQ(replayed.exit_code, kDivergenceExitCode);
+  EXPECT_EQ(replayed.exit_code, kExitDivergence);
   EXPECT_THAT(replayed.err, HasSubstr("replay diverged at event 0"));
-  EXPECT_EQ(kDivergenceExitCode, 3) << "documented in docs/membrane.md";
+  EXPECT_EQ(kExitDivergence, 3) << "documented in docs/membrane.md";
 }
 
 // ---- in-process helpers ----

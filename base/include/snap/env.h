@@ -36,15 +36,19 @@
 #include <system_error>
 #include <vector>
 
+#include "snap/error.h"
+
 namespace snap {
 
 // A file operation failed (not found, permission denied, not a directory...). Carries the
 // operating system's message and error. Replay raises the same error with the same
-// message (and no code: the log records the message only).
-class FileError : public std::runtime_error {
+// message (and no code: the log records the message only). Its canonical code
+// (Error::code()) is not_found, permission_denied, already_exists or resource_exhausted
+// for those errors, else unknown; its detail is "file".
+class FileError : public Error {
  public:
-  explicit FileError(const std::string& message, std::error_code code = {})
-      : std::runtime_error(message), code_(code) {}
+  explicit FileError(const std::string& message, std::error_code code = {});
+  // The operating system's error (hides Error::code(), the canonical code).
   const std::error_code& code() const noexcept { return code_; }
 
  private:

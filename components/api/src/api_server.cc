@@ -45,27 +45,26 @@ struct MappedStoreError {
   ApiError error;
   spdlog::level::level_enum log_level;
 };
+// The code is the error's canonical code (StoreError picks it); the store's own code
+// chooses only the message and the log level.
 MappedStoreError map_store_error(const StoreError& e) {
   using C = StoreError::Code;
+  const ErrorCode code = static_cast<const Error&>(e).code();
   switch (e.code()) {
-    case C::kInvalidArgument:
-      return {ApiError(ErrorCode::kInvalidArgument, e.what()), spdlog::level::debug};
-    case C::kUnavailable:
-      return {ApiError(ErrorCode::kUnavailable, "the database is unavailable; retry later"), spdlog::level::debug};
+    case C::kInvalidArgument: return {ApiError(code, e.what()), spdlog::level::debug};
+    case C::kUnavailable: return {ApiError(code, "the database is unavailable; retry later"), spdlog::level::debug};
     case C::kConflict:
-      return {ApiError(ErrorCode::kAborted, "the write kept conflicting with concurrent writes; retry it"),
-              spdlog::level::warn};
+      return {ApiError(code, "the write kept conflicting with concurrent writes; retry it"), spdlog::level::warn};
     case C::kInDoubt:
       // Retryable as an outage is, but a retried write may then happen twice.
-      return {ApiError(ErrorCode::kUnavailable,
+      return {ApiError(code,
                        "the database connection broke while the write was committing: it may or may not have "
                        "happened; check before retrying"),
               spdlog::level::warn};
     case C::kConversion:
-    case C::kBackend:
-      break;
+    case C::kBackend: break;
   }
-  return {ApiError(ErrorCode::kInternal, std::string(kInternalMessage)), spdlog::level::warn};
+  return {ApiError(code, std::string(kInternalMessage)), spdlog::level::warn};
 }
 
 std::shared_ptr<spdlog::logger> make_logger(const std::string& name, const std::string& level) {

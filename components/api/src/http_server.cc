@@ -835,13 +835,16 @@ namespace {
 void open_listener(tcp::acceptor& acceptor, const std::string& address, unsigned short port) {
   beast::error_code ec;
   const net::ip::address ip = net::ip::make_address(address, ec);
-  if (ec) throw std::runtime_error("cannot listen on \"" + address + "\": not an IP address");
+  if (ec) throw Error(ErrorCode::kUnavailable, "api.listen", "cannot listen on \"" + address + "\": not an IP address");
   const tcp::endpoint endpoint(ip, port);
   acceptor.open(endpoint.protocol(), ec);
   if (!ec) acceptor.set_option(net::socket_base::reuse_address(true), ec);
   if (!ec) acceptor.bind(endpoint, ec);
   if (!ec) acceptor.listen(net::socket_base::max_listen_connections, ec);
-  if (ec) throw std::runtime_error("cannot listen on " + address + ":" + std::to_string(port) + ": " + ec.message());
+  if (ec) {
+    throw Error(ErrorCode::kUnavailable, "api.listen",
+                "cannot listen on " + address + ":" + std::to_string(port) + ": " + ec.message());
+  }
 }
 }  // namespace
 

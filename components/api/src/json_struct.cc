@@ -9,7 +9,7 @@
 namespace snap {
 
 JsonError::JsonError(std::string path, std::string problem)
-    : std::runtime_error(path + ": " + problem), path_(std::move(path)), problem_(std::move(problem)) {}
+    : Error(ErrorCode::kInvalidArgument, "json", path + ": " + problem), path_(std::move(path)), problem_(std::move(problem)) {}
 
 namespace json_detail {
 

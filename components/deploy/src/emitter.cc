@@ -20,6 +20,7 @@
 #include "snap/app.h"
 #include "snap/component_type.h"
 #include "snap/deploy.h"
+#include "snap/env.h"
 #include "snap/persona.h"
 
 namespace snap {
@@ -29,7 +30,8 @@ namespace {
 namespace fs = std::filesystem;
 
 [[noreturn]] void fail(const std::string& what, const fs::path& path) {
-  throw std::runtime_error("deploy: " + what + " " + path.string() + ": " + std::strerror(errno));
+  const std::error_code code(errno, std::system_category());
+  throw FileError("deploy: " + what + " " + path.string() + ": " + code.message(), code);
 }
 
 void write_file(const fs::path& path, std::string_view content, fs::perms mode) {

@@ -16,7 +16,36 @@ std::uint32_t fnv1a(std::string_view bytes, std::uint32_t h = 2166136261u) {
   }
   return h;
 }
+
+ErrorCode canonical_code(StoreError::Code code) {
+  using C = StoreError::Code;
+  switch (code) {
+    case C::kInvalidArgument: return ErrorCode::kInvalidArgument;
+    case C::kUnavailable: return ErrorCode::kUnavailable;
+    case C::kConflict: return ErrorCode::kAborted;
+    case C::kInDoubt: return ErrorCode::kUnavailable;  // retryable as an outage is, after a check
+    case C::kConversion:
+    case C::kBackend: break;
+  }
+  return ErrorCode::kInternal;
+}
+
+std::string detail_name(StoreError::Code code) {
+  using C = StoreError::Code;
+  switch (code) {
+    case C::kConversion: return "store.conversion";
+    case C::kInvalidArgument: return "store.invalid_argument";
+    case C::kUnavailable: return "store.unavailable";
+    case C::kConflict: return "store.conflict";
+    case C::kInDoubt: return "store.in_doubt";
+    case C::kBackend: return "store.backend";
+  }
+  return "store";
+}
 }  // namespace
+
+StoreError::StoreError(Code code, const std::string& message)
+    : Error(canonical_code(code), detail_name(code), message), code_(code) {}
 
 using store_detail::printable;
 

@@ -28,11 +28,15 @@
 #include <string_view>
 #include <vector>
 
+#include "snap/error.h"
+
 namespace snap {
 
 // Startup called a nondeterministic C library function directly. A program bug: the
-// fix is the membrane call in suggestion(), or an AllowNondeterminism scope.
-class NondeterminismError : public std::logic_error {
+// fix is the membrane call in suggestion(), or an AllowNondeterminism scope. Code
+// unimplemented (startup does not support reading the operating system around the
+// membrane; exit status 4), detail "membrane.nondeterminism".
+class NondeterminismError : public Error {
  public:
   NondeterminismError(std::string function, std::string call_site, std::string suggestion,
                       std::vector<std::string> backtrace, std::size_t count);

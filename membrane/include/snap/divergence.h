@@ -4,7 +4,10 @@
 // recorded call site) and what the program asked for (with its call site). Call sites are
 // shown, never compared: a rebuilt binary moves lines.
 //
-// A program that stops on a Divergence exits with kDivergenceExitCode.
+// Its canonical code is failed_precondition (this binary is not the one the log was
+// recorded by: rebuild), so a program that stops on a Divergence exits with
+// kExitDivergence (snap/error.h); its detail is "divergence.REASON"
+// ("divergence.different_call").
 #pragma once
 
 #include <cstdint>
@@ -12,12 +15,11 @@
 #include <stdexcept>
 #include <string>
 
+#include "snap/error.h"
+
 namespace snap {
 
-// Exit status of a command whose replay diverged (see docs/membrane.md).
-inline constexpr int kDivergenceExitCode = 3;
-
-class Divergence : public std::runtime_error {
+class Divergence : public Error {
  public:
   enum class Reason {
     kDifferentCall,       // kind or key differs from the next recorded event

@@ -33,6 +33,8 @@
 
 #include <boost/json.hpp>
 
+#include "snap/error.h"
+
 #include "snap/divergence.h"
 #include "snap/log.h"
 
@@ -44,29 +46,36 @@ class LogReader;
 class LogWriter;
 
 // A user-defined call's real function threw at record time (or now, in live mode). The
-// message is the original exception's what(); replay throws the same.
-class CallFailed : public std::runtime_error {
+// message is the original exception's what(); replay throws the same. Code unknown (the
+// original's type is not recorded), detail "membrane.call_failed".
+class CallFailed : public Error {
  public:
-  using std::runtime_error::runtime_error;
+  explicit CallFailed(const std::string& message) : Error(ErrorCode::kUnknown, "membrane.call_failed", message) {}
 };
 
-// A record/replay call came from a thread other than the one that owns the membrane.
-class ThreadRuleError : public std::logic_error {
+// A record/replay call came from a thread other than the one that owns the membrane. A bug
+// in the program: code internal, detail "membrane.thread_rule".
+class ThreadRuleError : public Error {
  public:
-  using std::logic_error::logic_error;
+  explicit ThreadRuleError(const std::string& message)
+      : Error(ErrorCode::kInternal, "membrane.thread_rule", message) {}
 };
 
 // A membrane was used after it was closed: a persona body kept the startup membrane
-// instead of reading live inputs through its context. Names the call site.
-class MembraneClosed : public std::logic_error {
+// instead of reading live inputs through its context. Names the call site. A bug in the
+// program: code internal, detail "membrane.closed".
+class MembraneClosed : public Error {
  public:
-  using std::logic_error::logic_error;
+  explicit MembraneClosed(const std::string& message) : Error(ErrorCode::kInternal, "membrane.closed", message) {}
 };
 
-// The running persona has no value for a secret the program asks for.
-class SecretUnavailable : public std::runtime_error {
+// A secret has no value: the running persona has none for a secret the program asks for,
+// or a build was given none (or an empty one) for a declared snap::Secret. Code not_found,
+// detail "membrane.secret_unavailable".
+class SecretUnavailable : public Error {
  public:
-  using std::runtime_error::runtime_error;
+  explicit SecretUnavailable(const std::string& message)
+      : Error(ErrorCode::kNotFound, "membrane.secret_unavailable", message) {}
 };
 
 class Membrane {

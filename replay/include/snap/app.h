@@ -38,6 +38,7 @@
 #include <boost/json/value.hpp>
 
 #include "snap/component.h"
+#include "snap/error.h"
 #include "snap/log.h"
 
 namespace snap {
@@ -66,9 +67,10 @@ enum class Phase {
 std::string_view to_string(Phase phase);
 
 // A phase assertion failed. The message names the assertion and the actual mode and phase.
-class PhaseError : public std::logic_error {
+// A bug in the program: code internal, detail "replay.phase".
+class PhaseError : public Error {
  public:
-  using std::logic_error::logic_error;
+  explicit PhaseError(const std::string& message) : Error(ErrorCode::kInternal, "replay.phase", message) {}
 };
 
 // The build-time key-value store: JSON values that persist across builds in

@@ -23,27 +23,23 @@
 #include <vector>
 
 #include "snap/app.h"
+#include "snap/error.h"
 
 namespace snap {
 
 class SecretSource;
 
-inline constexpr int kExitOk = 0;
-inline constexpr int kExitFailure = 1;
-inline constexpr int kExitLogError = 2;
-inline constexpr int kExitDivergence = 3;  // == kDivergenceExitCode
-inline constexpr int kExitNondeterminism = 4;
-inline constexpr int kExitUsage = 64;
-
-// The exit status for an exception that ended a lifecycle command (the one table from
-// error to status; UsageError, LogError, Divergence, ManifestMismatch,
-// NondeterminismError; anything else is 1).
+// The exit status for an exception that ended a lifecycle command: exit_status
+// (snap/error.h: one switch over the canonical code, kExitOk... are there) for a
+// snap::Error, kExitUsage for the command-line parser's own errors, kExitFailure for
+// anything else.
 int exit_status_for(const std::exception& error);
 
-// The command line was wrong: an unknown flag, persona or subcommand.
-class UsageError : public std::runtime_error {
+// The command line was wrong: an unknown flag, persona or subcommand, bad command
+// arguments. Code invalid_argument (exit status 64), detail "usage".
+class UsageError : public Error {
  public:
-  using std::runtime_error::runtime_error;
+  explicit UsageError(const std::string& message) : Error(ErrorCode::kInvalidArgument, "usage", message) {}
 };
 
 using DefineApp = std::function<void(App&)>;
@@ -56,8 +52,9 @@ enum class Placement {
 std::string_view to_string(Placement placement);
 
 // The replayed program built a different component tree than the build recorded. The
-// message shows each changed component before (the build) and after (the program).
-class ManifestMismatch : public std::runtime_error {
+// message shows each changed component before (the build) and after (the program). Code
+// failed_precondition, as a Divergence (exit status 3); detail "replay.manifest_mismatch".
+class ManifestMismatch : public Error {
  public:
   struct Change {
     std::string id;
@@ -134,10 +131,11 @@ struct BuildSummary {
 BuildSummary build_app(std::string_view name, const DefineApp& define, Env& env, const BuildOptions& options,
                        const std::vector<BuildEmitter>& emitters = {});
 
-// Another build holds the output directory's lock.
-class BuildLocked : public std::runtime_error {
+// Another build holds the output directory's lock. Code unavailable (retry when it is
+// done), detail "replay.build_locked".
+class BuildLocked : public Error {
  public:
-  using std::runtime_error::runtime_error;
+  explicit BuildLocked(const std::string& message) : Error(ErrorCode::kUnavailable, "replay.build_locked", message) {}
 };
 
 struct ReplayOptions {

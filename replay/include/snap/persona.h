@@ -32,6 +32,7 @@
 #include <vector>
 
 #include "snap/component.h"
+#include "snap/error.h"
 
 namespace snap {
 
@@ -40,10 +41,11 @@ class Persona;
 
 // A persona reached for a component (a secret, a store, a server) it does not use. The
 // message names the persona, the component and the fix. Thrown alike in dev and run, so
-// a missing `.uses(x)` never passes in-process and fails only when deployed.
-class UsesError : public std::logic_error {
+// a missing `.uses(x)` never passes in-process and fails only when deployed. A bug in the
+// program: code internal, detail "replay.uses".
+class UsesError : public Error {
  public:
-  using std::logic_error::logic_error;
+  explicit UsesError(const std::string& message) : Error(ErrorCode::kInternal, "replay.uses", message) {}
 };
 
 // What a running persona gets: a stop signal, the live membrane, its arguments, and the

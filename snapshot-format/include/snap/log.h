@@ -14,6 +14,8 @@
 #include <string_view>
 #include <vector>
 
+#include "snap/error.h"
+
 namespace snap {
 
 // Where the program asked for an event. Writers take the strings as views that must
@@ -99,10 +101,12 @@ enum class LogErrorCode {
 std::string_view to_string(LogErrorCode code);
 
 // Every log failure. what() is one line, naming the file and, for damage, the byte offset.
-class LogError : public std::runtime_error {
+// Its canonical code (Error::code()) is data_loss whatever the LogErrorCode: the log is
+// unusable, exit status 2. Its detail is "log.REASON" ("log.truncated", "log.not_found").
+class LogError : public Error {
  public:
-  LogError(LogErrorCode code, const std::string& message)
-      : std::runtime_error(message), code_(code) {}
+  LogError(LogErrorCode code, const std::string& message);
+  // Why the log is unusable (hides Error::code(), the canonical code).
   LogErrorCode code() const { return code_; }
 
  private:

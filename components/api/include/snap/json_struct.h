@@ -52,6 +52,7 @@
 #include <boost/json/value.hpp>
 #include <boost/mp11/algorithm.hpp>
 
+#include "snap/error.h"
 #include "snap/json_limits.h"
 
 namespace snap {
@@ -61,8 +62,9 @@ namespace snap {
 
 // A JSON document that does not fit the expected type. what() is
 // "PATH: expected TYPE, got KIND" (or "...: missing"); the path starts at the
-// document root, written "$" ("$.address.zip", "$[3].name").
-class JsonError : public std::runtime_error {
+// document root, written "$" ("$.address.zip", "$[3].name"). Code invalid_argument,
+// detail "json".
+class JsonError : public Error {
  public:
   JsonError(std::string path, std::string problem);
   const std::string& path() const { return path_; }

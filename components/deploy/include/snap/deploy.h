@@ -30,6 +30,7 @@
 
 #include <boost/json/value.hpp>
 
+#include "snap/error.h"
 #include "snap/lifecycle.h"
 
 namespace snap {
@@ -129,9 +130,10 @@ struct DeployPlan {
 };
 
 // The app cannot be deployed as declared (a cycle in `uses`, two services with one name).
-class DeployError : public std::runtime_error {
+// A bug in the program's declaration: code internal, detail "deploy".
+class DeployError : public Error {
  public:
-  using std::runtime_error::runtime_error;
+  explicit DeployError(const std::string& message) : Error(ErrorCode::kInternal, "deploy", message) {}
 };
 
 // The deployment's view of a started app (after startup: the tree is frozen).

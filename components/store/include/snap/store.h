@@ -48,6 +48,8 @@
 #include <typeinfo>
 #include <vector>
 
+#include "snap/error.h"
+
 namespace snap {
 
 using json = boost::json::value;
@@ -59,8 +61,11 @@ using json = boost::json::value;
 inline constexpr std::size_t kMaxKeyBytes = 1024;
 
 // The one error type of the store. The code says what the caller should do; the message
-// names the store, the key and, for PostgreSQL, the server.
-class StoreError : public std::runtime_error {
+// names the store, the key and, for PostgreSQL, the server. Its canonical code
+// (Error::code()) is what it crosses an API boundary as (docs/api.md): invalid_argument,
+// unavailable (kUnavailable, kInDoubt), aborted (kConflict), internal (kConversion,
+// kBackend); its detail is "store.REASON" ("store.in_doubt").
+class StoreError : public Error {
  public:
   enum class Code {
     kConversion,       // a value does not convert to/from Store<T>'s T (fix the data or the type)
@@ -72,7 +77,8 @@ class StoreError : public std::runtime_error {
                        // happened (check, then decide; never retried for you)
     kBackend,          // the database refused for another reason (a bug or a schema problem)
   };
-  StoreError(Code code, const std::string& message) : std::runtime_error(message), code_(code) {}
+  StoreError(Code code, const std::string& message);
+  // What went wrong, in the store's terms (hides Error::code(), the canonical code).
   Code code() const { return code_; }
 
  private:
