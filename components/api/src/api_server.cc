@@ -241,6 +241,12 @@ int ApiServer::serve(PersonaContext& ctx) {
   std::string level = options_.log_level;
   if (level.empty()) level = ctx.membrane().env("SNAP_LOG_LEVEL").value_or("info");
   auto logger = make_logger(id().str(), level);
+  {
+    // Before the HTTP server starts: its handler threads read state_->logger without the
+    // mutex (starting a thread orders this write before their reads).
+    std::lock_guard lock(state_->mutex);
+    state_->logger = logger;
+  }
 
   // Health and unknown routes are answered on the I/O thread; handlers run on the
   // handler pool (http_server.h).
@@ -279,7 +285,6 @@ int ApiServer::serve(PersonaContext& ctx) {
   }
   {
     std::lock_guard lock(state_->mutex);
-    state_->logger = logger;
     state_->server_ctx = &ctx;
     state_->http = http.get();
     state_->stopped = false;
