@@ -1,17 +1,12 @@
 // The HTTP-status table (docs/api.md, "Errors"; http_status in snap/error.h), one test per
 // row: a handler throws, and the status line and body are read off a real loopback
 // socket, as a client that is not snap (a proxy, curl) sees them.
-#include <arpa/inet.h>
-#include <netinet/in.h>
-#include <poll.h>
-#include <sys/socket.h>
-#include <unistd.h>
-
 #include <chrono>
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include "raw_http.h"
 #include "test_app.h"
 
 namespace snap::apitest {
@@ -19,37 +14,6 @@ namespace {
 
 using ::testing::HasSubstr;
 using ::testing::StartsWith;
-
-constexpr auto kBound = std::chrono::seconds(10);
-
-// One request on a fresh loopback connection; the whole response ("" if none within kBound).
-std::string raw_exchange(unsigned short port, const std::string& request) {
-  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  a.sin_port = htons(port);
-  std::string out;
-  if (fd >= 0 && ::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0 &&
-      ::send(fd, request.data(), request.size(), MSG_NOSIGNAL) == static_cast<ssize_t>(request.size())) {
-    char buf[4096];
-    for (;;) {
-      const auto end = out.find("\r\n\r\n");
-      if (end != std::string::npos) {
-        const auto at = out.find("Content-Length: ");
-        const std::size_t length = at == std::string::npos ? 0 : std::stoul(out.substr(at + 16));
-        if (out.size() >= end + 4 + length) break;
-      }
-      pollfd p{fd, POLLIN, 0};
-      if (::poll(&p, 1, static_cast<int>(std::chrono::milliseconds(kBound).count())) <= 0) break;
-      const ssize_t n = ::recv(fd, buf, sizeof buf, 0);
-      if (n <= 0) break;
-      out.append(buf, static_cast<std::size_t>(n));
-    }
-  }
-  if (fd >= 0) ::close(fd);
-  return out;
-}
 
 // One HTTP deployment for the suite (made on the test's main thread).
 Deployment& http() {
