@@ -10,12 +10,9 @@
 //      corrupt, I/O, or too large to process in the memory available); its one-line
 //      message is the only thing on stderr
 //   64 usage error (EX_USAGE from sysexits.h)
-#include <sys/wait.h>
-
 #include <CLI/CLI.hpp>
 #include <cstdio>
 #include <filesystem>
-#include <fstream>
 #include <functional>
 #include <iostream>
 #include <memory>
@@ -24,6 +21,7 @@
 #include <utility>
 #include <vector>
 
+#include "snap/env.h"
 #include "snap/log.h"
 #include "snap/log_diff.h"
 #include "snap/log_graph.h"
@@ -56,7 +54,7 @@ Run define_inspect(CLI::App& cmd) {
     snap::InspectOptions options;
   };
   auto args = std::make_shared<Args>();
-  cmd.add_option("log", args->log, "Snapshot log")->required();
+  cmd.add_option("log", args->log, "The log, or a build directory holding snapshot.snaplog")->required();
   cmd.add_option("--kind", args->kind, "Only events of exactly this kind");
   cmd.add_option("--key", args->key, "Only events whose key contains this text");
   cmd.add_option("--from", args->options.from, "First event index to show (inclusive, default 0)");
@@ -66,12 +64,13 @@ Run define_inspect(CLI::App& cmd) {
   cmd.add_flag("--json", args->json, "One JSON document (header, counts, manifest, personas, events), for scripts");
   cmd.footer(
       "Examples:\n"
-      "  snapshot inspect build/app/snapshot.snaplog\n"
+      "  snapshot inspect build/app/snapshot.snaplog   (or the build directory: build/app)\n"
       "  snapshot inspect --summary LOG          header, counts, components, personas\n"
       "  snapshot inspect --manifest LOG         the component tree only\n"
       "  snapshot inspect --kind env --json LOG  env reads, as JSON\n"
       "Exit status: 0 ok; 1 standard output cannot be written; 2 the log is unusable; 64 usage error.");
   return [args]() {
+    args->log = snap::log_file_at(args->log).string();
     snap::InspectOptions options = args->options;
     options.manifest_only = args->manifest;
     if (!args->manifest) {
@@ -123,14 +122,17 @@ Run define_diff(CLI::App& cmd) {
   };
 }
 
-// Runs `dot -TFORMAT -o OUT` with the graph on its stdin. False when dot is missing or fails.
-bool render(const std::string& dot_text, const std::string& format, const std::string& out) {
-  const std::string command = "dot -T" + format + " -o '" + out + "'";
-  FILE* pipe = ::popen(command.c_str(), "w");
-  if (!pipe) return false;
-  const bool written = std::fwrite(dot_text.data(), 1, dot_text.size(), pipe) == dot_text.size();
-  const int status = ::pclose(pipe);
-  return written && status != -1 && WIFEXITED(status) && WEXITSTATUS(status) == 0;
+// Writes `content` to `out` (its directory must exist); false (said on stderr) when it cannot.
+bool write_out(snap::Env& env, const std::string& out, std::string_view content) {
+  try {
+    auto file = env.create_file(out, std::filesystem::perms(0644));
+    file->append(content);
+    file->close();
+    return true;
+  } catch (const snap::FileError& e) {
+    std::cerr << "snapshot graph: cannot write " << snap::printable(out) << ": " << e.code().message() << "\n";
+    return false;
+  }
 }
 
 Run define_graph(CLI::App& cmd) {
@@ -152,34 +154,27 @@ Run define_graph(CLI::App& cmd) {
       "Exit status: 0 ok; 1 `dot` is not installed or failed, or FILE or standard output cannot be written;\n"
       "2 the log is unusable; 64 usage error.");
   return [args]() {
-    std::filesystem::path log = args->log;
-    std::error_code ec;
-    if (std::filesystem::is_directory(log, ec)) log /= "snapshot.snaplog";
+    snap::Env& env = snap::real_env();
+    const std::filesystem::path log = snap::log_file_at(args->log, env);
     const std::string dot = snap::graph_dot(snap::LogReader::open(log)->manifest());
     if (args->format == "dot") {
       if (args->out.empty()) {
         std::cout << dot;
         return 0;
       }
-      std::ofstream file(args->out, std::ios::binary | std::ios::trunc);
-      file << dot;
-      file.close();
-      if (!file) {
-        std::cerr << "snapshot graph: cannot write " << snap::printable(args->out) << "\n";
-        return kExitToolFailed;
-      }
-      return 0;
+      return write_out(env, args->out, dot) ? 0 : kExitToolFailed;
     }
-    if (args->out.empty() || args->out.find('\'') != std::string::npos) {
-      std::cerr << "snapshot graph: --format " << args->format << " needs -o FILE (a path without quotes)\n";
+    if (args->out.empty()) {
+      std::cerr << "snapshot graph: --format " << args->format << " needs -o FILE\n";
       return kExitUsage;
     }
-    if (!render(dot, args->format, args->out)) {
+    const snap::Env::ProgramResult rendered = env.run_program({"dot", "-T" + args->format}, dot);
+    if (rendered.status != 0) {
       std::cerr << "snapshot graph: `dot -T" << args->format
                 << "` failed or is not installed (Debian: apt-get install graphviz); `--format dot` needs nothing\n";
       return kExitToolFailed;
     }
-    return 0;
+    return write_out(env, args->out, rendered.output) ? 0 : kExitToolFailed;
   };
 }
 

@@ -30,4 +30,18 @@ void write_file(Env& env, const std::filesystem::path& path, std::string_view co
   file->close();
 }
 
+void copy_file(Env& env, const std::filesystem::path& from, const std::filesystem::path& to,
+               std::filesystem::perms permissions) {
+  const auto source = env.open_for_reading(from);
+  auto target = env.create_file(to, permissions);
+  std::string piece(1 << 20, '\0');
+  for (std::uint64_t offset = 0;;) {
+    const std::size_t n = source->read_at(offset, piece.data(), piece.size());
+    if (n == 0) break;
+    target->append(std::string_view(piece.data(), n));
+    offset += n;
+  }
+  target->close();
+}
+
 }  // namespace snap

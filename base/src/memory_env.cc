@@ -378,4 +378,17 @@ std::unique_ptr<FileLock> MemoryEnv::try_lock(const fs::path& path, std::string_
   return std::make_unique<MemoryLock>([this, key] { unlock(key); });
 }
 
+void MemoryEnv::set_owner(const fs::path& path, unsigned, unsigned) {
+  ++calls_;
+  const std::string key = key_of(path);
+  std::lock_guard lock(mutex_);
+  // Owners are not kept: there are no other users in memory. The path must exist.
+  if (find(key) == nullptr) fail("cannot change the owner of", key, std::errc::no_such_file_or_directory);
+}
+
+Env::ProgramResult MemoryEnv::run_program(const std::vector<std::string>&, std::string_view) {
+  ++calls_;
+  return {};  // nothing is installed in memory: 127, as for a missing program
+}
+
 }  // namespace snap

@@ -2,7 +2,11 @@
 #include <fcntl.h>
 #include <sys/file.h>
 #include <sys/random.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -236,6 +240,65 @@ class PosixEnv final : public Env {
     }
     if (::ftruncate(fd, 0) != 0 || ::pwrite(fd, holder.data(), holder.size(), 0) < 0) fail_errno("cannot write", path);
     return lock;
+  }
+
+  void set_owner(const fs::path& path, unsigned uid, unsigned gid) override {
+    if (::chown(path.c_str(), static_cast<uid_t>(uid), static_cast<gid_t>(gid)) != 0) {
+      fail_errno("cannot change the owner of", path);
+    }
+  }
+
+  ProgramResult run_program(const std::vector<std::string>& argv, std::string_view input) override {
+    ProgramResult result;
+    if (argv.empty()) return result;
+    // The input goes through a socket pair rather than a pipe so that it can be sent with
+    // MSG_NOSIGNAL: a program that exits without reading it must not SIGPIPE us.
+    int to_child[2], from_child[2];
+    if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, to_child) != 0) return result;
+    if (::pipe2(from_child, O_CLOEXEC) != 0) {
+      ::close(to_child[0]);
+      ::close(to_child[1]);
+      return result;
+    }
+    Descriptor child_in(to_child[0]), writer(to_child[1]), reader(from_child[0]), child_out(from_child[1]);
+    posix_spawn_file_actions_t actions;
+    posix_spawn_file_actions_init(&actions);
+    posix_spawn_file_actions_adddup2(&actions, child_in.get(), STDIN_FILENO);
+    posix_spawn_file_actions_adddup2(&actions, child_out.get(), STDOUT_FILENO);
+    std::vector<char*> args;
+    for (const std::string& a : argv) args.push_back(const_cast<char*>(a.c_str()));
+    args.push_back(nullptr);
+    pid_t pid = 0;
+    const int spawned = ::posix_spawnp(&pid, args[0], &actions, nullptr, args.data(), environ);
+    posix_spawn_file_actions_destroy(&actions);
+    child_in.close();
+    child_out.close();
+    if (spawned != 0) return result;
+    // The input is written on a thread of its own while the output is read here: a
+    // program that writes before it has read all its input would otherwise block both.
+    std::thread feed([&writer, input] {
+      for (std::string_view left = input; !left.empty();) {
+        const ssize_t n = ::send(writer.get(), left.data(), left.size(), MSG_NOSIGNAL);
+        if (n < 0 && errno == EINTR) continue;
+        if (n <= 0) break;  // the program closed its input: it has what it wanted
+        left.remove_prefix(static_cast<std::size_t>(n));
+      }
+      writer.close();
+    });
+    char buffer[65536];
+    for (;;) {
+      const ssize_t n = ::read(reader.get(), buffer, sizeof buffer);
+      if (n < 0 && errno == EINTR) continue;
+      if (n <= 0) break;
+      result.output.append(buffer, static_cast<std::size_t>(n));
+    }
+    feed.join();
+    int status = 0;
+    while (::waitpid(pid, &status, 0) < 0) {
+      if (errno != EINTR) return result;
+    }
+    result.status = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+    return result;
   }
 
 };

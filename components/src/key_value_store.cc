@@ -80,6 +80,7 @@ std::unique_ptr<JsonStore> KeyValueStore::open_new(const PersonaContext& ctx) co
   const StoreOptions options{table(), indexes_};
   if (app().environment().in_memory_stores()) return open_memory_store(options);
   PostgresOptions postgres;
+  postgres.env = &app().env();
   if (database_ != nullptr) {
     postgres.connection = database_->connection(ctx);
   } else {

@@ -1,23 +1,19 @@
 #include "architecture_emitter.h"
 
-#include <cstdlib>
-#include <fstream>
-
 #include "snap/app.h"
+#include "snap/env.h"
 #include "snap/log_graph.h"
 
 namespace snap::program_detail {
 
 BuildEmitter architecture_emitter() {
   return [](const App& app, const BuildOptions&, const std::filesystem::path& dir) {
-    const auto dot_file = dir / "architecture.dot";
-    std::ofstream(dot_file, std::ios::binary) << graph_dot(app.manifest());
-    const std::string command = "command -v dot >/dev/null 2>&1 && dot -Tsvg -o '" +
-                                (dir / "architecture.svg").string() + "' '" + dot_file.string() + "'";
-    const int status = std::system(command.c_str());
-    if (status != 0 && std::filesystem::exists(dir / "architecture.svg")) {
-      std::filesystem::remove(dir / "architecture.svg");
-    }
+    Env& env = app.env();
+    const std::string dot = graph_dot(app.manifest());
+    write_file(env, dir / "architecture.dot", dot);
+    // The picture is a convenience: without Graphviz the build has the .dot file alone.
+    const Env::ProgramResult svg = env.run_program({"dot", "-Tsvg"}, dot);
+    if (svg.status == 0) write_file(env, dir / "architecture.svg", svg.output);
   };
 }
 

@@ -305,6 +305,7 @@ Manifest App::manifest() const {
     e.config = boost::json::serialize(c->config());
     for (const Component* u : c->used()) e.uses.push_back(u->id().str());
     std::sort(e.uses.begin(), e.uses.end());
+    e.secrets = c->secret_names();
     m.components.push_back(std::move(e));
   }
   return m;
@@ -313,11 +314,7 @@ Manifest App::manifest() const {
 namespace {
 // The one reach rule (snap/reach.h), applied to this app's tree.
 PersonaReach reach_of(const App& app, const Persona& persona) {
-  SecretsByComponent secrets;
-  for (const Component* c : app.components()) {
-    if (std::vector<std::string> names = c->secret_names(); !names.empty()) secrets.emplace(c->id().str(), std::move(names));
-  }
-  for (PersonaReach& reach : persona_reach(app.manifest(), secrets)) {
+  for (PersonaReach& reach : persona_reach(app.manifest())) {
     if (reach.persona == persona.id().str()) return std::move(reach);
   }
   return {persona.id().str(), {}, {}, {}};
@@ -336,6 +333,8 @@ const Environment& App::environment() const {
   // Set by run_startup before define_app, the first code that could ask.
   return *private_->environment;
 }
+
+Env& App::env() const { return *private_->system; }
 
 std::vector<std::string> App::secrets_for(const Persona& persona) const { return reach_of(*this, persona).secrets; }
 

@@ -71,6 +71,9 @@ struct App::Private {
 // The lifecycle's access to an app's internals.
 struct AppAccess {
   static App::Private& of(const App& app) { return app.internals(); }
+  static std::unique_ptr<App> make(std::string_view name, std::unique_ptr<App::Private> state) {
+    return std::unique_ptr<App>(new App(name, std::move(state)));
+  }
 };
 
 }  // namespace snap

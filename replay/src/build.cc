@@ -228,7 +228,8 @@ BuildSummary build_app(std::string_view name, const DefineApp& define, Env& env,
   p->startup_membrane = std::move(recording);
   p->live_membrane = std::make_unique<LiveMembrane>(env, p->known_secrets);
 
-  App app(name, std::move(p));
+  const std::unique_ptr<App> owned_app = AppAccess::make(name, std::move(p));
+  App& app = *owned_app;
   App::Private& priv = AppAccess::of(app);
   run_startup(
       app, define,

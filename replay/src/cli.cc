@@ -341,8 +341,8 @@ std::optional<std::filesystem::path> job_record(const Invocation& in, const Pers
                                                 const std::filesystem::path& log) {
   const auto runs = in.system.variable("SNAP_JOB_RUNS");
   if (!runs || runs->empty() || persona.persona_kind() != PersonaKind::kJob) return std::filesystem::path();
-  std::filesystem::path record = job_run_record(*runs, log);
-  if (!in.flags.again && std::filesystem::exists(record)) {
+  std::filesystem::path record = job_run_record(in.system, *runs, log);
+  if (!in.flags.again && in.system.file_exists(record)) {
     std::cerr << "snap: job " << persona.id().name() << " already ran to completion for this build (" << record.string()
               << "): not running it again; `run --again` (bin/" << persona.id().service_name()
               << " in a compose deployment) runs it again" << std::endl;
@@ -373,7 +373,7 @@ int persona_command(const Invocation& in, const std::filesystem::path& log, bool
   if (!record) return kExitOk;
   pthread_sigmask(SIG_BLOCK, &in.stop_signals, nullptr);
   const int status = run_personas(*app, {&persona}, args);
-  if (status == 0 && !record->empty()) record_job_run(*record, persona);
+  if (status == 0 && !record->empty()) record_job_run(in.system, *record, persona);
   return status;
 }
 

@@ -3,10 +3,10 @@
 #include <unistd.h>
 
 #include <cstdio>
-#include <fstream>
 #include <iostream>
 
 #include "lifecycle_private.h"
+#include "snap/env.h"
 #include "snap/log_reader.h"
 #include "snap/persona.h"
 
@@ -28,27 +28,30 @@ std::string hex(std::uint64_t value) {
 
 }  // namespace
 
-std::filesystem::path job_run_record(const std::filesystem::path& dir, const std::filesystem::path& log) {
+std::filesystem::path job_run_record(Env& env, const std::filesystem::path& dir, const std::filesystem::path& log) {
   // The build is its log (every recorded input) and the binary that wrote it.
-  const auto reader = LogReader::open(log);
+  const auto reader = LogReader::open(log, {}, env);
   return dir / ("build-" + hex(reader->trailer().digest) + "-" + hex(fnv1a64(reader->header().binary_fingerprint)));
 }
 
-void record_job_run(const std::filesystem::path& record, const Persona& job) {
+void record_job_run(Env& env, const std::filesystem::path& record, const Persona& job) {
   // Under a temporary name, then renamed: a record is complete or absent.
   const std::filesystem::path temporary = record.string() + ".tmp" + std::to_string(::getpid());
-  {
-    std::ofstream out(temporary, std::ios::trunc);
-    out << "job " << job.id().str() << " ran to completion for this build\n";
-    out.close();
-    std::error_code ec;
-    if (out) std::filesystem::rename(temporary, record, ec);
-    if (out && !ec) return;
+  try {
+    auto out = env.create_file(temporary, std::filesystem::perms(0644));
+    out->append("job " + job.id().str() + " ran to completion for this build\n");
+    out->close();
+    env.rename(temporary, record);
+    return;
+  } catch (const FileError& e) {
+    try {
+      env.remove_all(temporary);
+    } catch (const FileError&) {  // the report below is what matters
+    }
+    std::cerr << "snap: job " << job.id().name() << " succeeded, but its run could not be recorded in "
+              << record.parent_path().string() << " (" << e.what()
+              << "): the next start of its container runs it again" << std::endl;
   }
-  std::error_code ignored;
-  std::filesystem::remove(temporary, ignored);
-  std::cerr << "snap: job " << job.id().name() << " succeeded, but its run could not be recorded in "
-            << record.parent_path().string() << ": the next start of its container runs it again" << std::endl;
 }
 
 }  // namespace snap

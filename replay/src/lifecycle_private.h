@@ -10,10 +10,10 @@
 
 #include "app_private.h"
 #include "snap/lifecycle.h"
+#include "snap/log_reader.h"
 
 namespace snap {
 
-inline constexpr const char* kLogFileName = "snapshot.snaplog";
 
 // The startup membrane's secret source. Startup is replayed in every container and a
 // container holds only its own persona's secrets, so a secret read at startup would work
@@ -52,9 +52,9 @@ std::string join(const std::vector<std::string>& items, std::string_view separat
 // Where a job records that it ran to completion for the build of `log`, inside `dir`
 // ($SNAP_JOB_RUNS, which the compose file sets to the job's own volume): the record's name
 // says which build. Throws LogError when the log cannot be read.
-std::filesystem::path job_run_record(const std::filesystem::path& dir, const std::filesystem::path& log);
+std::filesystem::path job_run_record(Env& env, const std::filesystem::path& dir, const std::filesystem::path& log);
 // Writes the record after a successful run; one that cannot be written is reported, not
 // fatal (the job's work is done; the next start runs it again).
-void record_job_run(const std::filesystem::path& record, const Persona& job);
+void record_job_run(Env& env, const std::filesystem::path& record, const Persona& job);
 
 }  // namespace snap

@@ -23,6 +23,7 @@
 namespace snap {
 
 class Env;
+class FileLock;
 
 // The build-state key snap::Port reads: the numbers other --local builds hold (an array).
 // The build removes it before writing state/build-state.json (it describes this host).
@@ -30,9 +31,10 @@ inline constexpr const char* kPortsHeldElsewhereKey = "snap.ports-held-elsewhere
 
 class LocalPortRegistry {
  public:
-  // Locks and reads the registry. nullptr when there is nothing to do: neither
-  // $XDG_STATE_HOME nor $HOME is set, or a containers build (`create` false) finds no
-  // registry. Throws std::runtime_error when the registry cannot be created or read.
+  // Locks and reads the registry through `system`, which must outlive the registry.
+  // nullptr when there is nothing to do: neither $XDG_STATE_HOME nor $HOME is set, or a
+  // containers build (`create` false) finds no registry. Throws FileError when the
+  // registry cannot be created or read.
   static std::unique_ptr<LocalPortRegistry> open(Env& system, bool create);
   ~LocalPortRegistry();  // releases the lock
   LocalPortRegistry(const LocalPortRegistry&) = delete;
@@ -42,13 +44,15 @@ class LocalPortRegistry {
   std::set<std::int64_t> held_by_others(const std::filesystem::path& out) const;
 
   // Replaces what `out` holds by `ports` (none: `out` is forgotten), forgets directories
-  // that no longer exist, and writes the registry (temp file, rename).
+  // that no longer exist, and writes the registry (temp file, rename). Throws FileError.
   void record(const std::filesystem::path& out, const std::set<std::int64_t>& ports);
 
  private:
-  LocalPortRegistry() = default;
+  explicit LocalPortRegistry(Env& env) : env_(env) {}
+  bool still_there(const std::string& dir) const;
+  Env& env_;
   std::filesystem::path file_;
-  int lock_fd_ = -1;
+  std::unique_ptr<FileLock> lock_;
   std::map<std::string, std::set<std::int64_t>> held_;  // build directory -> numbers
 };
 

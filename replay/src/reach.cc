@@ -13,7 +13,7 @@ bool is_persona(const ComponentEntry& c) { return !c.persona.empty() && c.person
 
 }  // namespace
 
-std::vector<PersonaReach> persona_reach(const Manifest& manifest, const SecretsByComponent& secrets) {
+std::vector<PersonaReach> persona_reach(const Manifest& manifest) {
   const auto& components = manifest.components;
   std::map<std::string_view, const ComponentEntry*> by_id;
   for (const ComponentEntry& c : components) by_id.emplace(c.id, &c);
@@ -43,7 +43,7 @@ std::vector<PersonaReach> persona_reach(const Manifest& manifest, const SecretsB
         personas.insert(c->id);
         continue;
       }
-      if (auto it = secrets.find(c->id); it != secrets.end()) names.insert(it->second.begin(), it->second.end());
+      names.insert(c->secrets.begin(), c->secrets.end());
       if (auto it = children.find(c->id); it != children.end()) todo.insert(todo.end(), it->second.begin(), it->second.end());
       for (const std::string& used : c->uses) {
         if (auto it = by_id.find(used); it != by_id.end()) todo.push_back(it->second);

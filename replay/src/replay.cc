@@ -16,6 +16,7 @@ std::string describe_entry(const ComponentEntry& e) {
   if (!e.persona.empty()) s += " (" + e.persona + ")";
   if (e.config != "{}") s += " config " + e.config;
   s += " uses [" + join(e.uses) + "]";
+  if (!e.secrets.empty()) s += " secrets [" + join(e.secrets) + "]";
   return s;
 }
 
@@ -55,7 +56,15 @@ ManifestMismatch::ManifestMismatch(std::vector<std::string> added, std::vector<s
       changed_(ids_of(changes)),
       changes_(std::move(changes)) {}
 
-void compare_manifests(const Manifest& recorded, const Manifest& program) {
+void compare_manifests(const Manifest& recorded, const Manifest& given) {
+  // A log from before secret names were recorded says nothing about them: compare the rest.
+  Manifest without_secret_names;
+  if (!recorded.secret_names_recorded) {
+    without_secret_names = given;
+    without_secret_names.secret_names_recorded = false;
+    for (ComponentEntry& c : without_secret_names.components) c.secrets.clear();
+  }
+  const Manifest& program = recorded.secret_names_recorded ? given : without_secret_names;
   if (manifest_digest(recorded) == manifest_digest(program) && recorded == program) return;
   std::map<std::string, const ComponentEntry*> before, after;
   for (const auto& c : recorded.components) before[c.id] = &c;
@@ -95,7 +104,7 @@ std::unique_ptr<App> replay_app(std::string_view name, const DefineApp& define, 
   p->startup_membrane = std::move(replaying);
   p->live_membrane = std::make_unique<LiveMembrane>(env, *p->secret_source);
 
-  auto app = std::make_unique<App>(name, std::move(p));
+  auto app = AppAccess::make(name, std::move(p));
   // The placement comes from the log; the one given here is never used by replay.
   run_startup(*app, define, []() -> std::string { throw std::logic_error("replay read the build state for real"); },
               Placement::kContainers);

@@ -113,7 +113,7 @@ std::unique_ptr<App> start_dev_app(std::string_view name, const DefineApp& defin
   // Startup gets its own live membrane, closed when startup ends, as in every other mode.
   p->startup_membrane = std::make_unique<LiveMembrane>(env, NoSecretsAtStartup::instance());
   p->live_membrane = std::make_unique<LiveMembrane>(env, p->known_secrets);
-  auto app = std::make_unique<App>(name, std::move(p));
+  auto app = AppAccess::make(name, std::move(p));
   run_startup(*app, define, [] { return std::string("{}"); }, Placement::kLocal);
   App::Private& priv = AppAccess::of(*app);
   check_supplied_secrets_declared(priv);

@@ -69,6 +69,13 @@ struct Component {
   # Canonical JSON text, compared byte for byte when manifests are diffed.
   config @3 :Text;
   uses @4 :List(Text);
+  # Names of the secrets the component holds (a Password's or Secret's file name under
+  # /run/secrets), never values: deployment and the tools read them here rather than
+  # restate the naming rule. Written for every component, empty when it holds none; a
+  # log written before this field existed has it null on every component, and consumers
+  # must then not take "none" from it (LogReader reports it as
+  # Manifest::secret_names_recorded = false).
+  secrets @5 :List(Text);
 }
 
 struct Manifest {

@@ -69,6 +69,9 @@ std::uint64_t manifest_digest(const Manifest& manifest) {
     const std::uint64_t n = c.uses.size();
     d.update(&n, sizeof n);
     for (const std::string& u : c.uses) add_field(d, u);
+    const std::uint64_t secrets = c.secrets.size();
+    d.update(&secrets, sizeof secrets);
+    for (const std::string& name : c.secrets) add_field(d, name);
   }
   return d.value();
 }

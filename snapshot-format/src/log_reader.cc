@@ -341,11 +341,14 @@ class LogReader::Impl {
       manifest_.components.reserve(components.size());
       for (auto c : components) {
         auto uses = c.getUses();
+        auto secrets = c.getSecrets();
+        if (!c.hasSecrets()) manifest_.secret_names_recorded = false;
         const auto id = view_of(c.getId()), type = view_of(c.getType()), persona = view_of(c.getPersona()),
                    config = view_of(c.getConfig());
         bytes += sizeof(ComponentEntry) + id.size() + type.size() + persona.size() + config.size() +
-                 std::uint64_t{uses.size()} * sizeof(std::string);
+                 (std::uint64_t{uses.size()} + secrets.size()) * sizeof(std::string);
         for (auto u : uses) bytes += u.size();
+        for (auto n : secrets) bytes += n.size();
         if (bytes > limits_.max_manifest_bytes) {
           over_limit(at, "decoded manifest size (bytes)", bytes, limits_.max_manifest_bytes);
         }
@@ -356,6 +359,8 @@ class LogReader::Impl {
         e.config = config;
         e.uses.reserve(uses.size());
         for (auto u : uses) e.uses.emplace_back(view_of(u));
+        e.secrets.reserve(secrets.size());
+        for (auto n : secrets) e.secrets.emplace_back(view_of(n));
         manifest_.components.push_back(std::move(e));
       }
     });
@@ -664,6 +669,10 @@ std::unique_ptr<LogReader> LogReader::open(const std::filesystem::path& path, co
 LogReader::LogReader(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 LogReader::~LogReader() = default;
 const LogHeader& LogReader::header() const { return impl_->header_; }
+std::filesystem::path log_file_at(const std::filesystem::path& path, Env& env) {
+  return env.file_type(path) == FileType::kDirectory ? path / kLogFileName : path;
+}
+
 const Manifest& LogReader::manifest() const { return impl_->manifest_; }
 const Trailer& LogReader::trailer() const { return impl_->trailer_; }
 const EventRecord* LogReader::next() { return impl_->next(); }

@@ -162,6 +162,9 @@ class LogWriter::Impl {
         b.setConfig(text_of(c.config));
         auto uses = b.initUses(static_cast<unsigned>(c.uses.size()));
         for (unsigned j = 0; j < c.uses.size(); ++j) uses.set(j, text_of(c.uses[j]));
+        // Even when empty: a null list is how a reader tells a log from before the field.
+        auto secrets = b.initSecrets(static_cast<unsigned>(c.secrets.size()));
+        for (unsigned j = 0; j < c.secrets.size(); ++j) secrets.set(j, text_of(c.secrets[j]));
       }
       write_record(message);
     }

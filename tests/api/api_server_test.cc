@@ -7,6 +7,7 @@
 
 #include <boost/json.hpp>
 
+#include "raw_call.h"
 #include "test_app.h"
 
 namespace snap::apitest {
@@ -142,17 +143,17 @@ TEST_P(Transports, KeysTheStoreRefusesAreInvalidArgument) {
 }
 
 TEST_P(Transports, UnknownRequestFieldsAreIgnored) {
-  EXPECT_EQ(e().api->call(ctx(), e().strict.route(), R"({"count":7,"name":"n","added_later":{"x":[1]}})"), "7");
+  EXPECT_EQ(api_detail::RawCall::call(*e().api, ctx(), e().strict.route(), R"({"count":7,"name":"n","added_later":{"x":[1]}})"), "7");
 }
 
 TEST_P(Transports, MissingOrMistypedRequestFieldIsInvalidArgumentNamingIt) {
-  ApiError missing = error_of([&] { e().api->call(ctx(), e().strict.route(), R"({"name":"n"})"); });
+  ApiError missing = error_of([&] { api_detail::RawCall::call(*e().api, ctx(), e().strict.route(), R"({"name":"n"})"); });
   EXPECT_EQ(missing.code(), ErrorCode::kInvalidArgument);
   EXPECT_EQ(missing.message(), "request body: $.count: missing");
-  ApiError mistyped = error_of([&] { e().api->call(ctx(), e().strict.route(), R"({"count":"7","name":"n"})"); });
+  ApiError mistyped = error_of([&] { api_detail::RawCall::call(*e().api, ctx(), e().strict.route(), R"({"count":"7","name":"n"})"); });
   EXPECT_EQ(mistyped.code(), ErrorCode::kInvalidArgument);
   EXPECT_EQ(mistyped.message(), "request body: $.count: expected integer, got string");
-  ApiError not_json = error_of([&] { e().api->call(ctx(), e().strict.route(), "{"); });
+  ApiError not_json = error_of([&] { api_detail::RawCall::call(*e().api, ctx(), e().strict.route(), "{"); });
   EXPECT_EQ(not_json.code(), ErrorCode::kInvalidArgument);
   EXPECT_THAT(not_json.message(), HasSubstr("request body: $: not JSON: "));
 }
@@ -160,7 +161,7 @@ TEST_P(Transports, MissingOrMistypedRequestFieldIsInvalidArgumentNamingIt) {
 TEST_P(Transports, ANonFiniteNumberIsRefusedBothWays) {
   // In: a number too large for the double it is read into (the parser's infinity).
   const ApiError in = error_of([&] {
-    e().api->call(ctx(), e().echo.route(),
+    api_detail::RawCall::call(*e().api, ctx(), e().echo.route(),
                   R"({"name":"n","age":1,"admin":false,"score":1e999999,"tags":[],"address":{"city":"c"},"past":[]})");
   });
   EXPECT_EQ(in.code(), ErrorCode::kInvalidArgument);

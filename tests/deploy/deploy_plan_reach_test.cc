@@ -162,7 +162,7 @@ struct Deployed {
 };
 
 Deployed deploy(const App& app) {
-  Deployed d{plan_deployment(deploy_input(app), {}), {}, {}};
+  Deployed d{plan_deployment(deploy_input(app.manifest()), {}), {}, {}};
   for (const DeployFile& f : d.plan.files) {
     if (f.path == "docker-compose.yml") d.compose = grants_in(f.content);
     if (f.path == "docker-stack.yml") d.stack = grants_in(f.content);

@@ -32,6 +32,8 @@ TEST(LogRoundTrip, EmptyLogKeepsHeaderAndManifest) {
   EXPECT_EQ(reader->header().writer_version, "snap-test");
   EXPECT_EQ(reader->header().format_version, 1u);
   EXPECT_EQ(reader->manifest(), testing::test_manifest());
+  EXPECT_TRUE(reader->manifest().secret_names_recorded);
+  EXPECT_EQ(reader->manifest().components[2].secrets, std::vector<std::string>{"db-password"});
   EXPECT_EQ(reader->trailer().event_count, 0u);
   EXPECT_TRUE(reader->trailer().complete);
   EXPECT_EQ(reader->next(), nullptr);
@@ -138,6 +140,9 @@ TEST(Manifest, DigestIsOrderAndFieldSensitive) {
   Manifest c = a;
   c.components[1].uses.clear();
   EXPECT_NE(manifest_digest(a), manifest_digest(c));
+  Manifest d = a;
+  d.components[2].secrets = {"another-name"};
+  EXPECT_NE(manifest_digest(a), manifest_digest(d));
 }
 
 }  // namespace

@@ -53,7 +53,7 @@ inline Manifest test_manifest() {
   Manifest m;
   m.components.push_back({"test-app", "App", "", "{}", {}});
   m.components.push_back({"test-app.api", "ApiServer", "daemon", R"({"port":35000})", {"test-app.db"}});
-  m.components.push_back({"test-app.db", "Store", "", "{}", {}});
+  m.components.push_back({"test-app.db", "Store", "", "{}", {}, {"db-password"}});
   return m;
 }
 

@@ -102,7 +102,11 @@ TEST(GoldenLog, V1StaysReadable) {
   EXPECT_EQ(reader->header().app_name, "shop");
   EXPECT_EQ(reader->header().binary_fingerprint, "shop build-id 0123456789abcdef0123456789abcdef01234567");
   EXPECT_EQ(reader->header().writer_version, "snap 0.1.0");
-  EXPECT_EQ(reader->manifest(), golden_manifest());
+  // Written before the manifest recorded secret names (field 5, null on every component):
+  // the reader says so rather than report "no secrets".
+  Manifest expected_manifest = golden_manifest();
+  expected_manifest.secret_names_recorded = false;
+  EXPECT_EQ(reader->manifest(), expected_manifest);
   EXPECT_EQ(reader->trailer().event_count, 15u);
   const auto expected = golden_events();
   std::size_t i = 0;

@@ -6,8 +6,10 @@
 #include <cstdlib>
 #include <filesystem>
 
+#include "../../program/src/architecture_emitter.h"
 #include "../format/log_test_util.h"
 #include "snap/app.h"
+#include "snap/api_server.h"
 #include "snap/job.h"
 #include "snap/lifecycle.h"
 #include "snap/memory_env.h"
@@ -111,6 +113,25 @@ TEST(MemoryEnvLifecycle, ARebuildExchangesTheOutputAndAHeldLockRefusesABuild) {
   } catch (const BuildLocked& e) {
     EXPECT_STREQ(e.what(), "another build is running (pid 4242) into /work/out; wait for it to finish");
   }
+}
+
+// What a build writes besides the log goes through the Env too: the architecture picture
+// (with no `dot` in memory, the .dot file alone), and a --local build's record of the
+// ports it holds on this host.
+TEST(MemoryEnvLifecycle, TheArchitectureAndTheLocalPortRegistryAreWrittenToTheEnv) {
+  testing::TempDir tmp;
+  ScopedTmpdir tmpdir(tmp.path());
+  MemoryEnv env;
+  env.set_variable("XDG_STATE_HOME", "/state");
+  auto define = [](App& app) { app.add<ApiServer>("api"); };
+  BuildOptions options{"/work/out", {}};
+  options.placement = Placement::kLocal;
+  build_app("mem", define, env, options, {program_detail::architecture_emitter()});
+
+  EXPECT_THAT(env.read_file("/work/out/architecture.dot"), ::testing::HasSubstr("digraph \"mem\""));
+  EXPECT_FALSE(env.file_exists("/work/out/architecture.svg"));  // no programs in memory
+  EXPECT_EQ(env.read_file("/state/snapshot/local-ports.json"), "{\"/work/out\":[35000]}\n");
+  EXPECT_TRUE(std::filesystem::is_empty(tmp.path())) << "a file reached the disk";
 }
 
 }  // namespace

@@ -17,6 +17,7 @@
 #include "../../components/store/src/postgres_connect.h"
 #include "../support/captured_stderr.h"
 #include "../support/test_postgres.h"
+#include "snap/memory_env.h"
 #include "snap/store.h"
 
 namespace snap {
@@ -97,6 +98,29 @@ TEST(PostgresOutage, AHostThatNeverAnswersFailsAsUnavailableWithinTheRetryBudget
                                           " port=" + std::to_string(silent.port()) + " dbname=app user=app)"),
                                 Not(HasSubstr("pw"))));
   }
+}
+
+// A port on 127.0.0.1 with nothing listening: a connect is refused at once.
+unsigned short refusing_port() {
+  SilentListener taken;  // a free port, given back when it closes
+  return taken.port();
+}
+
+TEST(PostgresOutage, TheRetryScheduleRunsOnTheStoresEnvWithoutSleeping) {
+  MemoryEnv env;
+  PostgresOptions pg;
+  pg.env = &env;
+  pg.connection = "host=127.0.0.1 port=" + std::to_string(refusing_port()) + " dbname=app user=app";
+  try {
+    open_postgres_store(pg, StoreOptions{"refused", {}});
+    FAIL() << "opened";
+  } catch (const StoreError& e) {
+    EXPECT_EQ(e.code(), StoreError::Code::kUnavailable);
+    EXPECT_THAT(e.what(), HasSubstr("PostgreSQL unavailable after 5 connection attempts"));
+  }
+  // The default RetryPolicy: 5 attempts, the backoff from 50 ms doubling up to 400 ms,
+  // all of it waited on the Env, which only moves its virtual clock.
+  EXPECT_EQ(env.slept(), 50ms + 100ms + 200ms + 400ms);
 }
 
 StoreError::Code code_of(const std::function<void()>& call) {

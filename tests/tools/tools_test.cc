@@ -15,6 +15,8 @@
 #include <sstream>
 
 #include "../support/subprocess.h"
+#include "snap/log_reader.h"
+#include "snap/system_view.h"
 
 namespace snap {
 namespace {
@@ -356,11 +358,43 @@ TEST(GraphTest, HelpAndErrors) {
   EXPECT_THAT(tool({"inspect", "--help"}).out, HasSubstr("snapshot inspect --manifest LOG"));
   const ProcessResult unwritable = tool({"graph", "-o", "no-such-dir/app.dot", "base"});
   EXPECT_EQ(unwritable.exit_code, 1);
-  EXPECT_EQ(unwritable.err, "snapshot graph: cannot write no-such-dir/app.dot\n");
+  EXPECT_EQ(unwritable.err, "snapshot graph: cannot write no-such-dir/app.dot: No such file or directory\n");
   const ProcessResult unusable = tool({"graph", "no-such.snaplog"});
   EXPECT_EQ(unusable.exit_code, 2);
   EXPECT_THAT(unusable.err, HasSubstr("no-such.snaplog"));
   EXPECT_EQ(tool({"graph", "--format", "gif", "base"}).exit_code, 64);
+}
+
+// A log from before the manifest recorded secret names: the tools name them by the rule
+// the components use, so its personas still show the secrets they receive.
+TEST(SystemViewTest, ALogFromBeforeSecretNamesWereRecordedStillShowsThem) {
+  const Manifest old = LogReader::open(kGoldenDir / "customer-v1.snaplog")->manifest();
+  EXPECT_FALSE(old.secret_names_recorded);
+  const SystemView view = system_view(old);
+  EXPECT_EQ(view.secrets.at("customer.customer-server.db.password"),
+            std::vector<std::string>{"customer-server.db.password"});
+  bool api_seen = false;
+  for (const PersonaView& p : view.personas) {
+    if (p.id != "customer.customer-server.api") continue;
+    api_seen = true;
+    EXPECT_EQ(p.secrets, std::vector<std::string>{"customer-server.db.password"});
+  }
+  EXPECT_TRUE(api_seen);
+  const Manifest filled = with_secret_names(old);
+  EXPECT_TRUE(filled.secret_names_recorded);
+  EXPECT_EQ(deploy_input_from(old).components, filled.components);
+}
+
+// Every tool takes a build directory where it takes a log (docs/tools.md).
+TEST(InspectTest, ABuildDirectoryNamesItsLog) {
+  const ProcessResult by_dir = tool({"inspect", "--summary", "base"});
+  ASSERT_EQ(by_dir.exit_code, 0) << by_dir.err;
+  const ProcessResult by_file = tool({"inspect", "--summary", "base/snapshot.snaplog"});
+  ASSERT_EQ(by_file.exit_code, 0) << by_file.err;
+  EXPECT_EQ(by_dir.out, by_file.out);
+  const ProcessResult empty_dir = tool({"inspect", "--summary", "."});
+  EXPECT_EQ(empty_dir.exit_code, 2);
+  EXPECT_THAT(empty_dir.err, HasSubstr("snapshot.snaplog"));
 }
 
 TEST(GraphTest, SvgWithoutAnOutputFileIsAUsageError) {

@@ -45,11 +45,7 @@ struct Loaded {
   std::map<std::tuple<std::string, std::string, std::uint64_t>, std::pair<std::uint64_t, std::string>> inputs;
 };
 
-fs::path log_path(const fs::path& p) {
-  std::error_code ec;
-  if (fs::is_directory(p, ec)) return p / "snapshot.snaplog";
-  return p;
-}
+fs::path log_path(const fs::path& p) { return log_file_at(p); }
 
 // Reads the whole log first: a damaged one throws before anything is compared.
 Loaded load(const fs::path& path) {

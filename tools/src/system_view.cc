@@ -8,7 +8,19 @@
 
 namespace snap {
 
-SystemView system_view(const Manifest& manifest) {
+Manifest with_secret_names(Manifest manifest) {
+  if (manifest.secret_names_recorded) return manifest;
+  // Before the manifest recorded them, Password and Secret held one secret each, named
+  // by the rule they still name it with.
+  for (ComponentEntry& c : manifest.components) {
+    if (holds_a_secret(component_type_of(c.type))) c.secrets = {secret_name_for(c.id)};
+  }
+  manifest.secret_names_recorded = true;
+  return manifest;
+}
+
+SystemView system_view(const Manifest& recorded) {
+  const Manifest manifest = with_secret_names(recorded);
   SystemView view;
   const auto& components = manifest.components;
   std::map<std::string, const ComponentEntry*> by_id;
@@ -24,25 +36,15 @@ SystemView system_view(const Manifest& manifest) {
     }
     if (parent.empty() && view.app_name.empty()) view.app_name = c.id;
     view.parent[c.id] = parent;
-    if (holds_a_secret(component_type_of(c.type))) view.secrets[c.id] = {secret_name_for(c.id)};
+    if (!c.secrets.empty()) view.secrets[c.id] = c.secrets;
   }
-  for (PersonaReach& reach : persona_reach(manifest, view.secrets)) {
+  for (PersonaReach& reach : persona_reach(manifest)) {
     const std::string kind = by_id.at(reach.persona)->persona;
     view.personas.push_back({std::move(reach.persona), kind, std::move(reach.secrets), std::move(reach.components)});
   }
   return view;
 }
 
-DeployInput deploy_input_from(const Manifest& manifest) {
-  const SystemView view = system_view(manifest);
-  DeployInput input;
-  input.app_name = view.app_name;
-  for (const ComponentEntry& e : manifest.components) {
-    DeployComponent c{e.id, e.type, e.persona, e.config, e.uses, {}};
-    if (auto it = view.secrets.find(e.id); it != view.secrets.end()) c.secrets = it->second;
-    input.components.push_back(std::move(c));
-  }
-  return input;
-}
+DeployInput deploy_input_from(const Manifest& manifest) { return deploy_input(with_secret_names(manifest)); }
 
 }  // namespace snap

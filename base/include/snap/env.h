@@ -1,6 +1,7 @@
 // The operating system behind one injectable interface: clocks and sleep, random bytes,
-// the environment, and files read and written (create, rename, exchange, lock, sync,
-// list, remove). LevelDB's Env is the model.
+// the environment, files read and written (create, rename, exchange, lock, sync, list,
+// remove, owner), and other programs run to their end (Graphviz's dot, objcopy).
+// LevelDB's Env is the model.
 //
 // Two implementations: real_env() (the operating system, below) and MemoryEnv
 // (snap/memory_env.h: an in-memory file tree and a virtual clock, for tests). Code that
@@ -10,8 +11,11 @@
 // Startup reads (clocks, random, files, environment) must still go through the membrane
 // (snap/membrane.h), which records or replays what the Env answered; the determinism guard
 // catches startup code that calls the C library around it. Other users of the Env are the
-// build (writing the output directory), the log writer and reader, and runtime code that
-// waits (timeouts, backoff).
+// build (writing the output directory: the log, the deployment files, the architecture
+// picture), the log writer and reader, and runtime code that keeps its own deadlines and
+// backoff (a component reaches the app's Env as app().env()). Waits that the kernel or an
+// event loop performs (socket timeouts, Asio timers) run on the real clock: see
+// docs/architecture.md, "Which clock a wait runs on".
 //
 // Errors: every file operation throws FileError, whose code() is the operating system's
 // error (std::errc::no_such_file_or_directory, is_a_directory...) and whose message names
@@ -144,6 +148,21 @@ class Env {
   // (who holds it, e.g. a pid) replaces the file's content, so that whoever fails next can
   // read_file() it for the message. Returns null when someone else holds the lock.
   virtual std::unique_ptr<FileLock> try_lock(const std::filesystem::path& path, std::string_view holder) = 0;
+  // chown: gives `path` to `uid`:`gid` (needs root, or the file's owner giving it to a
+  // group of its own).
+  virtual void set_owner(const std::filesystem::path& path, unsigned uid, unsigned gid) = 0;
+
+  // ---- other programs ----
+  struct ProgramResult {
+    int status = 127;    // the exit status; 127 when it could not be started (as a shell
+                         // says), 128 + N when signal N ended it
+    std::string output;  // all it wrote to its standard output
+  };
+  // Runs `argv` (argv[0] looked up on $PATH) to its end with `input` on its standard
+  // input and this process's standard error, and returns its status and standard output.
+  // MemoryEnv starts nothing: every program is missing (127), so callers take the path
+  // they take where a tool is not installed.
+  virtual ProgramResult run_program(const std::vector<std::string>& argv, std::string_view input) = 0;
 };
 
 // Forwards every call to another Env: a subclass overrides only what it changes (a test's
@@ -182,6 +201,12 @@ class EnvWrapper : public Env {
   std::unique_ptr<FileLock> try_lock(const std::filesystem::path& path, std::string_view holder) override {
     return target_.try_lock(path, holder);
   }
+  void set_owner(const std::filesystem::path& path, unsigned uid, unsigned gid) override {
+    target_.set_owner(path, uid, gid);
+  }
+  ProgramResult run_program(const std::vector<std::string>& argv, std::string_view input) override {
+    return target_.run_program(argv, input);
+  }
 
  private:
   Env& target_;
@@ -197,5 +222,11 @@ Env& real_env();
 // `content` with `permissions`, syncs and closes. Throws FileError.
 void write_file(Env& env, const std::filesystem::path& path, std::string_view content,
                 std::filesystem::perms permissions = std::filesystem::perms(0644));
+
+// Copies the content of the regular file `from` to `to` (created or truncated, with
+// `permissions`; the parent must exist), in pieces: a binary need not fit in memory.
+// Throws FileError.
+void copy_file(Env& env, const std::filesystem::path& from, const std::filesystem::path& to,
+               std::filesystem::perms permissions);
 
 }  // namespace snap

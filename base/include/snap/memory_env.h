@@ -9,6 +9,8 @@
 //   at once. A timeout path therefore runs in no real time, and a test asserts exactly
 //   how much virtual time it took (steady_elapsed()).
 // - Randomness: a deterministic stream from the seed; the environment: a map.
+// - Programs: none is installed; run_program() answers 127 (not found). Owners are not
+//   kept; set_owner() checks only that the path exists.
 // - calls() counts every Env method called (not the test controls below), so a test can
 //   prove that replay never touched the Env.
 //
@@ -74,6 +76,8 @@ class MemoryEnv final : public Env {
   void remove_all(const std::filesystem::path& path) override;
   void sync(const std::filesystem::path& path) override;
   std::unique_ptr<FileLock> try_lock(const std::filesystem::path& path, std::string_view holder) override;
+  void set_owner(const std::filesystem::path& path, unsigned uid, unsigned gid) override;
+  ProgramResult run_program(const std::vector<std::string>& argv, std::string_view input) override;
 
   struct Node;  // one file or directory; public for the file objects in memory_env.cc
 

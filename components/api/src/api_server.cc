@@ -428,7 +428,8 @@ std::string ApiServer::call(const PersonaContext& caller, std::size_t route, std
   std::call_once(state_->pool_once, [&] {
     state_->pool = std::make_unique<api_detail::ClientPool>(
         host(), port_->number(),
-        api_detail::ClientTimeouts{options_.connect_timeout, options_.response_timeout, options_.request_timeout / 2});
+        api_detail::ClientTimeouts{options_.connect_timeout, options_.response_timeout, options_.request_timeout / 2},
+        api_detail::Resolver{}, app().env());
   });
   api_detail::ClientPool& pool = *state_->pool;
   auto backoff = kFirstBackoff;

@@ -1,16 +1,11 @@
 // deployment_emitter: the plan for a finished build, written into its staging directory
 // with what the plan names but cannot hold: this very binary, its shared libraries, the
 // databases' password files, and secret files owned by the services that read them.
+// Every file it writes, and the objcopy it runs, go through the app's Env.
 #include <elf.h>
 #include <link.h>
-#include <spawn.h>
-#include <sys/stat.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
-#include <cerrno>
-#include <cstring>
-#include <fstream>
 #include <iostream>
 #include <map>
 #include <set>
@@ -29,25 +24,10 @@ namespace {
 
 namespace fs = std::filesystem;
 
-[[noreturn]] void fail(const std::string& what, const fs::path& path) {
-  const std::error_code code(errno, std::system_category());
-  throw FileError("deploy: " + what + " " + path.string() + ": " + code.message(), code);
-}
-
-void write_file(const fs::path& path, std::string_view content, fs::perms mode) {
-  fs::create_directories(path.parent_path());
-  std::ofstream out(path, std::ios::binary | std::ios::trunc);
-  out.write(content.data(), static_cast<std::streamsize>(content.size()));
-  out.close();
-  if (!out) fail("cannot write", path);
-  fs::permissions(path, mode);
-}
-
-std::string read_file(const fs::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) fail("cannot read", path);
-  return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
-}
+constexpr fs::perms kExecutable = fs::perms::owner_all | fs::perms::group_read | fs::perms::group_exec |
+                                  fs::perms::others_read | fs::perms::others_exec;
+constexpr fs::perms kReadable =
+    fs::perms::owner_read | fs::perms::owner_write | fs::perms::group_read | fs::perms::others_read;
 
 // The shared objects this process loaded (the program's closure: the build is the
 // program itself) and its loader, by the paths the loader used.
@@ -93,17 +73,8 @@ bool part_of_libc(const std::string& file) {
 }
 
 // objcopy --strip-debug FROM TO; false when objcopy is missing or fails.
-bool strip_debug(const fs::path& from, const fs::path& to) {
-  const std::string source = from.string(), target = to.string();
-  std::vector<char*> argv{const_cast<char*>("objcopy"), const_cast<char*>("--strip-debug"),
-                          const_cast<char*>(source.c_str()), const_cast<char*>(target.c_str()), nullptr};
-  pid_t pid = 0;
-  if (::posix_spawnp(&pid, "objcopy", nullptr, nullptr, argv.data(), environ) != 0) return false;
-  int status = 0;
-  while (::waitpid(pid, &status, 0) < 0) {
-    if (errno != EINTR) return false;
-  }
-  return WIFEXITED(status) && WEXITSTATUS(status) == 0;
+bool strip_debug(Env& env, const fs::path& from, const fs::path& to) {
+  return env.run_program({"objcopy", "--strip-debug", from.string(), to.string()}, "").status == 0;
 }
 
 // The service a build flag names: a persona by its id or its name as `run` takes it
@@ -161,42 +132,35 @@ DeployOptions options_for(const App& app, const BuildOptions& build, DeployOptio
   return options;
 }
 
-DeployInput input_for(const App& app, const BuildOptions& build) {
-  DeployInput input = deploy_input(app);
+DeployInput input_for(Env& env, const App& app, const BuildOptions& build) {
+  DeployInput input = deploy_input(app.manifest());
   // The previous build (still in place: the new one is being staged beside it).
   const fs::path previous = fs::absolute(build.out_dir) / "state" / "deploy.json";
-  if (fs::exists(previous)) {
+  if (env.file_type(previous) == FileType::kRegular) {
     boost::system::error_code ec;
-    input.previous = boost::json::parse(read_file(previous), ec);
+    input.previous = boost::json::parse(env.read_file(previous), ec);
     if (ec) input.previous = nullptr;  // unreadable: no orphan report rather than a failed build
   }
   return input;
 }
 
-void write_plan_files(const fs::path& dir, const DeployPlan& plan) {
+void write_plan_files(Env& env, const fs::path& dir, const DeployPlan& plan) {
   for (const DeployFile& file : plan.files) {
-    write_file(dir / file.path, file.content,
-               file.executable ? fs::perms::owner_all | fs::perms::group_read | fs::perms::group_exec |
-                                     fs::perms::others_read | fs::perms::others_exec
-                               : fs::perms::owner_read | fs::perms::owner_write | fs::perms::group_read |
-                                     fs::perms::others_read);
+    write_file(env, dir / file.path, file.content, file.executable ? kExecutable : kReadable);
   }
-  for (const std::string& directory : plan.directories) fs::create_directories(dir / directory);
+  for (const std::string& directory : plan.directories) env.create_directories(dir / directory);
 }
 
 // The binary (without its debug sections when it can), and the shared objects it loaded
 // where the image's loader finds them.
-void write_binary_and_libraries(const fs::path& dir, const DeployPlan& plan, const DeployOptions& options,
+void write_binary_and_libraries(Env& env, const fs::path& dir, const DeployPlan& plan, const DeployOptions& options,
                                 const std::set<std::string>& objects) {
   const fs::path binary = dir / plan.binary;
-  fs::create_directories(binary.parent_path());
+  env.create_directories(binary.parent_path());
   // This process's binary, named so that another process (objcopy) opens it too.
   const fs::path self = "/proc/" + std::to_string(::getpid()) + "/exe";
-  if (!options.strip_debug || !strip_debug(self, binary)) {
-    fs::copy_file(self, binary, fs::copy_options::overwrite_existing);
-  }
-  fs::permissions(binary, fs::perms::owner_all | fs::perms::group_read | fs::perms::group_exec |
-                              fs::perms::others_read | fs::perms::others_exec);
+  if (!options.strip_debug || !strip_debug(env, self, binary)) copy_file(env, self, binary, kExecutable);
+  env.set_permissions(binary, kExecutable);
   for (const std::string& object : objects) {
     const fs::path name = fs::path(object).filename();
     fs::path target;
@@ -207,49 +171,43 @@ void write_binary_and_libraries(const fs::path& dir, const DeployPlan& plan, con
     } else {
       continue;
     }
-    fs::create_directories(target.parent_path());
-    fs::copy_file(object, target, fs::copy_options::overwrite_existing);  // follows symlinks: the real file
+    env.create_directories(target.parent_path());
+    copy_file(env, object, target, kExecutable);  // follows symlinks: the real file
   }
-  fs::create_directories(dir / "image" / (options.base_image.empty() ? "rootfs" : "lib"));
+  env.create_directories(dir / "image" / (options.base_image.empty() ? "rootfs" : "lib"));
 }
 
 // Secrets: each service's files readable by that service's uid, and no other.
-void write_secret_files(const fs::path& dir, const DeployPlan& plan) {
+void write_secret_files(Env& env, const fs::path& dir, const DeployPlan& plan) {
   const bool root = ::geteuid() == 0;
   for (const DeploySecretFile& secret : plan.secret_files) {
     const fs::path path = dir / secret.path;
     if (secret.copy_from_state) {
       const fs::path stored = dir / "state" / "secrets" / secret.secret;
-      fs::create_directories(path.parent_path());
-      fs::permissions(path.parent_path(), fs::perms::owner_all);
-      write_file(path, read_file(stored), fs::perms::owner_read | fs::perms::owner_write);
+      env.create_directories(path.parent_path());
+      env.set_permissions(path.parent_path(), fs::perms::owner_all);
+      write_file(env, path, env.read_file(stored), fs::perms::owner_read | fs::perms::owner_write);
     }
-    if (!fs::exists(path)) throw DeployError("deploy: the secret file " + path.string() + " is missing");
+    if (!env.file_exists(path)) throw DeployError("deploy: the secret file " + path.string() + " is missing");
     if (root) {
-      if (::chown(path.c_str(), secret.uid, secret.uid) != 0) fail("cannot give to its service", path);
-      fs::permissions(path, fs::perms::owner_read);
+      env.set_owner(path, secret.uid, secret.uid);
+      env.set_permissions(path, fs::perms::owner_read);
     } else {
       // Compose (without swarm) mounts the host file with its owner and mode; a builder
       // that cannot chown makes it readable, and its 0700 directory keeps other host
       // users out. Each container still mounts only its own secrets.
-      fs::permissions(path, fs::perms::owner_read | fs::perms::group_read | fs::perms::others_read);
+      env.set_permissions(path, fs::perms::owner_read | fs::perms::group_read | fs::perms::others_read);
     }
   }
 }
 
 }  // namespace
 
-DeployInput deploy_input(const App& app) {
+DeployInput deploy_input(const Manifest& manifest) {
   DeployInput input;
-  input.app_name = app.id().name();
-  const Manifest manifest = app.manifest();
-  std::map<std::string, const Component*> by_id;
-  for (const Component* c : app.components()) by_id[c->id().str()] = c;
-  for (const ComponentEntry& e : manifest.components) {
-    DeployComponent c{e.id, e.type, e.persona, e.config, e.uses, {}};
-    if (auto it = by_id.find(e.id); it != by_id.end()) c.secrets = it->second->secret_names();
-    input.components.push_back(std::move(c));
-  }
+  // The root component (the app) comes first; its id is the app's name.
+  if (!manifest.components.empty()) input.app_name = manifest.components.front().id;
+  input.components = manifest.components;
   return input;
 }
 
@@ -257,10 +215,11 @@ BuildEmitter deployment_emitter(DeployOptions defaults) {
   return [defaults](const App& app, const BuildOptions& build, const fs::path& dir) {
     const std::set<std::string> objects = loaded_objects();
     const DeployOptions options = options_for(app, build, defaults, objects);
-    const DeployPlan plan = plan_deployment(input_for(app, build), options);
-    write_plan_files(dir, plan);
-    write_binary_and_libraries(dir, plan, options, objects);
-    write_secret_files(dir, plan);
+    Env& env = app.env();
+    const DeployPlan plan = plan_deployment(input_for(env, app, build), options);
+    write_plan_files(env, dir, plan);
+    write_binary_and_libraries(env, dir, plan, options, objects);
+    write_secret_files(env, dir, plan);
     for (const std::string& line : plan.orphaned_volumes) std::cerr << "snap: deploy: " << line << std::endl;
     std::cerr << "snap: deploy: wrote Dockerfile (" << (options.base_image.empty() ? "self-contained" : options.base_image)
               << "), docker-compose.yml, docker-stack.yml; run: docker-compose -f "

@@ -64,13 +64,7 @@ void find_services(ServiceGraph& g) {
 // called); its secrets are the ones it receives, and the build wrote exactly those for it
 // (App::secrets_for is the same rule).
 void trace_reach(ServiceGraph& g) {
-  Manifest manifest;
-  SecretsByComponent secrets;
-  for (const DeployComponent& c : g.input.components) {
-    manifest.components.push_back({c.id, c.type, c.persona, c.config, c.uses});
-    if (!c.secrets.empty()) secrets.emplace(c.id, c.secrets);
-  }
-  for (const PersonaReach& reach : persona_reach(manifest, secrets)) {
+  for (const PersonaReach& reach : persona_reach(Manifest{g.input.components})) {
     const auto self = g.service_of.find(reach.persona);
     if (self == g.service_of.end()) continue;  // a persona kind deployment does not run
     Service& s = g.services[self->second];

@@ -15,6 +15,7 @@
 #include <thread>
 
 #include "postgres_connect.h"
+#include "snap/env.h"
 #include "postgres_retry.h"
 #include "store_backend.h"
 
@@ -100,7 +101,7 @@ namespace {
 using store_detail::Verdict;
 using store_detail::Work;
 
-std::string quoted(const std::string& identifier) { return "\"" + identifier + "\""; }
+std::string quoted_identifier(const std::string& identifier) { return "\"" + identifier + "\""; }
 
 std::string_view view_of(const pqxx::field& f) { return std::string_view(f.c_str(), f.size()); }
 json parse_json(const pqxx::field& f) { return store_detail::from_postgres_text(view_of(f)); }
@@ -127,6 +128,7 @@ class ConnectionPool {
  public:
   ConnectionPool(PostgresOptions options, std::function<void(pqxx::connection&)> prepare)
       : options_(std::move(options)),
+        env_(options_.env != nullptr ? *options_.env : real_env()),
         target_(store_detail::describe_target(options_.connection)),
         prepare_(std::move(prepare)),
         lookup_(options_.retry.connect_timeout) {}
@@ -168,6 +170,7 @@ class ConnectionPool {
 
   const PostgresOptions& options() const { return options_; }
   const std::string& target() const { return target_; }
+  Env& env() const { return env_; }
 
  private:
   // An idle connection has nothing to read: if its socket is readable or hung up, the
@@ -201,7 +204,7 @@ class ConnectionPool {
         last = e.what();
       }
       if (attempt < policy.connect_attempts) {
-        std::this_thread::sleep_for(backoff);
+        env_.sleep_for(backoff);
         backoff = doubled(backoff, policy.max_backoff);
       }
     }
@@ -211,6 +214,7 @@ class ConnectionPool {
   }
 
   const PostgresOptions options_;
+  Env& env_;
   const std::string target_;
   const std::function<void(pqxx::connection&)> prepare_;
   store_detail::BoundedLookup lookup_;
@@ -242,8 +246,9 @@ class Lease {
 // Thread-safe.
 class OutageLog {
  public:
-  OutageLog(const std::string& store, const std::string& target, std::function<void(const std::string&)> sink)
-      : prefix_("store \"" + store + "\": PostgreSQL (" + target + ")"), sink_(std::move(sink)) {}
+  OutageLog(const std::string& store, const std::string& target, std::function<void(const std::string&)> sink,
+            Env& env)
+      : prefix_("store \"" + store + "\": PostgreSQL (" + target + ")"), sink_(std::move(sink)), env_(env) {}
 
   // A call failed with kUnavailable (`why`, its message).
   void unreachable(const std::string& why) {
@@ -252,7 +257,7 @@ class OutageLog {
       ++failed_calls_;
       if (down_.load(std::memory_order_relaxed)) return;
       down_.store(true, std::memory_order_relaxed);
-      since_ = std::chrono::steady_clock::now();
+      since_ = env_.steady_now();
       failed_calls_ = 1;
     }
     write(prefix_ + " is unavailable; calls fail with kUnavailable until it answers again: " + why);
@@ -267,7 +272,7 @@ class OutageLog {
       std::lock_guard lock(mutex_);
       if (!down_.load(std::memory_order_relaxed)) return;  // another call said it first
       down_.store(false, std::memory_order_relaxed);
-      lasted = std::chrono::steady_clock::now() - since_;
+      lasted = env_.steady_now() - since_;
       failed = failed_calls_;
     }
     char seconds[32];
@@ -287,6 +292,7 @@ class OutageLog {
 
   const std::string prefix_;
   const std::function<void(const std::string&)> sink_;
+  Env& env_;
   std::atomic<bool> down_{false};  // written under mutex_; read without it on the success path
   std::mutex mutex_;
   std::chrono::steady_clock::time_point since_;  // guarded by mutex_, as below
@@ -300,7 +306,7 @@ class PostgresBackend final : public StoreBackend {
         specs_(options.indexes),
         table_(safe_identifier(name_)),
         pool_(postgres, [this](pqxx::connection& c) { prepare(c); }),
-        outage_(name_, pool_.target(), postgres.log) {
+        outage_(name_, pool_.target(), postgres.log, pool_.env()) {
     for (const IndexSpec& spec : specs_) index_tables_.push_back(index_table_name(table_, spec.name));
     create_schema();
   }
@@ -437,7 +443,7 @@ class PostgresBackend final : public StoreBackend {
 
   // Statement definitions for a new connection; libpqxx prepares each on first use.
   void prepare(pqxx::connection& c) {
-    const std::string t = quoted(table_);
+    const std::string t = quoted_identifier(table_);
     c.prepare("get", "SELECT value::text FROM " + t + " WHERE key = $1");
     c.prepare("has", "SELECT 1 FROM " + t + " WHERE key = $1");
     c.prepare("get_for_update", "SELECT value::text FROM " + t + " WHERE key = $1 FOR UPDATE");
@@ -449,7 +455,7 @@ class PostgresBackend final : public StoreBackend {
     c.prepare("keys", "SELECT key FROM " + t + " WHERE key > $1 ORDER BY key LIMIT $2");
     c.prepare("scan", "SELECT key, value::text FROM " + t + " WHERE key > $1 ORDER BY key LIMIT 1000");
     for (std::size_t i = 0; i < index_tables_.size(); ++i) {
-      const std::string ix = quoted(index_tables_[i]);
+      const std::string ix = quoted_identifier(index_tables_[i]);
       const std::string n = std::to_string(i);
       c.prepare("index_get_" + n, "SELECT key, inline::text FROM " + ix + " WHERE index_key = $1 ORDER BY key, seq");
       c.prepare("index_delete_" + n, "DELETE FROM " + ix + " WHERE key = $1");
@@ -496,17 +502,17 @@ class PostgresBackend final : public StoreBackend {
     retrying(Work::kTransaction, [&](pqxx::connection& c) {
       pqxx::work tx(c);
       tx.exec("SELECT pg_advisory_xact_lock(hashtext(" + tx.quote("snap-store:" + table_) + "))");
-      tx.exec("CREATE TABLE IF NOT EXISTS " + quoted(table_) +
+      tx.exec("CREATE TABLE IF NOT EXISTS " + quoted_identifier(table_) +
               " (key text COLLATE \"C\" PRIMARY KEY, value jsonb NOT NULL)");
       for (std::size_t i = 0; i < specs_.size(); ++i) {
-        const std::string ix = quoted(index_tables_[i]);
+        const std::string ix = quoted_identifier(index_tables_[i]);
         // A new index table is filled whatever the stored version says: the version row
         // may have outlived its table (dropped by hand, or renamed by a newer naming).
         const bool existed = !tx.exec_params("SELECT to_regclass($1)", ix)[0][0].is_null();
         tx.exec("CREATE TABLE IF NOT EXISTS " + ix +
                 " (index_key text COLLATE \"C\" NOT NULL, key text COLLATE \"C\" NOT NULL, seq integer NOT NULL, "
                 "inline jsonb NOT NULL, PRIMARY KEY (index_key, key, seq))");
-        tx.exec("CREATE INDEX IF NOT EXISTS " + quoted(safe_identifier(index_tables_[i] + "_by_key")) + " ON " + ix +
+        tx.exec("CREATE INDEX IF NOT EXISTS " + quoted_identifier(safe_identifier(index_tables_[i] + "_by_key")) + " ON " + ix +
                 " (key)");
         const pqxx::result v = tx.exec_params(
             "SELECT version FROM snap_index_versions WHERE store = $1 AND index_name = $2", table_, specs_[i].name);
@@ -524,7 +530,7 @@ class PostgresBackend final : public StoreBackend {
 
   // Every item, a page at a time (keyset paging, so memory stays bounded).
   void rebuild_index(pqxx::work& tx, std::size_t i) {
-    tx.exec("DELETE FROM " + quoted(index_tables_[i]));
+    tx.exec("DELETE FROM " + quoted_identifier(index_tables_[i]));
     std::string after;
     while (true) {
       const pqxx::result rows = tx.exec_prepared("scan", after);
@@ -585,7 +591,7 @@ class PostgresBackend final : public StoreBackend {
                                                                  ") connection lost " + std::to_string(lost) +
                                                                  " times in a row: " + what);
           }
-          std::this_thread::sleep_for(lost_backoff);
+          pool_.env().sleep_for(lost_backoff);
           lost_backoff = doubled(lost_backoff, policy.max_backoff);
           break;
         case Verdict::kConflict:
@@ -593,7 +599,7 @@ class PostgresBackend final : public StoreBackend {
             throw StoreError(StoreError::Code::kConflict, "store \"" + name_ + "\": still conflicting after " +
                                                               std::to_string(conflicts) + " attempts: " + what);
           }
-          std::this_thread::sleep_for(conflict_backoff);
+          pool_.env().sleep_for(conflict_backoff);
           conflict_backoff = doubled(conflict_backoff, policy.max_conflict_backoff);
           break;
         case Verdict::kNotOurs:

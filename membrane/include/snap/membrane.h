@@ -5,7 +5,9 @@
 //   LiveMembrane       passes straight through to the Env (after startup, dev mode)
 //
 // There is no global mode: a program holds the membrane it was given, and several may
-// live in one process (a test can record one app while replaying another).
+// live in one process (a test can record one app while replaying another). What a
+// membrane does is its type, not a flag: the one mode enum is the process's (snap::Mode,
+// snap/app.h), from which the lifecycle picks the type.
 //
 // On replay each call must match the next event's kind, key and request, else
 // `Divergence` names the event index, what the log expected and what the program asked
@@ -81,13 +83,10 @@ class SecretUnavailable : public Error {
 class Membrane {
  public:
   using Where = std::source_location;
-  enum class Mode { kRecord, kReplay, kLive };
-
   // What version() returns when replaying a log recorded before the change existed.
   static constexpr int kDefaultVersion = -1;
 
   virtual ~Membrane() = default;
-  virtual Mode mode() const = 0;
 
   std::chrono::system_clock::time_point wall_now(Where where = Where::current());
   std::chrono::steady_clock::time_point steady_now(Where where = Where::current());
@@ -193,7 +192,6 @@ class RecordingMembrane final : public Membrane {
   // `env` and `secrets` must outlive the membrane; it owns `writer`.
   RecordingMembrane(Env& env, const SecretSource& secrets, std::unique_ptr<LogWriter> writer);
   ~RecordingMembrane() override;
-  Mode mode() const override { return Mode::kRecord; }
 
   // Writes the manifest and trailer and publishes the log under its final name.
   void finish(const Manifest& manifest);
@@ -214,7 +212,6 @@ class ReplayingMembrane final : public Membrane {
   // membrane. Owns `reader`.
   ReplayingMembrane(Env& env, const SecretSource& secrets, std::unique_ptr<LogReader> reader);
   ~ReplayingMembrane() override;
-  Mode mode() const override { return Mode::kReplay; }
 
   // Ends replay: a Divergence (kEventsLeftOver) if the program read fewer events than
   // the log holds.
@@ -240,7 +237,6 @@ class ReplayingMembrane final : public Membrane {
 class LiveMembrane final : public Membrane {
  public:
   LiveMembrane(Env& env, const SecretSource& secrets) : Membrane(env, secrets) { passthrough_ = true; }
-  Mode mode() const override { return Mode::kLive; }
 
  protected:
   Reply exchange(const Ask& ask, const RealStep& real) override;

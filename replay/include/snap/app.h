@@ -90,9 +90,7 @@ class BuildState {
 
 class App final : public Component {
  public:
-  struct Private;
-  // Made by the lifecycle only (see lifecycle.h).
-  App(std::string_view name, std::unique_ptr<Private> state);
+  struct Private;  // the lifecycle's (replay/src); an App is made by it only (lifecycle.h)
   ~App() override;
 
   Mode mode() const;
@@ -139,8 +137,14 @@ class App final : public Component {
   // Where this process's personas run (snap/environment.h): how a component opens its
   // store, finds a host, calls a server and listens. Chosen once, before define_app runs.
   const Environment& environment() const;
+  // The operating system this app was given (snap/env.h): for components' own waiting and
+  // deadlines (timeouts, retry backoff), so that a test on MemoryEnv runs them in virtual
+  // time. Not for inputs: a program reads the clock, randomness, files and variables
+  // through its membrane, which records them.
+  Env& env() const;
 
  private:
+  App(std::string_view name, std::unique_ptr<Private> state);
   friend class Component;
   friend class PersonaContext;
   friend struct AppAccess;  // the lifecycle (replay/src)

@@ -102,7 +102,8 @@ class Component {
   // Configuration recorded in the manifest and compared after every replayed startup.
   // Override to add what distinguishes this component (a port number, an index version).
   virtual boost::json::object config() const { return {}; }
-  // Secrets this component holds (by secret name); a persona using it receives them.
+  // Secrets this component holds (by secret name; recorded in the manifest, never their
+  // values); a persona using it receives them.
   virtual std::vector<std::string> secret_names() const { return {}; }
 
  protected:

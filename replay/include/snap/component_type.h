@@ -26,7 +26,8 @@ enum class ComponentType {
 ComponentType component_type_of(std::string_view recorded);
 // The name the manifest records for `type` ("" for kOther).
 std::string_view component_type_name(ComponentType type);
-// Password and Secret: the components that hold one secret each.
+// Password and Secret: the components that hold one secret each (for logs from before the
+// manifest recorded secret names: snap::with_secret_names).
 inline bool holds_a_secret(ComponentType type) {
   return type == ComponentType::kPassword || type == ComponentType::kSecret;
 }

@@ -2,7 +2,7 @@
 // dev as in a container), what `snapshot inspect` lists for it, and which secrets and
 // networks its service gets in docker-compose.yml and docker-stack.yml:
 //
-//   persona_reach(manifest, secrets)  ->  App::reachable_from / App::secrets_for (the context)
+//   persona_reach(manifest)  ->  App::reachable_from / App::secrets_for (the context)
 //                                     ->  snap::system_view (inspect, diff, graph)
 //                                     ->  plan_deployment (compose, stack, bin/ scripts)
 //
@@ -16,9 +16,8 @@
 //
 // A persona receives the secrets of the components it reaches, other personas' excepted.
 //
-// Computed over the manifest (ids, persona kinds, uses) and the secret names each
-// component holds (Component::secret_names(), which the manifest does not record), so the
-// tools answer from a log alone. A component's parent is the component whose id is its
+// Computed over the manifest alone (ids, persona kinds, uses and the secret names each
+// component holds), so the tools answer from a log alone. A component's parent is the component whose id is its
 // longest proper dotted prefix (Id::str() escapes dots inside names).
 //
 // Thread safety: a pure function over plain values.
@@ -39,10 +38,7 @@ struct PersonaReach {
   std::vector<std::string> secrets;     // secret names it receives, sorted
 };
 
-// Per component id, the names of the secrets it holds; a component absent holds none.
-using SecretsByComponent = std::map<std::string, std::vector<std::string>>;
-
 // The reach of every persona of `manifest` (entries with a persona kind), in manifest order.
-std::vector<PersonaReach> persona_reach(const Manifest& manifest, const SecretsByComponent& secrets);
+std::vector<PersonaReach> persona_reach(const Manifest& manifest);
 
 }  // namespace snap

@@ -68,12 +68,18 @@ struct ComponentEntry {
   std::string persona;  // "", "daemon" or "command"
   std::string config;   // canonical JSON
   std::vector<std::string> uses;
+  // Names of the secrets it holds (snap::Password, snap::Secret), never their values.
+  std::vector<std::string> secrets;
 
   friend bool operator==(const ComponentEntry&, const ComponentEntry&) = default;
 };
 
 struct Manifest {
   std::vector<ComponentEntry> components;
+  // False for a log written before secret names were recorded: every `secrets` is then
+  // empty without meaning "none" (a reader of such a log names them itself, see
+  // snap::system_view), and replay compares the rest of the manifest only.
+  bool secret_names_recorded = true;
   friend bool operator==(const Manifest&, const Manifest&) = default;
 };
 

@@ -69,6 +69,13 @@ struct LogReaderLimits {
   std::uint64_t max_decoded_bytes_per_file_byte = 4096;
 };
 
+// The name a build gives its log inside its output directory.
+inline constexpr const char* kLogFileName = "snapshot.snaplog";
+
+// The log a path names for a tool or a command: the path itself, or PATH/snapshot.snaplog
+// when it is a directory (a build's output).
+std::filesystem::path log_file_at(const std::filesystem::path& path, Env& env = real_env());
+
 class LogReader {
  public:
   // Throws LogError: kNotFound, kNotASnapshotLog, kIncompatibleVersion, kIncomplete,

@@ -4,9 +4,10 @@
 // `snapshot inspect` all answer from this, so a log copied off a machine is enough.
 //
 // What each persona reaches and receives is the runtime's and deployment's own rule
-// (snap::persona_reach, snap/reach.h), applied to the manifest. What a log does not record
-// is derived from it: Password and Secret components hold one secret each, named by
-// snap::secret_name_for (snap/password.h), the function the components name them with.
+// (snap::persona_reach, snap/reach.h), applied to the manifest, which records the secret
+// names each component holds. A log from before it recorded them
+// (Manifest::secret_names_recorded false) gets them from snap::secret_name_for
+// (snap/password.h), the function the components name them with (with_secret_names).
 //
 // Thread safety: plain values and pure functions.
 #pragma once
@@ -37,6 +38,10 @@ struct SystemView {
 };
 
 SystemView system_view(const Manifest& manifest);
+
+// `manifest` with every component's secret names: as recorded, or for a log from before
+// they were recorded, as the components named them.
+Manifest with_secret_names(Manifest manifest);
 
 // The planner's input for this manifest (DeployInput::previous left null).
 DeployInput deploy_input_from(const Manifest& manifest);

@@ -142,6 +142,7 @@ struct EndpointOptions {
 class ApiServer;
 
 namespace api_detail {
+struct RawCall;  // components/api/src/raw_call.h
 // A request with no body (Endpoint<void, Res>).
 struct NoRequest {};
 // A route's handler with the types erased: request body in, response body out ("" for
@@ -224,16 +225,19 @@ class ApiServer final : public Persona {
   // on that address too (docs/api.md, "run").
   std::string host() const;
 
-  // The transport under Endpoint::operator(): checks `uses` (naming `where` in the
-  // UsesError), sends `body` (JSON text, not checked here) to the route, returns the
-  // response body; throws ApiError for an error response.
-  std::string call(const PersonaContext& caller, std::size_t route, std::string body,
-                   std::source_location where = std::source_location::current()) const;
   // "POST /api/customer", for messages.
   std::string describe_route(std::size_t route) const;
 
  private:
   struct State;
+  template <typename Req, typename Res>
+  friend class Endpoint;
+  friend struct api_detail::RawCall;  // tests: a body that no typed caller could send
+  // The transport under Endpoint::operator(): checks `uses` (naming `where` in the
+  // UsesError), sends `body` (JSON text, not checked here) to the route, returns the
+  // response body; throws ApiError for an error response.
+  std::string call(const PersonaContext& caller, std::size_t route, std::string body,
+                   std::source_location where) const;
   std::size_t add_route(std::string_view method, std::string_view path, EndpointOptions options,
                         api_detail::RouteHandler handler);
   int serve(PersonaContext& ctx);

@@ -5,7 +5,7 @@
 // file.
 //
 // Two layers. plan_deployment() is a pure function from the app's description (its
-// manifest plus the secrets each component holds; see deploy_input) and the options to
+// manifest, secret names included; see deploy_input) and the options to
 // the generated files: the same input gives byte-identical files, so tools can compute
 // the plan from a log alone and golden tests pin it. deployment_emitter() is the thin
 // build emitter that computes the plan for a finished build and writes it, together
@@ -32,19 +32,14 @@
 
 #include "snap/error.h"
 #include "snap/lifecycle.h"
+#include "snap/log.h"
 
 namespace snap {
 
-// The app as deployment sees it: each component's manifest entry, plus the names of the
-// secrets it holds (Component::secret_names(), not in the manifest).
-struct DeployComponent {
-  std::string id;       // dotted, escaped (Id::str())
-  std::string type;     // "ApiServer", "Postgres", "KeyValueStore", ...
-  std::string persona;  // "", "daemon", "job", "command"
-  std::string config;   // the component's config() as JSON text, as in the manifest
-  std::vector<std::string> uses;     // ids
-  std::vector<std::string> secrets;  // secret names
-};
+// The app as deployment sees it: each component's manifest entry. A manifest entry: id (dotted, escaped: Id::str()), type ("ApiServer", "Postgres"...),
+// persona kind ("", "daemon", "job", "command"), config (JSON text), uses (ids) and the
+// secret names it holds.
+using DeployComponent = ComponentEntry;
 
 struct DeployInput {
   std::string app_name;                     // the root id; names the binary /app/NAME
@@ -136,8 +131,10 @@ class DeployError : public Error {
   explicit DeployError(const std::string& message) : Error(ErrorCode::kInternal, "deploy", message) {}
 };
 
-// The deployment's view of a started app (after startup: the tree is frozen).
-DeployInput deploy_input(const App& app);
+// The deployment's view of a manifest: a started app's (App::manifest(), after startup)
+// or a log's (LogReader::manifest(); one from before secret names were recorded needs
+// them filled in first: snap::system_view does). DeployInput::previous is left null.
+DeployInput deploy_input(const Manifest& manifest);
 
 // Pure: the same input and options give byte-identical files. Throws DeployError.
 DeployPlan plan_deployment(const DeployInput& input, const DeployOptions& options);

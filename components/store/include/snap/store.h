@@ -52,6 +52,8 @@
 
 namespace snap {
 
+class Env;
+
 using json = boost::json::value;
 
 // The longest key or index key, in bytes of UTF-8, that both backends accept; longer
@@ -221,6 +223,10 @@ struct PostgresOptions {
   // fail in between. Called on the thread of the call that noticed, with no lock of the
   // store held. Empty (the default): the line goes to stderr.
   std::function<void(const std::string& line)> log;
+  // The clock the retries wait on and outages are timed by (snap/env.h); must outlive
+  // the store. Null (the default): the operating system's. A test gives a MemoryEnv to
+  // run a whole retry schedule in virtual time.
+  Env* env = nullptr;
 };
 
 // Connects, creates the store's tables if absent (idempotent, safe when several personas
