@@ -1,0 +1,1 @@
+// Placeholder: the metrics registry arrives here (snap/metrics.h).

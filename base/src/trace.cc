@@ -1,0 +1,1 @@
+// Placeholder: the trace model arrives here (snap/trace.h).
