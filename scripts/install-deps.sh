@@ -10,6 +10,7 @@ packages=(
   libgtest-dev libgmock-dev libbenchmark-dev
   postgresql-15 clang libclang-rt-14-dev
   binutils graphviz python3
+  prometheus  # promtool: the metrics tests check the exposition with it
 )
 
 missing=()
