@@ -5,6 +5,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install-deps.sh
+# The Jaeger backend the observability tests start: built once (minutes) into a cache keyed
+# by its version, then reused at once by every run and by both build modes.
+jaeger=$(scripts/build-jaeger.sh | tail -n 1)
 
 build_dir=build
 extra=()
@@ -16,6 +19,6 @@ if [ "${1:-}" = "--sanitize" ]; then
   export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 fi
 
-cmake -S . -B "$build_dir" -G Ninja "${extra[@]}" >/dev/null
+cmake -S . -B "$build_dir" -G Ninja "${extra[@]}" -DSNAP_JAEGER="$jaeger" >/dev/null
 cmake --build "$build_dir" -j "$(nproc)"
 ctest --test-dir "$build_dir" --output-on-failure -j "$(nproc)"
