@@ -92,9 +92,19 @@ std::string Secret::value(const PersonaContext& ctx, std::source_location where)
 Worker::Worker(const Init& init, std::chrono::milliseconds interval, Tick tick)
     : Persona(
           init, PersonaKind::kDaemon,
-          [interval, tick = std::move(tick)](PersonaContext& context) {
+          [interval, tick = std::move(tick), name = "tick " + init.id.name()](PersonaContext& context) {
             while (!context.stop_requested()) {
-              tick(context);
+              {
+                // Each tick is a trace of its own; a tick that throws ends the persona,
+                // as before, with the span marked failed.
+                PersonaSpan span(context, name, SpanKind::kInternal);
+                try {
+                  tick(context);
+                } catch (const std::exception& e) {
+                  span.span().set_error(e.what());
+                  throw;
+                }
+              }
               if (context.wait_for_stop(interval)) break;
             }
             return 0;

@@ -77,7 +77,7 @@ JsonStore& KeyValueStore::open(const PersonaContext& ctx) const {
 }
 
 std::unique_ptr<JsonStore> KeyValueStore::open_new(const PersonaContext& ctx) const {
-  const StoreOptions options{table(), indexes_};
+  const StoreOptions options{table(), indexes_, &app().metrics()};
   if (app().environment().in_memory_stores()) return open_memory_store(options);
   PostgresOptions postgres;
   postgres.env = &app().env();

@@ -8,6 +8,7 @@
 #include "snap/determinism_guard.h"
 #include "snap/log_reader.h"
 #include "snap/log_writer.h"
+#include "snap/trace.h"
 #include "snap/secrets.h"
 #include "snap/env.h"
 
@@ -261,9 +262,14 @@ std::string Membrane::call_erased(std::string_view kind_name, std::string_view k
     // The real function's own reads are exempt from the determinism guard: its reply is
     // what the log records, and replay returns that reply without calling it.
     AllowNondeterminism allow("m.call: the reply is recorded and replayed");
+    // At runtime the I/O is a span of the request it serves ("call KIND"); at startup
+    // there is no current span, and so none.
+    Span span = start_child_span(full_kind.view(), SpanKind::kClient);
+    if (span.recording()) span.set("snap.call.key", key);
     try {
       return Reply{ResultKind::kBytes, real(real_object, request), 0};
     } catch (const std::exception& e) {
+      span.set_error(e.what());
       return Reply{ResultKind::kFailure, e.what(), 0};
     }
   };

@@ -5,7 +5,7 @@
 
 #include <boost/json.hpp>
 
-#include "app_private.h"
+#include "lifecycle_private.h"
 #include "snap/persona.h"
 #include "snap/determinism_guard.h"
 #include "snap/env.h"
@@ -129,7 +129,8 @@ PersonaContext::PersonaContext(App& app, const Persona& persona, std::vector<std
       persona_(persona),
       args_(std::move(args)),
       reachable_(app.reachable_from(persona)),
-      secrets_(app.secrets_for(persona)) {
+      secrets_(app.secrets_for(persona)),
+      service_(service_name_for(app, persona)) {
   std::sort(reachable_.begin(), reachable_.end());
 }
 

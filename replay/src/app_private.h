@@ -14,7 +14,9 @@
 #include "snap/environment.h"
 #include "snap/lifecycle.h"
 #include "snap/membrane.h"
+#include "snap/metrics.h"
 #include "snap/secrets.h"
+#include "snap/trace.h"
 
 namespace snap {
 
@@ -31,6 +33,18 @@ class KnownSecrets final : public SecretSource {
            env_name_for_secret("SNAP_SECRET_", name) + ")";
   }
   std::map<std::string, std::string, std::less<>> values;
+};
+
+// Tracing for a running process: sinks first, so that the tracer that feeds them goes
+// first (members are destroyed in reverse), and the batch processor drains into its
+// exporter before the exporter goes.
+struct Telemetry {
+  std::unique_ptr<SpanExporter> exporter;
+  std::unique_ptr<BatchSpanProcessor> batch;
+  std::unique_ptr<SpanCollector> collector;
+  std::optional<std::string> service_name;  // $OTEL_SERVICE_NAME
+  std::unique_ptr<Tracer> tracer;
+  MetricCallback dropped_spans;  // snap_trace_spans_dropped_total: reads `batch`
 };
 
 struct App::Private {
@@ -54,6 +68,10 @@ struct App::Private {
   std::vector<std::unique_ptr<Component>> owned;
   std::vector<Component*> all;  // creation order, the app first
   std::map<std::string, std::source_location> created_at;
+
+  // Before telemetry: the tracer's drop counter is read by a callback registered here.
+  MetricsRegistry metrics;
+  std::unique_ptr<Telemetry> telemetry;  // run and dev, once started (start_telemetry)
 
   std::set<std::string> generated_secrets;  // made this build: to be stored
   std::set<std::string> required_secrets;   // must be supplied by the user

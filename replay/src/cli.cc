@@ -158,7 +158,7 @@ const Persona& find_persona_or_throw(const App& app, const std::string& name) {
 
 // Every flag of every subcommand: CLI11 fills it in as it parses.
 struct Flags {
-  std::string out_dir, log_flag, secrets_dir, persona_name, verify_log, base_image, endpoint_mode;
+  std::string out_dir, log_flag, secrets_dir, persona_name, verify_log, base_image, endpoint_mode, otlp_url;
   std::vector<std::string> secret_flags, persona_arguments, replica_flags, memory_limit_flags, pids_limit_flags;
   bool local = false, exit_after_jobs = false, repl = false, verify_json = false, again = false;
 };
@@ -216,6 +216,9 @@ Subcommands add_subcommands(CLI::App& cli, Flags& f) {
   dev->add_option("--secret", f.secret_flags, "A secret's value, NAME=VALUE (repeatable)");
   dev->add_flag("--exit-after-jobs", f.exit_after_jobs, "Stop the daemons once every job has finished");
   dev->add_flag("--repl", f.repl, "Read commands from stdin even when it is not a terminal (on by default on a terminal)");
+  dev->add_option("--otlp", f.otlp_url,
+                  "Also export spans over OTLP/HTTP to this traces URL (http://HOST:4318/v1/traces); they are kept "
+                  "in the process either way");
 
   auto* verify = sub.verify = cli.add_subcommand("verify", "Replay startup against LOG and report whether it matches");
   verify->add_option("log", f.verify_log, "Snapshot log")->required();
@@ -256,6 +259,11 @@ int build_command(const Invocation& in, const CLI::App& build) {
 
 int dev_command(const Invocation& in) {
   auto app = start_dev_app(in.name, in.define, in.system, DevOptions{parse_secret_flags(in.flags.secret_flags)});
+  TelemetryOptions telemetry;
+  telemetry.otlp_traces_url = in.flags.otlp_url;
+  telemetry.exporter = in.program.span_exporter;
+  telemetry.keep_recent = true;
+  start_telemetry(*app, telemetry);
   std::vector<const Persona*> running;
   std::vector<std::string> names;
   for (const Persona* p : app->personas()) {
@@ -361,6 +369,11 @@ int persona_command(const Invocation& in, const std::filesystem::path& log, bool
   auto secrets = runtime_secrets(in.system, in.flags.secrets_dir);
   auto app = replay_app(in.name, in.define, in.system, ReplayOptions{log, Mode::kRun, secrets.get()});
   const Persona& persona = find_persona_or_throw(*app, persona_name);
+  if (!health) {
+    TelemetryOptions telemetry;
+    telemetry.exporter = in.program.span_exporter;
+    start_telemetry(*app, telemetry);
+  }
   if (health) {
     PersonaContext context(*app, persona, {});
     return persona.healthy(context) ? kExitOk : kExitFailure;

@@ -57,4 +57,7 @@ std::filesystem::path job_run_record(Env& env, const std::filesystem::path& dir,
 // fatal (the job's work is done; the next start runs it again).
 void record_job_run(Env& env, const std::filesystem::path& record, const Persona& job);
 
+// The service name a persona's spans report under ($OTEL_SERVICE_NAME, or its own).
+std::string service_name_for(const App& app, const Persona& persona);
+
 }  // namespace snap

@@ -160,7 +160,7 @@ struct Server {
   spdlog::logger logger;
   HttpServer http{options, logger,
                   HttpRoutes{[](std::string_view, std::string_view) { return Routing{std::nullopt, {200, "{}"}}; },
-                             [](std::size_t, std::string_view) { return HttpReply{500, ""}; }}};
+                             [](std::size_t, const IncomingRequest&) { return HttpReply{500, ""}; }}};
   unsigned short port = free_port();
 };
 

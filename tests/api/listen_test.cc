@@ -67,7 +67,7 @@ struct AnsweringServer {
   ApiServerOptions options = one_thread();  // the server keeps a reference
   HttpServer http{options, quiet_logger(),
                   HttpRoutes{[](std::string_view, std::string_view) { return Routing{std::nullopt, {200, "{}"}}; },
-                             [](std::size_t, std::string_view) { return HttpReply{500, ""}; }}};
+                             [](std::size_t, const IncomingRequest&) { return HttpReply{500, ""}; }}};
 };
 
 // This host's IPv4 addresses other than loopback, as a server's own network address.

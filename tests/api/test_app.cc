@@ -136,6 +136,11 @@ Deployment::Deployment(Transport transport, bool run_servers) : transport_(trans
     server_app_ = owned_server_app_.get();
     client_app_ = owned_client_app_.get();
   }
+  // Spans kept in memory, as in dev: the tracing tests read them.
+  TelemetryOptions telemetry;
+  telemetry.keep_recent = true;
+  start_telemetry(*server_app_, telemetry);
+  if (client_app_ != server_app_) start_telemetry(*client_app_, telemetry);
   client_ctx_ = std::make_unique<PersonaContext>(*client_app_, *client_app_->find_persona("client"),
                                                  std::vector<std::string>{});
   stranger_ctx_ = std::make_unique<PersonaContext>(*client_app_, *client_app_->find_persona("stranger"),

@@ -21,6 +21,7 @@
 #include "snap/api_server.h"
 #include "snap/app.h"
 #include "snap/memory_env.h"
+#include "snap/metrics.h"
 #include "snap/cli_command.h"
 #include "snap/component.h"
 #include "snap/determinism_guard.h"
@@ -37,6 +38,7 @@
 #include "snap/postgres.h"
 #include "snap/regression.h"
 #include "snap/store.h"
+#include "snap/trace.h"
 #include "snap/worker.h"
 
 namespace {
@@ -507,6 +509,42 @@ TEST(Regression, TheGoldenLogWasReplayed) {
   snap::Env& system = snap::real_env();
   const snap::RegressionReport report = snap::replay_logs("tests/golden-logs", "shop", define_shop, system);
   EXPECT_EQ(report.replayed.size(), 1u);
+}
+
+// ---- base/include/snap/metrics.h ------------------------------------------------------
+TEST(header_samples, MetricsRegistryCountsBySeries) {
+  snap::MetricsRegistry metrics;
+  snap::CounterFamily& requests = metrics.counter(
+      "snap_http_requests_total", "HTTP requests served.", {"endpoint", "code"});
+  const snap::Counter ok = requests.with({"GET /api/customer", "200"});
+  ok.inc();
+  EXPECT_NE(metrics.exposition().find("snap_http_requests_total{endpoint=\"GET /api/customer\",code=\"200\"} 1"),
+            std::string::npos);
+}
+
+// ---- base/include/snap/trace.h --------------------------------------------------------
+TEST(header_samples, ABodyAddsToItsSpanAndStartsChildren) {
+  snap::App* seen = nullptr;
+  auto app = snap::start_dev_app(
+      "traced", [&](snap::App& a) { a.add<snap::Job>("report", [](snap::PersonaContext& ctx) {
+        snap::Span& span = ctx.span();                 // the request's (or the run's) span
+        span.set("customer.tier", "gold");
+        {
+          snap::Span pricing = ctx.start_span("price the order");
+          pricing.set("items", std::int64_t{3});
+        }                                              // ends here
+        return 0;
+      }); seen = &a; },
+      snap::real_env(), {});
+  snap::TelemetryOptions telemetry;
+  telemetry.keep_recent = true;
+  snap::start_telemetry(*app, telemetry);
+  EXPECT_EQ(snap::run_personas(*app, {app->find_persona("report")}, {}), 0);
+  const std::vector<snap::SpanData> spans = seen->recent_spans()->recent();
+  ASSERT_EQ(spans.size(), 2u);
+  EXPECT_EQ(spans[0].name, "job report");  // ended last
+  EXPECT_EQ(spans[1].name, "price the order");
+  EXPECT_EQ(spans[1].parent, spans[0].context.span_id);
 }
 
 TEST(header_samples, MemoryEnvHoldsFilesAndVariables) {

@@ -15,6 +15,7 @@
 #include "snap/app.h"
 #include "snap/environment.h"
 #include "snap/membrane.h"
+#include "snap/metrics.h"
 #include "snap/store.h"
 
 namespace snap {
@@ -22,6 +23,7 @@ namespace snap {
 namespace {
 
 constexpr std::string_view kHealthPath = "/healthz";
+constexpr std::string_view kMetricsPath = "/metrics";
 constexpr std::string_view kMethods[] = {"GET", "POST", "PUT", "PATCH", "DELETE"};
 // Retry backoff while a server cannot be reached: first wait, and the cap it doubles to.
 constexpr std::chrono::milliseconds kFirstBackoff{25};
@@ -82,7 +84,17 @@ struct ApiServer::State {
     std::string path;
     EndpointOptions options;
     api_detail::RouteHandler handler;
+    std::string span_name;  // "METHOD PATH": the server's and its callers' spans, and the route label
+    Histogram served_seconds;  // this route's latency as served, and as its callers waited
+    Histogram called_seconds;
   };
+
+  // Prometheus metrics (docs/observability.md), in the app's registry; the label values
+  // are this server's service name, its routes and status codes / error codes: bounded.
+  std::string server_label;
+  CounterFamily* requests = nullptr;
+  CounterFamily* calls = nullptr;
+  Gauge in_flight;
   std::vector<Route> routes;  // frozen after startup
 
   // The running server body (dev calls run handlers with its context).
@@ -118,22 +130,56 @@ struct ApiServer::State {
       if (out.empty()) return {204, {}};
       return {200, std::move(out)};
     } catch (const ApiError& e) {
+      ctx.span().set("snap.error_code", to_string(e.code()));
       // internal is the server's own fault (a response with no JSON form): worth a warning.
       logger->log(e.code() == ErrorCode::kInternal ? spdlog::level::warn : spdlog::level::debug, "{} {}: {}",
                   route.method, route.path, e.what());
       return {http_status(e.code()), error_body(e.code(), e.message())};
     } catch (const StoreError& e) {
       const MappedStoreError mapped = map_store_error(e);
+      ctx.span().set("snap.error_code", to_string(mapped.error.code()));
       logger->log(mapped.log_level, "{} {}: store error, sent as {}: {}", route.method, route.path,
                   to_string(mapped.error.code()), e.what());
       return {http_status(mapped.error.code()), error_body(mapped.error.code(), mapped.error.message())};
     } catch (const std::exception& e) {
+      ctx.span().set("snap.error_code", to_string(ErrorCode::kInternal));
       logger->warn("{} {}: internal error: {}", route.method, route.path, e.what());
       return {500, error_body(ErrorCode::kInternal, kInternalMessage)};
     } catch (...) {
       logger->warn("{} {}: internal error: a non-standard exception", route.method, route.path);
       return {500, error_body(ErrorCode::kInternal, kInternalMessage)};
     }
+  }
+
+  // dispatch() as the server span of the request (OpenTelemetry's HTTP semantic
+  // conventions): a child of the caller's span -- `remote` from its traceparent header,
+  // or in dev the caller's client span, current on this very thread.
+  api_detail::HttpReply handle(const Route& route, PersonaContext& ctx, std::string_view body,
+                               const SpanContext* remote) {
+    const auto started = std::chrono::steady_clock::now();
+    in_flight.add(1);
+    api_detail::HttpReply reply = handle_traced(route, ctx, body, remote);
+    in_flight.add(-1);
+    route.served_seconds.observe(std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
+    requests->with({server_label, route.span_name, std::to_string(reply.status)}).inc();
+    return reply;
+  }
+
+  api_detail::HttpReply handle_traced(const Route& route, PersonaContext& ctx, std::string_view body,
+                                      const SpanContext* remote) {
+    PersonaSpan server(ctx, route.span_name, SpanKind::kServer, remote);
+    Span& span = server.span();
+    if (span.recording()) {
+      span.set("http.request.method", route.method).set("http.route", route.path).set("url.path", route.path);
+      span.set("snap.persona", ctx.persona().id().str());
+    }
+    api_detail::HttpReply reply = dispatch(route, ctx, body);
+    if (span.recording()) {
+      span.set("http.response.status_code", reply.status);
+      // A server span fails for 5xx only: a 4xx is the caller's error, not the server's.
+      if (reply.status >= 500) span.set_error(reply.body);
+    }
+    return reply;
   }
 };
 
@@ -159,6 +205,18 @@ ApiServer::ApiServer(const Init& init, ApiServerOptions options)
       options_(std::move(options)),
       port_(&add<Port>("port")),
       state_(std::make_unique<State>()) {
+  MetricsRegistry& metrics = app().metrics();
+  state_->server_label = id().service_name();
+  state_->requests = &metrics.counter("snap_http_server_requests_total", "HTTP requests an API server answered.",
+                                      {"server", "route", "code"});
+  state_->calls = &metrics.counter("snap_http_client_calls_total",
+                                   "Typed endpoint calls made, by the server and route called and their outcome "
+                                   "(ok, or the error's code).",
+                                   {"server", "route", "outcome"});
+  state_->in_flight = metrics
+                          .gauge("snap_http_server_requests_in_flight", "Requests an API server is handling now.",
+                                 {"server"})
+                          .with({state_->server_label});
   if (options_.body_limit == 0 || options_.header_limit == 0 || options_.max_connections == 0) {
     throw std::invalid_argument("ApiServer " + id().str() + ": body_limit, header_limit and max_connections must be > 0");
   }
@@ -195,8 +253,20 @@ std::size_t ApiServer::add_route(std::string_view method, std::string_view path,
     throw std::invalid_argument(where + ": path must start with '/' and hold no query, fragment or space");
   }
   if (path == kHealthPath) throw std::invalid_argument(where + ": /healthz is the server's own health check");
+  if (path == kMetricsPath) throw std::invalid_argument(where + ": /metrics is the server's own metrics");
   if (state_->find(method, path) != nullptr) throw std::invalid_argument(where + ": declared twice");
-  state_->routes.push_back({std::string(method), std::string(path), options, std::move(handler)});
+  const std::string route_name = std::string(method) + " " + std::string(path);
+  MetricsRegistry& metrics = app().metrics();
+  state_->routes.push_back(
+      {std::string(method), std::string(path), options, std::move(handler), route_name,
+       metrics
+           .histogram("snap_http_server_request_duration_seconds", "Time an API server took to answer a request.",
+                      {"server", "route"})
+           .with({state_->server_label, route_name}),
+       metrics
+           .histogram("snap_http_client_call_duration_seconds",
+                      "Time a typed endpoint call took, as its caller waited (retries included).", {"server", "route"})
+           .with({state_->server_label, route_name})});
   return state_->routes.size() - 1;
 }
 
@@ -253,6 +323,11 @@ int ApiServer::serve(PersonaContext& ctx) {
   const auto route_http = [this](std::string_view method, std::string_view target) -> api_detail::Routing {
     const std::string_view path = target.substr(0, target.find('?'));
     if (path == kHealthPath && method == "GET") return {std::nullopt, {200, R"({"status":"ok"})"}};
+    // Prometheus' scrape: the whole process's registry, written on the I/O thread (it
+    // only reads counters).
+    if (path == kMetricsPath && method == "GET") {
+      return {std::nullopt, {200, app().metrics().exposition(), kMetricsContentType}};
+    }
     const State::Route* route = state_->find(method, path);
     if (route == nullptr) {
       return {std::nullopt,
@@ -260,8 +335,9 @@ int ApiServer::serve(PersonaContext& ctx) {
     }
     return {static_cast<std::size_t>(route - state_->routes.data()), {}};
   };
-  const auto handle_http = [this, &ctx](std::size_t route, std::string_view body) {
-    return state_->dispatch(state_->routes[route], ctx, body);
+  const auto handle_http = [this, &ctx](std::size_t route, const api_detail::IncomingRequest& request) {
+    const std::optional<SpanContext> caller = parse_traceparent(request.traceparent, request.tracestate);
+    return state_->handle(state_->routes[route], ctx, request.body, caller ? &*caller : nullptr);
   };
 
   std::unique_ptr<api_detail::HttpServer> http;
@@ -372,6 +448,33 @@ std::string ApiServer::call(const PersonaContext& caller, std::size_t route, std
                             std::source_location where) const {
   caller.require_uses(*this, where);
   const State::Route& r = state_->routes.at(route);
+  PersonaSpan client(caller, r.span_name, SpanKind::kClient);
+  Span& span = client.span();
+  if (span.recording()) {
+    span.set("http.request.method", r.method).set("url.path", r.path).set("server.address", host());
+    span.set("server.port", static_cast<std::int64_t>(port_->number()));
+  }
+  const auto started = std::chrono::steady_clock::now();
+  const auto count = [&](std::string_view outcome) {
+    r.called_seconds.observe(std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
+    state_->calls->with({state_->server_label, r.span_name, outcome}).inc();
+  };
+  try {
+    std::string response = call_untraced(caller, route, std::move(body));
+    count("ok");
+    return response;
+  } catch (const ApiError& e) {
+    count(to_string(e.code()));
+    // Any failed call is an error for the caller (a 4xx too: the semantic conventions'
+    // rule for client spans).
+    span.set("snap.error_code", to_string(e.code()));
+    span.set_error(e.what());
+    throw;
+  }
+}
+
+std::string ApiServer::call_untraced(const PersonaContext& caller, std::size_t route, std::string body) const {
+  const State::Route& r = state_->routes.at(route);
   const auto give_up_at = std::chrono::steady_clock::now() + options_.wait_for_server;
 
   if (called_in_process(app())) {
@@ -415,13 +518,14 @@ std::string ApiServer::call(const PersonaContext& caller, std::size_t route, std
     }
     // The same encoding as HTTP both ways: the request was serialized by the Endpoint,
     // the handler parses it; the response is serialized here and parsed by the Endpoint.
-    api_detail::HttpReply reply = state_->dispatch(r, *server_ctx, body);
+    api_detail::HttpReply reply = state_->handle(r, *server_ctx, body, nullptr);
     {
       std::lock_guard lock(state_->mutex);
       --state_->direct_calls;
       --state_->direct_running;
     }
     state_->changed.notify_all();
+    caller.span().set("http.response.status_code", reply.status);
     return finish(*this, route, reply.status, std::move(reply.body));
   }
 
@@ -432,11 +536,18 @@ std::string ApiServer::call(const PersonaContext& caller, std::size_t route, std
         api_detail::Resolver{}, app().env());
   });
   api_detail::ClientPool& pool = *state_->pool;
+  // The client span's context, for the server to continue the trace.
+  const SpanContext* trace = current_span_context();
+  const std::string traceparent = trace != nullptr && trace->valid() ? traceparent_of(*trace) : std::string();
+  const std::string_view tracestate = trace != nullptr ? std::string_view(trace->trace_state) : std::string_view();
   auto backoff = kFirstBackoff;
   for (int attempt = 1;; ++attempt) {
-    api_detail::Exchange x = pool.exchange(r.method, r.path, body);
+    api_detail::Exchange x = pool.exchange(r.method, r.path, body, traceparent, tracestate);
     using api_detail::Failure;
-    if (x.failure == Failure::kNone) return finish(*this, route, x.response.status, std::move(x.response.body));
+    if (x.failure == Failure::kNone) {
+      caller.span().set("http.response.status_code", x.response.status);
+      return finish(*this, route, x.response.status, std::move(x.response.body));
+    }
     const bool retry = x.failure == Failure::kConnect || x.failure == Failure::kBeforeSent || r.options.idempotent;
     const std::string where = describe_route(route) + " at " + pool.host() + ":" + std::to_string(pool.port());
     if (!retry) {

@@ -359,7 +359,8 @@ void ClientPool::give_back(std::unique_ptr<Connection> c) {
   idle_.push_back(std::move(c));
 }
 
-Exchange ClientPool::exchange(std::string_view method, std::string_view target, const std::string& body) {
+Exchange ClientPool::exchange(std::string_view method, std::string_view target, const std::string& body,
+                             std::string_view traceparent, std::string_view tracestate) {
   Exchange result;
   boost::system::error_code ec;
   const std::shared_ptr<const std::vector<Address>> list = addresses(false, ec);
@@ -385,6 +386,8 @@ Exchange ClientPool::exchange(std::string_view method, std::string_view target, 
   http::request<http::string_body> request{http::string_to_verb(method), target, 11};
   request.set(http::field::host, host_);
   if (!body.empty()) request.set(http::field::content_type, "application/json");
+  if (!traceparent.empty()) request.set("traceparent", traceparent);
+  if (!tracestate.empty()) request.set("tracestate", tracestate);
   request.body() = body;
   request.keep_alive(true);
   request.prepare_payload();

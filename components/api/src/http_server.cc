@@ -493,7 +493,9 @@ class Session : public std::enable_shared_from_this<Session> {
   // On the strand, once admitted: the handler, then the turn of the next request waiting.
   void run_handler() {
     Threads::handler_starts();
-    HttpReply reply = server_->routes.handle(route_, parser_->get().body().text);
+    const auto& request = parser_->get();
+    HttpReply reply = server_->routes.handle(
+        route_, IncomingRequest{request.body().text, request["traceparent"], request["tracestate"]});
     Threads::handler_ends();
     if (std::shared_ptr<Session> next = server_->handlers.finished()) {
       net::post(next->stream_.get_executor(), [next] { next->run_handler(); });
@@ -511,7 +513,7 @@ class Session : public std::enable_shared_from_this<Session> {
     }
     const bool keep_alive = request.keep_alive() && !stopping_ && !server_->stopping.load();
     parser_.reset();  // `request` is gone: its body's budget is given back
-    respond(reply.status, std::move(reply.body), keep_alive, head_);
+    respond(reply.status, std::move(reply.body), keep_alive, head_, reply.content_type);
   }
 
   void refuse(int status, ErrorCode code, const std::string& message) {
@@ -521,11 +523,12 @@ class Session : public std::enable_shared_from_this<Session> {
   }
 
   // `head`: the headers `body` would have, and no body.
-  void respond(int status, std::string body, bool keep_alive, bool head = false) {
+  void respond(int status, std::string body, bool keep_alive, bool head = false,
+               std::string_view content_type = "application/json") {
     response_ = {};
     response_.version(11);
     response_.result(static_cast<unsigned>(status));
-    if (!body.empty()) response_.set(http::field::content_type, "application/json");
+    if (!body.empty()) response_.set(http::field::content_type, content_type);
     if (status == 503) response_.set(http::field::retry_after, "1");
     response_.keep_alive(keep_alive);
     if (head) {

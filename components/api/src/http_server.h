@@ -26,6 +26,7 @@ namespace snap::api_detail {
 struct HttpReply {
   int status = 200;
   std::string body;  // JSON, or empty for 204
+  std::string_view content_type = "application/json";  // a constant's: /metrics is text
 };
 
 // What the I/O thread does with a request: answer it at once with `reply`, or hand it to
@@ -35,11 +36,19 @@ struct Routing {
   HttpReply reply;  // when there is no route
 };
 
+// A request as a handler sees it: its body and the W3C Trace Context headers (empty when
+// absent). Views into the request, valid while the handler runs.
+struct IncomingRequest {
+  std::string_view body;
+  std::string_view traceparent;
+  std::string_view tracestate;
+};
+
 struct HttpRoutes {
   // On an I/O thread for each complete request; must not block.
   std::function<Routing(std::string_view method, std::string_view target)> route;
   // On a server thread, for a request `route` named; may block.
-  std::function<HttpReply(std::size_t route, std::string_view body)> handle;
+  std::function<HttpReply(std::size_t route, const IncomingRequest& request)> handle;
 };
 
 // The message of the resource_exhausted error a request gets when every handler thread

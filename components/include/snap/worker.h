@@ -4,7 +4,8 @@
 //     send_pending_mail(ctx);
 //   });
 //
-// Stopping is prompt: the wait between ticks ends as soon as stop is requested.
+// Stopping is prompt: the wait between ticks ends as soon as stop is requested. Each tick
+// is a trace of its own (a root span "tick NAME"; ctx.span() inside it).
 //
 // Thread safety: tick runs on the persona's thread only.
 #pragma once

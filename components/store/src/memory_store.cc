@@ -94,6 +94,7 @@ class MemoryBackend final : public StoreBackend {
   }
 
   const std::string& name() const override { return name_; }
+  std::string_view system() const override { return "memory"; }
   bool has_index(std::string_view index) const override {
     for (const auto& s : specs_) {
       if (s.name == index) return true;
@@ -196,7 +197,7 @@ class MemoryBackend final : public StoreBackend {
 std::unique_ptr<JsonStore> open_memory_store(const StoreOptions& options, std::shared_ptr<MemoryDatabase> database) {
   check_options(options);
   if (!database) database = make_memory_database();
-  return std::make_unique<JsonStore>(std::make_unique<MemoryBackend>(options, std::move(database)));
+  return std::make_unique<JsonStore>(std::make_unique<MemoryBackend>(options, std::move(database)), options.metrics);
 }
 
 }  // namespace snap

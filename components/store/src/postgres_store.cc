@@ -312,6 +312,7 @@ class PostgresBackend final : public StoreBackend {
   }
 
   const std::string& name() const override { return name_; }
+  std::string_view system() const override { return "postgresql"; }
   bool has_index(std::string_view index) const override { return index_of(index) >= 0; }
 
   std::optional<json> get(std::string_view key) override {
@@ -628,7 +629,7 @@ std::unique_ptr<JsonStore> open_postgres_store(const PostgresOptions& postgres, 
     throw StoreError(StoreError::Code::kInvalidArgument,
                      "store \"" + options.name + "\": retry.connect_timeout under 1 s");
   }
-  return std::make_unique<JsonStore>(std::make_unique<PostgresBackend>(postgres, options));
+  return std::make_unique<JsonStore>(std::make_unique<PostgresBackend>(postgres, options), options.metrics);
 }
 
 }  // namespace snap

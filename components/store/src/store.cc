@@ -3,6 +3,8 @@
 #include <cstdint>
 #include <cstdio>
 
+#include "snap/metrics.h"
+#include "snap/trace.h"
 #include "store_backend.h"
 
 namespace snap {
@@ -133,43 +135,118 @@ std::string index_table_name(std::string_view table, std::string_view index) {
   return base + suffix;
 }
 
+// The store's series, made once: an operation costs atomic increments, no lookup.
+struct store_detail::StoreMetrics {
+  static constexpr std::string_view kOperations[] = {"get", "set", "has", "del", "modify", "keys", "index_get"};
+  static constexpr std::size_t kCount = std::size(kOperations);
+  StoreMetrics(MetricsRegistry& registry, const std::string& store) : family(&registry.counter(
+      "snap_store_operations_total", "Store operations, by store, operation and outcome (ok, or the error's code).",
+      {"store", "operation", "outcome"})), name(store) {
+    HistogramFamily& seconds = registry.histogram("snap_store_operation_duration_seconds",
+                                                  "Time a store operation took, retries included.",
+                                                  {"store", "operation"});
+    for (std::size_t i = 0; i < kCount; ++i) {
+      duration[i] = seconds.with({store, kOperations[i]});
+      ok[i] = family->with({store, kOperations[i], "ok"});
+    }
+  }
+  static std::size_t index_of(std::string_view operation) {
+    for (std::size_t i = 0; i < kCount; ++i) {
+      if (kOperations[i] == operation) return i;
+    }
+    return 0;
+  }
+  CounterFamily* family;
+  std::string name;
+  Histogram duration[kCount];
+  Counter ok[kCount];
+};
+
+namespace {
+
+// A store operation as a span of the request it serves (the current span of this thread;
+// none outside a traced request): "OPERATION TABLE", client kind, with the database
+// semantic conventions' attributes; and, when the store is counted, its outcome and time.
+// A StoreError marks the span failed and is counted by its code.
+template <typename F>
+auto traced(StoreBackend& backend, store_detail::StoreMetrics* metrics, std::string_view operation, F&& run) {
+  const auto started = std::chrono::steady_clock::now();
+  const std::size_t op = store_detail::StoreMetrics::index_of(operation);
+  const auto done = [&] {
+    if (metrics != nullptr) {
+      metrics->duration[op].observe(std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
+    }
+  };
+  Span span;
+  if (current_span_context() != nullptr) {
+    span = start_child_span(std::string(operation) + " " + backend.name(), SpanKind::kClient);
+    if (span.recording()) {
+      span.set("db.system.name", backend.system()).set("db.operation.name", operation);
+      span.set("db.collection.name", backend.name());
+    }
+  }
+  try {
+    if constexpr (std::is_void_v<decltype(run())>) {
+      run();
+      done();
+      if (metrics != nullptr) metrics->ok[op].inc();
+    } else {
+      auto result = run();
+      done();
+      if (metrics != nullptr) metrics->ok[op].inc();
+      return result;
+    }
+  } catch (const StoreError& e) {
+    done();
+    const std::string_view code = to_string(static_cast<const Error&>(e).code());
+    if (metrics != nullptr) metrics->family->with({metrics->name, operation, code}).inc();
+    span.set("snap.error_code", code);
+    span.set_error(e.what());
+    throw;
+  }
+}
+
+}  // namespace
+
 std::vector<IndexMatch> Index::get(std::string_view index_key) const {
   store_detail::check_text(index_key,
                            [&] { return "index \"" + name_ + "\" of store \"" + backend_->name() + "\": index key"; });
-  return backend_->index_get(name_, index_key);
+  return traced(*backend_, metrics_, "index_get", [&] { return backend_->index_get(name_, index_key); });
 }
 
-JsonStore::JsonStore(std::unique_ptr<StoreBackend> backend) : backend_(std::move(backend)) {}
+JsonStore::JsonStore(std::unique_ptr<StoreBackend> backend, MetricsRegistry* metrics)
+    : backend_(std::move(backend)),
+      metrics_(metrics != nullptr ? std::make_unique<store_detail::StoreMetrics>(*metrics, backend_->name()) : nullptr) {}
 JsonStore::~JsonStore() = default;
 
 const std::string& JsonStore::name() const { return backend_->name(); }
 
 std::optional<json> JsonStore::get(std::string_view key) const {
   check_key(name(), key);
-  return backend_->get(key);
+  return traced(*backend_, metrics_.get(), "get", [&] { return backend_->get(key); });
 }
 void JsonStore::set(std::string_view key, const json& value) {
   check_key(name(), key);
-  backend_->set(key, value);
+  traced(*backend_, metrics_.get(), "set", [&] { backend_->set(key, value); });
 }
 bool JsonStore::has(std::string_view key) const {
   check_key(name(), key);
-  return backend_->has(key);
+  return traced(*backend_, metrics_.get(), "has", [&] { return backend_->has(key); });
 }
 bool JsonStore::del(std::string_view key) {
   check_key(name(), key);
-  return backend_->del(key);
+  return traced(*backend_, metrics_.get(), "del", [&] { return backend_->del(key); });
 }
 json JsonStore::modify(std::string_view key, const std::function<json(const std::optional<json>&)>& fn) {
   check_key(name(), key);
-  return backend_->modify(key, fn);
+  return traced(*backend_, metrics_.get(), "modify", [&] { return backend_->modify(key, fn); });
 }
 std::vector<std::string> JsonStore::keys(const KeyPage& page) const {
   if (!page.after.empty()) {
     store_detail::check_text(page.after, [&] { return "store \"" + name() + "\": keys after"; });
   }
   if (page.limit == 0) return {};
-  return backend_->keys(page);
+  return traced(*backend_, metrics_.get(), "keys", [&] { return backend_->keys(page); });
 }
 
 void JsonStore::for_each_key(const std::function<bool(const std::string&)>& visit, std::size_t page_size) const {
@@ -192,7 +269,7 @@ Index JsonStore::index(std::string_view name) const {
     throw StoreError(StoreError::Code::kInvalidArgument,
                      "store \"" + this->name() + "\" has no index \"" + std::string(name) + "\"");
   }
-  return Index(*backend_, std::string(name));
+  return Index(*backend_, std::string(name), metrics_.get());
 }
 
 }  // namespace snap

@@ -20,6 +20,9 @@ class StoreBackend {
  public:
   virtual ~StoreBackend() = default;
   virtual const std::string& name() const = 0;
+  // What spans call the database (db.system.name): "postgresql", or "memory" for the
+  // in-memory twin.
+  virtual std::string_view system() const = 0;
   virtual bool has_index(std::string_view index) const = 0;
   virtual std::optional<json> get(std::string_view key) = 0;
   virtual bool has(std::string_view key) = 0;

@@ -47,6 +47,9 @@ class Membrane;
 class Persona;
 class Env;
 class Environment;
+class Tracer;
+class SpanCollector;
+class MetricsRegistry;
 
 // Which program this process is.
 enum class Mode {
@@ -142,6 +145,14 @@ class App final : public Component {
   // time. Not for inputs: a program reads the clock, randomness, files and variables
   // through its membrane, which records them.
   Env& env() const;
+  // Tracing for the personas this process runs (snap/trace.h), once the lifecycle has
+  // started it (start_telemetry in lifecycle.h: run and dev); null before, and in build
+  // and verify. recent_spans(): the spans kept in memory (dev), or null.
+  const Tracer* tracer() const;
+  const SpanCollector* recent_spans() const;
+  // This process's metrics (snap/metrics.h): what its API servers serve on /metrics.
+  // Components register their families here; one registry per app, no global one.
+  MetricsRegistry& metrics() const;
 
  private:
   App(std::string_view name, std::unique_ptr<Private> state);

@@ -24,6 +24,7 @@
 
 #include "snap/app.h"
 #include "snap/error.h"
+#include "snap/trace.h"
 
 namespace snap {
 
@@ -102,9 +103,14 @@ struct BuildOptions {
 // after the build actions; may throw, which fails the build and keeps the previous output.
 using BuildEmitter = std::function<void(const App& app, const BuildOptions& options, const std::filesystem::path& dir)>;
 
+// Makes an OTLP exporter for a /v1/traces URL (snap::run installs the OTLP/HTTP one).
+using SpanExporterFactory = std::function<std::unique_ptr<SpanExporter>(const std::string& traces_url)>;
+
 // What run_program adds to the lifecycle (snap::run in snap/main.h supplies the defaults).
 struct ProgramOptions {
   std::vector<BuildEmitter> emitters;
+  // Sends spans over OTLP (run and dev); none: spans stay in the process.
+  SpanExporterFactory span_exporter;
   // `verify --json`: renders a failed replay (Divergence, ManifestMismatch, LogError...)
   // as one JSON object (snap::divergence_json in snap/regression.h). Unset: --json is refused.
   std::function<std::string(const std::exception&)> failure_json;
@@ -165,5 +171,24 @@ int run_personas(App& app, const std::vector<const Persona*>& personas, const st
 // Runs startup live (dev mode) and returns the app, ready to run personas.
 std::unique_ptr<App> start_dev_app(std::string_view name, const DefineApp& define, Env& env,
                                    const DevOptions& options);
+
+struct TelemetryOptions {
+  // Where spans go: an OTLP/HTTP traces URL ("http://jaeger:4318/v1/traces"). Empty: the
+  // standard variables decide -- OTEL_EXPORTER_OTLP_TRACES_ENDPOINT as it is, else
+  // OTEL_EXPORTER_OTLP_ENDPOINT + "/v1/traces"; neither set, or OTEL_TRACES_EXPORTER=none:
+  // nothing is exported.
+  std::string otlp_traces_url;
+  SpanExporterFactory exporter;  // none: nothing is exported
+  // Keep the most recent spans in memory (App::recent_spans): dev does, for its dashboard.
+  bool keep_recent = false;
+  BatchOptions batch;
+};
+
+// Starts tracing for the personas of `app` (after startup, before they run): the sampler
+// from OTEL_TRACES_SAMPLER(_ARG), the service name from OTEL_SERVICE_NAME, the exporter
+// from `options`. Reads those variables through the app's Env, live: they configure this
+// process, not the build, so they are not recorded. A bad value is warned about on
+// stderr and the default used. Call at most once per app.
+void start_telemetry(App& app, const TelemetryOptions& options);
 
 }  // namespace snap

@@ -25,6 +25,7 @@
 #include <condition_variable>
 #include <functional>
 #include <mutex>
+#include <optional>
 #include <source_location>
 #include <stdexcept>
 #include <string>
@@ -33,6 +34,7 @@
 
 #include "snap/component.h"
 #include "snap/error.h"
+#include "snap/trace.h"
 
 namespace snap {
 
@@ -73,6 +75,16 @@ class PersonaContext {
   std::string secret(const Component& owner, std::string_view name,
                      std::source_location where = std::source_location::current()) const;
 
+  // Tracing (snap/trace.h). The span this thread works in for the persona: a handled
+  // request's, a Job's or a command's run, a Worker's tick; one that records nothing when
+  // there is none (or tracing is off). A body adds its own attributes to it.
+  Span& span() const;
+  // A child of span(), of this persona's service, ended when destroyed (or by end()).
+  Span start_span(std::string_view name) const;
+  // The service its spans report under: $OTEL_SERVICE_NAME where the process sets it
+  // (one persona per process), else the persona's service name (Id::service_name).
+  const std::string& service_name() const { return service_; }
+
   bool stop_requested() const;
   // Blocks until stop is requested.
   void wait_for_stop() const;
@@ -86,9 +98,26 @@ class PersonaContext {
   std::vector<std::string> args_;
   std::vector<const Component*> reachable_;  // sorted by address: the tree is frozen after startup
   std::vector<std::string> secrets_;         // the secret names it receives (App::secrets_for), sorted
+  std::string service_;
   mutable std::mutex mutex_;
   mutable std::condition_variable changed_;
   bool stop_ = false;
+};
+
+// A span of the library's own, of `ctx`'s persona, current on this thread for the scope:
+// a handled request, a call to a server, a Job's run. Its parent is `parent` (a remote
+// caller's context) or else this thread's current span; a root when neither is. Records
+// nothing when the app has no tracer (tracing not started: verify, a bare test context).
+class PersonaSpan {
+ public:
+  PersonaSpan(const PersonaContext& ctx, std::string_view name, SpanKind kind, const SpanContext* parent = nullptr);
+  PersonaSpan(const PersonaSpan&) = delete;
+  PersonaSpan& operator=(const PersonaSpan&) = delete;
+  Span& span() { return span_; }
+
+ private:
+  Span span_;
+  std::optional<ActiveSpan> active_;  // declared after span_: deactivated before it ends
 };
 
 // Stops the persona running with `context` (on another thread), as the lifecycle does on
@@ -108,7 +137,9 @@ class Persona : public Component {
   // thread than the body's; use it to unblock the body (close a listener...).
   Persona& on_stop(std::function<void()> hook);
 
-  int run(PersonaContext& context) const { return body_(context); }
+  // Runs the body. A Job's or a command's run is a trace of its own (a root span named
+  // "job NAME" / "command NAME"); a daemon's spans are its requests and ticks.
+  int run(PersonaContext& context) const;
   // One line (or a few) for `help` in the dev REPL and usage errors: name, arguments, summary.
   virtual std::string help() const;
   // Whether this persona, running in this process, is healthy: `APP health PERSONA` (the

@@ -236,8 +236,10 @@ class ApiServer final : public Persona {
   // The transport under Endpoint::operator(): checks `uses` (naming `where` in the
   // UsesError), sends `body` (JSON text, not checked here) to the route, returns the
   // response body; throws ApiError for an error response.
+  // The call is a client span (snap/trace.h) whose context travels with the request.
   std::string call(const PersonaContext& caller, std::size_t route, std::string body,
                    std::source_location where) const;
+  std::string call_untraced(const PersonaContext& caller, std::size_t route, std::string body) const;
   std::size_t add_route(std::string_view method, std::string_view path, EndpointOptions options,
                         api_detail::RouteHandler handler);
   int serve(PersonaContext& ctx);

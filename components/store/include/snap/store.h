@@ -53,6 +53,10 @@
 namespace snap {
 
 class Env;
+class MetricsRegistry;
+namespace store_detail {
+struct StoreMetrics;  // store.cc: a store's series
+}
 
 using json = boost::json::value;
 
@@ -114,6 +118,10 @@ struct StoreOptions {
   // characters). Use a component's Id::safe_name().
   std::string name;
   std::vector<IndexSpec> indexes;
+  // Where the store counts its operations (snap_store_operations_total by operation and
+  // outcome, snap_store_operation_duration_seconds): the app's registry. Null: nowhere.
+  // Must outlive the store.
+  MetricsRegistry* metrics = nullptr;
 };
 
 // One page of keys: those after `after` (exclusive; empty: from the first key), at most
@@ -137,9 +145,11 @@ class Index {
 
  private:
   friend class JsonStore;
-  Index(StoreBackend& backend, std::string name) : backend_(&backend), name_(std::move(name)) {}
+  Index(StoreBackend& backend, std::string name, store_detail::StoreMetrics* metrics)
+      : backend_(&backend), name_(std::move(name)), metrics_(metrics) {}
   StoreBackend* backend_;
   std::string name_;
+  store_detail::StoreMetrics* metrics_;  // the store's, or null
 };
 
 // The untyped store. Made by open_memory_store / open_postgres_store. Every call may
@@ -148,7 +158,7 @@ class Index {
 // kInDoubt (writes only) and kBackend. A call that throws wrote nothing, except kInDoubt.
 class JsonStore {
  public:
-  explicit JsonStore(std::unique_ptr<StoreBackend> backend);
+  explicit JsonStore(std::unique_ptr<StoreBackend> backend, MetricsRegistry* metrics = nullptr);
   ~JsonStore();
 
   std::optional<json> get(std::string_view key) const;
@@ -170,6 +180,7 @@ class JsonStore {
 
  private:
   std::unique_ptr<StoreBackend> backend_;
+  std::unique_ptr<store_detail::StoreMetrics> metrics_;  // null: not counted
 };
 
 // The memory backend's "server": tables live here, so reopening a store (e.g. with a

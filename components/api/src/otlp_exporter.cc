@@ -1,0 +1,102 @@
+#include "snap/otlp_exporter.h"
+
+#include <stdexcept>
+
+#include <boost/asio/connect.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+
+namespace snap {
+
+namespace {
+
+namespace beast = boost::beast;
+namespace http = beast::http;
+namespace net = boost::asio;
+
+struct TracesUrl {
+  std::string host;
+  std::string port = "80";
+  std::string target;  // the path, "/v1/traces"
+};
+
+TracesUrl parse_url(const std::string& url) {
+  const auto refuse = [&](const std::string& why) {
+    return std::invalid_argument("OTLP traces URL \"" + url + "\": " + why);
+  };
+  constexpr std::string_view kScheme = "http://";
+  if (url.rfind("https://", 0) == 0) throw refuse("https is not supported; use a collector reached over http");
+  if (url.rfind(kScheme, 0) != 0) throw refuse("expected http://HOST[:PORT]/PATH");
+  const std::string rest = url.substr(kScheme.size());
+  const std::size_t slash = rest.find('/');
+  const std::string authority = rest.substr(0, slash);
+  TracesUrl out;
+  out.target = slash == std::string::npos ? "/" : rest.substr(slash);
+  if (authority.empty()) throw refuse("no host");
+  if (authority.find('@') != std::string::npos) throw refuse("credentials in the URL are not supported");
+  if (authority.front() == '[') {  // [IPv6]:port
+    const std::size_t close = authority.find(']');
+    if (close == std::string::npos) throw refuse("unclosed [ in the host");
+    out.host = authority.substr(1, close - 1);
+    if (close + 1 < authority.size()) {
+      if (authority[close + 1] != ':') throw refuse("expected :PORT after the host");
+      out.port = authority.substr(close + 2);
+    }
+  } else if (const std::size_t colon = authority.rfind(':'); colon != std::string::npos) {
+    out.host = authority.substr(0, colon);
+    out.port = authority.substr(colon + 1);
+  } else {
+    out.host = authority;
+  }
+  if (out.host.empty()) throw refuse("no host");
+  if (out.port.empty() || out.port.size() > 5 || out.port.find_first_not_of("0123456789") != std::string::npos ||
+      std::stoul(out.port) == 0 || std::stoul(out.port) > 65535) {
+    throw refuse("the port is not a number from 1 to 65535");
+  }
+  return out;
+}
+
+class OtlpHttpExporter final : public SpanExporter {
+ public:
+  explicit OtlpHttpExporter(TracesUrl url) : url_(std::move(url)) {}
+
+  bool export_batch(const std::vector<SpanData>& spans, std::chrono::milliseconds timeout) override {
+    // One connection per batch: a batch goes at most every few seconds, and a collector
+    // that restarted is then found again without keeping a broken connection around.
+    try {
+      net::ip::tcp::resolver resolver(io_);
+      beast::tcp_stream stream(io_);
+      stream.expires_after(timeout);
+      stream.connect(resolver.resolve(url_.host, url_.port));
+      http::request<http::string_body> request{http::verb::post, url_.target, 11};
+      request.set(http::field::host, url_.host + ":" + url_.port);
+      request.set(http::field::content_type, "application/json");
+      request.body() = otlp_json(spans);
+      request.prepare_payload();
+      http::write(stream, request);
+      beast::flat_buffer buffer;
+      http::response_parser<http::string_body> parser;
+      parser.body_limit(1 << 20);  // a collector's answer is small; never hold more
+      http::read(stream, buffer, parser);
+      beast::error_code ignored;
+      stream.socket().shutdown(net::ip::tcp::socket::shutdown_both, ignored);
+      const unsigned status = parser.get().result_int();
+      return status >= 200 && status < 300;
+    } catch (const std::exception&) {
+      return false;  // counted and reported by the processor, once a minute
+    }
+  }
+
+ private:
+  const TracesUrl url_;
+  net::io_context io_;
+};
+
+}  // namespace
+
+std::unique_ptr<SpanExporter> otlp_http_exporter(const std::string& traces_url) {
+  return std::make_unique<OtlpHttpExporter>(parse_url(traces_url));
+}
+
+}  // namespace snap
