@@ -130,7 +130,8 @@ PersonaContext::PersonaContext(App& app, const Persona& persona, std::vector<std
       args_(std::move(args)),
       reachable_(app.reachable_from(persona)),
       secrets_(app.secrets_for(persona)),
-      service_(service_name_for(app, persona)) {
+      service_(service_name_for(app, persona)),
+      logger_(persona_logger(app, persona, service_)) {
   std::sort(reachable_.begin(), reachable_.end());
 }
 

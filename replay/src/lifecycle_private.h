@@ -10,6 +10,7 @@
 
 #include "app_private.h"
 #include "snap/lifecycle.h"
+#include "snap/logging.h"
 #include "snap/log_reader.h"
 
 namespace snap {
@@ -59,5 +60,10 @@ void record_job_run(Env& env, const std::filesystem::path& record, const Persona
 
 // The service name a persona's spans report under ($OTEL_SERVICE_NAME, or its own).
 std::string service_name_for(const App& app, const Persona& persona);
+
+// The logger of a persona's context, as $SNAP_LOG_FORMAT and $SNAP_LOG_LEVEL say (read
+// through the app's Env: they configure this process, not the build). A bad value is said
+// once on the logger and the default used.
+std::shared_ptr<spdlog::logger> persona_logger(const App& app, const Persona& persona, const std::string& service);
 
 }  // namespace snap

@@ -80,6 +80,31 @@ std::string service_name_for(const App& app, const Persona& persona) {
   return t != nullptr && t->service_name ? *t->service_name : persona.id().service_name();
 }
 
+std::shared_ptr<spdlog::logger> persona_logger(const App& app, const Persona& persona, const std::string& service) {
+  Env& env = app.env();
+  PersonaLogOptions options{persona.id().str(), service};
+  std::vector<std::string> complaints;
+  if (const auto name = env.variable("SNAP_LOG_FORMAT"); name && !name->empty()) {
+    if (const auto format = log_format_from(*name)) {
+      options.format = *format;
+    } else {
+      complaints.push_back("SNAP_LOG_FORMAT=" + *name + " is not text or json: using text");
+    }
+  }
+  if (const auto level = env.variable("SNAP_LOG_LEVEL"); level && !level->empty()) {
+    options.level = spdlog::level::from_str(*level);
+    // spdlog reads an unknown name as "off": say so rather than go silent.
+    if (options.level == spdlog::level::off && *level != "off") {
+      options.level = spdlog::level::info;
+      complaints.push_back("SNAP_LOG_LEVEL=" + *level +
+                           " is not a level (trace, debug, info, warn, error, critical, off): using info");
+    }
+  }
+  auto logger = make_persona_logger(options);
+  for (const std::string& c : complaints) logger->warn("{}", c);
+  return logger;
+}
+
 Span& PersonaContext::span() const {
   Span* current = current_span();
   return current != nullptr ? *current : no_span();

@@ -30,6 +30,7 @@
 #include "snap/json_struct.h"
 #include "snap/key_value_store.h"
 #include "snap/lifecycle.h"
+#include "snap/logging.h"
 #include "snap/main.h"
 #include "snap/membrane.h"
 #include "snap/password.h"
@@ -520,6 +521,18 @@ TEST(header_samples, MetricsRegistryCountsBySeries) {
   ok.inc();
   EXPECT_NE(metrics.exposition().find("snap_http_requests_total{endpoint=\"GET /api/customer\",code=\"200\"} 1"),
             std::string::npos);
+}
+
+// ---- replay/include/snap/logging.h -----------------------------------------------------
+TEST(header_samples, APersonaLogsThroughItsContext) {
+  auto app = snap::start_dev_app(
+      "logged", [](snap::App& a) { a.add<snap::Job>("report", [](snap::PersonaContext& ctx) {
+        const std::string id = "1";
+        ctx.log().info("loaded customer {}", id);  // spdlog's API: fmt-style arguments
+        return 0;
+      }); },
+      snap::real_env(), {});
+  EXPECT_EQ(snap::run_personas(*app, {app->find_persona("report")}, {}), 0);
 }
 
 // ---- base/include/snap/trace.h --------------------------------------------------------

@@ -14,6 +14,7 @@
 #include "listen_addresses.h"
 #include "snap/app.h"
 #include "snap/environment.h"
+#include "snap/logging.h"
 #include "snap/membrane.h"
 #include "snap/metrics.h"
 #include "snap/store.h"
@@ -69,11 +70,10 @@ MappedStoreError map_store_error(const StoreError& e) {
   return {ApiError(code, std::string(kInternalMessage)), spdlog::level::warn};
 }
 
-std::shared_ptr<spdlog::logger> make_logger(const std::string& name, const std::string& level) {
-  auto logger = std::make_shared<spdlog::logger>(name, std::make_shared<spdlog::sinks::stderr_sink_mt>());
-  logger->set_pattern("[%Y-%m-%d %H:%M:%S.%e] [%n] [%l] %v");
-  logger->set_level(spdlog::level::from_str(level.empty() ? "info" : level));
-  return logger;
+// Until the server's body starts (a dev call may come first): its lines as the persona's
+// would be, at info.
+std::shared_ptr<spdlog::logger> make_logger(const std::string& name) {
+  return make_persona_logger(PersonaLogOptions{name, name});
 }
 
 }  // namespace
@@ -109,7 +109,7 @@ struct ApiServer::State {
   std::size_t direct_waiting = 0;  // guarded by mutex
   bool refuse_waiting = false;     // guarded by mutex
   api_detail::HttpServer* http = nullptr;  // guarded by mutex; set while serving HTTP
-  std::shared_ptr<spdlog::logger> logger = make_logger("api", "info");  // replaced when the body starts
+  std::shared_ptr<spdlog::logger> logger = make_logger("api");  // replaced when the body starts
 
   // Client side: one pool per server, made on the first call.
   std::once_flag pool_once;
@@ -308,9 +308,10 @@ bool called_in_process(const App& app) {
 }  // namespace
 
 int ApiServer::serve(PersonaContext& ctx) {
-  std::string level = options_.log_level;
-  if (level.empty()) level = ctx.membrane().env("SNAP_LOG_LEVEL").value_or("info");
-  auto logger = make_logger(id().str(), level);
+  // The persona's own logger (snap/logging.h: its format, its trace ids); the server's
+  // log_level, when set, overrides $SNAP_LOG_LEVEL for it.
+  std::shared_ptr<spdlog::logger> logger = ctx.logger();
+  if (!options_.log_level.empty()) logger->set_level(spdlog::level::from_str(options_.log_level));
   {
     // Before the HTTP server starts: its handler threads read state_->logger without the
     // mutex (starting a thread orders this write before their reads).

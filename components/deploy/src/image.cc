@@ -52,6 +52,8 @@ std::string dockerfile(const ServiceGraph& g) {
       << "\n"
          "COPY snapshot.snaplog /app/snapshot.snaplog\n"
          "ENV SNAP_LOG=/app/snapshot.snaplog\n"
+         "# Logs as JSON lines with trace ids, for a log pipeline (docs/observability.md).\n"
+         "ENV SNAP_LOG_FORMAT=json\n"
          "# Each service runs as its own user (docker-compose.yml); never as root.\n"
          "USER 65534:65534\n"
          "ENTRYPOINT [\"/app/"

@@ -24,6 +24,7 @@
 #include <chrono>
 #include <condition_variable>
 #include <functional>
+#include <memory>
 #include <mutex>
 #include <optional>
 #include <source_location>
@@ -35,6 +36,10 @@
 #include "snap/component.h"
 #include "snap/error.h"
 #include "snap/trace.h"
+
+namespace spdlog {
+class logger;
+}
 
 namespace snap {
 
@@ -84,6 +89,11 @@ class PersonaContext {
   // The service its spans report under: $OTEL_SERVICE_NAME where the process sets it
   // (one persona per process), else the persona's service name (Id::service_name).
   const std::string& service_name() const { return service_; }
+  // This persona's logger (snap/logging.h: include it to write, with spdlog's API). Lines
+  // carry the persona and the current span's trace id; $SNAP_LOG_FORMAT (text, json) and
+  // $SNAP_LOG_LEVEL choose the form and the level.
+  spdlog::logger& log() const { return *logger_; }
+  const std::shared_ptr<spdlog::logger>& logger() const { return logger_; }
 
   bool stop_requested() const;
   // Blocks until stop is requested.
@@ -99,6 +109,7 @@ class PersonaContext {
   std::vector<const Component*> reachable_;  // sorted by address: the tree is frozen after startup
   std::vector<std::string> secrets_;         // the secret names it receives (App::secrets_for), sorted
   std::string service_;
+  std::shared_ptr<spdlog::logger> logger_;
   mutable std::mutex mutex_;
   mutable std::condition_variable changed_;
   bool stop_ = false;
