@@ -19,15 +19,7 @@ using ::testing::Not;
 
 class Transports : public ::testing::TestWithParam<Transport> {
  protected:
-  // One deployment per transport for the whole suite: building and starting is the slow
-  // part. Made on the test's main thread (not thread-safe).
-  static Deployment& deployment(Transport t) {
-    static std::map<Transport, std::unique_ptr<Deployment>> deployments;
-    auto& d = deployments[t];
-    if (!d) d = std::make_unique<Deployment>(t);
-    return *d;
-  }
-  Deployment& d() { return deployment(GetParam()); }
+  Deployment& d() { return shared_deployment(GetParam()); }
   Endpoints& e() { return d().endpoints(); }
   PersonaContext& ctx() { return d().client(); }
 

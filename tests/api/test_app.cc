@@ -187,4 +187,11 @@ void Deployment::stop_servers() {
 unsigned short Deployment::api_port() const { return endpoints_.at(server_app_)->api->port().number(); }
 unsigned short Deployment::tight_port() const { return endpoints_.at(server_app_)->tight->port().number(); }
 
+Deployment& shared_deployment(Transport transport) {
+  static std::map<Transport, std::unique_ptr<Deployment>> deployments;
+  auto& d = deployments[transport];
+  if (!d) d = std::make_unique<Deployment>(transport);
+  return *d;
+}
+
 }  // namespace snap::apitest

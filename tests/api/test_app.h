@@ -146,6 +146,10 @@ class Deployment {
   std::vector<Running> running_;
 };
 
+// One deployment per transport for the whole test binary: building and starting is the
+// slow part. Made on the test's main thread (not thread-safe).
+Deployment& shared_deployment(Transport transport);
+
 // Raises the soft descriptor limit to at least `wanted` (up to the hard limit).
 void raise_fd_limit(rlim_t wanted);
 

@@ -18,13 +18,7 @@ namespace {
 
 class Tracing : public ::testing::TestWithParam<Transport> {
  protected:
-  static Deployment& deployment(Transport t) {
-    static std::map<Transport, std::unique_ptr<Deployment>> deployments;
-    auto& d = deployments[t];
-    if (!d) d = std::make_unique<Deployment>(t);
-    return *d;
-  }
-  Deployment& d() { return deployment(GetParam()); }
+  Deployment& d() { return shared_deployment(GetParam()); }
   Endpoints& e() { return d().endpoints(); }
   PersonaContext& ctx() { return d().client(); }
 
