@@ -115,6 +115,10 @@ void TestPostgres::restart(const std::string& mode) {
 void TestPostgres::kill_and_restart() {
   const std::string pid_line = read_text(dir_ / "data" / "postmaster.pid");
   const pid_t postmaster = std::stoi(pid_line.substr(0, pid_line.find('\n')));
+  // Frozen first, so that it forks nothing between the listing of its children and its
+  // death: killed after a child, a running postmaster notices, "reinitializes" and starts
+  // new processes that the list does not hold and that keep the shared memory.
+  kill(postmaster, SIGSTOP);
   std::vector<pid_t> victims = children_of(postmaster);
   victims.push_back(postmaster);
   for (pid_t p : victims) kill(p, SIGKILL);
