@@ -1,5 +1,7 @@
 #include "snap/trace.h"
 
+#include <algorithm>
+#include <charconv>
 #include <cmath>
 #include <cstdio>
 #include <cstring>
@@ -135,6 +137,35 @@ TraceConfig trace_config_from(Env& env, std::vector<std::string>* warnings) {
     }
   }
   return config;
+}
+
+BatchOptions batch_options_from(Env& env, BatchOptions options, std::vector<std::string>* warnings) {
+  const auto positive = [&](const char* name) -> std::optional<std::uint64_t> {
+    const std::optional<std::string> text = env.variable(name);
+    if (!text || text->empty()) return std::nullopt;
+    std::uint64_t value = 0;
+    const auto [end, error] = std::from_chars(text->data(), text->data() + text->size(), value);
+    if (error != std::errc() || end != text->data() + text->size() || value == 0) {
+      if (warnings != nullptr) warnings->push_back(std::string(name) + "=" + *text + " is not a positive integer: using the default");
+      return std::nullopt;
+    }
+    return value;
+  };
+  if (auto v = positive("OTEL_BSP_SCHEDULE_DELAY")) options.delay = std::chrono::milliseconds(*v);
+  if (auto v = positive("OTEL_BSP_EXPORT_TIMEOUT")) options.export_timeout = std::chrono::milliseconds(*v);
+  if (auto v = positive("OTEL_BSP_MAX_QUEUE_SIZE")) options.max_queue = *v;
+  if (auto v = positive("OTEL_BSP_MAX_EXPORT_BATCH_SIZE")) {
+    if (*v > options.max_queue) {
+      if (warnings != nullptr) {
+        warnings->push_back("OTEL_BSP_MAX_EXPORT_BATCH_SIZE=" + std::to_string(*v) +
+                            " is larger than the queue (" + std::to_string(options.max_queue) + "): using the queue's size");
+      }
+      options.max_batch = options.max_queue;
+    } else {
+      options.max_batch = *v;
+    }
+  }
+  return options;
 }
 
 // ---- Span ----
@@ -292,10 +323,13 @@ BatchSpanProcessor::BatchSpanProcessor(SpanExporter& exporter, BatchOptions opti
     : exporter_(exporter), options_(std::move(options)), thread_([this] { run(); }) {}
 
 BatchSpanProcessor::~BatchSpanProcessor() {
+  const auto deadline = std::chrono::steady_clock::now() + options_.export_timeout;
   {
     std::lock_guard lock(mutex_);
     stopping_ = true;
+    stop_deadline_ = deadline;
   }
+  exporter_.stop_by(deadline);  // an export in progress ends by then too
   wake_.notify_all();
   thread_.join();
 }
@@ -331,6 +365,19 @@ void BatchSpanProcessor::run() {
     // the processor stops.
     const std::uint64_t flush_target = flush_requested_;
     while (!queue_.empty()) {
+      // Stopping, what is still queued shares one export timeout in all, not one per
+      // batch, so that a process with a hung collector still exits in time.
+      auto timeout = options_.export_timeout;
+      if (stopping_) {
+        const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(stop_deadline_ -
+                                                                                std::chrono::steady_clock::now());
+        if (left <= std::chrono::milliseconds(0)) {  // out of time: the rest is lost, and counted
+          dropped_.fetch_add(queue_.size(), std::memory_order_relaxed);
+          queue_.clear();
+          break;
+        }
+        timeout = std::min(timeout, left);
+      }
       std::vector<SpanData> batch;
       const std::size_t n = std::min(queue_.size(), options_.max_batch);
       batch.reserve(n);
@@ -341,7 +388,7 @@ void BatchSpanProcessor::run() {
       lock.unlock();
       bool sent = false;
       try {
-        sent = exporter_.export_batch(batch, options_.export_timeout);
+        sent = exporter_.export_batch(batch, timeout);
       } catch (const std::exception&) {  // an exporter's failure is a lost batch, never the caller's
         sent = false;
       }

@@ -46,7 +46,10 @@ void start_telemetry(App& app, const TelemetryOptions& options) {
   if (!url.empty() && options.exporter) {
     try {
       t->exporter = options.exporter(url);
-      t->batch = std::make_unique<BatchSpanProcessor>(*t->exporter, options.batch);
+      std::vector<std::string> batch_warnings;
+      const BatchOptions batch = batch_options_from(env, options.batch, &batch_warnings);
+      for (const std::string& w : batch_warnings) std::cerr << "snap: tracing: " << w << std::endl;
+      t->batch = std::make_unique<BatchSpanProcessor>(*t->exporter, batch);
       sinks.push_back(t->batch.get());
     } catch (const std::invalid_argument& e) {
       // A bad endpoint must not stop the service it was meant to observe.

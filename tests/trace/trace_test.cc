@@ -6,6 +6,7 @@
 
 #include <boost/json.hpp>
 #include <future>
+#include <thread>
 #include <mutex>
 
 #include "snap/memory_env.h"
@@ -70,6 +71,28 @@ TEST(TraceConfig, ReadsTheStandardVariablesAndWarnsAboutBadOnes) {
   EXPECT_EQ(trace_config_from(env, &warnings).sampler, Sampler::kParentBasedAlwaysOn);
   EXPECT_THAT(warnings, ElementsAre(HasSubstr("OTEL_TRACES_SAMPLER_ARG=2 is not a ratio in [0, 1]"),
                                     HasSubstr("OTEL_TRACES_SAMPLER=jaeger_remote is not a sampler")));
+}
+
+TEST(BatchOptions, ReadTheStandardVariablesAndWarnAboutBadOnes) {
+  MemoryEnv env;
+  env.set_variable("OTEL_BSP_SCHEDULE_DELAY", "200");
+  env.set_variable("OTEL_BSP_EXPORT_TIMEOUT", "1500");
+  env.set_variable("OTEL_BSP_MAX_QUEUE_SIZE", "100");
+  env.set_variable("OTEL_BSP_MAX_EXPORT_BATCH_SIZE", "500");
+  std::vector<std::string> warnings;
+  BatchOptions o = batch_options_from(env, {}, &warnings);
+  EXPECT_EQ(o.delay, std::chrono::milliseconds(200));
+  EXPECT_EQ(o.export_timeout, std::chrono::milliseconds(1500));
+  EXPECT_EQ(o.max_queue, 100u);
+  EXPECT_EQ(o.max_batch, 100u);  // no larger than the queue
+  env.set_variable("OTEL_BSP_SCHEDULE_DELAY", "soon");
+  env.set_variable("OTEL_BSP_MAX_QUEUE_SIZE", "0");
+  o = batch_options_from(env, {}, &warnings);
+  EXPECT_EQ(o.delay, std::chrono::milliseconds(5000));
+  EXPECT_EQ(o.max_queue, 2048u);
+  EXPECT_THAT(warnings, ElementsAre(HasSubstr("OTEL_BSP_MAX_EXPORT_BATCH_SIZE=500 is larger than the queue (100)"),
+                                    HasSubstr("OTEL_BSP_SCHEDULE_DELAY=soon is not a positive integer"),
+                                    HasSubstr("OTEL_BSP_MAX_QUEUE_SIZE=0 is not a positive integer")));
 }
 
 TEST(Tracer, ChildrenOfTheCurrentSpanShareItsTraceAndNameItAsParent) {
@@ -274,6 +297,34 @@ TEST(BatchSpanProcessor, ALostBatchCountsAsDroppedAndTheStopStillDrains) {
   }  // the destructor exports what is left
   EXPECT_EQ(dropped, 5u);
   EXPECT_THAT(exporter.batches(), ElementsAre(5u, 1u));
+}
+
+// A collector that hangs holds the stop for one export timeout, not one per batch left.
+TEST(BatchSpanProcessor, TheStopIsBoundedWhenTheCollectorHangs) {
+  // Hangs as a collector that never answers does: until the exporter's own timeout.
+  class Hanging final : public SpanExporter {
+   public:
+    bool export_batch(const std::vector<SpanData>&, std::chrono::milliseconds timeout) override {
+      timeouts.push_back(timeout);
+      std::this_thread::sleep_for(timeout);
+      return false;
+    }
+    std::vector<std::chrono::milliseconds> timeouts;  // the processor's thread's; read after it ended
+  } exporter;
+  BatchOptions options;
+  options.max_batch = 1;
+  options.export_timeout = std::chrono::milliseconds(100);
+  std::vector<std::string> lines;
+  options.log = [&](const std::string& line) { lines.push_back(line); };
+  auto processor = std::make_unique<BatchSpanProcessor>(exporter, options);
+  for (int i = 0; i < 50; ++i) processor->on_end(a_span(i));
+  processor.reset();
+  // An export in progress at the stop, then one timeout shared by what was left.
+  std::chrono::milliseconds handed_out{0};
+  for (auto t : exporter.timeouts) handed_out += t;
+  EXPECT_LE(handed_out, 2 * options.export_timeout);
+  ASSERT_FALSE(lines.empty());
+  EXPECT_THAT(lines.back(), HasSubstr("(50 dropped in all)"));
 }
 
 TEST(OtlpJson, IsTheExportRequestWithHexIdsAndStringNanos) {

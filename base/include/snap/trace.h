@@ -256,7 +256,11 @@ class SpanExporter {
  public:
   virtual ~SpanExporter() = default;
   // True when the batch was accepted; false when it was lost (logged by the processor).
+  // Returns within `timeout`, and by a stop_by() deadline.
   virtual bool export_batch(const std::vector<SpanData>& spans, std::chrono::milliseconds timeout) = 0;
+  // The processor is stopping: an export in progress, and any later one, must end by
+  // `deadline`. Called from another thread than export_batch's, at most once.
+  virtual void stop_by(std::chrono::steady_clock::time_point deadline) { (void)deadline; }
 };
 
 // The SDK's BatchSpanProcessor: ended spans wait in a bounded queue and a thread of its own
@@ -272,11 +276,19 @@ struct BatchOptions {
   std::function<void(const std::string& line)> log;
 };
 
+// The standard variables OTEL_BSP_SCHEDULE_DELAY, OTEL_BSP_EXPORT_TIMEOUT (milliseconds),
+// OTEL_BSP_MAX_QUEUE_SIZE and OTEL_BSP_MAX_EXPORT_BATCH_SIZE over `defaults`. A value that
+// is not a positive integer (or a batch larger than the queue) leaves the default and adds
+// a line to `warnings`.
+BatchOptions batch_options_from(Env& env, BatchOptions defaults = {}, std::vector<std::string>* warnings = nullptr);
+
 class BatchSpanProcessor final : public SpanSink {
  public:
   // `exporter` must outlive the processor.
   BatchSpanProcessor(SpanExporter& exporter, BatchOptions options = {});
-  // Exports what is queued (bounded by export_timeout), then stops its thread.
+  // Exports what is queued, then stops its thread, within export_timeout whatever the
+  // collector does (the exporter is told the deadline: SpanExporter::stop_by); what did
+  // not go out by then is dropped and counted.
   ~BatchSpanProcessor() override;
   void on_end(const SpanData& span) override;
   // Spans dropped because the queue was full, and spans in batches the exporter lost.
@@ -296,6 +308,7 @@ class BatchSpanProcessor final : public SpanSink {
   std::condition_variable flushed_;   // flush(): the thread caught up
   std::deque<SpanData> queue_;        // guarded by mutex_, as the three below
   bool stopping_ = false;
+  std::chrono::steady_clock::time_point stop_deadline_{};  // with stopping_
   std::uint64_t flush_requested_ = 0, flush_done_ = 0;
   std::atomic<std::uint64_t> dropped_{0}, exported_{0};
   std::uint64_t reported_dropped_ = 0;  // the thread's

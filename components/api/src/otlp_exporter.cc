@@ -1,5 +1,7 @@
 #include "snap/otlp_exporter.h"
 
+#include <algorithm>
+#include <atomic>
 #include <stdexcept>
 
 #include <boost/asio/connect.hpp>
@@ -62,35 +64,60 @@ class OtlpHttpExporter final : public SpanExporter {
   explicit OtlpHttpExporter(TracesUrl url) : url_(std::move(url)) {}
 
   bool export_batch(const std::vector<SpanData>& spans, std::chrono::milliseconds timeout) override {
-    // One connection per batch: a batch goes at most every few seconds, and a collector
-    // that restarted is then found again without keeping a broken connection around.
-    try {
-      net::ip::tcp::resolver resolver(io_);
-      beast::tcp_stream stream(io_);
-      stream.expires_after(timeout);
-      stream.connect(resolver.resolve(url_.host, url_.port));
-      http::request<http::string_body> request{http::verb::post, url_.target, 11};
-      request.set(http::field::host, url_.host + ":" + url_.port);
-      request.set(http::field::content_type, "application/json");
-      request.body() = otlp_json(spans);
-      request.prepare_payload();
-      http::write(stream, request);
-      beast::flat_buffer buffer;
-      http::response_parser<http::string_body> parser;
-      parser.body_limit(1 << 20);  // a collector's answer is small; never hold more
-      http::read(stream, buffer, parser);
-      beast::error_code ignored;
-      stream.socket().shutdown(net::ip::tcp::socket::shutdown_both, ignored);
-      const unsigned status = parser.get().result_int();
-      return status >= 200 && status < 300;
-    } catch (const std::exception&) {
-      return false;  // counted and reported by the processor, once a minute
+    // Asynchronous steps on a private io_context run for at most `timeout`: a collector
+    // that accepts and never answers (or a name that does not resolve) costs one timeout,
+    // never a blocked thread (Beast's stream timeouts apply to asynchronous operations
+    // only). One connection per batch: a batch goes at most every few seconds, and a
+    // collector that restarted is then found again without keeping a broken connection.
+    net::io_context io;
+    net::ip::tcp::resolver resolver(io);
+    beast::tcp_stream stream(io);
+    http::request<http::string_body> request{http::verb::post, url_.target, 11};
+    request.set(http::field::host, url_.host + ":" + url_.port);
+    request.set(http::field::content_type, "application/json");
+    request.body() = otlp_json(spans);
+    request.prepare_payload();
+    beast::flat_buffer buffer;
+    http::response_parser<http::string_body> parser;
+    parser.body_limit(1 << 20);  // a collector's answer is small; never hold more
+    bool accepted = false;
+    stream.expires_after(timeout);
+    resolver.async_resolve(url_.host, url_.port, [&](beast::error_code ec, net::ip::tcp::resolver::results_type found) {
+      if (ec) return;
+      stream.async_connect(found, [&](beast::error_code ec, const net::ip::tcp::endpoint&) {
+        if (ec) return;
+        http::async_write(stream, request, [&](beast::error_code ec, std::size_t) {
+          if (ec) return;
+          http::async_read(stream, buffer, parser, [&](beast::error_code ec, std::size_t) {
+            const unsigned status = parser.get().result_int();
+            accepted = !ec && status >= 200 && status < 300;
+            beast::error_code ignored;
+            stream.socket().shutdown(net::ip::tcp::socket::shutdown_both, ignored);
+          });
+        });
+      });
+    });
+    // Run in slices so that a stop_by() deadline cuts an export that started before it;
+    // the lookup is bounded here too, which the stream's expiry does not cover.
+    const auto end = std::chrono::steady_clock::now() + timeout;
+    while (!io.stopped()) {
+      const auto until = std::min(end, std::chrono::steady_clock::time_point(
+                                           std::chrono::steady_clock::duration(stop_by_.load())));
+      const auto now = std::chrono::steady_clock::now();
+      if (now >= until) break;
+      io.run_for(std::min<std::chrono::steady_clock::duration>(until - now, std::chrono::milliseconds(50)));
     }
+    return accepted;  // false: counted and reported by the processor, once a minute
+  }
+
+  void stop_by(std::chrono::steady_clock::time_point deadline) override {
+    stop_by_.store(deadline.time_since_epoch().count());
   }
 
  private:
   const TracesUrl url_;
-  net::io_context io_;
+  // The processor's stop deadline (steady clock ticks); far away until it stops.
+  std::atomic<std::chrono::steady_clock::rep> stop_by_{std::chrono::steady_clock::time_point::max().time_since_epoch().count()};
 };
 
 }  // namespace
