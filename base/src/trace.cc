@@ -266,6 +266,7 @@ Span Tracer::start(std::string_view name, SpanKind kind, std::string_view servic
     if (has_parent) d.parent = parent->span_id;
     d.name = std::string(name);
     d.kind = kind;
+    d.attributes.reserve(8);  // the library's spans set up to 7: one allocation, not four
     d.start = env_.wall_now();
   }
   return span;
@@ -273,7 +274,9 @@ Span Tracer::start(std::string_view name, SpanKind kind, std::string_view servic
 
 void Tracer::finish(SpanData& data) const {
   data.end = env_.wall_now();
-  for (SpanSink* sink : sinks_) sink->on_end(data);
+  // Every sink but the last gets a copy; the last, the span itself.
+  for (std::size_t i = 0; i + 1 < sinks_.size(); ++i) sinks_[i]->on_end(data);
+  sinks_.back()->on_end(std::move(data));
 }
 
 // ---- the current span ----
@@ -297,9 +300,9 @@ Span start_child_span(std::string_view name, SpanKind kind) {
 
 // ---- SpanCollector ----
 
-void SpanCollector::on_end(const SpanData& span) {
+void SpanCollector::on_end(SpanData span) {
   std::lock_guard lock(mutex_);
-  spans_.push_front(span);
+  spans_.push_front(std::move(span));
   while (spans_.size() > capacity_) spans_.pop_back();
 }
 
@@ -334,7 +337,7 @@ BatchSpanProcessor::~BatchSpanProcessor() {
   thread_.join();
 }
 
-void BatchSpanProcessor::on_end(const SpanData& span) {
+void BatchSpanProcessor::on_end(SpanData span) {
   bool full_batch = false;
   {
     std::lock_guard lock(mutex_);
@@ -342,7 +345,7 @@ void BatchSpanProcessor::on_end(const SpanData& span) {
       dropped_.fetch_add(1, std::memory_order_relaxed);
       return;
     }
-    queue_.push_back(span);
+    queue_.push_back(std::move(span));
     full_batch = queue_.size() == options_.max_batch;
   }
   if (full_batch) wake_.notify_one();
@@ -432,8 +435,26 @@ void BatchSpanProcessor::report_losses(bool force) {
 
 namespace {
 
-std::string nanos(std::chrono::system_clock::time_point t) {
-  return std::to_string(std::chrono::duration_cast<std::chrono::nanoseconds>(t.time_since_epoch()).count());
+// Appends without temporaries: the exporter's thread shares the machine with requests.
+void append_int(std::string& out, std::int64_t v) {
+  char text[24];
+  const auto [end, error] = std::to_chars(text, text + sizeof text, v);
+  (void)error;  // 24 characters hold any int64
+  out.append(text, end);
+}
+
+template <std::size_t N>
+void append_hex(std::string& out, const std::array<std::uint8_t, N>& bytes) {
+  for (std::uint8_t b : bytes) {
+    out += kHex[b >> 4];
+    out += kHex[b & 15];
+  }
+}
+
+void append_nanos(std::string& out, std::chrono::system_clock::time_point t) {
+  out += '"';
+  append_int(out, std::chrono::duration_cast<std::chrono::nanoseconds>(t.time_since_epoch()).count());
+  out += '"';
 }
 
 void append_value(std::string& out, const AttributeValue& value) {
@@ -442,7 +463,9 @@ void append_value(std::string& out, const AttributeValue& value) {
     append_json_string(out, *s);
     out += '}';
   } else if (const auto* i = std::get_if<std::int64_t>(&value)) {
-    out += "{\"intValue\":\"" + std::to_string(*i) + "\"}";  // 64-bit integers are strings in OTLP/JSON
+    out += "{\"intValue\":\"";  // 64-bit integers are strings in OTLP/JSON
+    append_int(out, *i);
+    out += "\"}";
   } else if (const auto* d = std::get_if<double>(&value)) {
     if (std::isnan(*d)) {
       out += "{\"doubleValue\":\"NaN\"}";
@@ -451,7 +474,9 @@ void append_value(std::string& out, const AttributeValue& value) {
     } else {
       char text[32];
       std::snprintf(text, sizeof text, "%.17g", *d);
-      out += std::string("{\"doubleValue\":") + text + "}";
+      out += "{\"doubleValue\":";
+      out += text;
+      out += '}';
     }
   } else {
     out += std::get<bool>(value) ? "{\"boolValue\":true}" : "{\"boolValue\":false}";
@@ -472,16 +497,28 @@ void append_attributes(std::string& out, const std::vector<Attribute>& attribute
 }
 
 void append_span(std::string& out, const SpanData& s) {
-  out += "{\"traceId\":\"" + s.context.trace_id.hex() + "\",\"spanId\":\"" + s.context.span_id.hex() + "\"";
-  if (s.parent.valid()) out += ",\"parentSpanId\":\"" + s.parent.hex() + "\"";
+  out += "{\"traceId\":\"";
+  append_hex(out, s.context.trace_id.bytes);
+  out += "\",\"spanId\":\"";
+  append_hex(out, s.context.span_id.bytes);
+  out += '"';
+  if (s.parent.valid()) {
+    out += ",\"parentSpanId\":\"";
+    append_hex(out, s.parent.bytes);
+    out += '"';
+  }
   if (!s.context.trace_state.empty()) {
     out += ",\"traceState\":";
     append_json_string(out, s.context.trace_state);
   }
   out += ",\"name\":";
   append_json_string(out, s.name);
-  out += ",\"kind\":" + std::to_string(static_cast<int>(s.kind));
-  out += ",\"startTimeUnixNano\":\"" + nanos(s.start) + "\",\"endTimeUnixNano\":\"" + nanos(s.end) + "\"";
+  out += ",\"kind\":";
+  append_int(out, static_cast<int>(s.kind));
+  out += ",\"startTimeUnixNano\":";
+  append_nanos(out, s.start);
+  out += ",\"endTimeUnixNano\":";
+  append_nanos(out, s.end);
   out += ",\"attributes\":";
   append_attributes(out, s.attributes);
   if (s.error) {
@@ -495,6 +532,8 @@ void append_span(std::string& out, const SpanData& s) {
 }  // namespace
 
 std::string otlp_json(const std::vector<SpanData>& spans) {
+  std::string out;
+  out.reserve(64 + spans.size() * 640);  // a typical span's JSON, so that it grows once at most
   // Services in the order they first appear, each with its spans in order.
   std::vector<std::string> services;
   std::map<std::string, std::vector<const SpanData*>, std::less<>> by_service;
@@ -503,7 +542,7 @@ std::string otlp_json(const std::vector<SpanData>& spans) {
     if (added) services.push_back(s.service);
     it->second.push_back(&s);
   }
-  std::string out = "{\"resourceSpans\":[";
+  out += "{\"resourceSpans\":[";
   for (std::size_t i = 0; i < services.size(); ++i) {
     if (i > 0) out += ',';
     out += "{\"resource\":{\"attributes\":[{\"key\":\"service.name\",\"value\":{\"stringValue\":";

@@ -107,11 +107,12 @@ struct SpanData {
 };
 
 // Where ended spans go. on_end is called on the thread that ended the span, so it must be
-// quick (queue, don't send). Thread-safe.
+// quick (queue, don't send); it gets the span to keep (the last sink its data, others a
+// copy). Thread-safe.
 class SpanSink {
  public:
   virtual ~SpanSink() = default;
-  virtual void on_end(const SpanData& span) = 0;
+  virtual void on_end(SpanData span) = 0;
 };
 
 // OTEL_TRACES_SAMPLER's samplers. Parent-based ones follow a sampled flag that came
@@ -241,7 +242,7 @@ inline Span start_child_span(std::string_view name) { return start_child_span(na
 class SpanCollector final : public SpanSink {
  public:
   explicit SpanCollector(std::size_t capacity = 4096) : capacity_(capacity) {}
-  void on_end(const SpanData& span) override;
+  void on_end(SpanData span) override;
   std::vector<SpanData> recent() const;  // newest first
   std::vector<SpanData> trace(const TraceId& id) const;  // oldest first
 
@@ -290,7 +291,7 @@ class BatchSpanProcessor final : public SpanSink {
   // collector does (the exporter is told the deadline: SpanExporter::stop_by); what did
   // not go out by then is dropped and counted.
   ~BatchSpanProcessor() override;
-  void on_end(const SpanData& span) override;
+  void on_end(SpanData span) override;
   // Spans dropped because the queue was full, and spans in batches the exporter lost.
   std::uint64_t dropped() const { return dropped_.load(); }
   std::uint64_t exported() const { return exported_.load(); }

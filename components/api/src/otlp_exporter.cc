@@ -73,10 +73,6 @@ class OtlpHttpExporter final : public SpanExporter {
     net::ip::tcp::resolver resolver(io);
     beast::tcp_stream stream(io);
     http::request<http::string_body> request{http::verb::post, url_.target, 11};
-    request.set(http::field::host, url_.host + ":" + url_.port);
-    request.set(http::field::content_type, "application/json");
-    request.body() = otlp_json(spans);
-    request.prepare_payload();
     beast::flat_buffer buffer;
     http::response_parser<http::string_body> parser;
     parser.body_limit(1 << 20);  // a collector's answer is small; never hold more
@@ -86,6 +82,11 @@ class OtlpHttpExporter final : public SpanExporter {
       if (ec) return;
       stream.async_connect(found, [&](beast::error_code ec, const net::ip::tcp::endpoint&) {
         if (ec) return;
+        // Encoded once connected: with the collector down, no batch is encoded for nothing.
+        request.set(http::field::host, url_.host + ":" + url_.port);
+        request.set(http::field::content_type, "application/json");
+        request.body() = otlp_json(spans);
+        request.prepare_payload();
         http::async_write(stream, request, [&](beast::error_code ec, std::size_t) {
           if (ec) return;
           http::async_read(stream, buffer, parser, [&](beast::error_code ec, std::size_t) {
