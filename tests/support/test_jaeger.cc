@@ -155,11 +155,15 @@ std::string config_yaml(unsigned short otlp_http, unsigned short query_http, uns
          "    trace_storage: memstore\n";
 }
 
-// "exited with status 1" / "killed by signal 9"
-std::string describe_status(int status) {
-  if (WIFEXITED(status)) return "exited with status " + std::to_string(WEXITSTATUS(status));
-  if (WIFSIGNALED(status)) return "killed by signal " + std::to_string(WTERMSIG(status));
-  return "stopped";
+// This process's environment, for the child: Jaeger needs nothing special, nor less.
+std::map<std::string, std::string> current_environment() {
+  std::map<std::string, std::string> out;
+  for (char** e = environ; *e != nullptr; ++e) {
+    const std::string entry = *e;
+    const std::size_t eq = entry.find('=');
+    if (eq != std::string::npos) out.emplace(entry.substr(0, eq), entry.substr(eq + 1));
+  }
+  return out;
 }
 
 }  // namespace
@@ -253,39 +257,13 @@ bool TestJaeger::start_once(const std::string& bin, std::string& failure) {
   query_grpc_port_ = ports[2];
   const auto config = dir_ / "config.yaml";
   std::ofstream(config) << config_yaml(otlp_http_port_, query_http_port_, query_grpc_port_);
-  const std::string log_path = (dir_ / "jaeger.log").string();
 
-  // Everything the child needs is made before fork(): after it, only async-signal-safe calls.
-  std::vector<std::string> argv_storage = {bin, "--config", config.string()};
-  std::vector<char*> argv;
-  for (auto& a : argv_storage) argv.push_back(a.data());
-  argv.push_back(nullptr);
-  const std::string workdir = dir_.string();
-  const pid_t parent = ::getpid();
-
-  pid_ = ::fork();
-  if (pid_ < 0) throw std::runtime_error(std::string("fork: ") + std::strerror(errno));
-  if (pid_ == 0) {
-    // If the test process dies without running destructors (a crash, ctest's timeout kill),
-    // the kernel kills Jaeger too instead of leaving it running. (The signal follows the
-    // thread that forked: create a TestJaeger on a thread that outlives it.)
-    ::prctl(PR_SET_PDEATHSIG, SIGKILL);
-    if (::getppid() != parent) ::_exit(127);
-    sigset_t none;
-    sigemptyset(&none);
-    sigprocmask(SIG_SETMASK, &none, nullptr);
-    // Output goes to a file, not a pipe: nothing has to keep reading it for Jaeger to make
-    // progress, and it is there to show when a test fails.
-    const int log = ::open(log_path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
-    const int null = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
-    if (log < 0 || null < 0) ::_exit(126);
-    ::dup2(null, 0);
-    ::dup2(log, 1);
-    ::dup2(log, 2);
-    if (::chdir(workdir.c_str()) != 0) ::_exit(126);
-    ::execv(argv[0], argv.data());
-    ::_exit(127);
-  }
+  // Output goes to files (jaeger.out, jaeger.err), not a pipe: nothing has to keep reading
+  // them for Jaeger to make progress, and they are there to show when a test fails. It
+  // dies with the test process (BackgroundProcess: PR_SET_PDEATHSIG), so create a
+  // TestJaeger on a thread that outlives it.
+  process_ = std::make_unique<BackgroundProcess>("jaeger", std::vector<std::string>{bin, "--config", config.string()},
+                                                 current_environment(), dir_, dir_);
 
   // Ready means: the query API answers, and the OTLP/HTTP port accepts connections. Both are
   // checked because the collector starts its extensions (the query API is one) before its
@@ -293,10 +271,9 @@ bool TestJaeger::start_once(const std::string& bin, std::string& failure) {
   const auto deadline = std::chrono::steady_clock::now() + kReadyBound;
   bool query_ready = false;
   while (std::chrono::steady_clock::now() < deadline) {
-    int status = 0;
-    if (::waitpid(pid_, &status, WNOHANG) == pid_) {
-      pid_ = -1;
-      failure = "Jaeger " + describe_status(status) + " before it was ready; its log:\n" + log();
+    if (!process_->running()) {
+      failure = "Jaeger " + process_->status() + " before it was ready; its log:\n" + log();
+      process_.reset();
       return false;
     }
     if (!query_ready) {
@@ -315,28 +292,16 @@ bool TestJaeger::start_once(const std::string& bin, std::string& failure) {
 }
 
 void TestJaeger::stop() {
-  if (pid_ <= 0) return;
   // SIGTERM lets the collector shut down in order; SIGKILL if it has not within the bound.
-  ::kill(pid_, SIGTERM);
-  const auto deadline = std::chrono::steady_clock::now() + kStopBound;
-  int status = 0;
-  while (::waitpid(pid_, &status, WNOHANG) == 0) {
-    if (std::chrono::steady_clock::now() >= deadline) {
-      ::kill(pid_, SIGKILL);
-      while (::waitpid(pid_, &status, 0) < 0 && errno == EINTR) {
-      }
-      break;
-    }
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
-  }
-  pid_ = -1;
+  if (process_) process_->stop(kStopBound);
+  process_.reset();
 }
 
 std::string TestJaeger::otlp_http_endpoint() const { return "http://127.0.0.1:" + std::to_string(otlp_http_port_); }
 
 std::string TestJaeger::query_url() const { return "http://127.0.0.1:" + std::to_string(query_http_port_); }
 
-std::string TestJaeger::log() const { return read_text(dir_ / "jaeger.log"); }
+std::string TestJaeger::log() const { return read_text(dir_ / "jaeger.out") + read_text(dir_ / "jaeger.err"); }
 
 boost::json::value TestJaeger::get(const std::string& path) const {
   const HttpResponse r = http_request("GET", query_url() + path);

@@ -11,8 +11,11 @@
 #include <chrono>
 #include <cstddef>
 #include <filesystem>
+#include <memory>
 #include <optional>
 #include <string>
+
+#include "local_run.h"
 
 namespace snap::testing {
 
@@ -70,7 +73,7 @@ class TestJaeger {
   void stop();
 
   std::filesystem::path dir_;
-  pid_t pid_ = -1;
+  std::unique_ptr<BackgroundProcess> process_;  // while Jaeger runs
   unsigned short otlp_http_port_ = 0;
   unsigned short query_http_port_ = 0;
   unsigned short query_grpc_port_ = 0;
