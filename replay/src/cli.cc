@@ -160,7 +160,7 @@ const Persona& find_persona_or_throw(const App& app, const std::string& name) {
 struct Flags {
   std::string out_dir, log_flag, secrets_dir, persona_name, verify_log, base_image, endpoint_mode, otlp_url;
   std::vector<std::string> secret_flags, persona_arguments, replica_flags, memory_limit_flags, pids_limit_flags;
-  bool local = false, exit_after_jobs = false, repl = false, verify_json = false, again = false;
+  bool local = false, observability = false, exit_after_jobs = false, repl = false, verify_json = false, again = false;
 };
 
 // The subcommands CLI11 parsed into (the one given is the one that is set).
@@ -202,6 +202,9 @@ Subcommands add_subcommands(CLI::App& cli, Flags& f) {
                     "Memory limit of every service, SIZE (512m, 2g), or of one, SERVICE=SIZE (repeatable; default 1g)");
   build->add_option("--pids-limit", f.pids_limit_flags,
                     "Process and thread limit of every service, N, or of one, SERVICE=N (repeatable; default 1024)");
+  build->add_flag("--observability", f.observability,
+                  "Add Jaeger (traces) and Prometheus (metrics) services to the deployment; every service exports to "
+                  "them");
 
   auto* run = sub.run = cli.add_subcommand("run", "Replay startup from the log, then become PERSONA");
   run->add_option("persona", f.persona_name, "Persona to run (default: $PERSONA)");
@@ -250,7 +253,8 @@ int build_command(const Invocation& in, const CLI::App& build) {
                        parse_replica_flags(f.replica_flags),
                        f.endpoint_mode,
                        parse_limit_flags(f.memory_limit_flags, true),
-                       parse_limit_flags(f.pids_limit_flags, false)};
+                       parse_limit_flags(f.pids_limit_flags, false),
+                       f.observability};
   auto summary = build_app(in.name, in.define, in.system, options, in.program.emitters);
   std::cerr << "snap: build: wrote " << summary.log.string() << " (" << summary.events << " events, "
             << summary.components << " components); personas: " << join(summary.personas) << std::endl;

@@ -159,7 +159,7 @@ struct Server {
   ApiServerOptions options;  // the server keeps a reference
   spdlog::logger logger;
   HttpServer http{options, logger,
-                  HttpRoutes{[](std::string_view, std::string_view) { return Routing{std::nullopt, {200, "{}"}}; },
+                  HttpRoutes{[](std::string_view, std::string_view, Audience) { return Routing{std::nullopt, {200, "{}"}}; },
                              [](std::size_t, const IncomingRequest&) { return HttpReply{500, ""}; }}};
   unsigned short port = free_port();
 };

@@ -66,7 +66,7 @@ struct AnsweringServer {
   }
   ApiServerOptions options = one_thread();  // the server keeps a reference
   HttpServer http{options, quiet_logger(),
-                  HttpRoutes{[](std::string_view, std::string_view) { return Routing{std::nullopt, {200, "{}"}}; },
+                  HttpRoutes{[](std::string_view, std::string_view, Audience) { return Routing{std::nullopt, {200, "{}"}}; },
                              [](std::size_t, const IncomingRequest&) { return HttpReply{500, ""}; }}};
 };
 
@@ -130,11 +130,11 @@ TEST(HttpServerListening, AnotherAddressCanBeAddedWhileRunningNotAfterStopping) 
   const unsigned short port = free_port();
   server.start({"127.0.0.1"}, port);
   EXPECT_FALSE(connects("127.0.0.4", port));
-  EXPECT_TRUE(server.listen_also("127.0.0.4"));
+  EXPECT_TRUE(server.listen_also("127.0.0.4", Audience::kCallers));
   EXPECT_TRUE(connects("127.0.0.4", port));
   server.stop(std::chrono::milliseconds(1'000));
   EXPECT_FALSE(connects("127.0.0.4", port));
-  EXPECT_FALSE(server.listen_also("127.0.0.5"));
+  EXPECT_FALSE(server.listen_also("127.0.0.5", Audience::kCallers));
   EXPECT_FALSE(connects("127.0.0.5", port));
 }
 
@@ -151,7 +151,7 @@ TEST(OwnNetworkListening, ANameThatGivesAnAddressAtOnceIsListenedOnFromTheStart)
   AnsweringServer answering;
   const unsigned short port = free_port();
   answering.http.start({"127.0.0.1"}, port);
-  OwnNetworkListening own(mine.front(), quiet_logger(), kQuick);
+  OwnNetworkListening own(mine.front(), Audience::kCallers, quiet_logger(), kQuick);
   EXPECT_FALSE(connects(mine.front(), port));
   own.start(answering.http);
   EXPECT_TRUE(own.done());
@@ -163,7 +163,7 @@ TEST(OwnNetworkListening, ANameThatGivesAnAddressAtOnceIsListenedOnFromTheStart)
 TEST(OwnNetworkListening, ANameForLoopbackItselfIsDoneWithoutAnotherSocket) {
   AnsweringServer answering;
   answering.http.start({"127.0.0.1"}, free_port());
-  OwnNetworkListening own("127.0.0.1", quiet_logger(), kQuick);
+  OwnNetworkListening own("127.0.0.1", Audience::kCallers, quiet_logger(), kQuick);
   own.start(answering.http);
   EXPECT_TRUE(own.done());
   answering.http.stop(std::chrono::milliseconds(1'000));
@@ -173,7 +173,7 @@ TEST(OwnNetworkListening, ANameThatNeverResolvesLeavesTheServerOnLoopbackOnly) {
   AnsweringServer answering;
   const unsigned short port = free_port();
   answering.http.start({"127.0.0.1"}, port);
-  OwnNetworkListening own("listen.nothing.invalid", quiet_logger(), kQuick);
+  OwnNetworkListening own("listen.nothing.invalid", Audience::kCallers, quiet_logger(), kQuick);
   own.start(answering.http);
   EXPECT_FALSE(own.done());  // still looking, on its own thread
   for (const std::string& address : host_ipv4_addresses()) EXPECT_FALSE(connects(address, port)) << address;

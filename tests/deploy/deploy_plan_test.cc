@@ -458,5 +458,116 @@ TEST(DeployPlan, DockerStackConfigAcceptsTheGoldenFile) {
   EXPECT_EQ(std::system((config + " | grep -q '^      endpoint_mode: vip$'").c_str()), 0);
 }
 
+
+// ---- build --observability ----
+
+DeployOptions observability() {
+  DeployOptions options;
+  options.observability = true;
+  return options;
+}
+
+TEST(DeployPlanObservability, GeneratedFilesMatchTheGoldenFiles) {
+  const DeployPlan plan = plan_deployment(shop(), observability());
+  for (const std::string path : {"docker-compose.yml", "docker-stack.yml", "observability/jaeger.yaml",
+                                 "observability/prometheus.yml", "bin/stack/report"}) {
+    expect_golden("shop-observability/" + path, file(plan, path).content);
+  }
+  // Off, nothing of it is there.
+  const DeployPlan plain = plan_deployment(shop(), {});
+  for (const DeployFile& f : plain.files) {
+    EXPECT_EQ(f.path.rfind("observability/", 0), std::string::npos) << f.path;
+    EXPECT_EQ(f.content.find("OTEL_"), std::string::npos) << f.path;
+    EXPECT_EQ(f.content.find("jaeger"), std::string::npos) << f.path;
+  }
+}
+
+// Every app service reaches Jaeger, Prometheus reaches each API server; nothing else is added.
+TEST(DeployPlanObservability, JaegerIsReachedByEveryAppServiceAndPrometheusReachesEachApiServer) {
+  const DeployPlan plan = plan_deployment(shop(), observability());
+  EXPECT_EQ(plan.reaches, (std::vector<std::pair<std::string, std::vector<std::string>>>{
+                              {"db", {}},
+                              {"api", {"db", "jaeger"}},
+                              {"mailer", {"jaeger"}},
+                              {"seed", {"api", "jaeger"}},
+                              {"report", {"api", "jaeger"}},
+                              {"jaeger", {}},
+                              {"prometheus", {"api"}}}));
+  const std::string compose = file(plan, "docker-compose.yml").content;
+  // The API server: its callers' network, its database's, telemetry, and a metrics network
+  // of its own where its address is metrics.api.
+  EXPECT_THAT(compose, HasSubstr("    networks:\n      api: {aliases: [\"listen.api\"]}\n      api-metrics: {aliases: "
+                                 "[\"metrics.api\"]}\n      db: {}\n      telemetry: {}\n"));
+  EXPECT_THAT(compose, HasSubstr("      OTEL_EXPORTER_OTLP_ENDPOINT: \"http://jaeger:4318\"\n"
+                                 "      SNAP_METRICS_HOST: \"metrics.api\"\n"));
+  // The worker reached nothing; now it reaches Jaeger only.
+  EXPECT_THAT(compose, HasSubstr("  mailer:\n"));
+  EXPECT_EQ(compose.find("network_mode: \"none\""), std::string::npos);
+  EXPECT_THAT(compose, HasSubstr("  telemetry:\n    internal: true\n"));
+  EXPECT_THAT(compose, HasSubstr("  api-metrics:\n    internal: true\n"));
+  // The database exports nothing and joins none of it.
+  const std::string db = compose.substr(compose.find("\n  db:\n"), compose.find("\n  api:\n") - compose.find("\n  db:\n"));
+  EXPECT_EQ(db.find("telemetry"), std::string::npos) << db;
+  EXPECT_EQ(db.find("OTEL_"), std::string::npos) << db;
+  // Prometheus scrapes every replica of the server by name, at its port.
+  EXPECT_THAT(file(plan, "observability/prometheus.yml").content,
+              HasSubstr("  - job_name: \"api\"\n    metrics_path: \"/metrics\"\n    dns_sd_configs:\n"
+                        "      - names: [\"metrics.api\"]\n        type: \"A\"\n        port: 35000\n"));
+}
+
+TEST(DeployPlanObservability, TheImagesAndPublishedPortsAreVariables) {
+  DeployOptions options = observability();
+  options.jaeger_image = "example/jaeger:1";
+  const std::string compose = file(plan_deployment(shop(), options), "docker-compose.yml").content;
+  EXPECT_THAT(compose, HasSubstr("    image: \"${SNAP_JAEGER_IMAGE:-example/jaeger:1}\"\n"));
+  EXPECT_THAT(compose, HasSubstr("    image: \"${SNAP_PROMETHEUS_IMAGE:-prom/prometheus:v2.42.0}\"\n"));
+  EXPECT_THAT(compose, HasSubstr("      - \"127.0.0.1:${SNAP_JAEGER_PORT-16686}:16686\"\n"));
+  EXPECT_THAT(compose, HasSubstr("      - \"127.0.0.1:${SNAP_PROMETHEUS_PORT-9090}:9090\"\n"));
+}
+
+// A swarm config cannot change in place: its name carries its content's hash, so a
+// build whose servers changed gives a new config, which a redeploy accepts.
+TEST(DeployPlanObservability, AStackConfigIsNamedAfterItsContent) {
+  const std::string before = file(plan_deployment(shop(), observability()), "docker-stack.yml").content;
+  DeployInput more = shop();
+  more.components.push_back({"shop.admin", "ApiServer", "daemon", R"({"port":35001})", {}, {}});
+  const std::string after = file(plan_deployment(more, observability()), "docker-stack.yml").content;
+  const auto config_name = [](const std::string& stack) {
+    const auto at = stack.find("\"prometheus-config-");
+    return stack.substr(at, stack.find('"', at + 1) - at);
+  };
+  EXPECT_NE(config_name(before), config_name(after));
+  EXPECT_THAT(after, HasSubstr("      admin-metrics: {}\n"));
+}
+
+TEST(DeployPlanObservability, AServiceNamedLikeAnObservabilityServiceIsRefused) {
+  for (const std::string name : {"jaeger", "prometheus", "telemetry", "jaeger-ui", "prometheus-ui", "shop-metrics"}) {
+    DeployInput in = shop();
+    in.components.push_back({"shop." + name, "Persona", "job", "{}", {}, {}});
+    try {
+      plan_deployment(in, observability());
+      ADD_FAILURE() << name << " was accepted";
+    } catch (const DeployError& e) {
+      EXPECT_THAT(e.what(), HasSubstr("shop." + name + " would be the service \"" + name + "\"")) << e.what();
+      EXPECT_THAT(e.what(), HasSubstr("--observability")) << e.what();
+    }
+    EXPECT_NO_THROW(plan_deployment(in, {})) << name;  // without it, the name is free
+  }
+}
+
+TEST(DeployPlanObservability, DockerComposeAcceptsTheGoldenFile) {
+  if (std::system("docker-compose version --short > /dev/null 2>&1") != 0) GTEST_SKIP() << "docker-compose is not installed";
+  const std::string dir = std::string(SNAP_DEPLOY_GOLDEN_DIR) + "/shop-observability";
+  EXPECT_EQ(std::system(("docker-compose -p snapgoldenobs -f " + dir + "/docker-compose.yml config -q").c_str()), 0);
+}
+
+TEST(DeployPlanObservability, DockerStackConfigAcceptsTheGoldenFile) {
+  if (std::system("docker stack config --help > /dev/null 2>&1") != 0) {
+    GTEST_SKIP() << "this docker CLI has no `docker stack config`";
+  }
+  const std::string dir = std::string(SNAP_DEPLOY_GOLDEN_DIR) + "/shop-observability";
+  EXPECT_EQ(std::system(("docker stack config -c " + dir + "/docker-stack.yml > /dev/null").c_str()), 0);
+}
+
 }  // namespace
 }  // namespace snap

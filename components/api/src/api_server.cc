@@ -25,6 +25,9 @@ namespace {
 
 constexpr std::string_view kHealthPath = "/healthz";
 constexpr std::string_view kMetricsPath = "/metrics";
+// Set by deployment (`build --observability`): the name of the server's address on the
+// network it shares with Prometheus only.
+constexpr std::string_view kMetricsHostVariable = "SNAP_METRICS_HOST";
 constexpr std::string_view kMethods[] = {"GET", "POST", "PUT", "PATCH", "DELETE"};
 // Retry backoff while a server cannot be reached: first wait, and the cap it doubles to.
 constexpr std::chrono::milliseconds kFirstBackoff{25};
@@ -321,12 +324,20 @@ int ApiServer::serve(PersonaContext& ctx) {
 
   // Health and unknown routes are answered on the I/O thread; handlers run on the
   // handler pool (http_server.h).
-  const auto route_http = [this](std::string_view method, std::string_view target) -> api_detail::Routing {
+  // Who may read /metrics (docs/observability.md, "Who can scrape /metrics"): loopback
+  // (dev, a local build, the container itself) and Prometheus on the server's metrics
+  // network, which gets nothing else; never the callers on its own network.
+  const auto route_http = [this](std::string_view method, std::string_view target,
+                                 api_detail::Audience from) -> api_detail::Routing {
     const std::string_view path = target.substr(0, target.find('?'));
+    const bool scrape = path == kMetricsPath && method == "GET";
+    if (from == api_detail::Audience::kScraper && !scrape) {
+      return {std::nullopt, {404, error_body(ErrorCode::kNotFound, "only GET /metrics is served on this address")}};
+    }
     if (path == kHealthPath && method == "GET") return {std::nullopt, {200, R"({"status":"ok"})"}};
     // Prometheus' scrape: the whole process's registry, written on the I/O thread (it
     // only reads counters).
-    if (path == kMetricsPath && method == "GET") {
+    if (scrape && from != api_detail::Audience::kCallers) {
       return {std::nullopt, {200, app().metrics().exposition(), kMetricsContentType}};
     }
     const State::Route* route = state_->find(method, path);
@@ -343,6 +354,7 @@ int ApiServer::serve(PersonaContext& ctx) {
 
   std::unique_ptr<api_detail::HttpServer> http;
   std::unique_ptr<api_detail::OwnNetworkListening> own_network;  // adds to `http`: stopped first
+  std::unique_ptr<api_detail::OwnNetworkListening> metrics_network;  // likewise
   if (!called_in_process(app())) {
     http = std::make_unique<api_detail::HttpServer>(options_, *logger, api_detail::HttpRoutes{route_http, handle_http});
     // Loopback first (its healthcheck, and all of a local build); in a container, its own
@@ -352,11 +364,18 @@ int ApiServer::serve(PersonaContext& ctx) {
     logger->info("listening on {} port {} ({} endpoints)", loopback, port_->number(), state_->routes.size());
     if (app().environment().listens_on_own_network()) {
       if (used_by_another_persona()) {
-        own_network = std::make_unique<api_detail::OwnNetworkListening>(id().listen_name(), *logger,
-                                                                         api_detail::OwnNetworkListening::Timing{});
+        own_network = std::make_unique<api_detail::OwnNetworkListening>(
+            id().listen_name(), api_detail::Audience::kCallers, *logger, api_detail::OwnNetworkListening::Timing{});
         own_network->start(*http);
       } else {
         logger->info("no persona uses this server: it listens on 127.0.0.1 only");
+      }
+      // `build --observability` names the server's address on its metrics network.
+      if (const auto metrics_host = app().env().variable(std::string(kMetricsHostVariable));
+          metrics_host && !metrics_host->empty()) {
+        metrics_network = std::make_unique<api_detail::OwnNetworkListening>(
+            *metrics_host, api_detail::Audience::kScraper, *logger, api_detail::OwnNetworkListening::Timing{});
+        metrics_network->start(*http);
       }
     }
   }
@@ -383,6 +402,7 @@ int ApiServer::serve(PersonaContext& ctx) {
   }
   state_->changed.notify_all();
   if (own_network) own_network->stop();
+  if (metrics_network) metrics_network->stop();
   if (http) {
     http->stop(options_.stop_deadline);
     logger->info("stopped");

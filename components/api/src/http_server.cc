@@ -210,9 +210,11 @@ class LogThrottle {
 // One listening address: its acceptor and, on the same strand, the pause after a
 // failed accept.
 struct Listener {
-  explicit Listener(net::io_context& ioc) : acceptor(net::make_strand(ioc)), retry(acceptor.get_executor()) {}
+  Listener(net::io_context& ioc, Audience audience)
+      : acceptor(net::make_strand(ioc)), retry(acceptor.get_executor()), audience(audience) {}
   tcp::acceptor acceptor;
   net::steady_timer retry;
+  Audience audience;
   std::chrono::milliseconds backoff{0};  // 0 while accepts succeed
 };
 
@@ -350,8 +352,8 @@ struct HttpServer::Impl {
 // the handler runs on the connection's strand.
 class Session : public std::enable_shared_from_this<Session> {
  public:
-  Session(tcp::socket socket, net::ip::address peer, HttpServer::Impl* server)
-      : stream_(std::move(socket)), peer_(std::move(peer)), server_(server) {}
+  Session(tcp::socket socket, net::ip::address peer, Audience audience, HttpServer::Impl* server)
+      : stream_(std::move(socket)), peer_(std::move(peer)), audience_(audience), server_(server) {}
   ~Session() { server_->session_ended(this); }
 
   const net::ip::address& peer() const { return peer_; }
@@ -472,7 +474,7 @@ class Session : public std::enable_shared_from_this<Session> {
     log_request_ = server_->logger.should_log(spdlog::level::debug);  // the clock only when it is logged
     if (log_request_) started_ = Clock::now();
     Routing routing = server_->routes.route(head_ ? std::string_view("GET") : std::string_view(request.method_string()),
-                                            request.target());
+                                            request.target(), audience_);
     if (!routing.route) return answer(std::move(routing.reply));
     route_ = *routing.route;
     // Neither timeout is the client's fault while its handler runs (or waits for a
@@ -580,6 +582,7 @@ class Session : public std::enable_shared_from_this<Session> {
   bool timed_out_ = false;  // strand only
   bool evicted_ = false;    // strand only
   const net::ip::address peer_;
+  const Audience audience_;
   beast::flat_buffer buffer_;
   std::optional<http::request_parser<BudgetedBody>> parser_;
   http::response<http::string_body> response_;
@@ -763,7 +766,7 @@ void HttpServer::Impl::admit(Listener& listener, tcp::socket socket, int attempt
     auto from_peer = connections_per_peer.find(peer);
     peer_full = from_peer != connections_per_peer.end() && from_peer->second >= per_peer_cap();
     if (!peer_full && open < options.max_connections) {
-      session = std::make_shared<Session>(std::move(socket), peer, this);
+      session = std::make_shared<Session>(std::move(socket), peer, listener.audience, this);
       sessions[session.get()] = session;
       ++connections_per_peer[peer];
     } else if (attempts_left > 0) {
@@ -858,7 +861,7 @@ void HttpServer::start(const std::vector<std::string>& addresses, unsigned short
     std::lock_guard lock(impl_->listeners_mutex);
     for (const std::string& address : addresses) {
       try {
-        open_listener(impl_->listeners.emplace_back(impl_->ioc).acceptor, address, port);
+        open_listener(impl_->listeners.emplace_back(impl_->ioc, Audience::kLocal).acceptor, address, port);
       } catch (...) {
         impl_->listeners.clear();
         throw;
@@ -871,10 +874,10 @@ void HttpServer::start(const std::vector<std::string>& addresses, unsigned short
   impl_->runners.start(impl_->ioc, impl_->thread_count(), impl_->options.handler_threads);
 }
 
-bool HttpServer::listen_also(const std::string& address) {
+bool HttpServer::listen_also(const std::string& address, Audience audience) {
   std::lock_guard lock(impl_->listeners_mutex);
   if (impl_->stopping) return false;
-  Listener& listener = impl_->listeners.emplace_back(impl_->ioc);
+  Listener& listener = impl_->listeners.emplace_back(impl_->ioc, audience);
   try {
     open_listener(listener.acceptor, address, impl_->port);
   } catch (...) {

@@ -44,9 +44,15 @@ struct IncomingRequest {
   std::string_view tracestate;
 };
 
+// Who connects through a listening address, so that the route function can answer
+// each its own: loopback (the container itself, or every process of a local build),
+// the callers on the server's own network, or Prometheus on the server's metrics
+// network (`build --observability`).
+enum class Audience { kLocal, kCallers, kScraper };
+
 struct HttpRoutes {
   // On an I/O thread for each complete request; must not block.
-  std::function<Routing(std::string_view method, std::string_view target)> route;
+  std::function<Routing(std::string_view method, std::string_view target, Audience from)> route;
   // On a server thread, for a request `route` named; may block.
   std::function<HttpReply(std::size_t route, const IncomingRequest& request)> handle;
 };
@@ -63,12 +69,14 @@ class HttpServer {
   HttpServer(const HttpServer&) = delete;
   HttpServer& operator=(const HttpServer&) = delete;
 
-  // Binds `port` on each address (IP literals) and starts the I/O and handler threads. Throws
-  // std::runtime_error naming the address when one cannot be bound (none stays bound).
+  // Binds `port` on each address (IP literals; their audience is kLocal) and starts the
+  // I/O and handler threads. Throws std::runtime_error naming the address when one cannot
+  // be bound (none stays bound).
   void start(const std::vector<std::string>& addresses, unsigned short port);
-  // After start(): listens on one more address, on the same port. False (and nothing
-  // done) once the server stops accepting; throws as start() when it cannot bind. Any thread.
-  bool listen_also(const std::string& address);
+  // After start(): listens on one more address, on the same port, for `audience`. False
+  // (and nothing done) once the server stops accepting; throws as start() when it cannot
+  // bind. Any thread.
+  bool listen_also(const std::string& address, Audience audience);
   // Closes the listening socket (new connections are refused once this returns) and
   // the connections waiting for a request; requests in flight finish with
   // `Connection: close`. Any thread, idempotent.

@@ -47,8 +47,9 @@ std::vector<std::string> own_addresses(const std::string& host_name, const Resol
   return out;
 }
 
-OwnNetworkListening::OwnNetworkListening(std::string name, spdlog::logger& logger, Timing timing)
+OwnNetworkListening::OwnNetworkListening(std::string name, Audience audience, spdlog::logger& logger, Timing timing)
     : name_(std::move(name)),
+      audience_(audience),
       logger_(logger),
       timing_(timing),
       resolver_(bounded_resolver(resolve_all, timing.lookup_timeout)) {}
@@ -75,7 +76,7 @@ bool OwnNetworkListening::look_and_listen(HttpServer& http) {
     // 127.0.0.1 is listened on already (a name for loopback itself: tests).
     if (address != "127.0.0.1") {
       try {
-        if (!http.listen_also(address)) return true;  // the server is stopping
+        if (!http.listen_also(address, audience_)) return true;  // the server is stopping
       } catch (const std::exception& e) {
         // An address not ready for binding yet (an IPv6 address still tentative): next look.
         logger_.warn("{}", e.what());

@@ -45,7 +45,9 @@ class OwnNetworkListening {
     std::chrono::milliseconds warn_every{30'000};     // while the name gives nothing
   };
 
-  OwnNetworkListening(std::string name, spdlog::logger& logger, Timing timing);
+  // Listens at what `name` resolves to, for `audience`: the server's callers at
+  // listen.NAME, Prometheus at metrics.NAME.
+  OwnNetworkListening(std::string name, Audience audience, spdlog::logger& logger, Timing timing);
   ~OwnNetworkListening();  // stop()
 
   // `http` already listens on 127.0.0.1. Looks for up to timing.first_look on this
@@ -66,6 +68,7 @@ class OwnNetworkListening {
   void keep_looking(HttpServer& http);
 
   std::string name_;
+  Audience audience_;
   spdlog::logger& logger_;
   Timing timing_;
   Resolver resolver_;

@@ -55,11 +55,17 @@ void compose_program(std::ostream& out, const ServiceGraph& g, const Service& s)
     if (s.kind == ServiceKind::kCommand) out << "    profiles: [\"commands\"]\n";
     out << "    restart: " << (s.kind == ServiceKind::kDaemon ? "\"unless-stopped\"" : "\"no\"") << "\n";
   }
+  std::vector<std::pair<std::string, std::string>> environment;
   if (s.kind == ServiceKind::kJob) {
     out << "    # Once per build: the job records its completed run in its volume, and its container\n"
            "    # started again for the same build (`up`) finds the record and stops; bin/"
-        << s.name << " runs it again.\n    environment:\n      SNAP_JOB_RUNS: " << quote(job_runs_path(s))
-        << "\n    volumes:\n      - " << quote(job_runs_volume(s) + ":" + job_runs_path(s)) << "\n";
+        << s.name << " runs it again.\n";
+    environment.emplace_back("SNAP_JOB_RUNS", job_runs_path(s));
+  }
+  for (auto& entry : observability_environment(g, s)) environment.push_back(std::move(entry));
+  write_environment(out, environment);
+  if (s.kind == ServiceKind::kJob) {
+    out << "    volumes:\n      - " << quote(job_runs_volume(s) + ":" + job_runs_path(s)) << "\n";
   }
 }
 
@@ -98,9 +104,11 @@ std::string compose(const ServiceGraph& g) {
          "# Images: SNAP_IMAGE (default: built from this directory) and SNAP_POSTGRES_IMAGE.\n"
          "services:\n";
   for (const Service& s : g.services) compose_service(out, g, s);
-  if (!g.reached.empty()) {
+  compose_observability_services(out, g);
+  if (!g.reached.empty() || g.options.observability) {
     out << "networks:\n";
     for (const std::string& n : g.reached) out << "  " << n << ":\n    internal: true\n";
+    compose_observability_networks(out, g);
   }
   write_volumes_and_secrets(out, g, secret_key, true);
   return out.str();
@@ -119,20 +127,30 @@ std::string stack_secret_key(const DeploySecretFile& f) {
 // On the network named after it, the service's address there is also `listen.NAME`
 // (Id::listen_name()): a server listens on that address only (and loopback), so a service
 // it shares another network with (its own database) cannot connect to it.
+// Likewise `metrics.NAME` on its metrics network (`--observability`), where it serves
+// /metrics only.
 void write_networks(std::ostream& out, const ServiceGraph& g, const Service& s, const std::vector<std::string>& networks) {
-  if (!g.reached.count(s.name)) {
+  if (!g.reached.count(s.name) && s.metrics_network.empty()) {
     out << "    networks: " << flow_list(networks) << "\n";
     return;
   }
   out << "    networks:\n";
   for (const std::string& n : networks) {
     out << "      " << n << ": ";
-    if (n == s.name) {
+    if (n == s.name && g.reached.count(s.name)) {
       out << "{aliases: " << flow_list({s.id.listen_name()}) << "}\n";
+    } else if (n == s.metrics_network) {
+      out << "{aliases: " << flow_list({metrics_alias(s)}) << "}\n";
     } else {
       out << "{}\n";
     }
   }
+}
+
+void write_environment(std::ostream& out, const std::vector<std::pair<std::string, std::string>>& variables) {
+  if (variables.empty()) return;
+  out << "    environment:\n";
+  for (const auto& [name, value] : variables) out << "      " << name << ": " << quote(value) << "\n";
 }
 
 // Checked every 2 s so that dependents start soon after; failures in the first 60 s
@@ -151,6 +169,8 @@ void write_volumes_and_secrets(std::ostream& out, const ServiceGraph& g, std::st
     any_volume = true;
     out << "  " << (s.kind == ServiceKind::kJob ? job_runs_volume(s) : volume_of(s)) << ": {}\n";
   }
+  if (g.options.observability && !any_volume) out << "volumes:\n";
+  write_observability_volumes(out, g);
   if (!g.secret_files.empty()) {
     out << "secrets:\n";
     for (const DeploySecretFile& f : g.secret_files) {

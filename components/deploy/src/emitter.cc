@@ -113,6 +113,7 @@ DeployOptions options_for(const App& app, const BuildOptions& build, DeployOptio
                           const std::set<std::string>& objects) {
   if (!build.base_image.empty()) options.base_image = build.base_image;
   if (!build.endpoint_mode.empty()) options.endpoint_mode = build.endpoint_mode;
+  if (build.observability) options.observability = true;
   for (const auto& [name, count] : build.replicas) {
     const std::string service = service_named(app, name);
     const auto [it, added] = options.replicas.emplace(service, count);

@@ -30,6 +30,7 @@ DeployPlan plan_deployment(const DeployInput& input, const DeployOptions& option
   }
   add_volume_state(g, plan);
   for (const Service& s : g.services) plan.reaches.emplace_back(s.name, s.targets);
+  add_observability_files(g, plan);
   return plan;
 }
 

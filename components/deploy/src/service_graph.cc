@@ -188,7 +188,37 @@ void assign_networks(ServiceGraph& g) {
   }
   for (Service& s : g.services) {
     if (g.reached.count(s.name)) s.networks.push_back(s.name);
+    if (g.options.observability && s.kind != ServiceKind::kDatabase) {
+      // Every app service sends its spans to Jaeger; on this network only Jaeger listens
+      // (a server listens on its own network's address and loopback only).
+      s.networks.emplace_back(kTelemetryNetwork);
+      g.telemetry_networks.emplace(kTelemetryNetwork);
+      if (s.kind == ServiceKind::kDaemon && component_type_of(s.component->type) == ComponentType::kApiServer) {
+        // One network per server, so that servers cannot reach each other's metrics address.
+        s.metrics_network = s.name + "-metrics";
+        s.networks.push_back(s.metrics_network);
+        g.telemetry_networks.insert(s.metrics_network);
+      }
+    }
     std::sort(s.networks.begin(), s.networks.end());
+  }
+}
+
+// The observability services' names and networks must not be taken by the app's.
+void check_observability_names(const ServiceGraph& g) {
+  if (!g.options.observability) return;
+  for (const Service& s : g.services) {
+    for (std::string_view taken :
+         {kJaegerService, kPrometheusService, kTelemetryNetwork, std::string_view("jaeger-ui"), std::string_view("prometheus-ui")}) {
+      if (s.name == taken) {
+        throw DeployError("deploy: " + s.component->id + " would be the service \"" + s.name +
+                          "\", which --observability adds itself; rename it");
+      }
+    }
+    if (s.name.size() > 8 && s.name.compare(s.name.size() - 8, 8, "-metrics") == 0) {
+      throw DeployError("deploy: " + s.component->id + " would be the service \"" + s.name +
+                        "\", a name --observability gives a metrics network; rename it");
+    }
   }
 }
 
@@ -207,13 +237,14 @@ void assign_secret_files(ServiceGraph& g) {
 }  // namespace
 
 ServiceGraph build_service_graph(const DeployInput& input, const DeployOptions& options) {
-  ServiceGraph g{input, options, file_name_for(input.app_name), {}, {}, {}, {}};
+  ServiceGraph g{input, options, file_name_for(input.app_name), {}, {}, {}, {}, {}};
   find_services(g);
   trace_reach(g);
   check_cycles(g);
   check_swarm_options(g);
   check_limits(g);
   assign_uids(g);
+  check_observability_names(g);
   assign_networks(g);
   assign_secret_files(g);
   return g;
@@ -223,6 +254,13 @@ std::string string_config(const Service& s, std::string_view key) {
   if (const auto* v = s.config.if_contains(key); v && v->is_string()) return std::string(v->as_string());
   throw DeployError("deploy: " + s.component->id + " (" + s.component->type + ") has no \"" + std::string(key) +
                     "\" in its config");
+}
+
+std::int64_t server_port(const Service& s) {
+  if (const auto* v = s.config.if_contains("port"); v && (v->is_int64() || v->is_uint64())) {
+    return v->to_number<std::int64_t>();
+  }
+  throw DeployError("deploy: " + s.component->id + " (" + s.component->type + ") has no \"port\" in its config");
 }
 
 std::uint64_t memory_limit(const ServiceGraph& g, const Service& s) {

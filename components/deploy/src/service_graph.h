@@ -31,6 +31,9 @@ struct Service {
   std::set<std::string> secrets;      // secret names it mounts
   std::vector<std::string> networks;  // sorted
   boost::json::object config;
+  // `--observability`, an API server: the network only it and Prometheus share
+  // (NAME-metrics), where its address is `metrics.NAME` and it serves /metrics.
+  std::string metrics_network;
 };
 
 struct ServiceGraph {
@@ -40,6 +43,9 @@ struct ServiceGraph {
   std::vector<Service> services;  // manifest order
   std::map<std::string, std::size_t> service_of;  // component id -> index in services
   std::set<std::string> reached;  // services something reaches: each has a network of its name
+  // `--observability`: `telemetry` (every app service and Jaeger) and each API server's
+  // metrics network. Internal, like the networks of `reached`.
+  std::set<std::string> telemetry_networks;
   std::vector<DeploySecretFile> secret_files;
 };
 
@@ -58,6 +64,17 @@ std::vector<const DeploySecretFile*> secrets_of(const ServiceGraph& g, const Ser
 // A service's networks on a swarm, which has no network_mode "none": one that reaches
 // nothing and that nothing reaches gets a network of its own, NAME-alone.
 std::vector<std::string> stack_networks(const Service& s);
+
+// `--observability`: the services and networks it adds (observability.cc writes them).
+inline constexpr std::string_view kJaegerService = "jaeger";
+inline constexpr std::string_view kPrometheusService = "prometheus";
+inline constexpr std::string_view kTelemetryNetwork = "telemetry";
+// Where an app service sends its spans: Jaeger's OTLP/HTTP receiver on `telemetry`.
+inline constexpr std::string_view kOtlpEndpoint = "http://jaeger:4318";
+// A scraped server's address on its metrics network (SNAP_METRICS_HOST tells the server).
+inline std::string metrics_alias(const Service& s) { return "metrics." + s.name; }
+// Its port: the one its config records.
+std::int64_t server_port(const Service& s);
 
 // A database's volume.
 inline std::string volume_of(const Service& s) { return s.name + "-data"; }

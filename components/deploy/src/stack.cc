@@ -85,6 +85,7 @@ void stack_service(std::ostream& out, const ServiceGraph& g, const Service& s, s
   } else {
     out << "    image: " << quote_interpolated("SNAP_IMAGE", "snap-" + g.app_file)
         << "\n    command: " << flow_list({s.component->id}) << "\n";
+    write_environment(out, observability_environment(g, s));
   }
   stack_container(out, s);
   const std::vector<const DeploySecretFile*> mine = secrets_of(g, s);
@@ -120,6 +121,7 @@ std::string stack(const ServiceGraph& g) {
          "services:\n";
   std::set<std::string> alone;  // services that reach nothing and that nothing reaches
   for (const Service& s : g.services) stack_service(out, g, s, alone);
+  stack_observability_services(out, g);
   std::set<std::string> networks = g.reached;
   networks.insert(alone.begin(), alone.end());
   out << "networks:\n";
@@ -127,7 +129,9 @@ std::string stack(const ServiceGraph& g) {
     // Attachable: `docker run --network STACK_NAME` can join it (tools, probes, one-off runs).
     out << "  " << n << ":\n    driver: \"overlay\"\n    internal: true\n    attachable: true\n";
   }
+  stack_observability_networks(out, g);
   write_volumes_and_secrets(out, g, stack_secret_key, false);
+  stack_observability_configs(out, g);
   return out.str();
 }
 

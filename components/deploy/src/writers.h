@@ -4,6 +4,7 @@
 
 #include <ostream>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "service_graph.h"
@@ -26,6 +27,22 @@ std::string command_script(const ServiceGraph& g, const Service& s);
 std::string stack_command_script(const ServiceGraph& g, const Service& s);
 void add_volume_state(const ServiceGraph& g, DeployPlan& plan);
 
+// observability.cc: what `--observability` adds (nothing when it is off).
+// The variables an app service is given so that it exports to Jaeger (and a server,
+// where it serves /metrics).
+std::vector<std::pair<std::string, std::string>> observability_environment(const ServiceGraph& g, const Service& s);
+std::string jaeger_config(const ServiceGraph& g);
+std::string prometheus_config(const ServiceGraph& g);
+// observability/*, and Jaeger and Prometheus in the plan's reaches.
+void add_observability_files(const ServiceGraph& g, DeployPlan& plan);
+// The two services, their networks, volume and (swarm) configs, in each file's form.
+void compose_observability_services(std::ostream& out, const ServiceGraph& g);
+void stack_observability_services(std::ostream& out, const ServiceGraph& g);
+void compose_observability_networks(std::ostream& out, const ServiceGraph& g);
+void stack_observability_networks(std::ostream& out, const ServiceGraph& g);
+void write_observability_volumes(std::ostream& out, const ServiceGraph& g);
+void stack_observability_configs(std::ostream& out, const ServiceGraph& g);
+
 // What the compose and stack files share (compose.cc).
 // A secret's key in the compose file's top-level `secrets:`.
 std::string secret_key(const DeploySecretFile& f);
@@ -35,6 +52,8 @@ std::string stack_secret_key(const DeploySecretFile& f);
 // A service's `networks:` (see compose.cc).
 void write_networks(std::ostream& out, const ServiceGraph& g, const Service& s, const std::vector<std::string>& networks);
 void write_healthcheck(std::ostream& out, const std::vector<std::string>& test);
+// `environment:` with each variable (nothing when there are none).
+void write_environment(std::ostream& out, const std::vector<std::pair<std::string, std::string>>& variables);
 // The top-level volumes (one per database; with job_volumes one per job too) and secrets
 // (one per file, named by `key`).
 void write_volumes_and_secrets(std::ostream& out, const ServiceGraph& g, std::string (*key)(const DeploySecretFile&),

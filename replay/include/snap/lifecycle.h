@@ -96,6 +96,9 @@ struct BuildOptions {
   // the deployment's defaults (docs/deploy.md, "Resource limits").
   std::map<std::string, std::uint64_t> memory_limits;
   std::map<std::string, std::uint64_t> pids_limits;
+  // `--observability`: the deployment adds Jaeger and Prometheus services, and every
+  // service exports its spans to that Jaeger (snap/deploy.h, DeployOptions::observability).
+  bool observability = false;
 };
 
 // Writes deployment files for a finished build into `dir`: the build's staging directory,

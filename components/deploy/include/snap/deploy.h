@@ -89,6 +89,17 @@ struct DeployOptions {
   // that is no service of the app is a DeployError.
   std::map<std::string, std::uint64_t> memory_limits_bytes;
   std::map<std::string, std::uint64_t> pids_limits;
+
+  // `build --observability`: the deployment gains a Jaeger service (OTLP receiver, trace
+  // store and UI) that every app service exports its spans to, and a Prometheus service
+  // that scrapes every API server's /metrics over a network only the two of them share
+  // (docs/observability.md, "Deployed"). Off: neither service, no OTLP variables.
+  bool observability = false;
+  // Their images, unless $SNAP_JAEGER_IMAGE / $SNAP_PROMETHEUS_IMAGE say otherwise at
+  // `up`. Any image with the official ones' entrypoint works: Jaeger v2's binary (given
+  // `--config FILE`), Prometheus' (given its flags).
+  std::string jaeger_image = "jaegertracing/jaeger:2.12.0";
+  std::string prometheus_image = "prom/prometheus:v2.42.0";
 };
 
 struct DeployFile {
