@@ -20,6 +20,7 @@
 #include "snap/cli_command.h"
 #include "snap/job.h"
 #include "snap/key_value_store.h"
+#include "snap/logging.h"
 #include "snap/main.h"
 #include "snap/persona.h"
 #include "snap/postgres.h"
@@ -66,6 +67,8 @@ void create_example_client(snap::Component& scope, const CustomerServer& server)
                       [server](snap::PersonaContext& ctx) {
                         server.post_customer(ctx, Customer{"1", "John Doe"});
                         const Customer customer = server.get_customer(ctx, CustomerId{"1"});
+                        // A log line carries the run's trace id (docs/observability.md).
+                        ctx.log().info("posted and loaded customer {}", customer.id);
                         std::cout << "Loaded customer: " << snap::encode_json(customer) << std::endl;
                         return 0;
                       })

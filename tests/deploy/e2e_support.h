@@ -81,8 +81,9 @@ struct DockerWork {
   // Names everything after `unique` (images APP_REPO:app|probe and PG_REPO:15|probe,
   // WORK_PREFIX-UNIQUE in the temporary directory), builds the customer example there
   // and its images. Throws, naming the step, when one fails.
+  // `build_flags` go to `customer build` after --out.
   void build_customer_and_images(const std::string& unique, const std::string& app_repo, const std::string& pg_repo,
-                                 const std::string& work_prefix) {
+                                 const std::string& work_prefix, const std::vector<std::string>& build_flags = {}) {
     app_image = app_repo + "-" + unique + ":app";
     app_probe_image = app_repo + "-" + unique + ":probe";
     pg_image = pg_repo + "-" + unique + ":15";
@@ -97,7 +98,9 @@ struct DockerWork {
 
     testing::ProcessOptions in_work;
     in_work.working_directory = work;
-    must(testing::run_process({SNAP_CUSTOMER_APP, "build", "--out", out.string()}, in_work), "customer build");
+    std::vector<std::string> build{SNAP_CUSTOMER_APP, "build", "--out", out.string()};
+    build.insert(build.end(), build_flags.begin(), build_flags.end());
+    must(testing::run_process(build, in_work), "customer build");
     password = read_file(out / "state" / "secrets" / "customer-server.db.password");
 
     images.push_back(app_image);

@@ -39,6 +39,8 @@ std::string config_yaml(const std::vector<std::string>& targets) {
          "      - targets: [" + list + "]\n";
 }
 
+}  // namespace
+
 std::string url_encode(const std::string& text) {
   std::string out;
   for (unsigned char c : text) {
@@ -53,8 +55,6 @@ std::string url_encode(const std::string& text) {
   }
   return out;
 }
-
-}  // namespace
 
 std::optional<std::string> TestPrometheus::binary() {
   if (const char* env = std::getenv("SNAP_PROMETHEUS"); env != nullptr && *env != '\0') return std::string(env);

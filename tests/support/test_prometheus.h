@@ -20,6 +20,9 @@ namespace snap::testing {
 
 class BackgroundProcess;
 
+// `text` percent-encoded for a URL's query (RFC 3986's unreserved characters as they are).
+std::string url_encode(const std::string& text);
+
 class TestPrometheus {
  public:
   // The binary: the SNAP_PROMETHEUS environment variable if set, otherwise CMake's
