@@ -2,6 +2,7 @@
 // network's, found by its listen name, and loopback), so a service that shares another
 // of its networks cannot connect. Loopback stands in for the container's interfaces:
 // every 127.x.y.z is an address of this host, and each can be listened on alone.
+#include <gmock/gmock.h>
 #include <gtest/gtest.h>
 #include <ifaddrs.h>
 #include <netinet/in.h>
@@ -11,6 +12,9 @@
 #include <arpa/inet.h>
 
 #include <algorithm>
+#include <functional>
+#include <mutex>
+#include <optional>
 #include <chrono>
 #include <thread>
 #include <string>
@@ -19,6 +23,7 @@
 #include <spdlog/sinks/null_sink.h>
 #include <spdlog/spdlog.h>
 
+#include "builtin_routes.h"
 #include "http_client.h"
 #include "http_server.h"
 #include "listen_addresses.h"
@@ -54,6 +59,14 @@ unsigned short free_port() {
   ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
   ::close(fd);
   return ntohs(a.sin_port);
+}
+
+// The status of GET path at address:port (0: no answer).
+int get_status(const std::string& address, unsigned short port, const std::string& path) {
+  const std::chrono::seconds bound(10);  // a bound on a hung server, not a delay
+  ClientPool client(address, port, {bound, bound, bound});
+  const auto result = client.exchange("GET", path, "");
+  return result.failure == Failure::kNone ? result.response.status : 0;
 }
 
 // An HttpServer on one thread that answers 200 {} to every request (on the I/O thread).
@@ -195,6 +208,66 @@ TEST(HttpServerListening, AnAddressThatCannotBeBoundIsNamedAndNoneStaysBound) {
     EXPECT_EQ(std::string(e.what()).rfind("cannot listen on 192.0.2.7:" + std::to_string(port) + ": ", 0), 0u) << e.what();
   }
   EXPECT_FALSE(connects("127.0.0.1", port));
+}
+
+// /metrics is for loopback and for Prometheus on the metrics network; the callers on
+// the server's own network get /healthz and their endpoints, never /metrics; the metrics
+// address serves nothing but GET /metrics.
+TEST(BuiltinRoutes, EachAudienceGetsWhatIsForIt) {
+  int exposed = 0;
+  const std::function<std::string()> metrics = [&] {
+    ++exposed;
+    return std::string("snap_up 1\n");
+  };
+  const auto status = [&](std::string_view method, std::string_view path, Audience from) {
+    const std::optional<HttpReply> reply = answer_builtin(method, path, from, metrics);
+    return reply ? reply->status : 0;  // 0: the endpoints decide
+  };
+  EXPECT_EQ(status("GET", "/metrics", Audience::kLocal), 200);
+  EXPECT_EQ(status("GET", "/healthz", Audience::kLocal), 200);
+  EXPECT_EQ(status("GET", "/api/x", Audience::kLocal), 0);
+
+  EXPECT_EQ(status("GET", "/metrics", Audience::kCallers), 0);  // no endpoint has it: 404
+  EXPECT_EQ(status("GET", "/healthz", Audience::kCallers), 200);
+  EXPECT_EQ(status("POST", "/api/x", Audience::kCallers), 0);
+
+  EXPECT_EQ(status("GET", "/metrics", Audience::kScraper), 200);
+  EXPECT_EQ(status("GET", "/healthz", Audience::kScraper), 404);
+  EXPECT_EQ(status("POST", "/metrics", Audience::kScraper), 404);
+  EXPECT_EQ(status("GET", "/api/x", Audience::kScraper), 404);
+  EXPECT_EQ(exposed, 2);  // the exposition is written only when served
+
+  const std::optional<HttpReply> refused = answer_builtin("GET", "/api/x", Audience::kScraper, metrics);
+  ASSERT_TRUE(refused);
+  EXPECT_EQ(refused->body, R"({"code":"not_found","message":"only GET /metrics is served on this address"})");
+  const std::optional<HttpReply> scraped = answer_builtin("GET", "/metrics", Audience::kScraper, metrics);
+  ASSERT_TRUE(scraped);
+  EXPECT_EQ(scraped->body, "snap_up 1\n");
+  EXPECT_THAT(std::string(scraped->content_type), ::testing::StartsWith("text/plain"));
+}
+
+// The metrics address is a listener of its own audience on the server's port: a request
+// there is routed as kScraper, one on loopback as kLocal.
+TEST(BuiltinRoutes, TheServerTellsTheRouteWhichAddressARequestCameIn) {
+  ApiServerOptions options;
+  options.threads = 1;
+  std::mutex mutex;
+  std::vector<Audience> seen;
+  HttpServer http{options, quiet_logger(),
+                  HttpRoutes{[&](std::string_view, std::string_view, Audience from) {
+                               std::lock_guard lock(mutex);
+                               seen.push_back(from);
+                               return Routing{std::nullopt, {200, "{}"}};
+                             },
+                             [](std::size_t, const IncomingRequest&) { return HttpReply{}; }}};
+  const unsigned short port = free_port();
+  http.start({"127.0.0.1"}, port);
+  ASSERT_TRUE(http.listen_also("127.0.0.3", Audience::kScraper));
+  EXPECT_EQ(get_status("127.0.0.1", port, "/metrics"), 200);
+  EXPECT_EQ(get_status("127.0.0.3", port, "/metrics"), 200);
+  http.stop(std::chrono::milliseconds(0));
+  std::lock_guard lock(mutex);
+  EXPECT_EQ(seen, (std::vector<Audience>{Audience::kLocal, Audience::kScraper}));
 }
 
 }  // namespace

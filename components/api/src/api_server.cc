@@ -9,6 +9,7 @@
 #include <spdlog/sinks/stdout_sinks.h>
 #include <spdlog/spdlog.h>
 
+#include "builtin_routes.h"
 #include "http_client.h"
 #include "http_server.h"
 #include "listen_addresses.h"
@@ -23,8 +24,8 @@ namespace snap {
 
 namespace {
 
-constexpr std::string_view kHealthPath = "/healthz";
-constexpr std::string_view kMetricsPath = "/metrics";
+using api_detail::kHealthPath;
+using api_detail::kMetricsPath;
 // Set by deployment (`build --observability`): the name of the server's address on the
 // network it shares with Prometheus only.
 constexpr std::string_view kMetricsHostVariable = "SNAP_METRICS_HOST";
@@ -188,6 +189,18 @@ struct ApiServer::State {
 
 namespace api_detail {
 
+std::optional<HttpReply> answer_builtin(std::string_view method, std::string_view path, Audience from,
+                                        const std::function<std::string()>& metrics) {
+  const bool scrape = path == kMetricsPath && method == "GET";
+  if (from == Audience::kScraper) {
+    if (scrape) return HttpReply{200, metrics(), kMetricsContentType};
+    return HttpReply{404, error_body(ErrorCode::kNotFound, "only GET /metrics is served on this address")};
+  }
+  if (path == kHealthPath && method == "GET") return HttpReply{200, R"({"status":"ok"})"};
+  if (scrape && from == Audience::kLocal) return HttpReply{200, metrics(), kMetricsContentType};
+  return std::nullopt;
+}
+
 void throw_bad_request(const JsonError& e) {
   throw ApiError(ErrorCode::kInvalidArgument, "request body: " + std::string(e.what()));
 }
@@ -324,22 +337,13 @@ int ApiServer::serve(PersonaContext& ctx) {
 
   // Health and unknown routes are answered on the I/O thread; handlers run on the
   // handler pool (http_server.h).
-  // Who may read /metrics (docs/observability.md, "Who can scrape /metrics"): loopback
-  // (dev, a local build, the container itself) and Prometheus on the server's metrics
-  // network, which gets nothing else; never the callers on its own network.
-  const auto route_http = [this](std::string_view method, std::string_view target,
-                                 api_detail::Audience from) -> api_detail::Routing {
+  // /healthz and /metrics, each to whom it is for (builtin_routes.h). Prometheus'
+  // scrape is the whole process's registry, written on the I/O thread (it only reads).
+  const std::function<std::string()> exposition = [this] { return app().metrics().exposition(); };
+  const auto route_http = [this, &exposition](std::string_view method, std::string_view target,
+                                              api_detail::Audience from) -> api_detail::Routing {
     const std::string_view path = target.substr(0, target.find('?'));
-    const bool scrape = path == kMetricsPath && method == "GET";
-    if (from == api_detail::Audience::kScraper && !scrape) {
-      return {std::nullopt, {404, error_body(ErrorCode::kNotFound, "only GET /metrics is served on this address")}};
-    }
-    if (path == kHealthPath && method == "GET") return {std::nullopt, {200, R"({"status":"ok"})"}};
-    // Prometheus' scrape: the whole process's registry, written on the I/O thread (it
-    // only reads counters).
-    if (scrape && from != api_detail::Audience::kCallers) {
-      return {std::nullopt, {200, app().metrics().exposition(), kMetricsContentType}};
-    }
+    if (auto reply = api_detail::answer_builtin(method, path, from, exposition)) return {std::nullopt, std::move(*reply)};
     const State::Route* route = state_->find(method, path);
     if (route == nullptr) {
       return {std::nullopt,
