@@ -13,6 +13,7 @@
 // The client gets the server's typed endpoints as a parameter, and `uses` the server, so
 // its container may reach the API server and nothing else.
 #include <iostream>
+#include <optional>
 #include <string>
 
 #include "snap/api_server.h"
@@ -49,13 +50,13 @@ CustomerServer create_customer_server(snap::Component& scope) {
 
   auto post_customer = server.endpoint<Customer, void>(
       "POST", "/api/customer", [&customers](snap::PersonaContext& ctx, const Customer& customer) {
-        customers.open(ctx).set(customer.id, boost::json::parse(snap::encode_json(customer)));
+        customers.open<Customer>(ctx).set(customer.id, customer);
       });
   auto get_customer = server.endpoint<CustomerId, Customer>(
       "GET", "/api/customer", [&customers](snap::PersonaContext& ctx, const CustomerId& request) {
-        auto value = customers.open(ctx).get(request.id);
-        if (!value) throw snap::ApiError(snap::ErrorCode::kNotFound, "no customer " + request.id);
-        return snap::decode_json<Customer>(boost::json::serialize(*value));
+        std::optional<Customer> customer = customers.open<Customer>(ctx).get(request.id);
+        if (!customer) throw snap::ApiError(snap::ErrorCode::kNotFound, "no customer " + request.id);
+        return *customer;
       });
   return {post_customer, get_customer};
 }

@@ -250,17 +250,16 @@ BOOST_DESCRIBE_STRUCT(Order, (), (id, customer, total))
 
 TEST(header_samples, KeyValueStoreOnPostgres) {
   using kv_sample::Order;
-  const snap::IndexSpec by_customer{"by-customer", 1, [](std::string_view, const boost::json::value& order) {
-    return std::vector<snap::IndexEntry>{{std::string(order.at("customer").as_string()), order.at("total")}};
-  }};
   snap::testing::FakeSystem system;
   snap::KeyValueStore* store = nullptr;
-  auto app = snap::start_dev_app("kv", [&store, by_customer](snap::App& app) {
+  auto app = snap::start_dev_app("kv", [&store](snap::App& app) {
+    auto by_customer = snap::typed_index<Order>("by-customer", 1, [](std::string_view, const Order& o) {
+      return std::vector<snap::IndexEntry>{{o.customer, o.total}};
+    });
     auto& db = app.add<snap::Postgres>("db");
     auto& orders = app.add<snap::KeyValueStore>("orders", db, std::vector<snap::IndexSpec>{by_customer});
     app.add<snap::Job>("api", [&orders](snap::PersonaContext& ctx) {
-      snap::Store<Order> typed(orders.open(ctx));
-      typed.set("o-1", Order{"o-1", "alice", 12.5});
+      orders.open<Order>(ctx).set("o-1", Order{"o-1", "alice", 12.5});
       return 0;
     }).uses(orders);
     store = &orders;
@@ -412,9 +411,9 @@ TEST(header_samples, StoreWithAnIndex) {
   using store_sample::json;
   using store_sample::Order;
   std::vector<std::string> keys;
-  snap::StoreOptions options{"orders", {{"by-customer", 1, [](std::string_view /*key*/, const json& order) {
-    return std::vector<snap::IndexEntry>{{std::string(order.at("customer").as_string()), order.at("total")}};
-  }}}};
+  snap::StoreOptions options{"orders", {snap::typed_index<Order>("by-customer", 1, [](std::string_view, const Order& o) {
+    return std::vector<snap::IndexEntry>{{o.customer, o.total}};
+  })}};
   auto orders = snap::open_memory_store(options);          // or open_postgres_store(pg, options)
   snap::Store<Order> typed(*orders);
   typed.set("o-1", Order{"alice", 12.5});

@@ -581,6 +581,43 @@ TEST_P(StoreConformance, TypedModifyOfAWrongValueIsAConversionErrorAndWritesNoth
   EXPECT_THAT(keys, ElementsAre("o"));
 }
 
+// Store<T> reads with the endpoints' codec: tolerant of fields it does not know, strict
+// about the ones it does, naming the field's path.
+TEST_P(StoreConformance, ATypedStoreIgnoresUnknownFieldsAndNamesAMissingOrMistypedOne) {
+  auto store = open();
+  Store<Order> orders(*store);
+  store->set("newer", json{{"customer", "ann"}, {"total", 3}, {"tags", boost::json::array()}, {"coupon", "X1"}});
+  EXPECT_EQ(orders.get("newer").value(), (Order{"ann", 3, {}}));
+
+  store->set("no-total", json{{"customer", "bob"}, {"tags", boost::json::array()}});
+  EXPECT_EQ(error_of(StoreError::Code::kConversion, [&] { orders.get("no-total"); }),
+            "store value at key \"no-total\" is not a valid shop::Order: $.total: missing");
+  store->set("bad-tag", json{{"customer", "bob"}, {"total", 1}, {"tags", json{"a", 2}}});
+  EXPECT_EQ(error_of(StoreError::Code::kConversion, [&] { orders.get("bad-tag"); }),
+            "store value at key \"bad-tag\" is not a valid shop::Order: $.tags[1]: expected string, got number 2");
+}
+
+// A typed index receives the value as its type; a value of another shape fails the write,
+// naming the index and the field, and nothing is written.
+TEST_P(StoreConformance, ATypedIndexReceivesTypedValuesAndRefusesAValueOfAnotherShape) {
+  const IndexSpec by_tag = typed_index<Order>("by-tag", 1, [](std::string_view, const Order& o) {
+    std::vector<IndexEntry> entries;
+    for (const std::string& tag : o.tags) entries.push_back({tag, o.total});
+    return entries;
+  });
+  auto store = open({by_tag});
+  Store<Order> orders(*store);
+  orders.set("o1", Order{"ann", 5, {"gift", "red"}});
+  orders.set("o2", Order{"bob", 7, {"red"}});
+  EXPECT_THAT(store->index("by-tag").get("red"), ElementsAre(IndexMatch{"o1", json(5)}, IndexMatch{"o2", json(7)}));
+
+  const std::string message =
+      error_of(StoreError::Code::kConversion, [&] { store->set("o3", json{{"customer", "cy"}, {"total", "lots"}}); });
+  EXPECT_THAT(message, HasSubstr("index \"by-tag\": the value at key \"o3\" is not a valid shop::Order: "
+                                 "$.total: expected integer, got string"));
+  EXPECT_FALSE(store->has("o3"));
+}
+
 INSTANTIATE_TEST_SUITE_P(
     Backends, StoreConformance,
     ::testing::Values(BackendParam{"Memory", [] { return std::make_unique<MemoryBackendFactory>(); }},

@@ -1,13 +1,19 @@
 // KeyValueStore: a Store (snap/store.h) declared as a component of the app, so its table
 // name comes from its Id and its indexes (with their versions) are in the manifest.
 //
+//   auto by_customer = snap::typed_index<Order>("by-customer", 1, [](std::string_view, const Order& o) {
+//     return std::vector<snap::IndexEntry>{{o.customer, o.total}};
+//   });
 //   auto& db = app.add<snap::Postgres>("db");
 //   auto& orders = app.add<snap::KeyValueStore>("orders", db, std::vector<snap::IndexSpec>{by_customer});
 //   app.add<snap::Job>("api", [&orders](snap::PersonaContext& ctx) {
-//     snap::Store<Order> typed(orders.open(ctx));
-//     typed.set("o-1", Order{"o-1", "alice", 12.5});
+//     orders.open<Order>(ctx).set("o-1", Order{"o-1", "alice", 12.5});
 //     return 0;
 //   }).uses(orders);
+//
+// open<T>(ctx) is the store as a Store<T>: values converted by the codec of the API's
+// endpoints (snap/json_struct.h), so a struct reads the same from a request and from
+// the store. open(ctx) is the untyped JsonStore.
 //
 // Where the data lives depends on the mode: in dev mode, in memory inside this process;
 // otherwise in its database (snap/postgres.h), reached from the replayed build state and
@@ -52,6 +58,11 @@ class KeyValueStore final : public Component {
   // outcome (so each waits one RetryPolicy budget at most), and a database that cannot
   // be reached is logged once until an open succeeds.
   JsonStore& open(const PersonaContext& ctx) const;
+  // open(ctx) as a typed view (snap/store.h, Store<T>); throws as open(ctx).
+  template <typename T>
+  Store<T> open(const PersonaContext& ctx) const {
+    return Store<T>(open(ctx));
+  }
   // The table name: the Id's safe name.
   std::string table() const { return id().safe_name(); }
   // The database it lives in when deployed; null for a store declared without one.

@@ -2,9 +2,9 @@
 // two backends -- in memory (dev mode, tests) and PostgreSQL -- held to it by one test
 // suite (tests/store/store_conformance_test.cc). docs/store.md is the contract.
 //
-//   snap::StoreOptions options{"orders", {{"by-customer", 1, [](std::string_view /*key*/, const json& order) {
-//     return std::vector<snap::IndexEntry>{{std::string(order.at("customer").as_string()), order.at("total")}};
-//   }}}};
+//   snap::StoreOptions options{"orders", {snap::typed_index<Order>("by-customer", 1, [](std::string_view, const Order& o) {
+//     return std::vector<snap::IndexEntry>{{o.customer, o.total}};
+//   })}};
 //   auto orders = snap::open_memory_store(options);          // or open_postgres_store(pg, options)
 //   snap::Store<Order> typed(*orders);
 //   typed.set("o-1", Order{"alice", 12.5});
@@ -49,6 +49,7 @@
 #include <vector>
 
 #include "snap/error.h"
+#include "snap/json_struct.h"
 
 namespace snap {
 
@@ -112,6 +113,16 @@ struct IndexSpec {
   int version = 1;
   Indexer indexer;
 };
+
+// An index over values of type T (snap/json_struct.h's codec, as Store<T>): `indexer`
+// is called as indexer(key, const T&) and returns the entries. A value being written that
+// is not a T fails that write with kConversion, naming the key, the index and the field.
+//
+//   auto by_customer = snap::typed_index<Order>("by-customer", 1, [](std::string_view, const Order& o) {
+//     return std::vector<snap::IndexEntry>{{o.customer, o.total}};
+//   });
+template <typename T, typename F>
+IndexSpec typed_index(std::string name, int version, F indexer);
 
 struct StoreOptions {
   // The store's name: its table name in PostgreSQL (made safe: [a-z0-9_], at most 63
@@ -245,9 +256,13 @@ struct PostgresOptions {
 // Throws StoreError (kUnavailable when the server cannot be reached).
 std::unique_ptr<JsonStore> open_postgres_store(const PostgresOptions& postgres, const StoreOptions& options);
 
-// A typed view of a JsonStore, for any T that Boost.JSON converts (value_from/value_to;
-// e.g. a struct described with BOOST_DESCRIBE_STRUCT). Store<json> is the untyped API.
-// Thread-safe as its JsonStore is.
+// A typed view of a JsonStore, for any T that snap/json_struct.h converts -- the codec of
+// the API's endpoints, so a struct reads the same from a request and from the store: a
+// BOOST_DESCRIBE_STRUCT struct, std::optional, std::vector, std::map<std::string, T>,
+// numbers, strings, bool, json. Fields the type does not have are ignored (an older
+// program reads what a newer one wrote); a missing or mistyped field is a kConversion
+// error naming its path ("$.total: expected number, got string"). Store<json> is the
+// untyped API. Thread-safe as its JsonStore is.
 template <typename T>
 class Store {
  public:
@@ -286,8 +301,8 @@ class Store {
       return v;
     } else {
       try {
-        return boost::json::value_to<T>(v);
-      } catch (const std::exception& e) {
+        return snap::from_json<T>(v);
+      } catch (const JsonError& e) {
         throw StoreError(StoreError::Code::kConversion, "store value at key \"" + std::string(key) +
                                                             "\" is not a valid " + type_name() + ": " + e.what());
       }
@@ -295,13 +310,31 @@ class Store {
   }
   static json to_json(std::string_view key, const T& value) {
     try {
-      return boost::json::value_from(value);
-    } catch (const std::exception& e) {
+      return snap::to_json(value);
+    } catch (const JsonError& e) {
       throw StoreError(StoreError::Code::kConversion,
                        "cannot store a " + type_name() + " at key \"" + std::string(key) + "\": " + e.what());
     }
   }
   JsonStore* store_;
 };
+
+template <typename T, typename F>
+IndexSpec typed_index(std::string name, int version, F indexer) {
+  std::string label = name;
+  return IndexSpec{std::move(name), version,
+                   [indexer = std::move(indexer), label = std::move(label)](std::string_view key, const json& value) {
+                     std::optional<T> typed;
+                     try {
+                       typed = snap::from_json<T>(value);
+                     } catch (const JsonError& e) {
+                       throw StoreError(StoreError::Code::kConversion,
+                                        "index \"" + label + "\": the value at key \"" + std::string(key) +
+                                            "\" is not a valid " + boost::core::demangle(typeid(T).name()) + ": " +
+                                            e.what());
+                     }
+                     return std::vector<IndexEntry>(indexer(key, *typed));
+                   }};
+}
 
 }  // namespace snap
