@@ -79,6 +79,10 @@ void define_test_app(App& app, Endpoints& out, Shared& shared) {
   tight_options.threads = 2;
   auto& tight = app.add<ApiServer>("tight", tight_options);
   out.tight = &tight;
+  out.get_item = api.endpoint<Item, Item>("GET", "/items/{id}", [](const Item& i) { return i; });
+  out.get_item_me = api.endpoint<void, std::string>("GET", "/items/me", [] { return std::string("me"); });
+  out.put_item = api.endpoint<ItemTags, ItemTags>("PUT", "/items/{id}", [](const ItemTags& i) { return i; });
+  out.delete_count = api.endpoint<Count, std::int64_t>("DELETE", "/counts/{n}", [](const Count& c) { return -c.n; });
   out.tight_echo = tight.endpoint<Person, Person>("POST", "/echo", [](const Person& p) { return p; });
   out.tight_ping = tight.endpoint<void, std::string>("GET", "/ping", [] { return std::string("pong"); },
                                                      EndpointOptions{.idempotent = true});

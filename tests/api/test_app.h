@@ -61,6 +61,28 @@ struct Strict {
 };
 BOOST_DESCRIBE_STRUCT(Strict, (), (count, name))
 
+// Routes with path and query parameters (routes_test.cc).
+struct Item {
+  std::string id;
+  std::optional<int> limit;
+  bool verbose = false;
+  double ratio = 0;
+  friend bool operator==(const Item&, const Item&) = default;
+};
+BOOST_DESCRIBE_STRUCT(Item, (), (id, limit, verbose, ratio))
+
+struct ItemTags {
+  std::string id;
+  std::vector<std::string> tags;
+  friend bool operator==(const ItemTags&, const ItemTags&) = default;
+};
+BOOST_DESCRIBE_STRUCT(ItemTags, (), (id, tags))
+
+struct Count {
+  std::int64_t n = 0;
+};
+BOOST_DESCRIBE_STRUCT(Count, (), (n))
+
 // State the handlers share with the test (owned by the Deployment, outlives its apps).
 struct Shared {
   std::mutex mutex;
@@ -88,6 +110,10 @@ struct Endpoints {
   Endpoint<void, std::string> whoami;
   Endpoint<void, std::string> slow;
   Endpoint<void, Person> infinite;  // a score of +infinity, which JSON cannot hold
+  Endpoint<Item, Item> get_item;             // GET /items/{id}, the rest from the query
+  Endpoint<void, std::string> get_item_me;    // GET /items/me, a literal beside the template
+  Endpoint<ItemTags, ItemTags> put_item;      // PUT /items/{id}, the rest from the body
+  Endpoint<Count, std::int64_t> delete_count; // DELETE /counts/{n}
   Endpoint<Person, Person> tight_echo;
   Endpoint<void, std::string> tight_ping;  // idempotent
 };

@@ -568,3 +568,39 @@ TEST(header_samples, MemoryEnvHoldsFilesAndVariables) {
 }
 
 }  // namespace
+
+// ---- docs/api.md, "Routes" ---------------------------------------------------------
+namespace routes_sample {
+struct Item {
+  std::string id;
+  std::string name;
+};
+BOOST_DESCRIBE_STRUCT(Item, (), (id, name))
+
+struct ItemQuery {
+  std::string id;              // from the path
+  std::optional<int> limit;    // from the query string: ?limit=5 (left out when empty)
+  bool verbose = false;        // ?verbose=true
+};
+BOOST_DESCRIBE_STRUCT(ItemQuery, (), (id, limit, verbose))
+}  // namespace routes_sample
+
+TEST(docs_samples, ApiRoutesBindThePathAndTheQuery) {
+  using routes_sample::Item;
+  using routes_sample::ItemQuery;
+  snap::testing::FakeSystem system;
+  std::string seen;
+  auto app = snap::start_dev_app("routes", [&seen](snap::App& app) {
+    auto& server = app.add<snap::ApiServer>("api");
+    const auto handler = [](const ItemQuery& q) {
+      return Item{q.id, q.verbose ? "verbose, limit " + std::to_string(q.limit.value_or(0)) : "short"};
+    };
+    auto get_item = server.endpoint<ItemQuery, Item>("GET", "/api/items/{id}", handler);
+    app.add<snap::Persona>("client", snap::PersonaKind::kCommand, [get_item, &seen](snap::PersonaContext& ctx) {
+      seen = get_item(ctx, ItemQuery{"shoe 1", 5, true}).name;   // GET /api/items/shoe%201?limit=5&verbose=true
+      return 0;
+    }).uses(server);
+  }, system, {});
+  EXPECT_EQ(run_beside(*app, "api", "client"), 0);
+  EXPECT_EQ(seen, "verbose, limit 5");
+}

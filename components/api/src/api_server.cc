@@ -13,6 +13,7 @@
 #include "http_client.h"
 #include "http_server.h"
 #include "listen_addresses.h"
+#include "route_binding.h"
 #include "snap/app.h"
 #include "snap/environment.h"
 #include "snap/logging.h"
@@ -85,7 +86,8 @@ std::shared_ptr<spdlog::logger> make_logger(const std::string& name) {
 struct ApiServer::State {
   struct Route {
     std::string method;
-    std::string path;
+    std::string path;  // the template ("/api/customer/{id}")
+    api_detail::RouteShape shape;
     EndpointOptions options;
     api_detail::RouteHandler handler;
     std::string span_name;  // "METHOD PATH": the server's and its callers' spans, and the route label
@@ -119,18 +121,26 @@ struct ApiServer::State {
   std::once_flag pool_once;
   std::unique_ptr<api_detail::ClientPool> pool;
 
+  // A literal route before any with parameters ("/users/me" before "/users/{id}"); among
+  // those, the first declared.
   const Route* find(std::string_view method, std::string_view path) const {
+    const Route* templated = nullptr;
     for (const Route& r : routes) {
-      if (r.method == method && r.path == path) return &r;
+      if (r.method != method) continue;
+      if (!r.shape.has_params) {
+        if (r.path == path) return &r;
+      } else if (templated == nullptr && api_detail::matches(r.shape, path)) {
+        templated = &r;
+      }
     }
-    return nullptr;
+    return templated;
   }
 
   // Runs a route's handler as the server and turns the outcome into a reply: the one
   // place where errors become status + error body, for both transports.
-  api_detail::HttpReply dispatch(const Route& route, PersonaContext& ctx, std::string_view body) {
+  api_detail::HttpReply dispatch(const Route& route, PersonaContext& ctx, const api_detail::RequestText& request) {
     try {
-      std::string out = route.handler(ctx, body);
+      std::string out = route.handler(ctx, route.shape, request);
       if (out.empty()) return {204, {}};
       return {200, std::move(out)};
     } catch (const ApiError& e) {
@@ -158,26 +168,27 @@ struct ApiServer::State {
   // dispatch() as the server span of the request (OpenTelemetry's HTTP semantic
   // conventions): a child of the caller's span -- `remote` from its traceparent header,
   // or in dev the caller's client span, current on this very thread.
-  api_detail::HttpReply handle(const Route& route, PersonaContext& ctx, std::string_view body,
+  api_detail::HttpReply handle(const Route& route, PersonaContext& ctx, const api_detail::RequestText& request,
                                const SpanContext* remote) {
     const auto started = std::chrono::steady_clock::now();
     in_flight.add(1);
-    api_detail::HttpReply reply = handle_traced(route, ctx, body, remote);
+    api_detail::HttpReply reply = handle_traced(route, ctx, request, remote);
     in_flight.add(-1);
     route.served_seconds.observe(std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
     requests->with({server_label, route.span_name, std::to_string(reply.status)}).inc();
     return reply;
   }
 
-  api_detail::HttpReply handle_traced(const Route& route, PersonaContext& ctx, std::string_view body,
+  api_detail::HttpReply handle_traced(const Route& route, PersonaContext& ctx, const api_detail::RequestText& request,
                                       const SpanContext* remote) {
     PersonaSpan server(ctx, route.span_name, SpanKind::kServer, remote);
     Span& span = server.span();
     if (span.recording()) {
-      span.set("http.request.method", route.method).set("http.route", route.path).set("url.path", route.path);
+      span.set("http.request.method", route.method).set("http.route", route.path);
+      span.set("url.path", request.target.substr(0, request.target.find('?')));
       span.set("snap.persona", ctx.persona().id().str());
     }
-    api_detail::HttpReply reply = dispatch(route, ctx, body);
+    api_detail::HttpReply reply = dispatch(route, ctx, request);
     if (span.recording()) {
       span.set("http.response.status_code", reply.status);
       // A server span fails for 5xx only: a 4xx is the caller's error, not the server's.
@@ -201,8 +212,8 @@ std::optional<HttpReply> answer_builtin(std::string_view method, std::string_vie
   return std::nullopt;
 }
 
-void throw_bad_request(const JsonError& e) {
-  throw ApiError(ErrorCode::kInvalidArgument, "request body: " + std::string(e.what()));
+void throw_bad_request(const JsonError& e, bool body_only) {
+  throw ApiError(ErrorCode::kInvalidArgument, (body_only ? "request body: " : "request: ") + std::string(e.what()));
 }
 
 void throw_unencodable_response(const JsonError& e) {
@@ -259,7 +270,7 @@ ApiServer::ApiServer(const Init& init, ApiServerOptions options)
 ApiServer::~ApiServer() = default;
 
 std::size_t ApiServer::add_route(std::string_view method, std::string_view path, EndpointOptions options,
-                                 api_detail::RouteHandler handler) {
+                                 api_detail::RequestType request, api_detail::RouteHandler handler) {
   app().assert_startup();
   const std::string where = "ApiServer " + id().str() + ": endpoint " + std::string(method) + " " + std::string(path);
   if (std::find(std::begin(kMethods), std::end(kMethods), method) == std::end(kMethods)) {
@@ -270,11 +281,16 @@ std::size_t ApiServer::add_route(std::string_view method, std::string_view path,
   }
   if (path == kHealthPath) throw std::invalid_argument(where + ": /healthz is the server's own health check");
   if (path == kMetricsPath) throw std::invalid_argument(where + ": /metrics is the server's own metrics");
-  if (state_->find(method, path) != nullptr) throw std::invalid_argument(where + ": declared twice");
+  api_detail::RouteShape shape = api_detail::make_shape(where, method, path, std::move(request));
+  for (const State::Route& r : state_->routes) {
+    if (api_detail::same_routes(r.shape, shape)) {
+      throw std::invalid_argument(where + (r.path == path ? ": declared twice" : ": the same route as " + r.path));
+    }
+  }
   const std::string route_name = std::string(method) + " " + std::string(path);
   MetricsRegistry& metrics = app().metrics();
   state_->routes.push_back(
-      {std::string(method), std::string(path), options, std::move(handler), route_name,
+      {std::string(method), std::string(path), std::move(shape), options, std::move(handler), route_name,
        metrics
            .histogram("snap_http_server_request_duration_seconds", "Time an API server took to answer a request.",
                       {"server", "route"})
@@ -284,6 +300,12 @@ std::size_t ApiServer::add_route(std::string_view method, std::string_view path,
                       "Time a typed endpoint call took, as its caller waited (retries included).", {"server", "route"})
            .with({state_->server_label, route_name})});
   return state_->routes.size() - 1;
+}
+
+const api_detail::RouteShape& ApiServer::shape(std::size_t route) const { return state_->routes.at(route).shape; }
+
+api_detail::WireRequest ApiServer::render(std::size_t route, const boost::json::value& request) const {
+  return api_detail::render_request(state_->routes.at(route).shape, request);
 }
 
 std::string ApiServer::describe_route(std::size_t route) const {
@@ -353,7 +375,7 @@ int ApiServer::serve(PersonaContext& ctx) {
   };
   const auto handle_http = [this, &ctx](std::size_t route, const api_detail::IncomingRequest& request) {
     const std::optional<SpanContext> caller = parse_traceparent(request.traceparent, request.tracestate);
-    return state_->handle(state_->routes[route], ctx, request.body, caller ? &*caller : nullptr);
+    return state_->handle(state_->routes[route], ctx, {request.target, request.body}, caller ? &*caller : nullptr);
   };
 
   std::unique_ptr<api_detail::HttpServer> http;
@@ -469,14 +491,16 @@ std::string finish(const ApiServer& server, std::size_t route, int status, std::
 
 }  // namespace
 
-std::string ApiServer::call(const PersonaContext& caller, std::size_t route, std::string body,
+std::string ApiServer::call(const PersonaContext& caller, std::size_t route, api_detail::WireRequest request,
                             std::source_location where) const {
   caller.require_uses(*this, where);
   const State::Route& r = state_->routes.at(route);
   PersonaSpan client(caller, r.span_name, SpanKind::kClient);
   Span& span = client.span();
   if (span.recording()) {
-    span.set("http.request.method", r.method).set("url.path", r.path).set("server.address", host());
+    span.set("http.request.method", r.method).set("http.route", r.path);
+    span.set("url.path", std::string_view(request.target).substr(0, request.target.find('?')));
+    span.set("server.address", host());
     span.set("server.port", static_cast<std::int64_t>(port_->number()));
   }
   const auto started = std::chrono::steady_clock::now();
@@ -485,7 +509,7 @@ std::string ApiServer::call(const PersonaContext& caller, std::size_t route, std
     state_->calls->with({state_->server_label, r.span_name, outcome}).inc();
   };
   try {
-    std::string response = call_untraced(caller, route, std::move(body));
+    std::string response = call_untraced(caller, route, request);
     count("ok");
     return response;
   } catch (const ApiError& e) {
@@ -498,7 +522,8 @@ std::string ApiServer::call(const PersonaContext& caller, std::size_t route, std
   }
 }
 
-std::string ApiServer::call_untraced(const PersonaContext& caller, std::size_t route, std::string body) const {
+std::string ApiServer::call_untraced(const PersonaContext& caller, std::size_t route,
+                                    const api_detail::WireRequest& request) const {
   const State::Route& r = state_->routes.at(route);
   const auto give_up_at = std::chrono::steady_clock::now() + options_.wait_for_server;
 
@@ -543,7 +568,7 @@ std::string ApiServer::call_untraced(const PersonaContext& caller, std::size_t r
     }
     // The same encoding as HTTP both ways: the request was serialized by the Endpoint,
     // the handler parses it; the response is serialized here and parsed by the Endpoint.
-    api_detail::HttpReply reply = state_->handle(r, *server_ctx, body, nullptr);
+    api_detail::HttpReply reply = state_->handle(r, *server_ctx, {request.target, request.body}, nullptr);
     {
       std::lock_guard lock(state_->mutex);
       --state_->direct_calls;
@@ -567,7 +592,7 @@ std::string ApiServer::call_untraced(const PersonaContext& caller, std::size_t r
   const std::string_view tracestate = trace != nullptr ? std::string_view(trace->trace_state) : std::string_view();
   auto backoff = kFirstBackoff;
   for (int attempt = 1;; ++attempt) {
-    api_detail::Exchange x = pool.exchange(r.method, r.path, body, traceparent, tracestate);
+    api_detail::Exchange x = pool.exchange(r.method, request.target, request.body, traceparent, tracestate);
     using api_detail::Failure;
     if (x.failure == Failure::kNone) {
       caller.span().set("http.response.status_code", x.response.status);

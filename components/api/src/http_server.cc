@@ -497,7 +497,8 @@ class Session : public std::enable_shared_from_this<Session> {
     Threads::handler_starts();
     const auto& request = parser_->get();
     HttpReply reply = server_->routes.handle(
-        route_, IncomingRequest{request.body().text, request["traceparent"], request["tracestate"]});
+        route_, IncomingRequest{std::string_view(request.target().data(), request.target().size()), request.body().text,
+                                request["traceparent"], request["tracestate"]});
     Threads::handler_ends();
     if (std::shared_ptr<Session> next = server_->handlers.finished()) {
       net::post(next->stream_.get_executor(), [next] { next->run_handler(); });

@@ -39,6 +39,7 @@ struct Routing {
 // A request as a handler sees it: its body and the W3C Trace Context headers (empty when
 // absent). Views into the request, valid while the handler runs.
 struct IncomingRequest {
+  std::string_view target;  // path and query, as sent
   std::string_view body;
   std::string_view traceparent;
   std::string_view tracestate;

@@ -152,47 +152,41 @@ void add_observability_files(const ServiceGraph& g, DeployPlan& plan) {
   plan.reaches.emplace_back(std::string(kPrometheusService), std::move(scraped));
 }
 
-void compose_observability_services(std::ostream& out, const ServiceGraph& g) {
-  if (!g.options.observability) return;
-  const std::string labels = "    labels: {\"snap.app\": " + quote(g.input.app_name) + "}\n";
-  // The UIs on the host's loopback: $SNAP_JAEGER_PORT / $SNAP_PROMETHEUS_PORT, or a port
-  // Docker picks when set empty (`docker-compose port jaeger 16686` tells which).
-  out << "  " << kJaegerService << ":\n"
-      << labels << "    image: " << quote_interpolated("SNAP_JAEGER_IMAGE", g.options.jaeger_image)
-      << "\n    command: " << jaeger_command()
-      << "\n"
-         "    restart: \"unless-stopped\"\n";
-  hardening(out);
-  out << "    tmpfs: [\"/tmp\"]\n"
-         "    security_opt: [\"no-new-privileges:true\"]\n"
-         "    mem_limit: \"1g\"\n"
-         "    pids_limit: 1024\n"
-         "    volumes:\n"
-         "      - \"./observability/jaeger.yaml:"
-      << kJaegerConfigPath
-      << ":ro\"\n"
-         "    ports:\n"
-         "      - \"127.0.0.1:${SNAP_JAEGER_PORT-16686}:16686\"\n"
-         "    networks: "
-      << flow_list({std::string(kJaegerUiNetwork), std::string(kTelemetryNetwork)}) << "\n";
+namespace {
 
-  out << "  " << kPrometheusService << ":\n"
-      << labels << "    image: " << quote_interpolated("SNAP_PROMETHEUS_IMAGE", g.options.prometheus_image)
-      << "\n    command: " << prometheus_command()
+// What the two services share in docker-compose.yml: the head of the service up to its
+// volumes (the image a variable, hardened as the app's services, limited).
+void compose_head(std::ostream& out, const ServiceGraph& g, std::string_view name, std::string_view image_variable,
+                  const std::string& image, const std::string& command) {
+  out << "  " << name << ":\n    labels: {\"snap.app\": " << quote(g.input.app_name)
+      << "}\n    image: " << quote_interpolated(image_variable, image) << "\n    command: " << command
       << "\n"
          "    restart: \"unless-stopped\"\n";
   hardening(out);
   out << "    tmpfs: [\"/tmp\"]\n"
          "    security_opt: [\"no-new-privileges:true\"]\n"
          "    mem_limit: \"1g\"\n"
-         "    pids_limit: 1024\n"
-         "    volumes:\n"
-         "      - \"./observability/prometheus.yml:"
-      << kPrometheusConfigPath << ":ro\"\n      - \"" << kPrometheusVolume
-      << ":/prometheus\"\n"
-         "    ports:\n"
-         "      - \"127.0.0.1:${SNAP_PROMETHEUS_PORT-9090}:9090\"\n"
-         "    networks:\n";
+         "    pids_limit: 1024\n";
+}
+
+// docker-stack.yml's head of the service, and its `deploy:`.
+void stack_head(std::ostream& out, std::string_view name, std::string_view image_variable, const std::string& image,
+                const std::string& command) {
+  out << "  " << name << ":\n    image: " << quote_interpolated(image_variable, image) << "\n    command: " << command
+      << "\n";
+  hardening(out);
+}
+
+void stack_deploy(std::ostream& out, const ServiceGraph& g) {
+  out << "    deploy:\n      endpoint_mode: " << quote_interpolated("SNAP_ENDPOINT_MODE", g.options.endpoint_mode)
+      << "\n      replicas: 1\n      restart_policy: {condition: \"any\", delay: \"2s\"}\n"
+         "      resources:\n        limits: {memory: \"1g\", pids: 1024}\n";
+}
+
+// Prometheus' networks: its UI network, where its address is ui.prometheus, and each
+// server's metrics network.
+void write_prometheus_networks(std::ostream& out, const ServiceGraph& g) {
+  out << "    networks:\n";
   for (const std::string& n : prometheus_networks(g)) {
     out << "      " << n << ": ";
     if (n == kPrometheusUiNetwork) {
@@ -203,11 +197,35 @@ void compose_observability_services(std::ostream& out, const ServiceGraph& g) {
   }
 }
 
+}  // namespace
+
+void compose_observability_services(std::ostream& out, const ServiceGraph& g) {
+  if (!g.options.observability) return;
+  // The UIs on the host's loopback: $SNAP_JAEGER_PORT / $SNAP_PROMETHEUS_PORT, or a port
+  // Docker picks when set empty (`docker-compose port jaeger 16686` tells which).
+  compose_head(out, g, kJaegerService, "SNAP_JAEGER_IMAGE", g.options.jaeger_image, jaeger_command());
+  out << "    volumes:\n"
+         "      - \"./observability/jaeger.yaml:"
+      << kJaegerConfigPath
+      << ":ro\"\n"
+         "    ports:\n"
+         "      - \"127.0.0.1:${SNAP_JAEGER_PORT-16686}:16686\"\n"
+         "    networks: "
+      << flow_list({std::string(kJaegerUiNetwork), std::string(kTelemetryNetwork)}) << "\n";
+
+  compose_head(out, g, kPrometheusService, "SNAP_PROMETHEUS_IMAGE", g.options.prometheus_image, prometheus_command());
+  out << "    volumes:\n"
+         "      - \"./observability/prometheus.yml:"
+      << kPrometheusConfigPath << ":ro\"\n      - \"" << kPrometheusVolume
+      << ":/prometheus\"\n"
+         "    ports:\n"
+         "      - \"127.0.0.1:${SNAP_PROMETHEUS_PORT-9090}:9090\"\n";
+  write_prometheus_networks(out, g);
+}
+
 void stack_observability_services(std::ostream& out, const ServiceGraph& g) {
   if (!g.options.observability) return;
-  out << "  " << kJaegerService << ":\n    image: " << quote_interpolated("SNAP_JAEGER_IMAGE", g.options.jaeger_image)
-      << "\n    command: " << jaeger_command() << "\n";
-  hardening(out);
+  stack_head(out, kJaegerService, "SNAP_JAEGER_IMAGE", g.options.jaeger_image, jaeger_command());
   out << "    volumes:\n      - {type: \"tmpfs\", target: \"/tmp\"}\n"
          "    configs:\n      - {source: "
       << quote(stack_config_name("jaeger-config", jaeger_config(g))) << ", target: " << quote(kJaegerConfigPath)
@@ -215,34 +233,19 @@ void stack_observability_services(std::ostream& out, const ServiceGraph& g) {
          "    # Published on each node the task runs on (mode host: the routing mesh needs IPVS).\n"
          "    ports:\n      - {target: 16686, published: 16686, protocol: \"tcp\", mode: \"host\"}\n"
          "    networks: "
-      << flow_list({std::string(kJaegerUiNetwork), std::string(kTelemetryNetwork)})
-      << "\n    deploy:\n      endpoint_mode: " << quote_interpolated("SNAP_ENDPOINT_MODE", g.options.endpoint_mode)
-      << "\n      replicas: 1\n      restart_policy: {condition: \"any\", delay: \"2s\"}\n"
-         "      resources:\n        limits: {memory: \"1g\", pids: 1024}\n";
+      << flow_list({std::string(kJaegerUiNetwork), std::string(kTelemetryNetwork)}) << "\n";
+  stack_deploy(out, g);
 
-  out << "  " << kPrometheusService
-      << ":\n    image: " << quote_interpolated("SNAP_PROMETHEUS_IMAGE", g.options.prometheus_image)
-      << "\n    command: " << prometheus_command() << "\n";
-  hardening(out);
+  stack_head(out, kPrometheusService, "SNAP_PROMETHEUS_IMAGE", g.options.prometheus_image, prometheus_command());
   out << "    volumes:\n      - \"" << kPrometheusVolume
       << ":/prometheus\"\n      - {type: \"tmpfs\", target: \"/tmp\"}\n"
          "    configs:\n      - {source: "
       << quote(stack_config_name("prometheus-config", prometheus_config(g))) << ", target: "
       << quote(kPrometheusConfigPath)
       << ", mode: 0444}\n"
-         "    ports:\n      - {target: 9090, published: 9090, protocol: \"tcp\", mode: \"host\"}\n"
-         "    networks:\n";
-  for (const std::string& n : prometheus_networks(g)) {
-    out << "      " << n << ": ";
-    if (n == kPrometheusUiNetwork) {
-      out << "{aliases: " << flow_list({std::string(kPrometheusUiAlias)}) << "}\n";
-    } else {
-      out << "{}\n";
-    }
-  }
-  out << "    deploy:\n      endpoint_mode: " << quote_interpolated("SNAP_ENDPOINT_MODE", g.options.endpoint_mode)
-      << "\n      replicas: 1\n      restart_policy: {condition: \"any\", delay: \"2s\"}\n"
-         "      resources:\n        limits: {memory: \"1g\", pids: 1024}\n";
+         "    ports:\n      - {target: 9090, published: 9090, protocol: \"tcp\", mode: \"host\"}\n";
+  write_prometheus_networks(out, g);
+  stack_deploy(out, g);
 }
 
 void compose_observability_networks(std::ostream& out, const ServiceGraph& g) {

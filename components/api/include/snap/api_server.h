@@ -18,9 +18,11 @@
 //
 // An Endpoint is a small value (the server's address and a route index): copy it into
 // any body. Calling it from a persona that does not `use` the server throws UsesError,
-// in dev and run alike. Requests and responses are JSON (snap/json_struct.h): the
-// request is the body of a METHOD PATH request whatever the method; `void` responses
-// are 204 with no body; endpoints without a request (Endpoint<void, Res>) send none.
+// in dev and run alike. Requests and responses are JSON (snap/json_struct.h): a
+// `{name}` path segment is the request's field `name`, a GET or DELETE sends its other
+// fields as the query string, a POST, PUT or PATCH its request as the body; `void`
+// responses are 204 with no body; endpoints without a request (Endpoint<void, Res>)
+// send none.
 // A handler's ApiError reaches the caller as the same ApiError (snap/api_error.h).
 //
 // Transport by mode (docs/api.md):
@@ -48,6 +50,11 @@
 #include <string_view>
 #include <type_traits>
 #include <utility>
+#include <vector>
+
+#include <boost/describe.hpp>
+#include <boost/json/value.hpp>
+#include <boost/mp11/algorithm.hpp>
 
 #include "snap/api_error.h"
 #include "snap/json_struct.h"
@@ -145,13 +152,82 @@ namespace api_detail {
 struct RawCall;  // components/api/src/raw_call.h
 // A request with no body (Endpoint<void, Res>).
 struct NoRequest {};
-// A route's handler with the types erased: request body in, response body out ("" for
-// void); throws what the user's handler throws, or ApiError for a request that does not
-// decode.
-using RouteHandler = std::function<std::string(PersonaContext& server, std::string_view body)>;
+
+// What binding needs to know of a request type: whether it is a described struct, and
+// the JSON kind of each field (an optional field has its value's kind).
+enum class FieldKind { kString, kInteger, kUnsigned, kNumber, kBoolean, kOther };
+struct RequestField {
+  std::string name;
+  FieldKind kind;
+};
+struct RequestType {
+  enum Kind { kNone, kStruct, kOther } kind = kNone;  // kNone: Endpoint<void, Res>
+  std::vector<RequestField> fields;                    // kStruct: in declaration order
+};
+
+template <typename T>
+constexpr FieldKind field_kind() {
+  if constexpr (json_detail::is_optional<T>::value) {
+    return field_kind<typename T::value_type>();
+  } else if constexpr (std::is_same_v<T, bool>) {
+    return FieldKind::kBoolean;
+  } else if constexpr (std::is_integral_v<T>) {
+    return std::is_signed_v<T> ? FieldKind::kInteger : FieldKind::kUnsigned;
+  } else if constexpr (std::is_floating_point_v<T>) {
+    return FieldKind::kNumber;
+  } else if constexpr (std::is_same_v<T, std::string>) {
+    return FieldKind::kString;
+  } else {
+    return FieldKind::kOther;
+  }
+}
 
 template <typename Req>
-Req decode_request(std::string_view body);
+RequestType request_type() {
+  RequestType type;
+  if constexpr (std::is_void_v<Req>) {
+    type.kind = RequestType::kNone;
+  } else if constexpr (json_detail::is_described_struct<Req>) {
+    type.kind = RequestType::kStruct;
+    boost::mp11::mp_for_each<boost::describe::describe_members<Req, boost::describe::mod_public>>([&](auto member) {
+      using Field = std::remove_cvref_t<decltype(std::declval<const Req&>().*member.pointer)>;
+      type.fields.push_back({member.name, field_kind<Field>()});
+    });
+  } else {
+    type.kind = RequestType::kOther;
+  }
+  return type;
+}
+
+// A route as binding sees it (route_binding.cc): its method, path template and request type.
+struct RouteShape;
+// The request as it travels: the target (path, and a query string for GET and DELETE)
+// and the body.
+struct WireRequest {
+  std::string target;
+  std::string body;
+};
+// The request as the server received it, views valid while its handler runs.
+struct RequestText {
+  std::string_view target;
+  std::string_view body;
+};
+// True when the request is the body alone: a POST, PUT or PATCH without path parameters
+// (what every route was before parameters; decoded straight from the body).
+bool body_only(const RouteShape& shape);
+// The JSON document a request binds to: the body's object, the query's fields (GET and
+// DELETE), the path's parameters, each text converted to its field's kind. Throws
+// JsonError naming the field ("$.id: expected integer, got \"abc\"").
+boost::json::value bind_request(const RouteShape& shape, const RequestText& request);
+
+// A route's handler with the types erased: the request in, response body out ("" for
+// void); throws what the user's handler throws, or ApiError for a request that does not
+// decode.
+using RouteHandler =
+    std::function<std::string(PersonaContext& server, const RouteShape& shape, const RequestText& request)>;
+
+template <typename Req>
+Req decode_request(const RouteShape& shape, const RequestText& request);
 template <typename Res>
 Res decode_response(const ApiServer& server, std::size_t route, const std::string& body);
 }  // namespace api_detail
@@ -171,12 +247,12 @@ class Endpoint {
     requires(!std::is_void_v<R>)
   Res operator()(const PersonaContext& caller, const Arg& request,
                  std::source_location where = std::source_location::current()) const {
-    return finish(call_raw(caller, encode_json(request), where));
+    return finish(call_raw(caller, &request, where));
   }
   template <typename R = Req>
     requires std::is_void_v<R>
   Res operator()(const PersonaContext& caller, std::source_location where = std::source_location::current()) const {
-    return finish(call_raw(caller, std::string(), where));
+    return finish(call_raw(caller, nullptr, where));
   }
 
   const ApiServer& server() const { return *server_; }
@@ -185,7 +261,7 @@ class Endpoint {
  private:
   friend class ApiServer;
   Endpoint(const ApiServer* server, std::size_t route) : server_(server), route_(route) {}
-  std::string call_raw(const PersonaContext& caller, std::string body, std::source_location where) const;
+  std::string call_raw(const PersonaContext& caller, const Arg* request, std::source_location where) const;
   Res finish(const std::string& body) const {
     if constexpr (!std::is_void_v<Res>) return api_detail::decode_response<Res>(*server_, route_, body);
   }
@@ -203,8 +279,15 @@ class ApiServer final : public Persona {
   // one of  Res(PersonaContext&, const Req&)  Res(const Req&)  (or, for Req = void,
   // Res(PersonaContext&)  Res()); its PersonaContext is the server persona's, to open
   // what the server uses. Methods: GET POST PUT PATCH DELETE. Paths start with '/';
-  // "/healthz" is the server's own. Throws std::invalid_argument for a bad method or
-  // path or a duplicate METHOD PATH, PhaseError after startup.
+  // "/healthz" and "/metrics" are the server's own.
+  //
+  // How a request travels (docs/api.md, "Routes"): a path segment `{name}` is the
+  // request's field `name` ("/api/customer/{id}"); a GET or DELETE sends its other fields
+  // as the query string (so they must be strings, numbers or booleans, optional or not);
+  // a POST, PUT or PATCH sends the request as its JSON body. Throws
+  // std::invalid_argument naming the endpoint (and the field) for a bad method or path, a
+  // duplicate route, a path parameter the request has no scalar field for, or a GET or
+  // DELETE request that cannot be a query string; PhaseError after startup.
   template <typename Req, typename Res, typename Handler>
   Endpoint<Req, Res> endpoint(std::string_view method, std::string_view path, Handler handler,
                               EndpointOptions options = {});
@@ -237,11 +320,17 @@ class ApiServer final : public Persona {
   // UsesError), sends `body` (JSON text, not checked here) to the route, returns the
   // response body; throws ApiError for an error response.
   // The call is a client span (snap/trace.h) whose context travels with the request.
-  std::string call(const PersonaContext& caller, std::size_t route, std::string body,
+  std::string call(const PersonaContext& caller, std::size_t route, api_detail::WireRequest request,
                    std::source_location where) const;
-  std::string call_untraced(const PersonaContext& caller, std::size_t route, std::string body) const;
+  std::string call_untraced(const PersonaContext& caller, std::size_t route, const api_detail::WireRequest& request) const;
   std::size_t add_route(std::string_view method, std::string_view path, EndpointOptions options,
-                        api_detail::RouteHandler handler);
+                        api_detail::RequestType request, api_detail::RouteHandler handler);
+  // The route's shape, for the Endpoint's side of binding.
+  const api_detail::RouteShape& shape(std::size_t route) const;
+  // A request of this route as it travels (route_binding.cc: path parameters substituted,
+  // GET/DELETE fields as the query string, others as the body). Throws ApiError
+  // invalid_argument for a path parameter with no value.
+  api_detail::WireRequest render(std::size_t route, const boost::json::value& request) const;
   int serve(PersonaContext& ctx);
   bool used_by_another_persona() const;
 
@@ -254,18 +343,22 @@ class ApiServer final : public Persona {
 
 namespace api_detail {
 
-// The request as the server reads it: a body that does not fit is the caller's error.
-[[noreturn]] void throw_bad_request(const JsonError& e);
+// The request as the server reads it: a request that does not fit is the caller's error
+// ("request body: $.name: missing" for a body-only route, "request: ..." for one whose
+// fields come from the path or the query too).
+[[noreturn]] void throw_bad_request(const JsonError& e, bool body_only = true);
 // A handler's result that has no JSON form (a NaN or an infinity): the server's fault.
 [[noreturn]] void throw_unencodable_response(const JsonError& e);
 [[noreturn]] void throw_bad_response(const ApiServer& server, std::size_t route, const JsonError& e);
 
 template <typename Req>
-Req decode_request(std::string_view body) {
+Req decode_request(const RouteShape& shape, const RequestText& request) {
+  const bool only_body = body_only(shape);
   try {
-    return decode_json<Req>(body);
+    if (only_body) return decode_json<Req>(request.body);
+    return from_json<Req>(bind_request(shape, request));
   } catch (const JsonError& e) {
-    throw_bad_request(e);
+    throw_bad_request(e, only_body);
   }
 }
 
@@ -280,7 +373,8 @@ Res decode_response(const ApiServer& server, std::size_t route, const std::strin
 
 template <typename Req, typename Res, typename Handler>
 RouteHandler erase(Handler handler) {
-  return [handler = std::move(handler)](PersonaContext& ctx, std::string_view body) -> std::string {
+  return [handler = std::move(handler)](PersonaContext& ctx, const RouteShape& shape,
+                                        const RequestText& text) -> std::string {
     auto invoke = [&]() -> decltype(auto) {
       if constexpr (std::is_void_v<Req>) {
         if constexpr (std::is_invocable_v<const Handler&, PersonaContext&>) {
@@ -291,7 +385,7 @@ RouteHandler erase(Handler handler) {
           return handler();
         }
       } else {
-        const Req request = decode_request<Req>(body);
+        const Req request = decode_request<Req>(shape, text);
         if constexpr (std::is_invocable_v<const Handler&, PersonaContext&, const Req&>) {
           return handler(ctx, request);
         } else {
@@ -321,16 +415,25 @@ RouteHandler erase(Handler handler) {
 template <typename Req, typename Res, typename Handler>
 Endpoint<Req, Res> ApiServer::endpoint(std::string_view method, std::string_view path, Handler handler,
                                        EndpointOptions options) {
-  const std::size_t route =
-      add_route(method, path, options, api_detail::erase<Req, Res, Handler>(std::move(handler)));
+  const std::size_t route = add_route(method, path, options, api_detail::request_type<Req>(),
+                                      api_detail::erase<Req, Res, Handler>(std::move(handler)));
   return Endpoint<Req, Res>(this, route);
 }
 
 template <typename Req, typename Res>
-std::string Endpoint<Req, Res>::call_raw(const PersonaContext& caller, std::string body,
+std::string Endpoint<Req, Res>::call_raw(const PersonaContext& caller, const Arg* request,
                                          std::source_location where) const {
   if (server_ == nullptr) throw std::logic_error("snap::Endpoint: called an endpoint that was never declared");
-  return server_->call(caller, route_, std::move(body), where);
+  api_detail::WireRequest wire;
+  if constexpr (std::is_void_v<Req>) {
+    wire = server_->render(route_, boost::json::value());
+  } else if (api_detail::body_only(server_->shape(route_))) {
+    wire = server_->render(route_, boost::json::value());  // the target alone
+    wire.body = encode_json(*request);
+  } else {
+    wire = server_->render(route_, to_json(*request));
+  }
+  return server_->call(caller, route_, std::move(wire), where);
 }
 
 }  // namespace snap

@@ -4,6 +4,13 @@
 // and feeds it from a BatchSpanProcessor, so a slow or absent collector costs requests
 // nothing (snap/trace.h).
 //
+// A batch the collector cannot take yet -- its name does not resolve, the connection is
+// refused, or it answers 429, 502, 503 or 504 -- is tried again, at most 5 times with
+// backoff (250 ms doubling), within the export timeout and the processor's stop deadline:
+// a collector that starts beside the app still gets the first batches, and a job's last
+// ones as it exits. A collector that accepts and does not answer costs one timeout, not
+// more. Whatever is still not delivered is counted as dropped.
+//
 // Plain HTTP only (a collector beside the services, on their network); an https:// URL is
 // refused when the exporter is made, as is anything else that is not http://HOST[:PORT]/PATH.
 //
