@@ -101,6 +101,24 @@ std::map<std::string, unsigned> parse_replica_flags(const std::vector<std::strin
   return out;
 }
 
+// `--publish SERVER=PORT`: PORT from 1 to 65535 on the host.
+std::map<std::string, unsigned> parse_publish_flags(const std::vector<std::string>& flags) {
+  std::map<std::string, unsigned> out;
+  for (const std::string& f : flags) {
+    const auto eq = f.find('=');
+    const std::string port = eq == std::string::npos ? "" : f.substr(eq + 1);
+    const bool digits = !port.empty() && port.size() <= 5 &&
+                        std::all_of(port.begin(), port.end(), [](char c) { return c >= '0' && c <= '9'; });
+    if (eq == std::string::npos || eq == 0 || !digits || std::stoul(port) == 0 || std::stoul(port) > 65535) {
+      throw UsageError("--publish expects SERVER=PORT with PORT from 1 to 65535, not \"" + printable(f) + "\"");
+    }
+    if (!out.emplace(f.substr(0, eq), static_cast<unsigned>(std::stoul(port))).second) {
+      throw UsageError("--publish gives " + printable(f.substr(0, eq)) + " twice");
+    }
+  }
+  return out;
+}
+
 // `--memory-limit [SERVICE=]SIZE` (SIZE: a whole number with k, m or g, at least 6m: Docker's
 // minimum) and `--pids-limit [SERVICE=]N` (N from 1 to 4194304, the kernel's largest pid_max).
 // No SERVICE=: the limit of every service. One name given two values is refused.
@@ -159,7 +177,8 @@ const Persona& find_persona_or_throw(const App& app, const std::string& name) {
 // Every flag of every subcommand: CLI11 fills it in as it parses.
 struct Flags {
   std::string out_dir, log_flag, secrets_dir, persona_name, verify_log, base_image, endpoint_mode, otlp_url;
-  std::vector<std::string> secret_flags, persona_arguments, replica_flags, memory_limit_flags, pids_limit_flags;
+  std::vector<std::string> secret_flags, persona_arguments, replica_flags, memory_limit_flags, pids_limit_flags,
+      publish_flags;
   bool local = false, observability = false, exit_after_jobs = false, repl = false, verify_json = false, again = false;
 };
 
@@ -202,6 +221,9 @@ Subcommands add_subcommands(CLI::App& cli, Flags& f) {
                     "Memory limit of every service, SIZE (512m, 2g), or of one, SERVICE=SIZE (repeatable; default 1g)");
   build->add_option("--pids-limit", f.pids_limit_flags,
                     "Process and thread limit of every service, N, or of one, SERVICE=N (repeatable; default 1024)");
+  build->add_option("--publish", f.publish_flags,
+                    "Make an API server reachable from outside on a host port, SERVER=PORT (repeatable; default: "
+                    "nothing is published)");
   build->add_flag("--observability", f.observability,
                   "Add Jaeger (traces) and Prometheus (metrics) services to the deployment; every service exports to "
                   "them");
@@ -254,7 +276,8 @@ int build_command(const Invocation& in, const CLI::App& build) {
                        f.endpoint_mode,
                        parse_limit_flags(f.memory_limit_flags, true),
                        parse_limit_flags(f.pids_limit_flags, false),
-                       f.observability};
+                       f.observability,
+                       parse_publish_flags(f.publish_flags)};
   auto summary = build_app(in.name, in.define, in.system, options, in.program.emitters);
   std::cerr << "snap: build: wrote " << summary.log.string() << " (" << summary.events << " events, "
             << summary.components << " components); personas: " << join(summary.personas) << std::endl;

@@ -11,7 +11,9 @@
 // whether the tests pass or not. Skipped, with the reason, where no Docker engine answers.
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+#include <netinet/in.h>
 #include <signal.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -22,6 +24,7 @@
 #include <set>
 #include <sstream>
 
+#include "../api/raw_http.h"
 #include "e2e_support.h"
 
 namespace snap {
@@ -39,6 +42,7 @@ using e2e::trim;
 // One deployment shared by every test below (built once: images take seconds each).
 struct Deployment : e2e::DockerWork {
   std::string project;
+  unsigned short published_port = 0;  // the API server's, on the host
 
   ProcessResult compose(std::vector<std::string> args, int seconds = 180) const {
     std::vector<std::string> argv{"/usr/bin/env", "docker-compose", "-p", project, "-f",
@@ -52,6 +56,21 @@ struct Deployment : e2e::DockerWork {
 };
 
 Deployment* deployment = nullptr;
+
+// A port of the host that nothing listens on now (the kernel's choice for port 0).
+unsigned short free_loopback_port() {
+  const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t len = sizeof a;
+  if (fd < 0 || ::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0 ||
+      ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len) != 0) {
+    throw std::runtime_error("no free port on 127.0.0.1");
+  }
+  ::close(fd);
+  return ntohs(a.sin_port);
+}
 
 class DeployEndToEnd : public ::testing::Test {
  protected:
@@ -70,7 +89,11 @@ class DeployEndToEnd : public ::testing::Test {
     std::random_device random;
     const std::string unique = std::to_string(::getpid()) + "x" + std::to_string(random() % 100000);
     d.project = "snapdeploy" + unique;
-    d.build_customer_and_images(unique, "snaptest-customer", "snaptest-postgres", "snap-deploy");
+    // The API server published on a host port (`--publish`): the one way in from outside.
+    d.build_customer_and_images(unique, "snaptest-customer", "snaptest-postgres", "snap-deploy",
+                                {"--publish", "api=8080"});
+    d.published_port = free_loopback_port();
+    d.env["SNAP_PUBLISH_CUSTOMER_SERVER_API"] = std::to_string(d.published_port);
     must(d.compose({"up", "-d"}, 240), "docker-compose up");
   }
 
@@ -110,6 +133,22 @@ TEST_F(DeployEndToEnd, TheClientJobReadsTheCustomerBackThroughTheApiServerFromPo
   EXPECT_EQ(status, 0) << output;
   EXPECT_THAT(output, HasSubstr(R"(Loaded customer: {"id":"1","name":"John Doe"})"));
   EXPECT_EQ(select_customers(), R"(1 {"id": "1", "name": "John Doe"})");
+}
+
+// From outside the system, as curl would: the published port leads to the API server,
+// and a GET's request is its query string.
+TEST_F(DeployEndToEnd, ThePublishedApiServerAnswersAClientOnTheHost) {
+  client_result();  // the customer is stored
+  const std::string response = apitest::raw_exchange(
+      d().published_port, "GET /api/customer?id=1 HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n",
+      std::chrono::seconds(30));
+  EXPECT_THAT(response, ::testing::StartsWith("HTTP/1.1 200"));
+  EXPECT_THAT(response, HasSubstr(R"({"id":"1","name":"John Doe"})"));
+  const std::string missing = apitest::raw_exchange(
+      d().published_port, "GET /api/customer?id=2 HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n",
+      std::chrono::seconds(30));
+  EXPECT_THAT(missing, ::testing::StartsWith("HTTP/1.1 404"));
+  EXPECT_THAT(missing, HasSubstr(R"({"code":"not_found","message":"no customer 2"})"));
 }
 
 TEST_F(DeployEndToEnd, TheRecordSurvivesDownAndUp) {

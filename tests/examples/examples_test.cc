@@ -122,6 +122,42 @@ TEST(CustomerExample, BadSwarmBuildSettingsAreRefusedNamingTheProblem) {
   EXPECT_FALSE(std::filesystem::exists(dir / "out")) << "a refused build leaves no output";
 }
 
+// `--publish`: the API server (by its name) on a host port, in both files; anything but
+// an API server, or a port that is not one, is refused naming the problem.
+TEST(CustomerExample, TheBuildPublishesAnApiServerOnAHostPort) {
+  testing::TempDir dir;
+  auto built = testing::run_process({kCustomer, "build", "--out", (dir / "out").string(), "--publish", "api=8080"});
+  ASSERT_EQ(built.exit_code, 0) << built.err;
+  const std::string compose = testing::read_file(dir / "out/docker-compose.yml");
+  EXPECT_THAT(compose, HasSubstr("    ports:\n      - \"${SNAP_PUBLISH_CUSTOMER_SERVER_API:-8080}:35000\"\n"));
+  EXPECT_THAT(compose, HasSubstr("      customer-server-api-public: {aliases: [\"public.customer-server-api\"]}\n"));
+  EXPECT_THAT(compose, HasSubstr("      SNAP_PUBLIC_HOST: \"public.customer-server-api\"\n"));
+  EXPECT_THAT(compose, HasSubstr("\n  customer-server-api-public: {}\n"));  // not internal: the host reaches it
+  const std::string stack = testing::read_file(dir / "out/docker-stack.yml");
+  EXPECT_THAT(stack, HasSubstr("      - {target: 35000, published: ${SNAP_PUBLISH_CUSTOMER_SERVER_API:-8080}, "
+                               "protocol: \"tcp\", mode: \"host\"}\n"));
+
+  const std::string out = (dir / "refused").string();
+  const std::vector<std::pair<std::vector<std::string>, std::string>> cases{
+      {{"--publish", "api"}, "--publish expects SERVER=PORT with PORT from 1 to 65535, not \"api\""},
+      {{"--publish", "api=0"}, "--publish expects SERVER=PORT with PORT from 1 to 65535, not \"api=0\""},
+      {{"--publish", "api=70000"}, "--publish expects SERVER=PORT with PORT from 1 to 65535, not \"api=70000\""},
+      {{"--publish", "api=1", "--publish", "api=2"}, "--publish gives api twice"},
+      {{"--publish", "example-client=8080"},
+       "--publish for customer.example-client, which is a Job, not an ApiServer: only an API server listens for "
+       "requests"},
+      {{"--publish", "customer.no-such=8080"}, "--publish for \"customer.no-such\", which is no service of this app"},
+  };
+  for (const auto& [flags, message] : cases) {
+    std::vector<std::string> command{kCustomer, "build", "--out", out};
+    command.insert(command.end(), flags.begin(), flags.end());
+    const auto refused = testing::run_process(command);
+    EXPECT_NE(refused.exit_code, 0) << flags[1];
+    EXPECT_THAT(refused.err, HasSubstr(message));
+  }
+  EXPECT_FALSE(std::filesystem::exists(out)) << "a refused build leaves no output";
+}
+
 // Resource limits chosen at build: for every service, and for one (a persona by its name,
 // the database by its id); a malformed or too small value is a usage error.
 TEST(CustomerExample, TheBuildSetsMemoryAndPidsLimits) {

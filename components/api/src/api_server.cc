@@ -30,6 +30,9 @@ using api_detail::kMetricsPath;
 // Set by deployment (`build --observability`): the name of the server's address on the
 // network it shares with Prometheus only.
 constexpr std::string_view kMetricsHostVariable = "SNAP_METRICS_HOST";
+// Set by deployment (`build --publish`): the name of the server's address on the network
+// its published port leads to.
+constexpr std::string_view kPublicHostVariable = "SNAP_PUBLIC_HOST";
 constexpr std::string_view kMethods[] = {"GET", "POST", "PUT", "PATCH", "DELETE"};
 // Retry backoff while a server cannot be reached: first wait, and the cap it doubles to.
 constexpr std::chrono::milliseconds kFirstBackoff{25};
@@ -381,6 +384,7 @@ int ApiServer::serve(PersonaContext& ctx) {
   std::unique_ptr<api_detail::HttpServer> http;
   std::unique_ptr<api_detail::OwnNetworkListening> own_network;  // adds to `http`: stopped first
   std::unique_ptr<api_detail::OwnNetworkListening> metrics_network;  // likewise
+  std::unique_ptr<api_detail::OwnNetworkListening> public_network;   // likewise
   if (!called_in_process(app())) {
     http = std::make_unique<api_detail::HttpServer>(options_, *logger, api_detail::HttpRoutes{route_http, handle_http});
     // Loopback first (its healthcheck, and all of a local build); in a container, its own
@@ -396,12 +400,19 @@ int ApiServer::serve(PersonaContext& ctx) {
       } else {
         logger->info("no persona uses this server: it listens on 127.0.0.1 only");
       }
-      // `build --observability` names the server's address on its metrics network.
+      // `build --observability` names the server's address on its metrics network, and
+      // `build --publish` its address on the network its published port leads to.
       if (const auto metrics_host = app().env().variable(std::string(kMetricsHostVariable));
           metrics_host && !metrics_host->empty()) {
         metrics_network = std::make_unique<api_detail::OwnNetworkListening>(
             *metrics_host, api_detail::Audience::kScraper, *logger, api_detail::OwnNetworkListening::Timing{});
         metrics_network->start(*http);
+      }
+      if (const auto public_host = app().env().variable(std::string(kPublicHostVariable));
+          public_host && !public_host->empty()) {
+        public_network = std::make_unique<api_detail::OwnNetworkListening>(
+            *public_host, api_detail::Audience::kCallers, *logger, api_detail::OwnNetworkListening::Timing{});
+        public_network->start(*http);
       }
     }
   }
@@ -429,6 +440,7 @@ int ApiServer::serve(PersonaContext& ctx) {
   state_->changed.notify_all();
   if (own_network) own_network->stop();
   if (metrics_network) metrics_network->stop();
+  if (public_network) public_network->stop();
   if (http) {
     http->stop(options_.stop_deadline);
     logger->info("stopped");

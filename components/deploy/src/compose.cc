@@ -1,4 +1,5 @@
 // docker-compose.yml: the app on one host, and what the compose and stack files share.
+#include <cctype>
 #include <cstdio>
 #include <sstream>
 
@@ -62,7 +63,7 @@ void compose_program(std::ostream& out, const ServiceGraph& g, const Service& s)
         << s.name << " runs it again.\n";
     environment.emplace_back("SNAP_JOB_RUNS", job_runs_path(s));
   }
-  for (auto& entry : observability_environment(g, s)) environment.push_back(std::move(entry));
+  for (auto& entry : service_environment(g, s)) environment.push_back(std::move(entry));
   write_environment(out, environment);
   if (s.kind == ServiceKind::kJob) {
     out << "    volumes:\n      - " << quote(job_runs_volume(s) + ":" + job_runs_path(s)) << "\n";
@@ -89,6 +90,12 @@ void compose_service(std::ostream& out, const ServiceGraph& g, const Service& s)
   if (s.kind == ServiceKind::kDaemon) {
     write_healthcheck(out, {"CMD", "/app/" + g.app_file, "health", s.component->id});
   }
+  if (s.published_port != 0) {
+    // The host port ($SNAP_PUBLISH_<SERVICE> at `up`), on every host address: the server
+    // is meant to be reached from outside.
+    out << "    ports:\n      - \"" << publish_variable(s) << ":-" << s.published_port << "}:" << server_port(s)
+        << "\"\n";
+  }
   if (!s.targets.empty()) {
     out << "    depends_on:\n";
     for (const std::string& t : s.targets) out << "      " << t << ":\n        condition: service_healthy\n";
@@ -105,10 +112,13 @@ std::string compose(const ServiceGraph& g) {
          "services:\n";
   for (const Service& s : g.services) compose_service(out, g, s);
   compose_observability_services(out, g);
-  if (!g.reached.empty() || g.options.observability) {
+  if (!g.reached.empty() || g.options.observability || !g.options.published.empty()) {
     out << "networks:\n";
     for (const std::string& n : g.reached) out << "  " << n << ":\n    internal: true\n";
     compose_observability_networks(out, g);
+    for (const Service& s : g.services) {
+      if (!s.public_network.empty()) out << "  " << s.public_network << ": {}\n";
+    }
   }
   write_volumes_and_secrets(out, g, secret_key, true);
   return out.str();
@@ -130,7 +140,7 @@ std::string stack_secret_key(const DeploySecretFile& f) {
 // Likewise `metrics.NAME` on its metrics network (`--observability`), where it serves
 // /metrics only.
 void write_networks(std::ostream& out, const ServiceGraph& g, const Service& s, const std::vector<std::string>& networks) {
-  if (!g.reached.count(s.name) && s.metrics_network.empty()) {
+  if (!g.reached.count(s.name) && s.metrics_network.empty() && s.public_network.empty()) {
     out << "    networks: " << flow_list(networks) << "\n";
     return;
   }
@@ -141,10 +151,24 @@ void write_networks(std::ostream& out, const ServiceGraph& g, const Service& s, 
       out << "{aliases: " << flow_list({s.id.listen_name()}) << "}\n";
     } else if (n == s.metrics_network) {
       out << "{aliases: " << flow_list({metrics_alias(s)}) << "}\n";
+    } else if (n == s.public_network) {
+      out << "{aliases: " << flow_list({public_alias(s)}) << "}\n";
     } else {
       out << "{}\n";
     }
   }
+}
+
+std::vector<std::pair<std::string, std::string>> service_environment(const ServiceGraph& g, const Service& s) {
+  std::vector<std::pair<std::string, std::string>> out = observability_environment(g, s);
+  if (!s.public_network.empty()) out.emplace_back("SNAP_PUBLIC_HOST", public_alias(s));
+  return out;
+}
+
+std::string publish_variable(const Service& s) {
+  std::string name;
+  for (char c : s.name) name += std::isalnum(static_cast<unsigned char>(c)) ? static_cast<char>(std::toupper(c)) : '_';
+  return "${SNAP_PUBLISH_" + name;
 }
 
 void write_environment(std::ostream& out, const std::vector<std::pair<std::string, std::string>>& variables) {

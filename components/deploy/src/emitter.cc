@@ -114,6 +114,14 @@ DeployOptions options_for(const App& app, const BuildOptions& build, DeployOptio
   if (!build.base_image.empty()) options.base_image = build.base_image;
   if (!build.endpoint_mode.empty()) options.endpoint_mode = build.endpoint_mode;
   if (build.observability) options.observability = true;
+  for (const auto& [name, port] : build.published) {
+    const std::string service = service_named(app, name);
+    const auto [it, added] = options.published.emplace(service, port);
+    if (!added && it->second != port) {
+      throw DeployError("deploy: --publish gives " + service + " both " + std::to_string(it->second) + " and " +
+                        std::to_string(port));
+    }
+  }
   for (const auto& [name, count] : build.replicas) {
     const std::string service = service_named(app, name);
     const auto [it, added] = options.replicas.emplace(service, count);

@@ -100,7 +100,7 @@ std::string stack_command_script(const ServiceGraph& g, const Service& s) {
       << " --read-only --cap-drop ALL --init \\\n"
          "  --mount type=tmpfs,target=/tmp \\\n";
   for (const std::string& n : stack_networks(s)) out << "  --network \"${stack}_" << n << "\" \\\n";
-  for (const auto& [name, value] : observability_environment(g, s)) {
+  for (const auto& [name, value] : service_environment(g, s)) {
     out << "  --env " << shell_quote(name + "=" + value) << " \\\n";
   }
   for (const DeploySecretFile* f : secrets_of(g, s)) {

@@ -200,7 +200,27 @@ void assign_networks(ServiceGraph& g) {
         g.telemetry_networks.insert(s.metrics_network);
       }
     }
+    if (const auto it = g.options.published.find(s.name); it != g.options.published.end()) {
+      s.public_network = s.name + "-public";
+      s.published_port = it->second;
+      s.networks.push_back(s.public_network);
+    }
     std::sort(s.networks.begin(), s.networks.end());
+  }
+}
+
+// Only an API server can be published: it is what listens for requests.
+void check_published(const ServiceGraph& g) {
+  for (const auto& [name, port] : g.options.published) {
+    const Service* found = find_named(g, name);
+    if (found == nullptr) throw DeployError("deploy: --publish for \"" + name + "\", which is no service of this app");
+    if (found->kind != ServiceKind::kDaemon || component_type_of(found->component->type) != ComponentType::kApiServer) {
+      throw DeployError("deploy: --publish for " + found->component->id + ", which is a " + found->component->type +
+                        ", not an ApiServer: only an API server listens for requests");
+    }
+    if (port == 0 || port > 65535) {
+      throw DeployError("deploy: --publish " + name + "=" + std::to_string(port) + ": a port is from 1 to 65535");
+    }
   }
 }
 
@@ -245,6 +265,7 @@ ServiceGraph build_service_graph(const DeployInput& input, const DeployOptions& 
   check_limits(g);
   assign_uids(g);
   check_observability_names(g);
+  check_published(g);
   assign_networks(g);
   assign_secret_files(g);
   return g;

@@ -34,6 +34,10 @@ struct Service {
   // `--observability`, an API server: the network only it and Prometheus share
   // (NAME-metrics), where its address is `metrics.NAME` and it serves /metrics.
   std::string metrics_network;
+  // `--publish`, an API server: the network only it is on (NAME-public, not internal),
+  // where its address is `public.NAME`, and the host port it is published on.
+  std::string public_network;
+  unsigned published_port = 0;
 };
 
 struct ServiceGraph {
@@ -75,6 +79,9 @@ inline constexpr std::string_view kOtlpEndpoint = "http://jaeger:4318";
 inline std::string metrics_alias(const Service& s) { return "metrics." + s.name; }
 // Its port: the one its config records.
 std::int64_t server_port(const Service& s);
+
+// A published server's address on its public network (SNAP_PUBLIC_HOST tells the server).
+inline std::string public_alias(const Service& s) { return "public." + s.name; }
 
 // A database's volume.
 inline std::string volume_of(const Service& s) { return s.name + "-data"; }

@@ -85,7 +85,12 @@ void stack_service(std::ostream& out, const ServiceGraph& g, const Service& s, s
   } else {
     out << "    image: " << quote_interpolated("SNAP_IMAGE", "snap-" + g.app_file)
         << "\n    command: " << flow_list({s.component->id}) << "\n";
-    write_environment(out, observability_environment(g, s));
+    write_environment(out, service_environment(g, s));
+    if (s.published_port != 0) {
+      // Published on each node a task runs on (mode host: the routing mesh needs IPVS).
+      out << "    ports:\n      - {target: " << server_port(s) << ", published: " << publish_variable(s) << ":-"
+          << s.published_port << "}, protocol: \"tcp\", mode: \"host\"}\n";
+    }
   }
   stack_container(out, s);
   const std::vector<const DeploySecretFile*> mine = secrets_of(g, s);
@@ -130,6 +135,9 @@ std::string stack(const ServiceGraph& g) {
     out << "  " << n << ":\n    driver: \"overlay\"\n    internal: true\n    attachable: true\n";
   }
   stack_observability_networks(out, g);
+  for (const Service& s : g.services) {
+    if (!s.public_network.empty()) out << "  " << s.public_network << ":\n    driver: \"overlay\"\n    attachable: true\n";
+  }
   write_volumes_and_secrets(out, g, stack_secret_key, false);
   stack_observability_configs(out, g);
   return out.str();

@@ -52,6 +52,11 @@ std::string stack_secret_key(const DeploySecretFile& f);
 // A service's `networks:` (see compose.cc).
 void write_networks(std::ostream& out, const ServiceGraph& g, const Service& s, const std::vector<std::string>& networks);
 void write_healthcheck(std::ostream& out, const std::vector<std::string>& test);
+// What an app service is told beyond its persona: observability_environment, and a
+// published server's SNAP_PUBLIC_HOST.
+std::vector<std::pair<std::string, std::string>> service_environment(const ServiceGraph& g, const Service& s);
+// ${SNAP_PUBLISH_SERVICE (without its default and closing brace): a published port's variable.
+std::string publish_variable(const Service& s);
 // `environment:` with each variable (nothing when there are none).
 void write_environment(std::ostream& out, const std::vector<std::pair<std::string, std::string>>& variables);
 // The top-level volumes (one per database; with job_volumes one per job too) and secrets

@@ -99,6 +99,9 @@ struct BuildOptions {
   // `--observability`: the deployment adds Jaeger and Prometheus services, and every
   // service exports its spans to that Jaeger (snap/deploy.h, DeployOptions::observability).
   bool observability = false;
+  // `--publish SERVER=PORT`: API servers reachable from outside the system on a host
+  // port (by a persona's id, its name as `run` takes it, or its service name).
+  std::map<std::string, unsigned> published;
 };
 
 // Writes deployment files for a finished build into `dir`: the build's staging directory,

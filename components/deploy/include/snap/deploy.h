@@ -90,6 +90,14 @@ struct DeployOptions {
   std::map<std::string, std::uint64_t> memory_limits_bytes;
   std::map<std::string, std::uint64_t> pids_limits;
 
+  // `build --publish`: API servers (by service name) reachable from outside the system,
+  // each on a host port: compose maps it ($SNAP_PUBLISH_<SERVICE> overrides the port at
+  // `up`), the stack publishes it. The server joins a network of its own, SERVICE-public,
+  // where it listens (as public.SERVICE); no other service is on it, so what reaches what
+  // inside the deployment does not change. A name that is not an API server is a
+  // DeployError.
+  std::map<std::string, unsigned> published;
+
   // `build --observability`: the deployment gains a Jaeger service (OTLP receiver, trace
   // store and UI) that every app service exports its spans to, and a Prometheus service
   // that scrapes every API server's /metrics over a network only the two of them share
