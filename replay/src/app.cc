@@ -92,17 +92,6 @@ Component::Init Component::child_init(const Name& name) {
 
 Component& Component::adopt(std::unique_ptr<Component> child) {
   Component& ref = *child;
-  if (ref.persona_kind() != PersonaKind::kNone) {
-    // `run NAME` selects a persona by its short name, so two with one name are ambiguous.
-    for (const Persona* other : app_->personas()) {
-      if (other->id().name() == ref.id().name()) {
-        throw std::invalid_argument("two personas are named \"" + ref.id().name() + "\": " + other->id().str() +
-                                    " (created at " + site(other->created_at()) + ") and " + ref.id().str() +
-                                    " (created at " + site(ref.created_at()) + "); `run " + ref.id().name() +
-                                    "` could not choose, so rename one");
-      }
-    }
-  }
   app_->register_component(ref);
   children_.push_back(&ref);
   app_->internals().owned.push_back(std::move(child));
@@ -290,11 +279,32 @@ std::vector<const Persona*> App::personas() const {
   return out;
 }
 
+// Two personas may share a short name in different scopes (each service's `api`); a
+// name selects one if it is its id, its id without the app's name ("orders.api"), or the
+// end of only one id ("api" when one persona is called so).
 const Persona* App::find_persona(std::string_view name) const {
+  if (name.empty()) return nullptr;
+  const std::string root = id().str() + ".";
+  std::vector<const Persona*> ending;
   for (const Persona* p : personas()) {
-    if (p->id().name() == name || p->id().str() == name) return p;
+    const std::string& full = p->id().str();
+    if (full == name || (full.size() == root.size() + name.size() && full.rfind(root, 0) == 0 &&
+                         full.compare(root.size(), name.size(), name) == 0)) {
+      return p;
+    }
+    if (full.size() > name.size() && full.compare(full.size() - name.size(), name.size(), name) == 0 &&
+        full[full.size() - name.size() - 1] == '.') {
+      ending.push_back(p);
+    }
   }
-  return nullptr;
+  if (ending.size() == 1) return ending.front();
+  if (ending.empty()) return nullptr;
+  std::string choices;
+  for (const Persona* p : ending) {
+    choices += (choices.empty() ? "" : ", ") + p->id().str().substr(root.size());
+  }
+  throw std::invalid_argument("\"" + std::string(name) + "\" names several personas (" + choices +
+                              "): give the scoped name of one");
 }
 
 Manifest App::manifest() const {

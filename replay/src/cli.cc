@@ -167,7 +167,12 @@ void reject_unknown_flags(const std::vector<std::string>& left_over) {
 }
 
 const Persona& find_persona_or_throw(const App& app, const std::string& name) {
-  const Persona* persona = app.find_persona(name);
+  const Persona* persona = nullptr;
+  try {
+    persona = app.find_persona(name);
+  } catch (const std::invalid_argument& e) {
+    throw UsageError(e.what());
+  }
   if (persona == nullptr) {
     throw UsageError("unknown persona \"" + printable(name) + "\"; valid personas: " + persona_list(app));
   }

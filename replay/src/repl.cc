@@ -3,6 +3,7 @@
 #include <editline/readline.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <iostream>
 
@@ -99,9 +100,14 @@ int run_repl(App& app, std::istream& in, std::ostream& out) {
       continue;
     }
     const Persona* command = nullptr;
-    for (const Persona* c : commands) {
-      if (c->id().name() == name) command = c;
+    try {
+      command = app.find_persona(name);
+    } catch (const std::invalid_argument& e) {
+      say(out, "error: " + std::string(e.what()) + "\n");
+      last = kExitUsage;
+      continue;
     }
+    if (command != nullptr && std::find(commands.begin(), commands.end(), command) == commands.end()) command = nullptr;
     if (command == nullptr) {
       say(out, "error: unknown command \"" + name + "\" (help lists them)\n");
       last = kExitUsage;

@@ -35,6 +35,32 @@ TEST(App, DuplicateIdNamesBothPlaces) {
   }
 }
 
+// Each service may have its own `api`: a persona is found by its id, by its id without
+// the app's name, or by a short name only one persona has; an ambiguous one lists them.
+TEST(App, PersonasInDifferentScopesMayShareAShortName) {
+  testing::FakeSystem system;
+  auto app = start_dev_app("shop", [](App& app) {
+    const auto body = [](PersonaContext&) { return 0; };
+    app.scope("orders").add<Persona>("api", PersonaKind::kDaemon, body);
+    app.scope("billing").add<Persona>("api", PersonaKind::kDaemon, body);
+    app.add<Persona>("report", PersonaKind::kCommand, body);
+  }, system, {});
+  EXPECT_EQ(app->find_persona("shop.orders.api")->id().str(), "shop.orders.api");
+  EXPECT_EQ(app->find_persona("orders.api")->id().str(), "shop.orders.api");
+  EXPECT_EQ(app->find_persona("billing.api")->id().str(), "shop.billing.api");
+  EXPECT_EQ(app->find_persona("report")->id().str(), "shop.report");
+  EXPECT_EQ(app->find_persona("rders.api"), nullptr);  // a whole segment, not any suffix
+  EXPECT_EQ(app->find_persona("nothing"), nullptr);
+  try {
+    app->find_persona("api");
+    FAIL() << "an ambiguous name chose a persona";
+  } catch (const std::invalid_argument& e) {
+    EXPECT_STREQ(e.what(), "\"api\" names several personas (orders.api, billing.api): give the scoped name of one");
+  }
+  // Their services are named after the whole id: orders-api and billing-api.
+  EXPECT_EQ(app->find_persona("orders.api")->id().service_name(), "orders-api");
+}
+
 TEST(App, PhaseAssertionsReportModeAndPhase) {
   testing::FakeSystem system;
   auto app = start_dev_app("phases", [](App& a) {

@@ -78,12 +78,10 @@ bool strip_debug(Env& env, const fs::path& from, const fs::path& to) {
 }
 
 // The service a build flag names: a persona by its id or its name as `run` takes it
-// (unique: the app refuses two personas with one name), a database by its id; anything
+// (App::find_persona: its id, its scoped name, or a short name only one persona has), a database by its id; anything
 // else is taken as a service name, which the plan checks.
 std::string service_named(const App& app, const std::string& name) {
-  for (const Persona* p : app.personas()) {
-    if (p->id().str() == name || p->id().name() == name) return p->id().service_name();
-  }
+  if (const Persona* p = app.find_persona(name)) return p->id().service_name();  // throws when ambiguous
   for (const Component* c : app.components()) {
     if (component_type_of(c->type()) == ComponentType::kPostgres && c->id().str() == name) return c->id().service_name();
   }

@@ -45,7 +45,7 @@ class Id {
   // name other services reach it at. The id below the app ("customer-server.api" ->
   // "customer-server-api"), lower-cased, every run of characters outside [a-z0-9] turned
   // into '-'; over 63 characters it is cut and ends in '-' and 8 hex digits of a digest.
-  // Readable rather than always unique: the app refuses two personas with one service name.
+  // Readable rather than always unique: deployment refuses two services with one name.
   std::string service_name() const;
   // "listen." + service_name(): the name deployment gives this service's address on the
   // network named after it, the one only its clients share. A server listens there
