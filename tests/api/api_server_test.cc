@@ -108,6 +108,7 @@ TEST_P(Transports, StoreErrorsCrossAsTheCodeThatSaysWhatToDo) {
       {"unavailable", ErrorCode::kUnavailable, "the database is unavailable; retry later"},
       {"conflict", ErrorCode::kAborted, "the write kept conflicting with concurrent writes; retry it"},
       {"invalid_argument", ErrorCode::kInvalidArgument, detail},
+      {"already_exists", ErrorCode::kAlreadyExists, detail},  // an insert of a key that is there: 409
       {"in_doubt", ErrorCode::kUnavailable,
        "the database connection broke while the write was committing: it may or may not have happened; check "
        "before retrying"},

@@ -49,7 +49,8 @@ void define_test_app(App& app, Endpoints& out, Shared& shared) {
     using C = StoreError::Code;
     const std::map<std::string, C> codes{{"conversion", C::kConversion}, {"invalid_argument", C::kInvalidArgument},
                                          {"unavailable", C::kUnavailable}, {"conflict", C::kConflict},
-                                         {"in_doubt", C::kInDoubt},         {"backend", C::kBackend}};
+                                         {"in_doubt", C::kInDoubt},         {"backend", C::kBackend},
+                                         {"already_exists", C::kAlreadyExists}};
     throw StoreError(codes.at(f.code), f.message);
   });
   out.store_has = api.endpoint<std::string, bool>("POST", "/store-has",

@@ -618,6 +618,48 @@ TEST_P(StoreConformance, ATypedIndexReceivesTypedValuesAndRefusesAValueOfAnother
   EXPECT_FALSE(store->has("o3"));
 }
 
+// update: fn decides to write, to leave the value as it is, or to delete; index entries
+// follow each outcome.
+TEST_P(StoreConformance, UpdateWritesLeavesAsItIsOrDeletesAsItsFunctionSays) {
+  auto store = open({by_customer()});
+  Store<Order> orders(*store);
+  const std::optional<Order> created = orders.update("o1", [](const std::optional<Order>& cur) -> std::optional<Order> {
+    EXPECT_FALSE(cur.has_value());
+    return Order{"ann", 5, {}};
+  });
+  EXPECT_EQ(created, (Order{"ann", 5, {}}));
+  EXPECT_THAT(store->index("by-customer").get("ann"), ElementsAre(IndexMatch{"o1", json(5)}));
+
+  const std::optional<Order> kept = orders.update("o1", [](const std::optional<Order>& cur) { return cur; });
+  EXPECT_EQ(kept, (Order{"ann", 5, {}}));
+  EXPECT_EQ(orders.get("o1"), (Order{"ann", 5, {}}));
+
+  const std::optional<Order> gone =
+      orders.update("o1", [](const std::optional<Order>&) -> std::optional<Order> { return std::nullopt; });
+  EXPECT_FALSE(gone.has_value());
+  EXPECT_FALSE(store->has("o1"));
+  EXPECT_TRUE(store->index("by-customer").get("ann").empty());
+  // Deleting what is not there is not an error.
+  EXPECT_FALSE(orders.update("o1", [](const std::optional<Order>&) -> std::optional<Order> { return std::nullopt; }));
+}
+
+TEST_P(StoreConformance, InsertWritesAnAbsentKeyAndRefusesAPresentOne) {
+  auto store = open({by_customer()});
+  Store<Order> orders(*store);
+  orders.insert("o1", Order{"ann", 5, {}});
+  EXPECT_EQ(orders.get("o1"), (Order{"ann", 5, {}}));
+  const std::string message =
+      error_of(StoreError::Code::kAlreadyExists, [&] { orders.insert("o1", Order{"bob", 9, {}}); });
+  EXPECT_THAT(message, HasSubstr("key \"o1\" already exists"));
+  EXPECT_EQ(orders.get("o1"), (Order{"ann", 5, {}}));  // nothing written
+  EXPECT_TRUE(store->index("by-customer").get("bob").empty());
+  try {
+    orders.insert("o1", Order{"bob", 9, {}});
+  } catch (const StoreError& e) {
+    EXPECT_EQ(static_cast<const Error&>(e).code(), ErrorCode::kAlreadyExists);  // 409 through an API
+  }
+}
+
 INSTANTIATE_TEST_SUITE_P(
     Backends, StoreConformance,
     ::testing::Values(BackendParam{"Memory", [] { return std::make_unique<MemoryBackendFactory>(); }},

@@ -35,6 +35,7 @@ std::string code_name(StoreError::Code c) {
     case StoreError::Code::kInvalidArgument: return "kInvalidArgument";
     case StoreError::Code::kUnavailable: return "kUnavailable";
     case StoreError::Code::kConflict: return "kConflict";
+    case StoreError::Code::kAlreadyExists: return "kAlreadyExists";
     case StoreError::Code::kInDoubt: return "kInDoubt";
     case StoreError::Code::kBackend: return "kBackend";
   }

@@ -62,7 +62,9 @@ MappedStoreError map_store_error(const StoreError& e) {
   using C = StoreError::Code;
   const ErrorCode code = static_cast<const Error&>(e).code();
   switch (e.code()) {
-    case C::kInvalidArgument: return {ApiError(code, e.what()), spdlog::level::debug};
+    case C::kInvalidArgument:
+    case C::kAlreadyExists:  // about the caller's input: its message names the key
+      return {ApiError(code, e.what()), spdlog::level::debug};
     case C::kUnavailable: return {ApiError(code, "the database is unavailable; retry later"), spdlog::level::debug};
     case C::kConflict:
       return {ApiError(code, "the write kept conflicting with concurrent writes; retry it"), spdlog::level::warn};

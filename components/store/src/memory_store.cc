@@ -134,14 +134,24 @@ class MemoryBackend final : public StoreBackend {
 
   // `fn` runs under the table's exclusive lock: that is what makes it atomic here, and
   // why it must not call the store.
-  json modify(std::string_view key, const std::function<json(const std::optional<json>&)>& fn) override {
+  std::optional<json> modify(std::string_view key,
+                             const std::function<std::optional<json>(const std::optional<json>&)>& fn) override {
     std::unique_lock lock(table_.mutex);
     std::optional<json> current;
-    if (auto it = table_.items.find(key); it != table_.items.end()) current = it->second;
-    json next = fn(current);
-    MemoryIndex::normalize(next, check_value(name_, key, next));
-    auto entries = entries_for(key, next);
-    write_locked(key, next, std::move(entries));
+    const auto it = table_.items.find(key);
+    if (it != table_.items.end()) current = it->second;
+    std::optional<json> next = fn(current);
+    if (!next) {  // delete
+      if (it != table_.items.end()) {
+        for (const IndexSpec& spec : specs_) table_.indexes[spec.name].remove(key);
+        table_.items.erase(it);
+      }
+      return next;
+    }
+    MemoryIndex::normalize(*next, check_value(name_, key, *next));
+    if (current && *current == *next) return next;  // unchanged: nothing to write
+    auto entries = entries_for(key, *next);
+    write_locked(key, *next, std::move(entries));
     return next;
   }
 

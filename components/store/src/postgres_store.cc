@@ -380,17 +380,31 @@ class PostgresBackend final : public StoreBackend {
     });
   }
 
-  json modify(std::string_view key, const std::function<json(const std::optional<json>&)>& fn) override {
-    return run(Work::kTransaction, [&](pqxx::connection& c) {
+  std::optional<json> modify(std::string_view key,
+                             const std::function<std::optional<json>(const std::optional<json>&)>& fn) override {
+    return run(Work::kTransaction, [&](pqxx::connection& c) -> std::optional<json> {
       pqxx::work tx(c);
       // The row lock makes concurrent modifies of one key take turns; each sees the
       // value the previous one committed (READ COMMITTED re-reads a locked row).
       const pqxx::result r = tx.exec_prepared("get_for_update", std::string(key));
       std::optional<json> current;
       if (!r.empty()) current = parse_json(r[0][0]);
-      json next = fn(current);
+      std::optional<json> result = fn(current);
+      if (!result) {  // delete
+        if (current) {
+          tx.exec_prepared("delete", std::string(key));
+          reindex(tx, key, {});
+        }
+        tx.commit();
+        return result;
+      }
+      json& next = *result;
       const auto facts = check_value(name_, key, next);
       if (facts.normalizes) store_detail::normalize(next);  // as get will return it
+      if (current && *current == next) {  // unchanged: nothing to write
+        tx.commit();
+        return result;
+      }
       const auto entries = entries_for(key, next);
       // For an absent key there is no row to lock, so a plain INSERT: a concurrent modify
       // that also saw it absent fails with unique_violation and is retried, instead of
@@ -398,7 +412,7 @@ class PostgresBackend final : public StoreBackend {
       tx.exec_prepared(current ? "update" : "insert", std::string(key), store_detail::to_postgres_text(next, facts));
       if (!specs_.empty()) reindex(tx, key, entries);
       tx.commit();
-      return next;
+      return result;
     });
   }
 

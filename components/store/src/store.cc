@@ -25,6 +25,7 @@ ErrorCode canonical_code(StoreError::Code code) {
     case C::kInvalidArgument: return ErrorCode::kInvalidArgument;
     case C::kUnavailable: return ErrorCode::kUnavailable;
     case C::kConflict: return ErrorCode::kAborted;
+    case C::kAlreadyExists: return ErrorCode::kAlreadyExists;
     case C::kInDoubt: return ErrorCode::kUnavailable;  // retryable as an outage is, after a check
     case C::kConversion:
     case C::kBackend: break;
@@ -39,6 +40,7 @@ std::string detail_name(StoreError::Code code) {
     case C::kInvalidArgument: return "store.invalid_argument";
     case C::kUnavailable: return "store.unavailable";
     case C::kConflict: return "store.conflict";
+    case C::kAlreadyExists: return "store.already_exists";
     case C::kInDoubt: return "store.in_doubt";
     case C::kBackend: return "store.backend";
   }
@@ -137,7 +139,7 @@ std::string index_table_name(std::string_view table, std::string_view index) {
 
 // The store's series, made once: an operation costs atomic increments, no lookup.
 struct store_detail::StoreMetrics {
-  static constexpr std::string_view kOperations[] = {"get", "set", "has", "del", "modify", "keys", "index_get"};
+  static constexpr std::string_view kOperations[] = {"get", "set", "has", "del", "modify", "insert", "keys", "index_get"};
   static constexpr std::size_t kCount = std::size(kOperations);
   StoreMetrics(MetricsRegistry& registry, const std::string& store) : family(&registry.counter(
       "snap_store_operations_total", "Store operations, by store, operation and outcome (ok, or the error's code).",
@@ -239,7 +241,26 @@ bool JsonStore::del(std::string_view key) {
 }
 json JsonStore::modify(std::string_view key, const std::function<json(const std::optional<json>&)>& fn) {
   check_key(name(), key);
+  return *traced(*backend_, metrics_.get(), "modify", [&] {
+    return backend_->modify(key, [&](const std::optional<json>& current) { return std::optional<json>(fn(current)); });
+  });
+}
+std::optional<json> JsonStore::update(std::string_view key,
+                                      const std::function<std::optional<json>(const std::optional<json>&)>& fn) {
+  check_key(name(), key);
   return traced(*backend_, metrics_.get(), "modify", [&] { return backend_->modify(key, fn); });
+}
+void JsonStore::insert(std::string_view key, const json& value) {
+  check_key(name(), key);
+  traced(*backend_, metrics_.get(), "insert", [&] {
+    backend_->modify(key, [&](const std::optional<json>& current) -> std::optional<json> {
+      if (current) {
+        throw StoreError(StoreError::Code::kAlreadyExists,
+                         "store \"" + name() + "\": key " + store_detail::printable(key) + " already exists");
+      }
+      return value;
+    });
+  });
 }
 std::vector<std::string> JsonStore::keys(const KeyPage& page) const {
   if (!page.after.empty()) {

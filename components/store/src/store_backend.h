@@ -28,7 +28,10 @@ class StoreBackend {
   virtual bool has(std::string_view key) = 0;
   virtual void set(std::string_view key, const json& value) = 0;
   virtual bool del(std::string_view key) = 0;
-  virtual json modify(std::string_view key, const std::function<json(const std::optional<json>&)>& fn) = 0;
+  // Atomic read-modify-write: `fn`'s result is written; nullopt deletes the key (if it is
+  // there); a result equal to the current value writes nothing. Returns the result.
+  virtual std::optional<json> modify(std::string_view key,
+                                     const std::function<std::optional<json>(const std::optional<json>&)>& fn) = 0;
   // page.limit > 0.
   virtual std::vector<std::string> keys(const KeyPage& page) = 0;
   virtual std::vector<IndexMatch> index_get(std::string_view index, std::string_view index_key) = 0;

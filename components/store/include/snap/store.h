@@ -80,6 +80,7 @@ class StoreError : public Error {
                        // or index key, an unstorable value, an unknown index (fix the caller)
     kUnavailable,      // the database could not be reached within the retry policy (retry later)
     kConflict,         // modify kept conflicting past the retry policy (retry later)
+    kAlreadyExists,    // insert of a key that is there (read it, or write with set or update)
     kInDoubt,          // the connection broke while a write committed: it may or may not have
                        // happened (check, then decide; never retried for you)
     kBackend,          // the database refused for another reason (a bug or a schema problem)
@@ -178,6 +179,14 @@ class JsonStore {
   bool del(std::string_view key);
   // Atomic read-modify-write; returns the stored value. `fn` may run more than once.
   json modify(std::string_view key, const std::function<json(const std::optional<json>&)>& fn);
+  // modify() where `fn` may also leave things as they are or delete: its result is
+  // written; nullopt deletes the key (nothing happens if it is absent); a result equal to
+  // the current value writes nothing. Returns the result.
+  std::optional<json> update(std::string_view key,
+                             const std::function<std::optional<json>(const std::optional<json>&)>& fn);
+  // Writes `value` only if `key` is absent; otherwise throws StoreError kAlreadyExists
+  // (canonical already_exists, HTTP 409) and writes nothing. Atomic, as modify.
+  void insert(std::string_view key, const json& value);
   // Keys in byte-wise order, one page at a time.
   std::vector<std::string> keys(const KeyPage& page = {}) const;
   // Every key in order, fetched a page at a time; stop early by returning false. Keys
@@ -287,6 +296,21 @@ class Store {
     });
     return from_json(key, stored);
   }
+  // As JsonStore::update, typed: return std::nullopt to delete, the value unchanged to
+  // write nothing.
+  std::optional<T> update(std::string_view key, const std::function<std::optional<T>(const std::optional<T>&)>& fn) {
+    const std::optional<json> stored = store_->update(key, [&](const std::optional<json>& current) -> std::optional<json> {
+      std::optional<T> typed;
+      if (current) typed = from_json(key, *current);
+      std::optional<T> next = fn(typed);
+      if (!next) return std::nullopt;
+      return to_json(key, *next);
+    });
+    if (!stored) return std::nullopt;
+    return from_json(key, *stored);
+  }
+  // As JsonStore::insert: kAlreadyExists when the key is there.
+  void insert(std::string_view key, const T& value) { store_->insert(key, to_json(key, value)); }
   std::vector<std::string> keys(const KeyPage& page = {}) const { return store_->keys(page); }
   void for_each_key(const std::function<bool(const std::string&)>& visit, std::size_t page_size = 1000) const {
     store_->for_each_key(visit, page_size);
