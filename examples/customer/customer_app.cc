@@ -79,9 +79,9 @@ void create_example_client(snap::Component& scope, const CustomerServer& server)
 void create_customer_commands(snap::Component& scope, const CustomerServer& server) {
   // On demand: `get-customer ID` at the dev REPL, or bin/get-customer ID when deployed.
   scope
-      .add<snap::CliCommand>("get-customer", "Print a customer", std::vector{snap::Arg::text("id", "the customer's id")},
-                             [server](snap::PersonaContext& ctx, const snap::CommandArgs& args) {
-                               const Customer customer = server.get_customer(ctx, CustomerId{args.text("id")});
+      .add<snap::CliCommand>("get-customer", "Print a customer", snap::args_of<CustomerId>({{"id", "the customer's id"}}),
+                             [server](snap::PersonaContext& ctx, const CustomerId& id) {
+                               const Customer customer = server.get_customer(ctx, id);
                                std::cout << snap::encode_json(customer) << std::endl;
                                return 0;
                              })

@@ -381,6 +381,58 @@ TEST(header_samples, CliCommandPrintsACustomer) {
   EXPECT_EQ(out, "John Doe\n");
 }
 
+namespace cli_typed_sample {
+struct GetCustomerArgs {
+  std::string id;
+  std::optional<int> limit;  // optional: may be left out
+};
+BOOST_DESCRIBE_STRUCT(GetCustomerArgs, (), (id, limit))
+
+void define_app(snap::App& app) {
+  app.add<snap::CliCommand>("get-customer", "Print a customer",
+                            snap::args_of<GetCustomerArgs>({{"id", "the customer's id"}, {"limit", "at most"}}),
+                            [](snap::PersonaContext&, const GetCustomerArgs& args) {
+                              std::cout << args.id << "\n";
+                              return 0;
+                            });
+}
+}  // namespace cli_typed_sample
+
+// The typed form: positional or named, the optional one absent or given.
+TEST(header_samples, CliCommandWithTypedArguments) {
+  snap::testing::FakeSystem system;
+  auto app = snap::start_dev_app("cli", cli_typed_sample::define_app, system, {});
+  const auto& command = dynamic_cast<const snap::CliCommand&>(*app->find_persona("get-customer"));
+  using cli_typed_sample::GetCustomerArgs;
+  const auto parsed = [&](std::vector<std::string> words) { return command.parse(words).as<GetCustomerArgs>(); };
+  EXPECT_EQ(parsed({"7"}).id, "7");
+  EXPECT_FALSE(parsed({"7"}).limit.has_value());
+  EXPECT_EQ(parsed({"7", "3"}).limit, 3);
+  EXPECT_EQ(parsed({"--limit", "3", "7"}).id, "7");
+  EXPECT_EQ(parsed({"--limit=3", "--id=7"}).limit, 3);
+  EXPECT_EQ(command.help(),
+            "get-customer ID [LIMIT]  Print a customer\n    ID (text)  the customer's id\n    LIMIT (integer)  at most");
+  const auto refused = [&](std::vector<std::string> words) -> std::string {
+    try {
+      parsed(std::move(words));
+    } catch (const snap::UsageError& e) {
+      return std::string(e.what()).substr(0, std::string(e.what()).find('\n'));
+    }
+    return "accepted";
+  };
+  EXPECT_EQ(refused({}), "get-customer: expected 1 to 2 arguments, got 0");
+  EXPECT_EQ(refused({"--limit", "x", "7"}), "get-customer: argument LIMIT must be an integer, got \"x\"");
+  EXPECT_EQ(refused({"--nope", "1"}), "get-customer: unknown option --nope");
+  EXPECT_EQ(refused({"--id", "1", "--id", "2"}), "get-customer: --id given twice");
+  EXPECT_EQ(refused({"7", "--limit"}), "get-customer: --limit needs a value");
+  EXPECT_EQ(refused({"7", "99999999999"}), "argument LIMIT is out of range: 99999999999");
+  EXPECT_THROW(snap::args_of<GetCustomerArgs>({{"idd", "typo"}}), std::invalid_argument);
+  testing::internal::CaptureStdout();
+  snap::PersonaContext ctx(*app, command, {"--id", "42"});
+  EXPECT_EQ(command.run(ctx), 0);
+  EXPECT_EQ(testing::internal::GetCapturedStdout(), "42\n");
+}
+
 // ---- components/api/include/snap/json_struct.h ---------------------------------------
 namespace json_sample {
 struct Customer { std::string id; std::string name; std::optional<int> age; };
