@@ -46,18 +46,10 @@ using testing::ProcessResult;
 constexpr auto kArrivalBound = std::chrono::seconds(90);
 constexpr auto kPollInterval = std::chrono::milliseconds(500);
 
-struct Deployment : e2e::DockerWork {
-  std::string project;
+struct Deployment : e2e::ComposeWork {
   std::string jaeger_url, prometheus_url;  // http://127.0.0.1:PORT, published by compose
   ProcessResult command;                   // bin/get-customer for a customer that is not there
 
-  ProcessResult compose(std::vector<std::string> args, int seconds = 180) const {
-    std::vector<std::string> argv{"/usr/bin/env", "docker-compose", "-p", project, "-f",
-                                  (out / "docker-compose.yml").string()};
-    argv.insert(argv.end(), args.begin(), args.end());
-    return run(argv, seconds);
-  }
-  std::string container_of(const std::string& service) const { return trim(compose({"ps", "-q", service}).out); }
   std::string published(const std::string& service, const std::string& port) const {
     const ProcessResult r = compose({"port", service, port}, 30);
     must(r, "docker-compose port " + service + " " + port);
@@ -280,7 +272,10 @@ TEST_F(ObservabilityEndToEnd, AGetOfAMissingCustomerIsAnErrorSpanWithItsCode) {
   ASSERT_NE(command, nullptr);
   EXPECT_EQ(command->operation, "command get-customer");
   EXPECT_EQ(command->tag("error"), "true");
-  const JaegerSpan* client = find_span(trace, [](const JaegerSpan& s) { return s.kind == "client"; });
+  // The command's call (the store's span under the server is a client span too).
+  const JaegerSpan* client = find_span(trace, [](const JaegerSpan& s) {
+    return s.kind == "client" && s.service == "get-customer";
+  });
   const JaegerSpan* server = find_span(trace, [](const JaegerSpan& s) { return s.kind == "server"; });
   ASSERT_NE(client, nullptr);
   ASSERT_NE(server, nullptr);
