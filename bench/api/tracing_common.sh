@@ -143,6 +143,21 @@ print(f"{sum(vals):.0f}" if vals else "absent")
 PY
 }
 
+# ticks PID: the process's CPU time so far (user + system, all threads), in clock ticks.
+ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
+
+# check_dropped PORT: the server on PORT (the "down" one) counted dropped spans; says so.
+check_dropped() {
+  local dropped
+  dropped=$(metric "$1" snap_trace_spans_dropped_total)
+  if python3 -c 'import sys; sys.exit(0 if float(sys.argv[1]) > 0 else 1)' "$dropped" 2>/dev/null; then
+    echo "check: the down server dropped spans (snap_trace_spans_dropped_total $dropped > 0)"
+  else
+    echo "CHECK FAILED: the down server's snap_trace_spans_dropped_total is $dropped"
+    return 1
+  fi
+}
+
 cat > "$tmp/post.lua" <<'LUA'
 wrk.method = "POST"
 wrk.body = '{"name":"bench","count":42,"tags":["a","b"]}'

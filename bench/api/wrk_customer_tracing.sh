@@ -86,7 +86,6 @@ LUA
 names=(bare off on down) ports=("$p_bare" "$p_off" "$p_on" "$p_down")
 server_pids=("$pid_bare" "$pid_off" "$pid_on" "$pid_down")
 scripts=(post.lua get.lua get.lua get.lua) paths=(/echo /api/customer /api/customer /api/customer)
-ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
 # "REQ_PER_S P99_US CPU_US_PER_REQ JAEGER_CPU_US_PER_REQ POSTGRES_CPU_US_PER_REQ" of one
 # wrk run: port, server pid, lua script, path. PostgreSQL's CPU is all its processes'.
 pg_ticks() { local t=0 p; for p in $(pgrep -u "$(stat -c %U "$tmp/pg/data")" -f "postgres" || true); do
@@ -114,23 +113,15 @@ for ((i = 0; i < rounds; i++)); do
 done
 echo "load average after: $(cut -d' ' -f1-3 /proc/loadavg)"
 
-python3 - "${results[bare]}" "${results[off]}" "${results[on]}" "${results[down]}" <<'PY'
+PYTHONPATH="$(dirname "$0")" python3 - "${results[bare]}" "${results[off]}" "${results[on]}" "${results[down]}" <<'PY'
 import statistics as st, sys
-bare, off, on, down = ([tuple(float(v) for v in r.split()) for r in a.split(",") if r] for a in sys.argv[1:5])
+from tracing_ratios import ratio, rounds
+bare, off, on, down = (rounds(a) for a in sys.argv[1:5])
 def line(name, rs):
     rps, p99, cpu, jcpu, pcpu = ([r[q] for r in rs] for q in range(5))
     print(f"{name:40s} req/s {st.median(rps):6.0f}  p99 {st.median(p99):6.0f} us"
           f"  cpu/req: server {st.median(cpu):5.1f} us, Jaeger {st.median(jcpu):5.1f} us, PostgreSQL {st.median(pcpu):5.1f} us"
           f"  req/s runs {' '.join(f'{x:.0f}' for x in rps)}")
-def ratio(label, a, b, q, target=None):
-    r = [x[q] / y[q] for x, y in zip(a, b)]
-    m = st.median(r)
-    verdict = ""
-    if target:
-        op, bound = target
-        ok = m >= bound if op == ">=" else m <= bound
-        verdict = f"  target {op} {bound:.2f}: {'holds' if ok else 'MISSED'}"
-    print(f"{label:22s} median {m:.3f}  (min {min(r):.3f}, max {max(r):.3f}, rounds {len(r)}){verdict}")
 line("bare Beast (echo, no database)", bare)
 line("customer, tracing off (always_off)", off)
 line("customer, 100% sampled, to Jaeger", on)
@@ -163,8 +154,5 @@ for v in on down off; do
   echo "$v server: GET /api/customer answered $(metric "${!p}" snap_http_server_requests_total 'route="GET /api/customer"')," \
     "snap_trace_spans_dropped_total $(metric "${!p}" snap_trace_spans_dropped_total)"
 done
-dropped_down=$(metric "$p_down" snap_trace_spans_dropped_total)
-python3 -c 'import sys; sys.exit(0 if float(sys.argv[1]) > 0 else 1)' "$dropped_down" 2>/dev/null \
-  && echo "check: the down server dropped spans (snap_trace_spans_dropped_total $dropped_down > 0)" \
-  || { echo "CHECK FAILED: the down server's snap_trace_spans_dropped_total is $dropped_down"; failed=1; }
+check_dropped "$p_down" || failed=1
 exit $failed

@@ -37,7 +37,6 @@ if accepts "$closed"; then echo "127.0.0.1:$closed was meant to be closed" >&2; 
 
 names=(bare off on down) ports=("$p_bare" "$p_off" "$p_on" "$p_down")
 server_pids=("$pid_bare" "$pid_off" "$pid_on" "$pid_down")
-ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
 # "REQ_PER_S P99_US CPU_US_PER_REQ JAEGER_CPU_US_PER_REQ" of one wrk run against PORT, served by PID.
 measure() {
   local before after jbefore jafter
@@ -61,23 +60,15 @@ for ((i = 0; i < rounds; i++)); do
 done
 echo "load average after: $(cut -d' ' -f1-3 /proc/loadavg)"
 
-python3 - "${results[bare]}" "${results[off]}" "${results[on]}" "${results[down]}" <<'PY'
+PYTHONPATH="$(dirname "$0")" python3 - "${results[bare]}" "${results[off]}" "${results[on]}" "${results[down]}" <<'PY'
 import statistics as st, sys
-bare, off, on, down = ([tuple(float(v) for v in r.split()) for r in a.split(",") if r] for a in sys.argv[1:5])
+from tracing_ratios import ratio, rounds
+bare, off, on, down = (rounds(a) for a in sys.argv[1:5])
 def line(name, rs, jaeger=False):
     rps, p99, cpu = ([r[q] for r in rs] for q in range(3))
     extra = f"  Jaeger cpu/req median {st.median(r[3] for r in rs):5.1f} us" if jaeger else ""
     print(f"{name:34s} req/s median {st.median(rps):8.0f}  p99 median {st.median(p99):7.0f} us"
           f"  cpu/req median {st.median(cpu):5.1f} us{extra}  req/s runs {' '.join(f'{x:.0f}' for x in rps)}")
-def ratio(label, a, b, q, target=None):
-    r = [x[q] / y[q] for x, y in zip(a, b)]
-    m = st.median(r)
-    verdict = ""
-    if target:
-        op, bound = target
-        ok = m >= bound if op == ">=" else m <= bound
-        verdict = f"  target {op} {bound:.2f}: {'holds' if ok else 'MISSED'}"
-    print(f"{label:22s} median {m:.3f}  (min {min(r):.3f}, max {max(r):.3f}, rounds {len(r)}){verdict}")
 line("bare Beast", bare)
 line("snap, tracing off (always_off)", off)
 line("snap, 100% sampled, to Jaeger", on, jaeger=True)
@@ -115,10 +106,7 @@ for v in on down off; do
   echo "$v server: POST /echo answered $(metric "${!p}" snap_http_server_requests_total 'route="POST /echo"')," \
     "snap_trace_spans_dropped_total $(metric "${!p}" snap_trace_spans_dropped_total)"
 done
-dropped_down=$(metric "$p_down" snap_trace_spans_dropped_total)
-python3 -c 'import sys; sys.exit(0 if float(sys.argv[1]) > 0 else 1)' "$dropped_down" 2>/dev/null \
-  && echo "check: the down server dropped spans (snap_trace_spans_dropped_total $dropped_down > 0)" \
-  || { echo "CHECK FAILED: the down server's snap_trace_spans_dropped_total is $dropped_down"; failed=1; }
+check_dropped "$p_down" || failed=1
 for v in on down off; do  # the servers' own once-a-minute lines about lost spans
   grep "snap: tracing" "$tmp/$v.log" | tail -2 | sed "s/^/$v server stderr: /" || true
 done

@@ -40,19 +40,8 @@ using e2e::read_file;
 using e2e::trim;
 
 // One deployment shared by every test below (built once: images take seconds each).
-struct Deployment : e2e::DockerWork {
-  std::string project;
+struct Deployment : e2e::ComposeWork {
   unsigned short published_port = 0;  // the API server's, on the host
-
-  ProcessResult compose(std::vector<std::string> args, int seconds = 180) const {
-    std::vector<std::string> argv{"/usr/bin/env", "docker-compose", "-p", project, "-f",
-                                  (out / "docker-compose.yml").string()};
-    argv.insert(argv.end(), args.begin(), args.end());
-    return run(argv, seconds);
-  }
-  std::string container_of(const std::string& service) const {
-    return trim(compose({"ps", "-q", service}).out);
-  }
 };
 
 Deployment* deployment = nullptr;

@@ -126,4 +126,18 @@ struct DockerWork {
   }
 };
 
+// A DockerWork deployed with docker-compose as one project (named uniquely by the test).
+struct ComposeWork : DockerWork {
+  std::string project;
+
+  // docker-compose -p PROJECT -f OUT/docker-compose.yml ARGS..., bounded by `seconds`.
+  ProcessResult compose(std::vector<std::string> args, int seconds = 180) const {
+    std::vector<std::string> argv{"/usr/bin/env", "docker-compose", "-p", project, "-f",
+                                  (out / "docker-compose.yml").string()};
+    argv.insert(argv.end(), args.begin(), args.end());
+    return run(argv, seconds);
+  }
+  std::string container_of(const std::string& service) const { return trim(compose({"ps", "-q", service}).out); }
+};
+
 }  // namespace snap::e2e

@@ -4,6 +4,7 @@
 #include <condition_variable>
 #include <mutex>
 #include <thread>
+#include <vector>
 
 #include <boost/json.hpp>
 #include <spdlog/sinks/stdout_sinks.h>
@@ -384,9 +385,14 @@ int ApiServer::serve(PersonaContext& ctx) {
   };
 
   std::unique_ptr<api_detail::HttpServer> http;
-  std::unique_ptr<api_detail::OwnNetworkListening> own_network;  // adds to `http`: stopped first
-  std::unique_ptr<api_detail::OwnNetworkListening> metrics_network;  // likewise
-  std::unique_ptr<api_detail::OwnNetworkListening> public_network;   // likewise
+  // Addresses beyond loopback, each found by a name (listen_addresses.h); they add to
+  // `http`, so they are stopped first.
+  std::vector<std::unique_ptr<api_detail::OwnNetworkListening>> also_listening;
+  const auto listen_at = [&](const std::string& name, api_detail::Audience audience) {
+    also_listening.push_back(std::make_unique<api_detail::OwnNetworkListening>(
+        name, audience, *logger, api_detail::OwnNetworkListening::Timing{}));
+    also_listening.back()->start(*http);
+  };
   if (!called_in_process(app())) {
     http = std::make_unique<api_detail::HttpServer>(options_, *logger, api_detail::HttpRoutes{route_http, handle_http});
     // Loopback first (its healthcheck, and all of a local build); in a container, its own
@@ -396,25 +402,16 @@ int ApiServer::serve(PersonaContext& ctx) {
     logger->info("listening on {} port {} ({} endpoints)", loopback, port_->number(), state_->routes.size());
     if (app().environment().listens_on_own_network()) {
       if (used_by_another_persona()) {
-        own_network = std::make_unique<api_detail::OwnNetworkListening>(
-            id().listen_name(), api_detail::Audience::kCallers, *logger, api_detail::OwnNetworkListening::Timing{});
-        own_network->start(*http);
+        listen_at(id().listen_name(), api_detail::Audience::kCallers);
       } else {
         logger->info("no persona uses this server: it listens on 127.0.0.1 only");
       }
       // `build --observability` names the server's address on its metrics network, and
       // `build --publish` its address on the network its published port leads to.
-      if (const auto metrics_host = app().env().variable(std::string(kMetricsHostVariable));
-          metrics_host && !metrics_host->empty()) {
-        metrics_network = std::make_unique<api_detail::OwnNetworkListening>(
-            *metrics_host, api_detail::Audience::kScraper, *logger, api_detail::OwnNetworkListening::Timing{});
-        metrics_network->start(*http);
-      }
-      if (const auto public_host = app().env().variable(std::string(kPublicHostVariable));
-          public_host && !public_host->empty()) {
-        public_network = std::make_unique<api_detail::OwnNetworkListening>(
-            *public_host, api_detail::Audience::kCallers, *logger, api_detail::OwnNetworkListening::Timing{});
-        public_network->start(*http);
+      for (const auto& [variable, audience] : {std::pair{kMetricsHostVariable, api_detail::Audience::kScraper},
+                                               std::pair{kPublicHostVariable, api_detail::Audience::kCallers}}) {
+        const auto host = app().env().variable(std::string(variable));
+        if (host && !host->empty()) listen_at(*host, audience);
       }
     }
   }
@@ -440,9 +437,7 @@ int ApiServer::serve(PersonaContext& ctx) {
     state_->refuse_waiting = true;
   }
   state_->changed.notify_all();
-  if (own_network) own_network->stop();
-  if (metrics_network) metrics_network->stop();
-  if (public_network) public_network->stop();
+  for (auto& listening : also_listening) listening->stop();
   if (http) {
     http->stop(options_.stop_deadline);
     logger->info("stopped");

@@ -93,7 +93,7 @@ void compose_service(std::ostream& out, const ServiceGraph& g, const Service& s)
   if (s.published_port != 0) {
     // The host port ($SNAP_PUBLISH_<SERVICE> at `up`), on every host address: the server
     // is meant to be reached from outside.
-    out << "    ports:\n      - \"" << publish_variable(s) << ":-" << s.published_port << "}:" << server_port(s)
+    out << "    ports:\n      - \"" << service_variable("SNAP_PUBLISH", s) << ":-" << s.published_port << "}:" << server_port(s)
         << "\"\n";
   }
   if (!s.targets.empty()) {
@@ -165,10 +165,10 @@ std::vector<std::pair<std::string, std::string>> service_environment(const Servi
   return out;
 }
 
-std::string publish_variable(const Service& s) {
+std::string service_variable(std::string_view prefix, const Service& s) {
   std::string name;
   for (char c : s.name) name += std::isalnum(static_cast<unsigned char>(c)) ? static_cast<char>(std::toupper(c)) : '_';
-  return "${SNAP_PUBLISH_" + name;
+  return "${" + std::string(prefix) + "_" + name;
 }
 
 void write_environment(std::ostream& out, const std::vector<std::pair<std::string, std::string>>& variables) {

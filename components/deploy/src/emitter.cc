@@ -88,19 +88,28 @@ std::string service_named(const App& app, const std::string& name) {
   return name;
 }
 
+// A build flag's per-service values (`--replicas`, `--publish`, a limit for one service)
+// by the service each name stands for; two names for one service with different values
+// are a DeployError ("--replicas gives api both 2 and 3 replicas").
+template <typename Value>
+void add_by_service(const App& app, const std::string& flag, const std::string& name, Value value,
+                    std::map<std::string, Value>& per_service, const std::string& unit = "") {
+  const std::string service = service_named(app, name);
+  const auto [it, added] = per_service.emplace(service, value);
+  if (!added && it->second != value) {
+    throw DeployError("deploy: " + flag + " gives " + service + " both " + std::to_string(it->second) + " and " +
+                      std::to_string(value) + unit);
+  }
+}
+
 // `--memory-limit`/`--pids-limit` into the options: the empty name is every service's.
 void set_limits(const App& app, const std::string& flag, const std::map<std::string, std::uint64_t>& given,
                 std::uint64_t& every, std::map<std::string, std::uint64_t>& per_service) {
   for (const auto& [name, limit] : given) {
     if (name.empty()) {
       every = limit;
-      continue;
-    }
-    const std::string service = service_named(app, name);
-    const auto [it, added] = per_service.emplace(service, limit);
-    if (!added && it->second != limit) {
-      throw DeployError("deploy: " + flag + " gives " + service + " both " + std::to_string(it->second) + " and " +
-                        std::to_string(limit));
+    } else {
+      add_by_service(app, flag, name, limit, per_service);
     }
   }
 }
@@ -112,21 +121,9 @@ DeployOptions options_for(const App& app, const BuildOptions& build, DeployOptio
   if (!build.base_image.empty()) options.base_image = build.base_image;
   if (!build.endpoint_mode.empty()) options.endpoint_mode = build.endpoint_mode;
   if (build.observability) options.observability = true;
-  for (const auto& [name, port] : build.published) {
-    const std::string service = service_named(app, name);
-    const auto [it, added] = options.published.emplace(service, port);
-    if (!added && it->second != port) {
-      throw DeployError("deploy: --publish gives " + service + " both " + std::to_string(it->second) + " and " +
-                        std::to_string(port));
-    }
-  }
+  for (const auto& [name, port] : build.published) add_by_service(app, "--publish", name, port, options.published);
   for (const auto& [name, count] : build.replicas) {
-    const std::string service = service_named(app, name);
-    const auto [it, added] = options.replicas.emplace(service, count);
-    if (!added && it->second != count) {
-      throw DeployError("deploy: --replicas gives " + service + " both " + std::to_string(it->second) + " and " +
-                        std::to_string(count) + " replicas");
-    }
+    add_by_service(app, "--replicas", name, count, options.replicas, " replicas");
   }
   set_limits(app, "--memory-limit", build.memory_limits, options.memory_limit_bytes, options.memory_limits_bytes);
   set_limits(app, "--pids-limit", build.pids_limits, options.pids_limit, options.pids_limits);

@@ -3,7 +3,6 @@
 // What swarm ignores or refuses is left out (build, restart, depends_on, profiles,
 // network_mode, security_opt, tmpfs), and what it adds is set: replicas, restart
 // policies, endpoint mode, overlay networks, secrets' owner and mode inside the container.
-#include <cctype>
 #include <set>
 #include <sstream>
 
@@ -13,13 +12,6 @@
 namespace snap::deploy_plan {
 
 namespace {
-
-// ${SNAP_REPLICAS_SERVICE (without its closing brace and default).
-std::string replicas_variable(const Service& s) {
-  std::string name;
-  for (char c : s.name) name += std::isalnum(static_cast<unsigned char>(c)) ? static_cast<char>(std::toupper(c)) : '_';
-  return "${SNAP_REPLICAS_" + name;
-}
 
 void stack_database(std::ostream& out, const ServiceGraph& g, const Service& s) {
   out << "    image: " << quote_interpolated("SNAP_POSTGRES_IMAGE", g.options.postgres_image)
@@ -52,7 +44,7 @@ void stack_deploy(std::ostream& out, const ServiceGraph& g, const Service& s) {
   switch (s.kind) {
     case ServiceKind::kDaemon: {
       const auto it = g.options.replicas.find(s.name);
-      out << "      replicas: " << replicas_variable(s) << ":-" << (it == g.options.replicas.end() ? 1u : it->second)
+      out << "      replicas: " << service_variable("SNAP_REPLICAS", s) << ":-" << (it == g.options.replicas.end() ? 1u : it->second)
           << "}\n      restart_policy: {condition: \"any\", delay: \"2s\"}\n";
       break;
     }
@@ -88,7 +80,7 @@ void stack_service(std::ostream& out, const ServiceGraph& g, const Service& s, s
     write_environment(out, service_environment(g, s));
     if (s.published_port != 0) {
       // Published on each node a task runs on (mode host: the routing mesh needs IPVS).
-      out << "    ports:\n      - {target: " << server_port(s) << ", published: " << publish_variable(s) << ":-"
+      out << "    ports:\n      - {target: " << server_port(s) << ", published: " << service_variable("SNAP_PUBLISH", s) << ":-"
           << s.published_port << "}, protocol: \"tcp\", mode: \"host\"}\n";
     }
   }

@@ -4,6 +4,7 @@
 
 #include <ostream>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -55,8 +56,9 @@ void write_healthcheck(std::ostream& out, const std::vector<std::string>& test);
 // What an app service is told beyond its persona: observability_environment, and a
 // published server's SNAP_PUBLIC_HOST.
 std::vector<std::pair<std::string, std::string>> service_environment(const ServiceGraph& g, const Service& s);
-// ${SNAP_PUBLISH_SERVICE (without its default and closing brace): a published port's variable.
-std::string publish_variable(const Service& s);
+// "${PREFIX_SERVICE" (the service's name upper-cased, '-' as '_'; without the default and
+// the closing brace): a per-service deploy-time variable, SNAP_REPLICAS_... or SNAP_PUBLISH_....
+std::string service_variable(std::string_view prefix, const Service& s);
 // `environment:` with each variable (nothing when there are none).
 void write_environment(std::ostream& out, const std::vector<std::pair<std::string, std::string>>& variables);
 // The top-level volumes (one per database; with job_volumes one per job too) and secrets
