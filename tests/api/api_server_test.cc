@@ -211,8 +211,13 @@ TEST(ApiServerManifest, ConfigRecordsPortEndpointsAndLimits) {
   EXPECT_EQ(config.at("port").as_int64(), d.tight_port());
   const auto& endpoints = config.at("endpoints").as_array();
   ASSERT_EQ(endpoints.size(), 2u);
-  EXPECT_EQ(endpoints[0], (boost::json::object{{"method", "POST"}, {"path", "/echo"}, {"idempotent", false}}));
-  EXPECT_EQ(endpoints[1], (boost::json::object{{"method", "GET"}, {"path", "/ping"}, {"idempotent", true}}));
+  EXPECT_EQ(boost::json::serialize(endpoints[0]),
+            R"({"method":"POST","path":"/echo","idempotent":false,"request":{"$ref":"#/schemas/Person"},)"
+            R"("response":{"$ref":"#/schemas/Person"}})");
+  EXPECT_EQ(boost::json::serialize(endpoints[1]),
+            R"({"method":"GET","path":"/ping","idempotent":true,"response":{"type":"string"}})");
+  EXPECT_EQ(boost::json::serialize(config.at("schemas").at("Person").at("required")),
+            R"(["name","age","admin","score","tags","address","past"])");
   EXPECT_EQ(config.at("health_path").as_string(), "/healthz");
   EXPECT_EQ(config.at("limits").at("body_limit").as_int64(), static_cast<std::int64_t>(kTightBodyLimit));
   EXPECT_EQ(config.at("limits").at("max_connections").as_int64(), static_cast<std::int64_t>(kTightMaxConnections));

@@ -211,39 +211,48 @@ TEST(HttpServerListening, AnAddressThatCannotBeBoundIsNamedAndNoneStaysBound) {
 }
 
 // /metrics is for loopback and for Prometheus on the metrics network; the callers on
-// the server's own network get /healthz and their endpoints, never /metrics; the metrics
-// address serves nothing but GET /metrics.
+// the server's own network get /healthz, /openapi.json and their endpoints, never
+// /metrics; the metrics address serves nothing but GET /metrics.
 TEST(BuiltinRoutes, EachAudienceGetsWhatIsForIt) {
+  const std::string openapi = "{\"openapi\": \"3.1.0\"}\n";
   int exposed = 0;
   const std::function<std::string()> metrics = [&] {
     ++exposed;
     return std::string("snap_up 1\n");
   };
   const auto status = [&](std::string_view method, std::string_view path, Audience from) {
-    const std::optional<HttpReply> reply = answer_builtin(method, path, from, metrics);
+    const std::optional<HttpReply> reply = answer_builtin(method, path, from, metrics, openapi);
     return reply ? reply->status : 0;  // 0: the endpoints decide
   };
   EXPECT_EQ(status("GET", "/metrics", Audience::kLocal), 200);
   EXPECT_EQ(status("GET", "/healthz", Audience::kLocal), 200);
+  EXPECT_EQ(status("GET", "/openapi.json", Audience::kLocal), 200);
   EXPECT_EQ(status("GET", "/api/x", Audience::kLocal), 0);
 
   EXPECT_EQ(status("GET", "/metrics", Audience::kCallers), 0);  // no endpoint has it: 404
   EXPECT_EQ(status("GET", "/healthz", Audience::kCallers), 200);
+  EXPECT_EQ(status("GET", "/openapi.json", Audience::kCallers), 200);
+  EXPECT_EQ(status("POST", "/openapi.json", Audience::kCallers), 0);  // no endpoint has it: 404
   EXPECT_EQ(status("POST", "/api/x", Audience::kCallers), 0);
 
   EXPECT_EQ(status("GET", "/metrics", Audience::kScraper), 200);
   EXPECT_EQ(status("GET", "/healthz", Audience::kScraper), 404);
+  EXPECT_EQ(status("GET", "/openapi.json", Audience::kScraper), 404);
   EXPECT_EQ(status("POST", "/metrics", Audience::kScraper), 404);
   EXPECT_EQ(status("GET", "/api/x", Audience::kScraper), 404);
   EXPECT_EQ(exposed, 2);  // the exposition is written only when served
 
-  const std::optional<HttpReply> refused = answer_builtin("GET", "/api/x", Audience::kScraper, metrics);
+  const std::optional<HttpReply> refused = answer_builtin("GET", "/api/x", Audience::kScraper, metrics, openapi);
   ASSERT_TRUE(refused);
   EXPECT_EQ(refused->body, R"({"code":"not_found","message":"only GET /metrics is served on this address"})");
-  const std::optional<HttpReply> scraped = answer_builtin("GET", "/metrics", Audience::kScraper, metrics);
+  const std::optional<HttpReply> scraped = answer_builtin("GET", "/metrics", Audience::kScraper, metrics, openapi);
   ASSERT_TRUE(scraped);
   EXPECT_EQ(scraped->body, "snap_up 1\n");
   EXPECT_THAT(std::string(scraped->content_type), ::testing::StartsWith("text/plain"));
+  const std::optional<HttpReply> described = answer_builtin("GET", "/openapi.json", Audience::kCallers, metrics, openapi);
+  ASSERT_TRUE(described);
+  EXPECT_EQ(described->body, openapi);
+  EXPECT_EQ(std::string(described->content_type), "application/json");
 }
 
 // The metrics address is a listener of its own audience on the server's port: a request

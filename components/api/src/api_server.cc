@@ -14,6 +14,7 @@
 #include "http_client.h"
 #include "http_server.h"
 #include "listen_addresses.h"
+#include "openapi.h"
 #include "route_binding.h"
 #include "snap/app.h"
 #include "snap/environment.h"
@@ -108,6 +109,17 @@ struct ApiServer::State {
   CounterFamily* calls = nullptr;
   Gauge in_flight;
   std::vector<Route> routes;  // frozen after startup
+  // Whether config() records the endpoints' request and response schemas: 1, or
+  // Membrane::kDefaultVersion replaying a log built before it did (its manifest has none).
+  int schemas_version = 1;
+  // The endpoints as their description sees them (openapi.h).
+  api_detail::Described describe() const {
+    std::vector<api_detail::EndpointTypes> endpoints;
+    for (const Route& r : routes) {
+      endpoints.push_back({r.method, r.path, r.options.idempotent, r.shape.request.schema, r.shape.response});
+    }
+    return api_detail::describe_endpoints(endpoints);
+  }
 
   // The running server body (dev calls run handlers with its context).
   std::mutex mutex;
@@ -207,13 +219,14 @@ struct ApiServer::State {
 namespace api_detail {
 
 std::optional<HttpReply> answer_builtin(std::string_view method, std::string_view path, Audience from,
-                                        const std::function<std::string()>& metrics) {
+                                        const std::function<std::string()>& metrics, const std::string& openapi) {
   const bool scrape = path == kMetricsPath && method == "GET";
   if (from == Audience::kScraper) {
     if (scrape) return HttpReply{200, metrics(), kMetricsContentType};
     return HttpReply{404, error_body(ErrorCode::kNotFound, "only GET /metrics is served on this address")};
   }
   if (path == kHealthPath && method == "GET") return HttpReply{200, R"({"status":"ok"})"};
+  if (path == kOpenApiPath && method == "GET") return HttpReply{200, openapi};
   if (scrape && from == Audience::kLocal) return HttpReply{200, metrics(), kMetricsContentType};
   return std::nullopt;
 }
@@ -267,6 +280,8 @@ ApiServer::ApiServer(const Init& init, ApiServerOptions options)
                                 "\" (trace, debug, info, warn, error, critical, off)");
   }
   uses(*port_);
+  state_->schemas_version =
+      app().membrane().version("api-server.endpoint-schemas", Membrane::kDefaultVersion, state_->schemas_version);
   on_stop([this] {
     std::lock_guard lock(state_->mutex);
     if (state_->http != nullptr) state_->http->stop_accepting();
@@ -276,7 +291,8 @@ ApiServer::ApiServer(const Init& init, ApiServerOptions options)
 ApiServer::~ApiServer() = default;
 
 std::size_t ApiServer::add_route(std::string_view method, std::string_view path, EndpointOptions options,
-                                 api_detail::RequestType request, api_detail::RouteHandler handler) {
+                                 api_detail::RequestType request, api_detail::RouteHandler handler,
+                                 ShapeOf response) {
   app().assert_startup();
   const std::string where = "ApiServer " + id().str() + ": endpoint " + std::string(method) + " " + std::string(path);
   if (std::find(std::begin(kMethods), std::end(kMethods), method) == std::end(kMethods)) {
@@ -287,11 +303,29 @@ std::size_t ApiServer::add_route(std::string_view method, std::string_view path,
   }
   if (path == kHealthPath) throw std::invalid_argument(where + ": /healthz is the server's own health check");
   if (path == kMetricsPath) throw std::invalid_argument(where + ": /metrics is the server's own metrics");
+  if (path == api_detail::kOpenApiPath) {
+    throw std::invalid_argument(where + ": /openapi.json is the server's own OpenAPI description");
+  }
   api_detail::RouteShape shape = api_detail::make_shape(where, method, path, std::move(request));
+  shape.response = response;
+  // Its OpenAPI description must tell every endpoint and every type apart.
+  const std::string operation = api_detail::operation_id(method, path);
+  std::vector<api_detail::EndpointTypes> described;
   for (const State::Route& r : state_->routes) {
     if (api_detail::same_routes(r.shape, shape)) {
       throw std::invalid_argument(where + (r.path == path ? ": declared twice" : ": the same route as " + r.path));
     }
+    if (api_detail::operation_id(r.method, r.path) == operation) {
+      throw std::invalid_argument(where + ": its OpenAPI operationId " + operation + " is also the one of " + r.method +
+                                  " " + r.path + " (docs/api.md, \"OpenAPI\"): change one of the paths");
+    }
+    described.push_back({r.method, r.path, false, r.shape.request.schema, r.shape.response});
+  }
+  described.push_back({method, path, false, shape.request.schema, shape.response});
+  try {
+    api_detail::describe_endpoints(described);
+  } catch (const std::invalid_argument& e) {
+    throw std::invalid_argument(where + ": " + e.what());
   }
   const std::string route_name = std::string(method) + " " + std::string(path);
   MetricsRegistry& metrics = app().metrics();
@@ -319,12 +353,23 @@ std::string ApiServer::describe_route(std::size_t route) const {
   return r.method + " " + r.path + " (" + id().str() + ")";
 }
 
+std::string ApiServer::openapi() const {
+  const api_detail::Described d = state_->describe();
+  return api_detail::openapi_document(id().str(), d.endpoints, d.schemas);
+}
+
 boost::json::object ApiServer::config() const {
+  api_detail::Described described = state_->describe();
   boost::json::array endpoints;
-  for (const auto& r : state_->routes) {
-    endpoints.push_back(boost::json::object{{"method", r.method}, {"path", r.path}, {"idempotent", r.options.idempotent}});
+  if (state_->schemas_version >= 1) {
+    endpoints = std::move(described.endpoints);
+  } else {  // the manifest of a log built before schemas were recorded
+    for (const auto& r : state_->routes) {
+      endpoints.push_back(
+          boost::json::object{{"method", r.method}, {"path", r.path}, {"idempotent", r.options.idempotent}});
+    }
   }
-  return {
+  boost::json::object config{
       {"port", port_->number()},
       {"endpoints", std::move(endpoints)},
       {"health_path", kHealthPath},
@@ -338,6 +383,10 @@ boost::json::object ApiServer::config() const {
            {"stop_deadline_ms", options_.stop_deadline.count()},
        }},
   };
+  // What the endpoints' schemas refer to ("#/schemas/NAME"), so that tools read them from
+  // the log without the program (docs/api.md, "In the manifest").
+  if (state_->schemas_version >= 1) config["schemas"] = std::move(described.schemas);
+  return config;
 }
 
 std::string ApiServer::host() const { return app().environment().host_of(*this); }
@@ -368,10 +417,13 @@ int ApiServer::serve(PersonaContext& ctx) {
   // /healthz and /metrics, each to whom it is for (builtin_routes.h). Prometheus'
   // scrape is the whole process's registry, written on the I/O thread (it only reads).
   const std::function<std::string()> exposition = [this] { return app().metrics().exposition(); };
-  const auto route_http = [this, &exposition](std::string_view method, std::string_view target,
-                                              api_detail::Audience from) -> api_detail::Routing {
+  const std::string openapi_document = openapi();  // the endpoints are frozen: made once
+  const auto route_http = [this, &exposition, &openapi_document](std::string_view method, std::string_view target,
+                                                                 api_detail::Audience from) -> api_detail::Routing {
     const std::string_view path = target.substr(0, target.find('?'));
-    if (auto reply = api_detail::answer_builtin(method, path, from, exposition)) return {std::nullopt, std::move(*reply)};
+    if (auto reply = api_detail::answer_builtin(method, path, from, exposition, openapi_document)) {
+      return {std::nullopt, std::move(*reply)};
+    }
     const State::Route* route = state_->find(method, path);
     if (route == nullptr) {
       return {std::nullopt,

@@ -25,6 +25,7 @@ struct RouteShape {
   bool has_params = false;
   bool query = false;  // GET and DELETE: the request's fields travel as the query string
   RequestType request;
+  ShapeOf response = nullptr;  // not for binding: the route's description (openapi.h); null for void
 };
 
 // Checks a declaration and makes its shape. Throws std::invalid_argument starting with

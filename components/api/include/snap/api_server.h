@@ -57,6 +57,7 @@
 #include <boost/mp11/algorithm.hpp>
 
 #include "snap/api_error.h"
+#include "snap/json_schema.h"
 #include "snap/json_struct.h"
 #include "snap/persona.h"
 #include "snap/port.h"
@@ -163,7 +164,18 @@ struct RequestField {
 struct RequestType {
   enum Kind { kNone, kStruct, kOther } kind = kNone;  // kNone: Endpoint<void, Res>
   std::vector<RequestField> fields;                    // kStruct: in declaration order
+  ShapeOf schema = nullptr;                            // its JSON (snap/json_schema.h); null for kNone
 };
+
+// A type's JSON shape, null for void (a void response has no body).
+template <typename T>
+constexpr ShapeOf shape_or_null() {
+  if constexpr (std::is_void_v<T>) {
+    return nullptr;
+  } else {
+    return &shape_of<T>;
+  }
+}
 
 template <typename T>
 constexpr FieldKind field_kind() {
@@ -185,6 +197,7 @@ constexpr FieldKind field_kind() {
 template <typename Req>
 RequestType request_type() {
   RequestType type;
+  type.schema = shape_or_null<Req>();
   if constexpr (std::is_void_v<Req>) {
     type.kind = RequestType::kNone;
   } else if constexpr (json_detail::is_described_struct<Req>) {
@@ -279,7 +292,7 @@ class ApiServer final : public Persona {
   // one of  Res(PersonaContext&, const Req&)  Res(const Req&)  (or, for Req = void,
   // Res(PersonaContext&)  Res()); its PersonaContext is the server persona's, to open
   // what the server uses. Methods: GET POST PUT PATCH DELETE. Paths start with '/';
-  // "/healthz" and "/metrics" are the server's own.
+  // "/healthz", "/metrics" and "/openapi.json" are the server's own.
   //
   // How a request travels (docs/api.md, "Routes"): a path segment `{name}` is the
   // request's field `name` ("/api/customer/{id}"); a GET or DELETE sends its other fields
@@ -287,7 +300,9 @@ class ApiServer final : public Persona {
   // a POST, PUT or PATCH sends the request as its JSON body. Throws
   // std::invalid_argument naming the endpoint (and the field) for a bad method or path, a
   // duplicate route, a path parameter the request has no scalar field for, or a GET or
-  // DELETE request that cannot be a query string; PhaseError after startup.
+  // DELETE request that cannot be a query string, and for an operationId or a schema name
+  // its OpenAPI description would hold twice (docs/api.md, "OpenAPI"); PhaseError after
+  // startup.
   template <typename Req, typename Res, typename Handler>
   Endpoint<Req, Res> endpoint(std::string_view method, std::string_view path, Handler handler,
                               EndpointOptions options = {});
@@ -311,6 +326,10 @@ class ApiServer final : public Persona {
   // "POST /api/customer", for messages.
   std::string describe_route(std::size_t route) const;
 
+  // Its OpenAPI 3.1 document (docs/api.md, "OpenAPI"): what GET /openapi.json serves
+  // and `build` writes to DIR/openapi/SERVICE.json.
+  std::string openapi() const;
+
  private:
   struct State;
   template <typename Req, typename Res>
@@ -324,7 +343,8 @@ class ApiServer final : public Persona {
                    std::source_location where) const;
   std::string call_untraced(const PersonaContext& caller, std::size_t route, const api_detail::WireRequest& request) const;
   std::size_t add_route(std::string_view method, std::string_view path, EndpointOptions options,
-                        api_detail::RequestType request, api_detail::RouteHandler handler);
+                        api_detail::RequestType request, api_detail::RouteHandler handler,
+                        ShapeOf response = nullptr);
   // The route's shape, for the Endpoint's side of binding.
   const api_detail::RouteShape& shape(std::size_t route) const;
   // A request of this route as it travels (route_binding.cc: path parameters substituted,
@@ -416,7 +436,8 @@ template <typename Req, typename Res, typename Handler>
 Endpoint<Req, Res> ApiServer::endpoint(std::string_view method, std::string_view path, Handler handler,
                                        EndpointOptions options) {
   const std::size_t route = add_route(method, path, options, api_detail::request_type<Req>(),
-                                      api_detail::erase<Req, Res, Handler>(std::move(handler)));
+                                      api_detail::erase<Req, Res, Handler>(std::move(handler)),
+                                      api_detail::shape_or_null<Res>());
   return Endpoint<Req, Res>(this, route);
 }
 
