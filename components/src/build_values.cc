@@ -36,8 +36,9 @@ Port::Port(const Init& init) : Component(init, "Port") {
   }
   std::int64_t candidate = kFirstPort;
   while (taken.count(candidate)) ++candidate;
-  if (candidate > 65535) {
-    throw Error(ErrorCode::kResourceExhausted, "build.ports", "no free port above " + std::to_string(kFirstPort));
+  if (candidate > kLastPort) {
+    throw Error(ErrorCode::kResourceExhausted, "build.ports",
+                "no free port in " + std::to_string(kFirstPort) + "-" + std::to_string(kLastPort));
   }
   number_ = static_cast<std::uint16_t>(candidate);
   ports[id().str()] = candidate;

@@ -1,5 +1,5 @@
 // The ports held by --local builds on this host. Containers each have their own network,
-// so every containers build may number its ports from 35000; --local personas are
+// so every containers build may number its ports from 20000; --local personas are
 // processes on one host, so two --local builds of different apps must not share a number.
 //
 // A registry file, $XDG_STATE_HOME/snapshot/local-ports.json (default

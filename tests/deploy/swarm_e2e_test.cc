@@ -286,7 +286,7 @@ TEST_F(SwarmEndToEnd, KillingOneApiReplicaDoesNotFailTheClientsNextCalls) {
 // network, which it would share), try every service that listens, by name and by address.
 TEST_F(SwarmEndToEnd, EachContainerReachesExactlyWhatItsPersonaUses) {
   ASSERT_TRUE(poll_until(std::chrono::seconds(120), [] { return s().containers_of(kApi).size() == 2; }));
-  const std::map<std::string, std::string> listening{{kApi, "35000"}, {kDb, "5432"}};
+  const std::map<std::string, std::string> listening{{kApi, "20000"}, {kDb, "5432"}};
   std::map<std::string, std::vector<std::string>> addresses;
   for (const auto& [service, port] : listening) {
     for (const std::string& c : s().containers_of(service)) {

@@ -129,12 +129,12 @@ TEST(CustomerExample, TheBuildPublishesAnApiServerOnAHostPort) {
   auto built = testing::run_process({kCustomer, "build", "--out", (dir / "out").string(), "--publish", "api=8080"});
   ASSERT_EQ(built.exit_code, 0) << built.err;
   const std::string compose = testing::read_file(dir / "out/docker-compose.yml");
-  EXPECT_THAT(compose, HasSubstr("    ports:\n      - \"${SNAP_PUBLISH_CUSTOMER_SERVER_API:-8080}:35000\"\n"));
+  EXPECT_THAT(compose, HasSubstr("    ports:\n      - \"${SNAP_PUBLISH_CUSTOMER_SERVER_API:-8080}:20000\"\n"));
   EXPECT_THAT(compose, HasSubstr("      customer-server-api-public: {aliases: [\"public.customer-server-api\"]}\n"));
   EXPECT_THAT(compose, HasSubstr("      SNAP_PUBLIC_HOST: \"public.customer-server-api\"\n"));
   EXPECT_THAT(compose, HasSubstr("\n  customer-server-api-public: {}\n"));  // not internal: the host reaches it
   const std::string stack = testing::read_file(dir / "out/docker-stack.yml");
-  EXPECT_THAT(stack, HasSubstr("      - {target: 35000, published: ${SNAP_PUBLISH_CUSTOMER_SERVER_API:-8080}, "
+  EXPECT_THAT(stack, HasSubstr("      - {target: 20000, published: ${SNAP_PUBLISH_CUSTOMER_SERVER_API:-8080}, "
                                "protocol: \"tcp\", mode: \"host\"}\n"));
 
   const std::string out = (dir / "refused").string();

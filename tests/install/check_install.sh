@@ -14,7 +14,7 @@ cmake -S "$source_dir/tests/install/consumer" -B "$work/consumer" -G Ninja \
   -DCMAKE_PREFIX_PATH="$work/prefix" >/dev/null
 cmake --build "$work/consumer" >/dev/null
 "$work/consumer/consumer" build --out "$work/out" > "$work/build.txt"
-grep -q '^startup: port=35000 ' "$work/build.txt"
+grep -q '^startup: port=20000 ' "$work/build.txt"
 "$work/consumer/consumer" verify "$work/out/snapshot.snaplog" > "$work/verify.txt"
 grep -q 'replays cleanly' "$work/verify.txt"
 "$work/consumer/consumer" count "$work/out/snapshot.snaplog" | grep -q '^events='

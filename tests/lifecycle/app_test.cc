@@ -97,7 +97,7 @@ TEST(App, ManifestRecordsTypesPersonasConfigAndUses) {
   ASSERT_EQ(m.components.size(), 4u);
   EXPECT_EQ(m.components[0].id, "m");
   EXPECT_EQ(m.components[0].type, "App");
-  EXPECT_EQ(m.components[1].config, R"({"port":35000})");
+  EXPECT_EQ(m.components[1].config, R"({"port":20000})");
   EXPECT_EQ(m.components[3].persona, "daemon");
   EXPECT_THAT(m.components[3].uses, ElementsAre("m.port", "m.pw"));
   EXPECT_THAT(app->secrets_for(*app->find_persona("api")), ElementsAre("pw"));
@@ -107,7 +107,7 @@ TEST(App, CompareManifestsListsAddedRemovedChanged) {
   Manifest before = testing::test_manifest();
   Manifest after = before;
   after.components.erase(after.components.begin() + 2);  // test-app.db
-  after.components[1].config = R"({"port":35001})";
+  after.components[1].config = R"({"port":20001})";
   after.components.push_back({"test-app.cache", "Store", "", "{}", {}});
   try {
     compare_manifests(before, after);

@@ -82,7 +82,7 @@ TEST_F(Lifecycle, PersonasReplayTheBuildsStartupInSeparateProcesses) {
   auto built = build(out);
   ASSERT_EQ(built.exit_code, 0) << built.err;
   const std::string startup = line_starting(built.out, "startup:");
-  ASSERT_THAT(startup, HasSubstr("api_port=35000 admin_port=35001"));
+  ASSERT_THAT(startup, HasSubstr("api_port=20000 admin_port=20001"));
   EXPECT_THAT(startup, HasSubstr("input=from-the-build-machine user=builder builds=0"));
   EXPECT_THAT(built.out, HasSubstr("build action: ran"));
   EXPECT_THAT(built.err, HasSubstr("personas: api, ticker, hello"));
@@ -144,14 +144,14 @@ TEST_F(Lifecycle, PortsAndPasswordsPersistAcrossBuildsOfOneDirectory) {
   const std::string first_password = testing::read_file(out / "state/secrets/db-password");
   auto again = build(out);
   ASSERT_EQ(again.exit_code, 0) << again.err;
-  EXPECT_THAT(again.out, HasSubstr("api_port=35000 admin_port=35001"));
+  EXPECT_THAT(again.out, HasSubstr("api_port=20000 admin_port=20001"));
   EXPECT_THAT(again.out, HasSubstr("builds=1"));  // build state persisted
   EXPECT_EQ(testing::read_file(out / "state/secrets/db-password"), first_password);
 
   const auto fresh = outputs_ / "fresh";
   auto other = build(fresh);
   ASSERT_EQ(other.exit_code, 0);
-  EXPECT_THAT(other.out, HasSubstr("api_port=35000 admin_port=35001"));
+  EXPECT_THAT(other.out, HasSubstr("api_port=20000 admin_port=20001"));
   EXPECT_NE(testing::read_file(fresh / "state/secrets/db-password"), first_password);
 }
 
@@ -289,7 +289,7 @@ TEST_F(Lifecycle, DevRunsEveryDaemonInOneProcessAndStopsOnSignal) {
   EXPECT_THAT(result.err, HasSubstr("snap: dev: running api, ticker"));
   EXPECT_THAT(result.err, HasSubstr("stopping personas"));
   EXPECT_THAT(result.err, HasSubstr("snap: dev: stopped"));
-  EXPECT_THAT(result.out, HasSubstr("api_port=35000"));
+  EXPECT_THAT(result.out, HasSubstr("api_port=20000"));
 }
 
 // ---- Lifecycle v2: each trap that used to pass in dev and fail deployed ----

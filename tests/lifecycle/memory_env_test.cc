@@ -130,7 +130,7 @@ TEST(MemoryEnvLifecycle, TheArchitectureAndTheLocalPortRegistryAreWrittenToTheEn
 
   EXPECT_THAT(env.read_file("/work/out/architecture.dot"), ::testing::HasSubstr("digraph \"mem\""));
   EXPECT_FALSE(env.file_exists("/work/out/architecture.svg"));  // no programs in memory
-  EXPECT_EQ(env.read_file("/state/snapshot/local-ports.json"), "{\"/work/out\":[35000]}\n");
+  EXPECT_EQ(env.read_file("/state/snapshot/local-ports.json"), "{\"/work/out\":[20000]}\n");
   EXPECT_TRUE(std::filesystem::is_empty(tmp.path())) << "a file reached the disk";
 }
 

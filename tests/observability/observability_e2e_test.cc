@@ -315,7 +315,7 @@ TEST_F(ObservabilityEndToEnd, PrometheusCountsTheRequestsPerEndpointAndStatus) {
 // From inside each container (same image, networks and secrets, via `docker-compose
 // run`), every service that listens, at each of its addresses.
 TEST_F(ObservabilityEndToEnd, EachContainerReachesWhatItUsesAndJaegerAndPrometheusReachesTheServers) {
-  const std::map<std::string, std::vector<std::string>> listening{{"customer-server-api", {"35000"}},
+  const std::map<std::string, std::vector<std::string>> listening{{"customer-server-api", {"20000"}},
                                                                   {"customer-server-db", {"5432"}},
                                                                   {"jaeger", {"4318", "16686"}},
                                                                   {"prometheus", {"9090"}}};
@@ -329,7 +329,7 @@ TEST_F(ObservabilityEndToEnd, EachContainerReachesWhatItUsesAndJaegerAndPromethe
       addresses[service].push_back(service + ":" + port);
     }
   }
-  addresses["customer-server-api"].push_back("metrics.customer-server-api:35000");
+  addresses["customer-server-api"].push_back("metrics.customer-server-api:20000");
   // The declared uses, every app service -> Jaeger, Prometheus -> the server: nothing else.
   const std::map<std::string, std::set<std::string>> expected{
       {"example-client", {"customer-server-api", "jaeger"}},
@@ -363,7 +363,7 @@ TEST_F(ObservabilityEndToEnd, EachContainerReachesWhatItUsesAndJaegerAndPromethe
       }
     }
     // Prometheus reaches the server at its metrics address only; callers never there.
-    const bool metrics = open["customer-server-api"].count("metrics.customer-server-api:35000") > 0;
+    const bool metrics = open["customer-server-api"].count("metrics.customer-server-api:20000") > 0;
     EXPECT_EQ(metrics, from == "prometheus") << from << ":\n" << probed.out;
   }
 }
