@@ -8,6 +8,10 @@ scripts/install-deps.sh
 # The Jaeger backend the observability tests start: built once (minutes) into a cache keyed
 # by its version, then reused at once by every run and by both build modes.
 jaeger=$(scripts/build-jaeger.sh | tail -n 1)
+# The Go tools the OpenAPI interop tests run (oapi-codegen, kin-openapi's validator, a Go
+# that builds the generated clients offline): the same cache, built once, one line each.
+go_tools=$(scripts/build-go-tools.sh)
+go_tool() { sed -n "s/^$1=//p" <<<"$go_tools"; }
 
 build_dir=build
 extra=()
@@ -19,6 +23,8 @@ if [ "${1:-}" = "--sanitize" ]; then
   export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 fi
 
-cmake -S . -B "$build_dir" -G Ninja "${extra[@]}" -DSNAP_JAEGER="$jaeger" >/dev/null
+cmake -S . -B "$build_dir" -G Ninja "${extra[@]}" -DSNAP_JAEGER="$jaeger" \
+  -DSNAP_OAPI_CODEGEN="$(go_tool oapi-codegen)" -DSNAP_OPENAPI_VALIDATE="$(go_tool openapi-validate)" \
+  -DSNAP_INTEROP_GO="$(go_tool go)" >/dev/null
 cmake --build "$build_dir" -j "$(nproc)"
 ctest --test-dir "$build_dir" --output-on-failure -j "$(nproc)"

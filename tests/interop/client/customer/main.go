@@ -1,8 +1,8 @@
 // The customer example's API called through a client that oapi-codegen generated from the
 // server's OpenAPI document (package api, generated into ./api by the test, never
-// committed): every endpoint, a customer that is not there, and requests that break the
-// document's schema, sent raw through the generated client's *WithBody call or a request
-// editor. One line per call on stdout (package report).
+// committed): every endpoint, values that need encoding, a customer that is not there, and
+// requests that break the document's schema, sent raw through the generated client's
+// *WithBody call or a request editor. One line per call on stdout (package report).
 //
 //	customer BASE_URL        e.g. http://127.0.0.1:20000
 package main
@@ -17,6 +17,14 @@ import (
 
 	"snapshot.test/interop/client/customer/api"
 	"snapshot.test/interop/client/report"
+)
+
+type (
+	customer = api.Customer
+	apiError = api.Error
+	none     = report.NoBody
+	editor   = report.Editor
+	response = report.Response
 )
 
 // rawQuery replaces the query string the generated client built.
@@ -38,37 +46,36 @@ func main() {
 		os.Exit(1)
 	}
 	ctx := context.Background()
-	type (
-		customer = api.Customer
-		apiError = api.Error
-	)
+	post := func(call string, body api.Customer) {
+		report.Call[none, apiError](call, func(sent editor) (response, error) {
+			return c.PostApiCustomerWithResponse(ctx, body, sent)
+		})
+	}
+	get := func(call, id string, editors ...api.RequestEditorFn) {
+		report.Call[customer, apiError](call, func(sent editor) (response, error) {
+			return c.GetApiCustomerWithResponse(ctx, &api.GetApiCustomerParams{Id: id}, append(editors, sent)...)
+		})
+	}
+	postRaw := func(call, body string) {
+		report.Call[none, apiError](call, func(sent editor) (response, error) {
+			return c.PostApiCustomerWithBodyWithResponse(ctx, "application/json", strings.NewReader(body), sent)
+		})
+	}
 
 	// Every endpoint, as the document describes it.
-	r1, err := c.PostApiCustomerWithResponse(ctx, api.Customer{Id: "go-1", Name: "Ada Lovelace"})
-	report.Call[report.NoBody, apiError]("post-customer", r1, err)
-	r2, err := c.GetApiCustomerWithResponse(ctx, &api.GetApiCustomerParams{Id: "go-1"})
-	report.Call[customer, apiError]("get-customer", r2, err)
-
+	post("post-customer", api.Customer{Id: "go-1", Name: "Ada Lovelace"})
+	get("get-customer", "go-1")
 	// Values that need encoding in the query string and the body.
-	const odd = "a b/ü?&=%"
-	r3, err := c.PostApiCustomerWithResponse(ctx, api.Customer{Id: odd, Name: "Ünïcödé \"quoted\""})
-	report.Call[report.NoBody, apiError]("post-customer-odd", r3, err)
-	r4, err := c.GetApiCustomerWithResponse(ctx, &api.GetApiCustomerParams{Id: odd})
-	report.Call[customer, apiError]("get-customer-odd", r4, err)
-
+	const odd = "a b/ü?&=%+"
+	post("post-customer-odd", api.Customer{Id: odd, Name: "Ünïcödé \"quoted\" \\ \t"})
+	get("get-customer-odd", odd)
 	// An error of the handler's own.
-	r5, err := c.GetApiCustomerWithResponse(ctx, &api.GetApiCustomerParams{Id: "nobody"})
-	report.Call[customer, apiError]("get-customer-missing", r5, err)
-
+	get("get-customer-missing", "nobody")
 	// Requests that break the schema, refused by the server's binding.
-	r6, err := c.PostApiCustomerWithBodyWithResponse(ctx, "application/json", strings.NewReader(`{"id":7,"name":"x"}`))
-	report.Call[report.NoBody, apiError]("post-customer-wrong-type", r6, err)
-	r7, err := c.PostApiCustomerWithBodyWithResponse(ctx, "application/json", strings.NewReader(`{"id":"go-2"}`))
-	report.Call[report.NoBody, apiError]("post-customer-missing-field", r7, err)
-	r8, err := c.GetApiCustomerWithResponse(ctx, &api.GetApiCustomerParams{Id: "go-1"}, rawQuery(""))
-	report.Call[customer, apiError]("get-customer-no-id", r8, err)
+	postRaw("post-customer-wrong-type", `{"id":7,"name":"x"}`)
+	postRaw("post-customer-missing-member", `{"id":"go-2"}`)
+	postRaw("post-customer-not-json", `{"id":`)
+	get("get-customer-no-id", "go-1", rawQuery(""))
 
-	if report.Failed {
-		os.Exit(1)
-	}
+	report.Exit()
 }
