@@ -435,6 +435,13 @@ TEST(OpenApiInterop, TheTestProgramCalledFromGoAnswersAsItAnswersCpp) {
   refused("get-limit-not-integer", "request: $.limit: expected integer, got \"seven\"");
   refused("create-missing-member", "request body: $.name: missing");
   refused("create-nested-wrong-type", "request body: $.address.zip: expected string, got number 5");
+  refused("get-verbose-not-boolean", "request: $.verbose: expected boolean, got \"maybe\"");
+  refused("counter-not-integer", "request: $.n: expected integer, got \"abc\"");
+  // Values the generated Go types hold and the C++ types do not (int32 for a uint16_t,
+  // an int8_t): the schema's minimum and maximum say so, the server refuses them.
+  refused("counter-out-of-range", "request: $.n: expected integer in range, got number 65536");
+  refused("get-limit-out-of-range", "request: $.limit: expected integer in range, got number 2147483648");
+  refused("limits-out-of-range", "request body: $.i8: expected integer in range, got number 128");
 
   // A C++ caller sending the same bytes in the same order gets every answer the Go client
   // got: the schema-breaking requests above, and those whose messages only this pins.

@@ -21,6 +21,7 @@ import (
 	"io"
 	"net/http"
 	"os"
+	"reflect"
 )
 
 // Response is what every generated *Response type has.
@@ -48,7 +49,7 @@ type line struct {
 	Undecoded bool            `json:"undecoded,omitempty"`
 }
 
-// Failed is set once a call could not be made or reported; main exits 1 then.
+// Failed is set once a call could not be made, decoded or reported; main exits 1 then.
 var Failed bool
 
 // Fail reports a call that did not complete (a transport error, an encoding error).
@@ -74,6 +75,28 @@ func strict(body []byte, v any) error {
 	}
 	if d.More() {
 		return fmt.Errorf("text after the JSON value")
+	}
+	return nil
+}
+
+// generatedDecode checks that the generated client decoded a body of `status` itself: its
+// response type has a JSONnnn member for every status the document lists, so a missing
+// one is a status the server answers and the document does not say.
+func generatedDecode(r Response, status int) error {
+	v := reflect.ValueOf(r)
+	if v.Kind() == reflect.Pointer {
+		v = v.Elem()
+	}
+	if v.Kind() != reflect.Struct {
+		return nil
+	}
+	name := fmt.Sprintf("JSON%d", status)
+	f := v.FieldByName(name)
+	switch {
+	case !f.IsValid():
+		return fmt.Errorf("the generated response type has no %s: the document does not list status %d", name, status)
+	case f.Kind() == reflect.Pointer && f.IsNil():
+		return fmt.Errorf("the generated client did not decode the %d body into %s", status, name)
 	}
 	return nil
 }
@@ -108,6 +131,11 @@ func Call[T, E any](call string, do func(sent Editor) (Response, error)) {
 	}
 	l := line{Call: call, Request: req, Status: r.StatusCode(), Body: json.RawMessage("null")}
 	body := r.GetBody()
+	if len(body) != 0 {
+		if err := generatedDecode(r, l.Status); err != nil {
+			Fail(call, err)
+		}
+	}
 	var decoded any
 	var derr error
 	switch _, none := any(new(T)).(*NoBody); {
