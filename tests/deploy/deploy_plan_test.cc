@@ -569,5 +569,50 @@ TEST(DeployPlanObservability, DockerStackConfigAcceptsTheGoldenFile) {
   EXPECT_EQ(std::system(("docker stack config -c " + dir + "/docker-stack.yml > /dev/null").c_str()), 0);
 }
 
+// ApiServer::publish(8080) in the program is `build --publish api=8080`: the same files.
+// The flag, given too, overrides the program's port for that server.
+DeployInput shop_publishing(unsigned port) {
+  DeployInput in = shop();
+  for (DeployComponent& c : in.components) {
+    if (c.id == "shop.api") c.config = R"({"port":35000,"publish":)" + std::to_string(port) + "}";
+  }
+  return in;
+}
+
+void expect_same_files(const DeployPlan& a, const DeployPlan& b) {
+  ASSERT_EQ(a.files.size(), b.files.size());
+  for (std::size_t i = 0; i < a.files.size(); ++i) {
+    EXPECT_EQ(a.files[i].path, b.files[i].path);
+    EXPECT_EQ(a.files[i].content, b.files[i].content) << a.files[i].path;
+  }
+}
+
+TEST(DeployPlan, PublishInTheProgramGivesTheFilesOfThePublishFlag) {
+  DeployOptions flag;
+  flag.published = {{"api", 8080}};
+  const DeployPlan by_flag = plan_deployment(shop(), flag);
+  const DeployPlan in_code = plan_deployment(shop_publishing(8080), {});
+  expect_same_files(in_code, by_flag);
+  EXPECT_THAT(file(in_code, "docker-compose.yml").content,
+              HasSubstr("    ports:\n      - \"${SNAP_PUBLISH_API:-8080}:35000\"\n"));
+  EXPECT_THAT(file(in_code, "docker-stack.yml").content,
+              HasSubstr("      - {target: 35000, published: ${SNAP_PUBLISH_API:-8080}, protocol: \"tcp\", mode: \"host\"}\n"));
+}
+
+TEST(DeployPlan, ThePublishFlagOverridesTheProgramsPort) {
+  DeployOptions flag;
+  flag.published = {{"api", 9090}};
+  expect_same_files(plan_deployment(shop_publishing(8080), flag), plan_deployment(shop(), flag));
+}
+
+TEST(DeployPlan, APublishedPortOutOfRangeInAManifestIsADeployError) {
+  try {
+    plan_deployment(shop_publishing(70000), {});
+    FAIL() << "port 70000 published";
+  } catch (const DeployError& e) {
+    EXPECT_STREQ(e.what(), "deploy: shop.api publishes 70000: a port is from 1 to 65535");
+  }
+}
+
 }  // namespace
 }  // namespace snap

@@ -1,7 +1,9 @@
 #include "snap/api_server.h"
 
 #include <algorithm>
+#include <array>
 #include <condition_variable>
+#include <deque>
 #include <mutex>
 #include <thread>
 #include <vector>
@@ -82,6 +84,18 @@ MappedStoreError map_store_error(const StoreError& e) {
   return {ApiError(code, std::string(kInternalMessage)), spdlog::level::warn};
 }
 
+// Whether a presented token is the expected one, in time that depends on the expected
+// token's length only: how soon a comparison fails must not tell a caller how much of
+// its guess was right.
+bool constant_time_equal(std::string_view given, std::string_view expected) {
+  unsigned char differ = given.size() == expected.size() ? 0 : 1;
+  for (std::size_t i = 0; i < expected.size(); ++i) {
+    const unsigned char g = i < given.size() ? static_cast<unsigned char>(given[i]) : 0;
+    differ |= static_cast<unsigned char>(g ^ static_cast<unsigned char>(expected[i]));
+  }
+  return differ == 0;
+}
+
 // Until the server's body starts (a dev call may come first): its lines as the persona's
 // would be, at info.
 std::shared_ptr<spdlog::logger> make_logger(const std::string& name) {
@@ -139,6 +153,21 @@ struct ApiServer::State {
   std::once_flag pool_once;
   std::unique_ptr<api_detail::ClientPool> pool;
 
+  // Authentication, declared at startup: the check every request to an endpoint passes
+  // first (empty: none); the bearer token it compares with, when it is a bearer_token
+  // check (its value read by serve() before any request); the token the program's
+  // callers send.
+  AuthHook authenticate;
+  std::optional<BearerToken> checked_token;
+  std::optional<BearerToken> sent_token;
+  std::string expected_token;
+  // The Authorization value each caller persona sends, read once from its own secrets
+  // (a deque: the values handed out stay where they are).
+  std::mutex authorizations_mutex;
+  std::deque<std::pair<const Persona*, std::string>> authorizations;  // guarded by authorizations_mutex
+  // publish(): the host port deployment publishes the server on; 0: none.
+  unsigned published_port = 0;
+
   // A literal route before any with parameters ("/users/me" before "/users/{id}"); among
   // those, the first declared.
   const Route* find(std::string_view method, std::string_view path) const {
@@ -156,8 +185,19 @@ struct ApiServer::State {
 
   // Runs a route's handler as the server and turns the outcome into a reply: the one
   // place where errors become status + error body, for both transports.
-  api_detail::HttpReply dispatch(const Route& route, PersonaContext& ctx, const api_detail::RequestText& request) {
+  // Authentication first (before the request is bound), then the handler; both see the
+  // request as ctx.request().
+  api_detail::HttpReply dispatch(const Route& route, PersonaContext& ctx, const api_detail::RequestText& request,
+                                 std::span<const Header> headers) {
     try {
+      std::optional<Principal> principal;
+      if (authenticate) {
+        const RequestInfo unknown_caller(route.method, request.target, headers);
+        const request_detail::HandlingRequest handling(ctx, unknown_caller);
+        principal = authenticate(ctx, unknown_caller);
+      }
+      const RequestInfo info(route.method, request.target, headers, principal ? &*principal : nullptr);
+      const request_detail::HandlingRequest handling(ctx, info);
       std::string out = route.handler(ctx, route.shape, request);
       if (out.empty()) return {204, {}};
       return {200, std::move(out)};
@@ -166,7 +206,10 @@ struct ApiServer::State {
       // internal is the server's own fault (a response with no JSON form): worth a warning.
       logger->log(e.code() == ErrorCode::kInternal ? spdlog::level::warn : spdlog::level::debug, "{} {}: {}",
                   route.method, route.path, e.what());
-      return {http_status(e.code()), error_body(e.code(), e.message())};
+      api_detail::HttpReply reply{http_status(e.code()), error_body(e.code(), e.message())};
+      // RFC 9110 §15.5.2: a 401 says how to authenticate.
+      if (e.code() == ErrorCode::kUnauthenticated && authenticate) reply.www_authenticate = "Bearer";
+      return reply;
     } catch (const StoreError& e) {
       const MappedStoreError mapped = map_store_error(e);
       ctx.span().set("snap.error_code", to_string(mapped.error.code()));
@@ -187,10 +230,10 @@ struct ApiServer::State {
   // conventions): a child of the caller's span -- `remote` from its traceparent header,
   // or in dev the caller's client span, current on this very thread.
   api_detail::HttpReply handle(const Route& route, PersonaContext& ctx, const api_detail::RequestText& request,
-                               const SpanContext* remote) {
+                               std::span<const Header> headers, const SpanContext* remote) {
     const auto started = std::chrono::steady_clock::now();
     in_flight.add(1);
-    api_detail::HttpReply reply = handle_traced(route, ctx, request, remote);
+    api_detail::HttpReply reply = handle_traced(route, ctx, request, headers, remote);
     in_flight.add(-1);
     route.served_seconds.observe(std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
     requests->with({server_label, route.span_name, std::to_string(reply.status)}).inc();
@@ -198,7 +241,7 @@ struct ApiServer::State {
   }
 
   api_detail::HttpReply handle_traced(const Route& route, PersonaContext& ctx, const api_detail::RequestText& request,
-                                      const SpanContext* remote) {
+                                      std::span<const Header> headers, const SpanContext* remote) {
     PersonaSpan server(ctx, route.span_name, SpanKind::kServer, remote);
     Span& span = server.span();
     if (span.recording()) {
@@ -206,7 +249,7 @@ struct ApiServer::State {
       span.set("url.path", request.target.substr(0, request.target.find('?')));
       span.set("snap.persona", ctx.persona().id().str());
     }
-    api_detail::HttpReply reply = dispatch(route, ctx, request);
+    api_detail::HttpReply reply = dispatch(route, ctx, request, headers);
     if (span.recording()) {
       span.set("http.response.status_code", reply.status);
       // A server span fails for 5xx only: a 4xx is the caller's error, not the server's.
@@ -344,6 +387,96 @@ std::size_t ApiServer::add_route(std::string_view method, std::string_view path,
 
 const api_detail::RouteShape& ApiServer::shape(std::size_t route) const { return state_->routes.at(route).shape; }
 
+// ---- authentication ----
+
+std::string BearerToken::value(const PersonaContext& ctx, std::source_location where) const {
+  return ctx.secret(*secret_, name_, where);
+}
+
+BearerToken bearer_token(const Secret& secret) { return BearerToken(secret, secret.secret_name()); }
+BearerToken bearer_token(const Password& password) { return BearerToken(password, password.secret_name()); }
+
+void ApiServer::set_authentication(AuthHook hook, const BearerToken* token) {
+  app().assert_startup();
+  const std::string where = "ApiServer " + id().str() + ": authenticate()";
+  if (state_->authenticate) throw std::invalid_argument(where + " declared twice: a server has one authentication");
+  if (token != nullptr) {
+    if (state_->sent_token) {
+      throw std::invalid_argument(where + ": credentials() was declared first, and a server that checks a bearer "
+                                  "token has its callers send that token: remove credentials()");
+    }
+    // The server checks it, so it holds it; its callers send it, so they must hold it too.
+    uses(token->secret());
+    state_->checked_token = *token;
+    state_->sent_token = *token;
+    State* state = state_.get();
+    hook = [state, subject = token->secret_name()](PersonaContext&, const RequestInfo& request) -> Principal {
+      if (!request.header("authorization")) {
+        throw ApiError(ErrorCode::kUnauthenticated, "no credentials: send the header Authorization: Bearer TOKEN");
+      }
+      const std::optional<std::string_view> presented = request.bearer();
+      if (!presented) throw ApiError(ErrorCode::kUnauthenticated, "the Authorization header is not Bearer TOKEN");
+      if (!constant_time_equal(*presented, state->expected_token)) {
+        throw ApiError(ErrorCode::kUnauthenticated, "the bearer token is not valid");
+      }
+      return Principal{subject, {}};
+    };
+  }
+  state_->authenticate = std::move(hook);
+}
+
+ApiServer& ApiServer::authenticate(BearerToken token) {
+  set_authentication({}, &token);
+  return *this;
+}
+
+ApiServer& ApiServer::credentials(BearerToken token) {
+  app().assert_startup();
+  const std::string where = "ApiServer " + id().str() + ": credentials()";
+  if (state_->checked_token) {
+    throw std::invalid_argument(where + ": it authenticates with bearer_token(" + state_->checked_token->secret().id().str() +
+                                "), which its callers in this program send already");
+  }
+  if (state_->sent_token) throw std::invalid_argument(where + " declared twice");
+  state_->sent_token = std::move(token);
+  return *this;
+}
+
+const std::string& ApiServer::authorization_for(const PersonaContext& caller, std::source_location where) const {
+  static const std::string kNone;
+  if (!state_->sent_token) return kNone;
+  const Persona* persona = &caller.persona();
+  {
+    std::lock_guard lock(state_->authorizations_mutex);
+    for (const auto& [p, value] : state_->authorizations) {
+      if (p == persona) return value;
+    }
+  }
+  const BearerToken& token = *state_->sent_token;
+  if (!caller.reaches(token.secret())) {
+    const Component& secret = token.secret();
+    throw UsesError("persona " + persona->id().name() + " (" + persona->id().str() + ") calls " + id().str() +
+                    ", whose callers send the bearer token " + secret.id().str() + " (" + secret.type() +
+                    "), and does not use it, reached at " + where.file_name() + ":" + std::to_string(where.line()) +
+                    ": declare it at startup with .uses(" + secret.id().name() +
+                    ") on the persona, so that it receives the secret");
+  }
+  std::string value = "Bearer " + token.value(caller, where);
+  std::lock_guard lock(state_->authorizations_mutex);
+  return state_->authorizations.emplace_back(persona, std::move(value)).second;
+}
+
+ApiServer& ApiServer::publish(std::uint16_t host_port) {
+  app().assert_startup();
+  const std::string where = "ApiServer " + id().str() + ": publish(" + std::to_string(host_port) + ")";
+  if (host_port == 0) throw std::invalid_argument(where + ": a port is from 1 to 65535");
+  if (state_->published_port != 0) {
+    throw std::invalid_argument(where + ": already published on " + std::to_string(state_->published_port));
+  }
+  state_->published_port = host_port;
+  return *this;
+}
+
 api_detail::WireRequest ApiServer::render(std::size_t route, const boost::json::value& request) const {
   return api_detail::render_request(state_->routes.at(route).shape, request);
 }
@@ -383,6 +516,9 @@ boost::json::object ApiServer::config() const {
            {"stop_deadline_ms", options_.stop_deadline.count()},
        }},
   };
+  // Only when declared, so that a server without them keeps the manifest it had.
+  if (state_->authenticate) config["authentication"] = state_->checked_token ? "bearer_token" : "hook";
+  if (state_->published_port != 0) config["publish"] = state_->published_port;
   // What the endpoints' schemas refer to ("#/schemas/NAME"), so that tools read them from
   // the log without the program (docs/api.md, "In the manifest").
   if (state_->schemas_version >= 1) config["schemas"] = std::move(described.schemas);
@@ -407,9 +543,12 @@ int ApiServer::serve(PersonaContext& ctx) {
   if (!options_.log_level.empty()) logger->set_level(spdlog::level::from_str(options_.log_level));
   {
     // Before the HTTP server starts: its handler threads read state_->logger without the
-    // mutex (starting a thread orders this write before their reads).
+    // mutex (starting a thread orders this write before their reads). So is the token a
+    // bearer_token check compares with: read once, so that a missing secret stops the
+    // server at its start rather than failing every request.
     std::lock_guard lock(state_->mutex);
     state_->logger = logger;
+    if (state_->checked_token) state_->expected_token = state_->checked_token->value(ctx);
   }
 
   // Health and unknown routes are answered on the I/O thread; handlers run on the
@@ -433,7 +572,8 @@ int ApiServer::serve(PersonaContext& ctx) {
   };
   const auto handle_http = [this, &ctx](std::size_t route, const api_detail::IncomingRequest& request) {
     const std::optional<SpanContext> caller = parse_traceparent(request.traceparent, request.tracestate);
-    return state_->handle(state_->routes[route], ctx, {request.target, request.body}, caller ? &*caller : nullptr);
+    return state_->handle(state_->routes[route], ctx, {request.target, request.body}, request.headers,
+                          caller ? &*caller : nullptr);
   };
 
   std::unique_ptr<api_detail::HttpServer> http;
@@ -555,6 +695,7 @@ std::string finish(const ApiServer& server, std::size_t route, int status, std::
 std::string ApiServer::call(const PersonaContext& caller, std::size_t route, api_detail::WireRequest request,
                             std::source_location where) const {
   caller.require_uses(*this, where);
+  const std::string& authorization = authorization_for(caller, where);
   const State::Route& r = state_->routes.at(route);
   PersonaSpan client(caller, r.span_name, SpanKind::kClient);
   Span& span = client.span();
@@ -570,7 +711,7 @@ std::string ApiServer::call(const PersonaContext& caller, std::size_t route, api
     state_->calls->with({state_->server_label, r.span_name, outcome}).inc();
   };
   try {
-    std::string response = call_untraced(caller, route, request);
+    std::string response = call_untraced(caller, route, request, authorization);
     count("ok");
     return response;
   } catch (const ApiError& e) {
@@ -584,9 +725,13 @@ std::string ApiServer::call(const PersonaContext& caller, std::size_t route, api
 }
 
 std::string ApiServer::call_untraced(const PersonaContext& caller, std::size_t route,
-                                    const api_detail::WireRequest& request) const {
+                                    const api_detail::WireRequest& request, std::string_view authorization) const {
   const State::Route& r = state_->routes.at(route);
   const auto give_up_at = std::chrono::steady_clock::now() + options_.wait_for_server;
+  // The client span's context, for the server to continue the trace.
+  const SpanContext* trace = current_span_context();
+  const std::string traceparent = trace != nullptr && trace->valid() ? traceparent_of(*trace) : std::string();
+  const std::string_view tracestate = trace != nullptr ? std::string_view(trace->trace_state) : std::string_view();
 
   if (called_in_process(app())) {
     PersonaContext* server_ctx = nullptr;
@@ -629,7 +774,22 @@ std::string ApiServer::call_untraced(const PersonaContext& caller, std::size_t r
     }
     // The same encoding as HTTP both ways: the request was serialized by the Endpoint,
     // the handler parses it; the response is serialized here and parsed by the Endpoint.
-    api_detail::HttpReply reply = state_->handle(r, *server_ctx, {request.target, request.body}, nullptr);
+    // The same headers too: those ClientPool::exchange sends, in its order (Beast adds
+    // Content-Length to a request with a body, and to any POST or PUT).
+    const std::string host_name = host();
+    const std::string content_length = std::to_string(request.body.size());
+    std::array<Header, 6> headers;
+    std::size_t count = 0;
+    headers[count++] = {"Host", host_name};
+    if (!request.body.empty()) headers[count++] = {"Content-Type", "application/json"};
+    if (!traceparent.empty()) headers[count++] = {"traceparent", traceparent};
+    if (!tracestate.empty()) headers[count++] = {"tracestate", tracestate};
+    if (!authorization.empty()) headers[count++] = {"Authorization", authorization};
+    if (!request.body.empty() || r.method == "POST" || r.method == "PUT") {
+      headers[count++] = {"Content-Length", content_length};
+    }
+    api_detail::HttpReply reply = state_->handle(r, *server_ctx, {request.target, request.body},
+                                                 std::span<const Header>(headers.data(), count), nullptr);
     {
       std::lock_guard lock(state_->mutex);
       --state_->direct_calls;
@@ -647,13 +807,10 @@ std::string ApiServer::call_untraced(const PersonaContext& caller, std::size_t r
         api_detail::Resolver{}, app().env());
   });
   api_detail::ClientPool& pool = *state_->pool;
-  // The client span's context, for the server to continue the trace.
-  const SpanContext* trace = current_span_context();
-  const std::string traceparent = trace != nullptr && trace->valid() ? traceparent_of(*trace) : std::string();
-  const std::string_view tracestate = trace != nullptr ? std::string_view(trace->trace_state) : std::string_view();
   auto backoff = kFirstBackoff;
   for (int attempt = 1;; ++attempt) {
-    api_detail::Exchange x = pool.exchange(r.method, request.target, request.body, traceparent, tracestate);
+    api_detail::Exchange x =
+        pool.exchange(r.method, request.target, request.body, traceparent, tracestate, authorization);
     using api_detail::Failure;
     if (x.failure == Failure::kNone) {
       caller.span().set("http.response.status_code", x.response.status);

@@ -360,7 +360,8 @@ void ClientPool::give_back(std::unique_ptr<Connection> c) {
 }
 
 Exchange ClientPool::exchange(std::string_view method, std::string_view target, const std::string& body,
-                             std::string_view traceparent, std::string_view tracestate) {
+                             std::string_view traceparent, std::string_view tracestate,
+                             std::string_view authorization) {
   Exchange result;
   boost::system::error_code ec;
   const std::shared_ptr<const std::vector<Address>> list = addresses(false, ec);
@@ -388,6 +389,7 @@ Exchange ClientPool::exchange(std::string_view method, std::string_view target, 
   if (!body.empty()) request.set(http::field::content_type, "application/json");
   if (!traceparent.empty()) request.set("traceparent", traceparent);
   if (!tracestate.empty()) request.set("tracestate", tracestate);
+  if (!authorization.empty()) request.set(http::field::authorization, authorization);
   request.body() = body;
   request.keep_alive(true);
   request.prepare_payload();

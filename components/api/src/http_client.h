@@ -92,9 +92,11 @@ class ClientPool {
   // to the ones after it while they refuse. Never throws for network failures: they are
   // reported in Exchange::failure (kConnect with the last address's error when none
   // connects).
-  // `traceparent` and `tracestate` (W3C Trace Context) are sent when not empty.
+  // `traceparent` and `tracestate` (W3C Trace Context) and `authorization` are sent
+  // when not empty (call_headers: the headers a dev call shows its handler too).
   Exchange exchange(std::string_view method, std::string_view target, const std::string& body,
-                    std::string_view traceparent = {}, std::string_view tracestate = {});
+                    std::string_view traceparent = {}, std::string_view tracestate = {},
+                    std::string_view authorization = {});
 
   const std::string& host() const { return host_; }
   unsigned short port() const { return port_; }

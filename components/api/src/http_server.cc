@@ -20,6 +20,7 @@
 #include <boost/asio/strand.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
+#include <boost/container/small_vector.hpp>
 #include <boost/json/serialize.hpp>
 
 namespace snap::api_detail {
@@ -496,9 +497,13 @@ class Session : public std::enable_shared_from_this<Session> {
   void run_handler() {
     Threads::handler_starts();
     const auto& request = parser_->get();
+    // Views of the parsed fields for the handler's RequestInfo; room on the stack for
+    // what real clients send, so that a request costs no allocation for them.
+    boost::container::small_vector<Header, 16> headers;
+    for (const auto& field : request) headers.push_back({field.name_string(), field.value()});
     HttpReply reply = server_->routes.handle(
         route_, IncomingRequest{std::string_view(request.target().data(), request.target().size()), request.body().text,
-                                request["traceparent"], request["tracestate"]});
+                                request["traceparent"], request["tracestate"], headers});
     Threads::handler_ends();
     if (std::shared_ptr<Session> next = server_->handlers.finished()) {
       net::post(next->stream_.get_executor(), [next] { next->run_handler(); });
@@ -516,7 +521,7 @@ class Session : public std::enable_shared_from_this<Session> {
     }
     const bool keep_alive = request.keep_alive() && !stopping_ && !server_->stopping.load();
     parser_.reset();  // `request` is gone: its body's budget is given back
-    respond(reply.status, std::move(reply.body), keep_alive, head_, reply.content_type);
+    respond(reply.status, std::move(reply.body), keep_alive, head_, reply.content_type, reply.www_authenticate);
   }
 
   void refuse(int status, ErrorCode code, const std::string& message) {
@@ -527,11 +532,12 @@ class Session : public std::enable_shared_from_this<Session> {
 
   // `head`: the headers `body` would have, and no body.
   void respond(int status, std::string body, bool keep_alive, bool head = false,
-               std::string_view content_type = "application/json") {
+               std::string_view content_type = "application/json", std::string_view www_authenticate = {}) {
     response_ = {};
     response_.version(11);
     response_.result(static_cast<unsigned>(status));
     if (!body.empty()) response_.set(http::field::content_type, content_type);
+    if (!www_authenticate.empty()) response_.set(http::field::www_authenticate, www_authenticate);
     if (status == 503) response_.set(http::field::retry_after, "1");
     response_.keep_alive(keep_alive);
     if (head) {

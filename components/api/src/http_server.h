@@ -13,6 +13,7 @@
 #include <functional>
 #include <memory>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -27,6 +28,7 @@ struct HttpReply {
   int status = 200;
   std::string body;  // JSON, or empty for 204
   std::string_view content_type = "application/json";  // a constant's: /metrics is text
+  std::string_view www_authenticate;  // a constant's; sent when not empty (a 401's challenge)
 };
 
 // What the I/O thread does with a request: answer it at once with `reply`, or hand it to
@@ -36,13 +38,14 @@ struct Routing {
   HttpReply reply;  // when there is no route
 };
 
-// A request as a handler sees it: its body and the W3C Trace Context headers (empty when
-// absent). Views into the request, valid while the handler runs.
+// A request as a handler sees it: its body, its headers and the W3C Trace Context ones
+// (empty when absent). Views into the request, valid while the handler runs.
 struct IncomingRequest {
   std::string_view target;  // path and query, as sent
   std::string_view body;
   std::string_view traceparent;
   std::string_view tracestate;
+  std::span<const Header> headers;  // all of them, in the order received
 };
 
 // Who connects through a listening address, so that the route function can answer

@@ -6,8 +6,9 @@
 
 namespace snap {
 
-DeployPlan plan_deployment(const DeployInput& input, const DeployOptions& options) {
+DeployPlan plan_deployment(const DeployInput& input, const DeployOptions& given) {
   using namespace deploy_plan;
+  const DeployOptions options = with_published_in_code(input, given);
   const ServiceGraph g = build_service_graph(input, options);
   DeployPlan plan;
   plan.secret_files = g.secret_files;

@@ -256,6 +256,22 @@ void assign_secret_files(ServiceGraph& g) {
 
 }  // namespace
 
+DeployOptions with_published_in_code(const DeployInput& input, DeployOptions options) {
+  for (const DeployComponent& c : input.components) {
+    if (component_type_of(c.type) != ComponentType::kApiServer) continue;
+    boost::system::error_code ec;
+    const boost::json::value config = boost::json::parse(c.config, ec);
+    const boost::json::value* port = !ec && config.is_object() ? config.as_object().if_contains("publish") : nullptr;
+    if (port == nullptr) continue;
+    const auto number = port->is_int64() ? port->as_int64() : port->is_uint64() ? static_cast<std::int64_t>(port->as_uint64()) : -1;
+    if (number < 1 || number > 65535) {
+      throw DeployError("deploy: " + c.id + " publishes " + boost::json::serialize(*port) + ": a port is from 1 to 65535");
+    }
+    options.published.emplace(Id::parse(c.id).service_name(), static_cast<unsigned>(number));
+  }
+  return options;
+}
+
 ServiceGraph build_service_graph(const DeployInput& input, const DeployOptions& options) {
   ServiceGraph g{input, options, file_name_for(input.app_name), {}, {}, {}, {}, {}};
   find_services(g);

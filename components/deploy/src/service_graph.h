@@ -58,6 +58,11 @@ struct ServiceGraph {
 // service, an endpoint mode that is neither dnsrr nor vip, limits Docker refuses).
 ServiceGraph build_service_graph(const DeployInput& input, const DeployOptions& options);
 
+// `options` with the ports the program publishes (ApiServer::publish, the "publish" of an
+// API server's config) added by service name, below what `--publish` gives: the flag
+// overrides the program for the same server.
+DeployOptions with_published_in_code(const DeployInput& input, DeployOptions options);
+
 // A string field of the service's config; a DeployError when it has none.
 std::string string_config(const Service& s, std::string_view key);
 // The limits a service runs under: its own from the options, else every service's.

@@ -45,6 +45,7 @@ namespace snap {
 
 class Membrane;
 class Persona;
+class RequestInfo;
 
 // A persona reached for a component (a secret, a store, a server) it does not use. The
 // message names the persona, the component and the fix. Thrown alike in dev and run, so
@@ -94,6 +95,10 @@ class PersonaContext {
   // $SNAP_LOG_LEVEL choose the form and the level.
   spdlog::logger& log() const { return *logger_; }
   const std::shared_ptr<spdlog::logger>& logger() const { return logger_; }
+  // The request this persona is handling on this thread (snap/request.h): inside an
+  // ApiServer's endpoint handler or authentication hook, its headers, path and
+  // principal. Throws std::logic_error anywhere else (another thread included).
+  const RequestInfo& request() const;
 
   bool stop_requested() const;
   // Blocks until stop is requested.

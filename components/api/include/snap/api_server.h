@@ -42,6 +42,7 @@
 
 #include <chrono>
 #include <cstddef>
+#include <cstdint>
 #include <functional>
 #include <memory>
 #include <optional>
@@ -56,11 +57,13 @@
 #include <boost/json/value.hpp>
 #include <boost/mp11/algorithm.hpp>
 
+#include "snap/api_auth.h"
 #include "snap/api_error.h"
 #include "snap/json_schema.h"
 #include "snap/json_struct.h"
 #include "snap/persona.h"
 #include "snap/port.h"
+#include "snap/request.h"
 
 namespace snap {
 
@@ -307,6 +310,40 @@ class ApiServer final : public Persona {
   Endpoint<Req, Res> endpoint(std::string_view method, std::string_view path, Handler handler,
                               EndpointOptions options = {});
 
+  // Authentication (docs/api.md, "Authentication"): checked for every request to an
+  // endpoint, before its request is bound and its handler runs; not for /healthz and
+  // /metrics. A failure is answered in the error format: unauthenticated (401, with
+  // `WWW-Authenticate: Bearer`) or permission_denied (403). At most one per server, at
+  // startup (std::invalid_argument for a second; PhaseError after startup).
+  //
+  // A bearer token: the request's `Authorization: Bearer TOKEN` must be the secret's
+  // value (compared in constant time); the principal's subject is the secret's name. The
+  // server uses the secret, and the program's own typed callers send it: a caller
+  // persona must use it too (a call from one that does not throws UsesError).
+  ApiServer& authenticate(BearerToken token);
+  // A hook: Principal(const RequestInfo&) or Principal(PersonaContext& server, const
+  // RequestInfo&) (the server persona's context, to open what the server uses). It
+  // returns who the caller is (handlers read it as ctx.request().principal()) or throws
+  // ApiError, unauthenticated or permission_denied; any other error is answered as a
+  // handler's would be. It runs concurrently, on the handlers' threads. The program's
+  // typed callers send what credentials() says (nothing when it is not declared).
+  template <typename Hook>
+    requires std::is_invocable_r_v<Principal, const Hook&, const RequestInfo&> ||
+             std::is_invocable_r_v<Principal, const Hook&, PersonaContext&, const RequestInfo&>
+  ApiServer& authenticate(Hook hook);
+  // What every typed call from this program's personas to this server sends:
+  // `Authorization: Bearer <token>`, read from the caller persona's own secrets, so
+  // each caller must use the token's secret. For servers that authenticate with a
+  // hook; a server that checks a bearer token has its callers send that one already
+  // (declaring it again is std::invalid_argument).
+  ApiServer& credentials(BearerToken token);
+
+  // Makes the server reachable from outside the system on `host_port` of the deployment's
+  // host: what `build --publish SERVER=PORT` does (docs/deploy.md, "Published ports"), which
+  // overrides this port for the same server. At startup; std::invalid_argument for port 0
+  // or a second call.
+  ApiServer& publish(std::uint16_t host_port);
+
   // The port it listens on (a child component: `uses(server)` reaches it).
   const Port& port() const { return *port_; }
   const ApiServerOptions& options() const { return options_; }
@@ -335,13 +372,20 @@ class ApiServer final : public Persona {
   template <typename Req, typename Res>
   friend class Endpoint;
   friend struct api_detail::RawCall;  // tests: a body that no typed caller could send
+  using AuthHook = std::function<Principal(PersonaContext& server, const RequestInfo& request)>;
+  void set_authentication(AuthHook hook, const BearerToken* token);
+  // The Authorization header value `caller` sends to this server ("Bearer ..."), empty
+  // when it sends none. Throws UsesError naming the secret when the caller must send a
+  // token it does not use.
+  const std::string& authorization_for(const PersonaContext& caller, std::source_location where) const;
   // The transport under Endpoint::operator(): checks `uses` (naming `where` in the
   // UsesError), sends `body` (JSON text, not checked here) to the route, returns the
   // response body; throws ApiError for an error response.
   // The call is a client span (snap/trace.h) whose context travels with the request.
   std::string call(const PersonaContext& caller, std::size_t route, api_detail::WireRequest request,
                    std::source_location where) const;
-  std::string call_untraced(const PersonaContext& caller, std::size_t route, const api_detail::WireRequest& request) const;
+  std::string call_untraced(const PersonaContext& caller, std::size_t route, const api_detail::WireRequest& request,
+                            std::string_view authorization) const;
   std::size_t add_route(std::string_view method, std::string_view path, EndpointOptions options,
                         api_detail::RequestType request, api_detail::RouteHandler handler,
                         ShapeOf response = nullptr);
@@ -431,6 +475,19 @@ RouteHandler erase(Handler handler) {
 }
 
 }  // namespace api_detail
+
+template <typename Hook>
+  requires std::is_invocable_r_v<Principal, const Hook&, const RequestInfo&> ||
+           std::is_invocable_r_v<Principal, const Hook&, PersonaContext&, const RequestInfo&>
+ApiServer& ApiServer::authenticate(Hook hook) {
+  if constexpr (std::is_invocable_r_v<Principal, const Hook&, PersonaContext&, const RequestInfo&>) {
+    set_authentication(std::move(hook), nullptr);
+  } else {
+    set_authentication([hook = std::move(hook)](PersonaContext&, const RequestInfo& request) { return hook(request); },
+                       nullptr);
+  }
+  return *this;
+}
 
 template <typename Req, typename Res, typename Handler>
 Endpoint<Req, Res> ApiServer::endpoint(std::string_view method, std::string_view path, Handler handler,
