@@ -172,9 +172,10 @@ const GoCall& find_call(const std::vector<GoCall>& calls, const std::string& nam
   throw std::runtime_error("the Go client made no call " + name);
 }
 
-// The Go client's package `package` (a directory of tests/interop/client) generated from
-// `documents` (subpackage name -> document), built, and run with `args`. Every step's
-// failure names the step and shows its output.
+// The Go program `program` (a directory of tests/interop/client) with its packages
+// generated from `documents` (package name -> document) by oapi-codegen, built in a
+// temporary copy of the module, then run as often as asked. Every step's failure names
+// the step and shows its output.
 class GeneratedClient {
  public:
   GeneratedClient(const GoTools& tools, const std::string& program,
