@@ -38,8 +38,9 @@ cache_root=$(cd "$cache_root" && pwd -P)  # absolute, so the printed paths are t
 
 # Hash of files (sorted names, then contents): the key of what is built from them.
 hash_of() { (for f in "$@"; do echo "== ${f#"$repo"/}"; cat "$f"; done) | sha256sum | cut -c1-12; }
-validate_hash=$(hash_of "$0" "$validate_src/go.mod" "$validate_src/go.sum" "$validate_src"/*.go)
-client_hash=$(hash_of "$0" "$client_src/go.mod" "$client_src/go.sum")
+self=$repo/scripts/build-go-tools.sh
+validate_hash=$(hash_of "$self" "$validate_src/go.mod" "$validate_src/go.sum" "$validate_src"/*.go)
+client_hash=$(hash_of "$self" "$client_src/go.mod" "$client_src/go.sum")
 
 oapi=$cache_root/oapi-codegen-$oapi_version/oapi-codegen
 validate=$cache_root/openapi-validate-$kin_version-$validate_hash/openapi-validate
