@@ -18,6 +18,7 @@
 #include "snap/app.h"
 #include "snap/env.h"
 #include "snap/lifecycle.h"
+#include "snap/membrane.h"
 #include "snap/secrets.h"
 #include "test_app.h"
 
@@ -430,6 +431,29 @@ TEST(AuthDeclarations, ABearerCheckUsesItsSecretAndIsInTheManifest) {
     keyed->authenticate([](const RequestInfo&) { return Principal{}; });
     FAIL() << "authenticate() after startup";
   } catch (const PhaseError&) {
+  }
+}
+
+// The server reads its token when it starts: a container without the secret file stops
+// there, naming the secret, rather than refusing every request.
+TEST(AuthDeclarations, AServerWithoutItsTokensSecretDoesNotStart) {
+  testing::TempDir dir;
+  const DefineApp define = [](App& app) {
+    auto& k = app.add<Secret>("k");
+    app.add<ApiServer>("api").authenticate(bearer_token(k));
+  };
+  BuildOptions options;
+  options.out_dir = dir / "out";
+  options.placement = Placement::kLocal;
+  options.secrets = {{"k", "v"}};
+  build_app("unkeyed", define, real_env(), options);
+  const auto app = replay_app("unkeyed", define, real_env(), {dir / "out/snapshot.snaplog", Mode::kRun, nullptr});
+  PersonaContext ctx(*app, *app->find_persona("api"), {});
+  try {
+    ctx.persona().run(ctx);
+    FAIL() << "the server started without its token";
+  } catch (const SecretUnavailable& err) {
+    EXPECT_STREQ(err.what(), "secret \"k\" of unkeyed.k has no value for persona api (looked in no secret source)");
   }
 }
 

@@ -23,7 +23,10 @@
 // fields as the query string, a POST, PUT or PATCH its request as the body; `void`
 // responses are 204 with no body; endpoints without a request (Endpoint<void, Res>)
 // send none.
-// A handler's ApiError reaches the caller as the same ApiError (snap/api_error.h).
+// A handler's ApiError reaches the caller as the same ApiError (snap/api_error.h). A
+// handler reads its request's headers and principal as ctx.request() (snap/request.h);
+// authenticate() checks every caller first, and the program's own callers send their
+// credentials (snap/api_auth.h).
 //
 // Transport by mode (docs/api.md):
 //  - dev: a direct call on the caller's thread, through the same JSON encoding both
