@@ -27,6 +27,8 @@
 #include "snap/app.h"
 #include "snap/lifecycle.h"
 #include "snap/log_reader.h"
+#include "snap/memory_env.h"
+#include "snap/openapi_emitter.h"
 
 // Types for the refused declarations below: names that only differ in punctuation, and
 // a struct named like the error format's schema.
@@ -146,6 +148,19 @@ TEST(OpenApi, TheTestProgramsDocumentsAreOnePerServer) {
   EXPECT_FALSE(reset.as_object().contains("requestBody"));
   EXPECT_TRUE(reset.at("responses").as_object().contains("204"));
   EXPECT_EQ(reset.at("responses").at("404").at("$ref").as_string(), "#/components/responses/NotFound");
+}
+
+// The emitter writes through the app's Env, as every build output does: in memory here.
+TEST(OpenApi, TheBuildWritesEachDocumentThroughTheEnv) {
+  MemoryEnv env;
+  const auto define = [](App& app) {
+    app.scope("ids").add<ApiServer>("api").endpoint<Id, Id>("GET", "/ids/{id}", [](const Id& id) { return id; });
+    app.add<ApiServer>("quiet");
+  };
+  build_app("mem", define, env, BuildOptions{"/work/out", {}}, {openapi_emitter()});
+  EXPECT_THAT(env.list_directory("/work/out/openapi"), ElementsAre("ids-api.json", "quiet.json"));
+  EXPECT_THAT(env.read_file("/work/out/openapi/ids-api.json"), HasSubstr("\"operationId\": \"getIdsById\""));
+  EXPECT_THAT(env.read_file("/work/out/openapi/quiet.json"), HasSubstr("\"paths\": {}"));
 }
 
 // Served to callers (and on loopback) by a running server of a --local build: the same
