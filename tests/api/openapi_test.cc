@@ -29,6 +29,7 @@
 #include "snap/log_reader.h"
 #include "snap/memory_env.h"
 #include "snap/openapi_emitter.h"
+#include "snap/password.h"
 
 // Types for the refused declarations below: names that only differ in punctuation, and
 // a struct named like the error format's schema.
@@ -94,8 +95,7 @@ std::string document_from_log(const fs::path& log, const std::string& id) {
   const auto reader = LogReader::open(log);
   for (const ComponentEntry& c : reader->manifest().components) {
     if (c.id != id) continue;
-    const boost::json::object config = boost::json::parse(c.config).as_object();
-    return api_detail::openapi_document(id, config.at("endpoints").as_array(), config.at("schemas").as_object());
+    return api_detail::openapi_document(id, boost::json::parse(c.config).as_object());
   }
   return "no component " + id;
 }
@@ -207,6 +207,33 @@ TEST(OpenApi, TheManifestRecordsEachEndpointsSchemas) {
             R"({"method":"POST","path":"/reset","idempotent":false}])");
   EXPECT_EQ(boost::json::serialize(config->at("schemas")),
             R"({"Id":{"type":"object","properties":{"id":{"type":"string"}},"required":["id"]}})");
+}
+
+// A server that checks its callers says how: a bearer token, required by every operation
+// (its 401 and 403 are among each operation's responses already).
+TEST(OpenApi, AnAuthenticatingServerRequiresABearerToken) {
+  testing::FakeSystem system;
+  auto app = start_dev_app("guarded", [](App& app) {
+    auto& key = app.add<Password>("key");
+    auto& keyed = app.add<ApiServer>("keyed");
+    keyed.authenticate(bearer_token(key));
+    keyed.endpoint<void, void>("POST", "/reset", [] {});
+    app.add<ApiServer>("hooked").authenticate([](const RequestInfo&) { return Principal{"guest", {}}; });
+    app.add<ApiServer>("open");
+  }, system, {});
+  const auto document = [&](const std::string& id) {
+    for (const Persona* p : app->personas()) {
+      if (p->id().str() == id) return boost::json::parse(dynamic_cast<const ApiServer&>(*p).openapi());
+    }
+    return boost::json::value();
+  };
+  const boost::json::value keyed = document("guarded.keyed");
+  EXPECT_EQ(boost::json::serialize(keyed.at("security")), R"([{"bearer":[]}])");
+  EXPECT_EQ(boost::json::serialize(keyed.at("components").at("securitySchemes").at("bearer")),
+            R"({"description":"The token is the value of the server's secret.","scheme":"bearer","type":"http"})");
+  const boost::json::value hooked = document("guarded.hooked");
+  EXPECT_EQ(hooked.at("components").at("securitySchemes").at("bearer").at("scheme").as_string(), "bearer");
+  EXPECT_FALSE(document("guarded.open").as_object().contains("security"));
 }
 
 // The message of the std::invalid_argument that declaring `define`'s endpoints throws.

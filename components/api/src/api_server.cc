@@ -487,8 +487,13 @@ std::string ApiServer::describe_route(std::size_t route) const {
 }
 
 std::string ApiServer::openapi() const {
-  const api_detail::Described d = state_->describe();
-  return api_detail::openapi_document(id().str(), d.endpoints, d.schemas);
+  boost::json::object described = config();
+  if (!described.contains("schemas")) {  // replaying a log built before config() recorded them
+    api_detail::Described d = state_->describe();
+    described["endpoints"] = std::move(d.endpoints);
+    described["schemas"] = std::move(d.schemas);
+  }
+  return api_detail::openapi_document(id().str(), described);
 }
 
 boost::json::object ApiServer::config() const {

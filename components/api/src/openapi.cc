@@ -410,8 +410,14 @@ std::string operation_id(std::string_view method, std::string_view path) {
   return id;
 }
 
-std::string openapi_document(std::string_view title, const boost::json::array& endpoints,
-                             const boost::json::object& schemas) {
+std::string openapi_document(std::string_view title, const boost::json::object& config) {
+  static const boost::json::array kNoEndpoints;
+  static const boost::json::object kNoSchemas;
+  const auto* listed = config.if_contains("endpoints");
+  const auto* described = config.if_contains("schemas");
+  const boost::json::array& endpoints = listed != nullptr && listed->is_array() ? listed->get_array() : kNoEndpoints;
+  const boost::json::object& schemas =
+      described != nullptr && described->is_object() ? described->get_object() : kNoSchemas;
   const std::map<int, ErrorStatus> errors = error_statuses();
   boost::json::object paths;
   for (const auto& e : endpoints) {
@@ -433,12 +439,25 @@ std::string openapi_document(std::string_view title, const boost::json::array& e
     responses[s.name] = {{"description", std::move(description)},
                          {"content", {{"application/json", {{"schema", {{"$ref", "#/components/schemas/Error"}}}}}}}};
   }
-  const boost::json::object document{
+  boost::json::object document{
       {"openapi", "3.1.0"},
       {"info", {{"title", std::string(title)}, {"version", "0"}}},
       {"paths", std::move(paths)},
       {"components", {{"schemas", std::move(component_schemas)}, {"responses", std::move(responses)}}},
   };
+  // Both kinds answer a request without credentials 401 with `WWW-Authenticate: Bearer`
+  // (api_server.cc), and the program's own callers send `Authorization: Bearer`.
+  if (const auto* auth = config.if_contains("authentication"); auth != nullptr && auth->is_string()) {
+    const bool token = auth->get_string() == "bearer_token";
+    document["components"].as_object()["securitySchemes"] = {
+        {"bearer",
+         {{"type", "http"},
+          {"scheme", "bearer"},
+          {"description", token ? "The token is the value of the server's secret."
+                                : "Checked by the server's own authentication hook, which may read other headers "
+                                  "as well."}}}};
+    document["security"] = boost::json::array{boost::json::object{{"bearer", boost::json::array()}}};
+  }
   return pretty_json(document);
 }
 

@@ -48,12 +48,14 @@ Described describe_endpoints(const std::vector<EndpointTypes>& endpoints);
 // postApiOrderItems.
 std::string operation_id(std::string_view method, std::string_view path);
 
-// The OpenAPI 3.1.0 document of a server called `title` (its id) whose config() holds
-// `endpoints` and `schemas` as describe_endpoints() makes them: pretty-printed (2-space
-// indent, a final newline), keys sorted except a schema's properties (declaration order),
-// so the same endpoints always give the same bytes.
-std::string openapi_document(std::string_view title, const boost::json::array& endpoints,
-                             const boost::json::object& schemas);
+// The OpenAPI 3.1.0 document of a server called `title` (its id) from its config() alone
+// (what the manifest records): "endpoints" and "schemas" as describe_endpoints() makes
+// them, and "authentication" when the server checks its callers (a bearer token, or a
+// hook whose challenge is Bearer too: components/securitySchemes "bearer", required by
+// every operation). Pretty-printed (2-space indent, a final newline), keys sorted except
+// a schema's properties (declaration order), so the same config always gives the same
+// bytes.
+std::string openapi_document(std::string_view title, const boost::json::object& config);
 
 // `value` as JSON text, indented by two spaces, keys sorted except those of a schema's
 // "properties", with a final newline.
