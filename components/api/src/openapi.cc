@@ -201,20 +201,23 @@ std::string reason_name(int status) {
   }
 }
 
+// Every error code, in the enum's order: it is contiguous from 0, and a value past its
+// end has no wire name of its own (so a code added to snap/error.h is described too).
+std::vector<ErrorCode> all_codes() {
+  std::vector<ErrorCode> codes;
+  for (int i = 0;; ++i) {
+    const auto code = static_cast<ErrorCode>(i);
+    if (error_code_from_string(to_string(code)) != code) return codes;
+    codes.push_back(code);
+  }
+}
+
 // Every code a handler may throw, by its status (snap/error.h), and the statuses the
 // server answers by itself (http_server.cc, api_server.cc: its limits, a request that is
 // not valid HTTP or does not fit the request type, a handler queue that is full).
 std::map<int, ErrorStatus> error_statuses() {
   std::map<int, ErrorStatus> out;
-  // The codes in order: the enum is contiguous from 0, and a value past its end has no
-  // wire name of its own.
-  for (int i = 0;; ++i) {
-    const auto code = static_cast<ErrorCode>(i);
-    const std::string_view name = to_string(code);
-    if (error_code_from_string(name) != code) break;
-    ErrorStatus& s = out[http_status(code)];
-    s.codes.emplace_back(name);
-  }
+  for (ErrorCode code : all_codes()) out[http_status(code)].codes.emplace_back(to_string(code));
   const auto also = [&](int status, std::string_view code, std::string text) {
     ErrorStatus& s = out[status];
     if (!contains(s.codes, code)) s.codes.emplace_back(code);
@@ -238,12 +241,7 @@ std::map<int, ErrorStatus> error_statuses() {
 
 boost::json::object error_schema() {
   boost::json::array codes;
-  for (int i = 0;; ++i) {
-    const auto code = static_cast<ErrorCode>(i);
-    const std::string_view name = to_string(code);
-    if (error_code_from_string(name) != code) break;
-    codes.emplace_back(name);
-  }
+  for (ErrorCode code : all_codes()) codes.emplace_back(to_string(code));
   return {
       {"type", "object"},
       {"description", "The one error format: the code says what the caller should do, the message is for people."},
