@@ -4,6 +4,10 @@
 //    the typed Endpoint vs a bare Beast synchronous client; p50/p99 latency counters.
 //  - BM_Dev_DirectCall vs BM_Json_RoundTrip: the dev-mode call (uses check, JSON both
 //    ways, handler, error model) vs only the four JSON conversions it must do.
+//  - BM_{Dev,Http}_{Path,Query,Body}Get: one GET of an Item, by the typed client with a
+//    path parameter (GET /item/item-42) or a query (GET /item?id=item-42), beside the GET
+//    whose request is a JSON body (what callers built before routes had parameters sent,
+//    and the server still reads), in dev and over HTTP.
 // Run with random interleaving and compare with bench/format/ratios.py and
 // bench/api/latency.py (commands in bench/README.md).
 #include <arpa/inet.h>
@@ -19,6 +23,7 @@
 #include <benchmark/benchmark.h>
 
 #include "bare_beast.h"
+#include "raw_call.h"
 #include "snap/api_server.h"
 #include "snap/lifecycle.h"
 #include "snap/env.h"
@@ -26,6 +31,16 @@
 namespace {
 
 using bench::Echo;
+
+struct Item {
+  std::string id;
+};
+BOOST_DESCRIBE_STRUCT(Item, (), (id))
+
+// The three ways one GET of an item travels.
+struct Gets {
+  snap::Endpoint<Item, Item> path, query, body;
+};
 
 unsigned short free_port() {
   const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
@@ -44,11 +59,15 @@ struct World {
   struct Running {
     std::unique_ptr<snap::App> server_app, client_app;
     std::map<const snap::App*, snap::Endpoint<Echo, Echo>> echo;
+    std::map<const snap::App*, Gets> gets;
     std::unique_ptr<snap::PersonaContext> server_ctx, client_ctx;
     const snap::Persona* server = nullptr;
     std::thread thread;
     unsigned short port = 0;
     snap::Endpoint<Echo, Echo> client_echo() { return echo.at(client_app.get()); }
+    // The endpoints as the calling app sees them (dev: one app).
+    const Gets& client_gets() { return gets.at(client_app ? client_app.get() : server_app.get()); }
+    snap::PersonaContext& caller() { return *client_ctx; }
   };
 
   snap::Env* system = &snap::real_env();
@@ -61,6 +80,9 @@ struct World {
       options.threads = 1;
       auto& api = app.add<snap::ApiServer>("api", options);
       r.echo[&app] = api.endpoint<Echo, Echo>("POST", "/echo", [](const Echo& e) { return e; });
+      const auto item = [](const Item& i) { return i; };
+      r.gets[&app] = {api.endpoint<Item, Item>("GET", "/item/{id}", item), api.endpoint<Item, Item>("GET", "/item", item),
+                      api.endpoint<Item, Item>("GET", "/item-body", item)};
       app.add<snap::Persona>("client", snap::PersonaKind::kCommand, [](snap::PersonaContext&) { return 0; }).uses(api);
     };
   }
@@ -164,6 +186,41 @@ void BM_Json_RoundTrip(benchmark::State& state) {
   }
 }
 BENCHMARK(BM_Json_RoundTrip)->UseRealTime();
+
+const Item kItem{"item-42"};
+
+void path_get(benchmark::State& state, World::Running& r) {
+  const Gets& gets = r.client_gets();
+  for (auto _ : state) benchmark::DoNotOptimize(gets.path(r.caller(), kItem));
+}
+void query_get(benchmark::State& state, World::Running& r) {
+  const Gets& gets = r.client_gets();
+  for (auto _ : state) benchmark::DoNotOptimize(gets.query(r.caller(), kItem));
+}
+// What a typed GET did before routes had parameters: the request encoded as the body,
+// the response decoded; through the same transport (RawCall: ApiServer::call).
+void body_get(benchmark::State& state, World::Running& r) {
+  const Gets& gets = r.client_gets();
+  const auto& server = gets.body.server();
+  const std::size_t route = gets.body.route();
+  for (auto _ : state) {
+    benchmark::DoNotOptimize(snap::decode_json<Item>(
+        snap::api_detail::RawCall::call(server, r.caller(), route, "/item-body", snap::encode_json(kItem))));
+  }
+}
+
+void BM_Dev_PathGet(benchmark::State& state) { path_get(state, world().dev); }
+void BM_Dev_QueryGet(benchmark::State& state) { query_get(state, world().dev); }
+void BM_Dev_BodyGet(benchmark::State& state) { body_get(state, world().dev); }
+void BM_Http_PathGet(benchmark::State& state) { path_get(state, world().http); }
+void BM_Http_QueryGet(benchmark::State& state) { query_get(state, world().http); }
+void BM_Http_BodyGet(benchmark::State& state) { body_get(state, world().http); }
+BENCHMARK(BM_Dev_PathGet)->UseRealTime();
+BENCHMARK(BM_Dev_QueryGet)->UseRealTime();
+BENCHMARK(BM_Dev_BodyGet)->UseRealTime();
+BENCHMARK(BM_Http_PathGet)->UseRealTime();
+BENCHMARK(BM_Http_QueryGet)->UseRealTime();
+BENCHMARK(BM_Http_BodyGet)->UseRealTime();
 
 }  // namespace
 
