@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # What tracing costs the customer example's API server (examples/customer), the server the
-# issue names: `GET /api/customer` for a stored customer, answered from a real PostgreSQL
+# issue names: `GET /api/customer/1` for a stored customer, answered from a real PostgreSQL
 # (a private server on a Unix socket, started and stopped here), against four servers in
 # the same interleaved rounds, the order rotating from round to round:
 #   bare  the bare Beast echo server (the same baseline as wrk_tracing.sh: no database)
@@ -79,13 +79,11 @@ sys.exit(0 if r.status == 204 else f"POST /api/customer: HTTP {r.status}")
 PY
 cat > "$tmp/get.lua" <<'LUA'
 wrk.method = "GET"
-wrk.body = '{"id":"1"}'
-wrk.headers["Content-Type"] = "application/json"
 LUA
 
 names=(bare off on down) ports=("$p_bare" "$p_off" "$p_on" "$p_down")
 server_pids=("$pid_bare" "$pid_off" "$pid_on" "$pid_down")
-scripts=(post.lua get.lua get.lua get.lua) paths=(/echo /api/customer /api/customer /api/customer)
+scripts=(post.lua get.lua get.lua get.lua) paths=(/echo /api/customer/1 /api/customer/1 /api/customer/1)
 # "REQ_PER_S P99_US CPU_US_PER_REQ JAEGER_CPU_US_PER_REQ POSTGRES_CPU_US_PER_REQ" of one
 # wrk run: port, server pid, lua script, path. PostgreSQL's CPU is all its processes'.
 pg_ticks() { local t=0 p; for p in $(pgrep -u "$(stat -c %U "$tmp/pg/data")" -f "postgres" || true); do
@@ -151,7 +149,7 @@ sys.exit(0 if ok else 1)
 PY
 for v in on down off; do
   p=p_$v
-  echo "$v server: GET /api/customer answered $(metric "${!p}" snap_http_server_requests_total 'route="GET /api/customer"')," \
+  echo "$v server: GET /api/customer/1 answered $(metric "${!p}" snap_http_server_requests_total 'route="GET /api/customer/{id}"')," \
     "snap_trace_spans_dropped_total $(metric "${!p}" snap_trace_spans_dropped_total)"
 done
 check_dropped "$p_down" || failed=1

@@ -1,7 +1,7 @@
 // The customer server: a PostgreSQL-backed store behind an API server with "post
-// customer" and "get customer" endpoints, an example client that runs once at
-// deployment, posts {id: "1", name: "John Doe"} and reads it back, and a command that
-// prints one customer.
+// customer" (POST /api/customer) and "get customer" (GET /api/customer/{id}) endpoints,
+// an example client that runs once at deployment, posts {id: "1", name: "John Doe"} and
+// reads it back, and a command that prints one customer.
 //
 //   customer dev                      everything in this process, the store in memory;
 //                                     the REPL runs `get-customer 1`
@@ -53,7 +53,7 @@ CustomerServer create_customer_server(snap::Component& scope) {
         customers.open<Customer>(ctx).set(customer.id, customer);
       });
   auto get_customer = server.endpoint<CustomerId, Customer>(
-      "GET", "/api/customer", [&customers](snap::PersonaContext& ctx, const CustomerId& request) {
+      "GET", "/api/customer/{id}", [&customers](snap::PersonaContext& ctx, const CustomerId& request) {
         std::optional<Customer> customer = customers.open<Customer>(ctx).get(request.id);
         if (!customer) throw snap::ApiError(snap::ErrorCode::kNotFound, "no customer " + request.id);
         return *customer;

@@ -125,16 +125,16 @@ TEST_F(DeployEndToEnd, TheClientJobReadsTheCustomerBackThroughTheApiServerFromPo
 }
 
 // From outside the system, as curl would: the published port leads to the API server,
-// and a GET's request is its query string.
+// and the customer's id is the path's last segment.
 TEST_F(DeployEndToEnd, ThePublishedApiServerAnswersAClientOnTheHost) {
   client_result();  // the customer is stored
   const std::string response = apitest::raw_exchange(
-      d().published_port, "GET /api/customer?id=1 HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n",
+      d().published_port, "GET /api/customer/1 HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n",
       std::chrono::seconds(30));
   EXPECT_THAT(response, ::testing::StartsWith("HTTP/1.1 200"));
   EXPECT_THAT(response, HasSubstr(R"({"id":"1","name":"John Doe"})"));
   const std::string missing = apitest::raw_exchange(
-      d().published_port, "GET /api/customer?id=2 HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n",
+      d().published_port, "GET /api/customer/2 HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n",
       std::chrono::seconds(30));
   EXPECT_THAT(missing, ::testing::StartsWith("HTTP/1.1 404"));
   EXPECT_THAT(missing, HasSubstr(R"({"code":"not_found","message":"no customer 2"})"));

@@ -252,7 +252,7 @@ TEST_F(ObservabilityEndToEnd, TheClientJobsTraceRunsFromTheJobThroughTheServerIn
     EXPECT_EQ(stored.front()->tag("db.system.name"), "postgresql");
     EXPECT_EQ(stored.front()->tag("db.operation.name"), client->operation.rfind("POST", 0) == 0 ? "set" : "get");
   }
-  EXPECT_EQ(calls, (std::set<std::string>{"POST /api/customer", "GET /api/customer"}));
+  EXPECT_EQ(calls, (std::set<std::string>{"POST /api/customer", "GET /api/customer/{id}"}));
 }
 
 TEST_F(ObservabilityEndToEnd, AGetOfAMissingCustomerIsAnErrorSpanWithItsCode) {
@@ -299,8 +299,8 @@ TEST_F(ObservabilityEndToEnd, PrometheusCountsTheRequestsPerEndpointAndStatus) {
   const std::map<std::string, double> expected{
       {"up{job=\"customer-server-api\"}", 1},
       {server + ",route=\"POST /api/customer\",code=\"204\"}", 1},
-      {server + ",route=\"GET /api/customer\",code=\"200\"}", 1},
-      {server + ",route=\"GET /api/customer\",code=\"404\"}", 1},
+      {server + ",route=\"GET /api/customer/{id}\",code=\"200\"}", 1},
+      {server + ",route=\"GET /api/customer/{id}\",code=\"404\"}", 1},
       {"count(" + server + "})", 3},
   };
   for (const auto& [promql, want] : expected) {

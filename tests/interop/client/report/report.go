@@ -2,7 +2,7 @@
 // the C++ test to compare with what the typed C++ client gets and to send again itself:
 //
 //	{"call":"get-customer-missing",
-//	 "request":{"host":"127.0.0.1:20000","method":"GET","target":"/api/customer?id=nobody",
+//	 "request":{"host":"127.0.0.1:20000","method":"GET","target":"/api/customer/nobody",
 //	            "content_type":"","body":null},
 //	 "status":404,"body":{"code":"not_found","message":"no customer nobody"}}
 //
