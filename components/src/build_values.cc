@@ -34,11 +34,16 @@ Port::Port(const Init& init) : Component(init, "Port") {
   for (const auto& [key, value] : ports) {
     if (value.is_int64() && key != id().str()) taken.insert(value.as_int64());
   }
-  std::int64_t candidate = kFirstPort;
+  // Logs built while numbers started at 35000 replay with that choice (a new number is
+  // not read from the state, so replay makes it again): 1 = from kFirstPort.
+  const bool below_ephemeral = app().membrane().version("port.numbers-from-20000", Membrane::kDefaultVersion, 1) == 1;
+  const std::int64_t first = below_ephemeral ? kFirstPort : kFirstPortBefore20000;
+  const std::int64_t last = below_ephemeral ? kLastPort : 65535;
+  std::int64_t candidate = first;
   while (taken.count(candidate)) ++candidate;
-  if (candidate > kLastPort) {
+  if (candidate > last) {
     throw Error(ErrorCode::kResourceExhausted, "build.ports",
-                "no free port in " + std::to_string(kFirstPort) + "-" + std::to_string(kLastPort));
+                "no free port in " + std::to_string(first) + "-" + std::to_string(last));
   }
   number_ = static_cast<std::uint16_t>(candidate);
   ports[id().str()] = candidate;

@@ -197,13 +197,13 @@ TEST(DiffTest, AStoreRenamedIsPairedAsAProbableRename) {
 
 TEST(DiffTest, APortChangeShowsBeforeAndAfter) {
   const auto [text, doc] = diff_pair("base", "port");
-  EXPECT_THAT(text, HasSubstr("  ~ shop.api.port\n      config.port: 35000 -> 35001\n"));
+  EXPECT_THAT(text, HasSubstr("  ~ shop.api.port\n      config.port: 20000 -> 20001\n"));
   bool found = false;
   for (const auto& c : doc.at("components").at("changed").as_array()) {
     if (c.at("id") != "shop.api.port") continue;
     found = true;
-    EXPECT_EQ(c.at("before").at("config").at("port"), 35000);
-    EXPECT_EQ(c.at("after").at("config").at("port"), 35001);
+    EXPECT_EQ(c.at("before").at("config").at("port"), 20000);
+    EXPECT_EQ(c.at("after").at("config").at("port"), 20001);
   }
   EXPECT_TRUE(found) << doc;
 }

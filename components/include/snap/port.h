@@ -26,6 +26,8 @@ class Port final : public Component {
  public:
   static constexpr std::uint16_t kFirstPort = 20000;
   static constexpr std::uint16_t kLastPort = 32767;
+  // Where numbers started for logs recorded before (they replay with it).
+  static constexpr std::uint16_t kFirstPortBefore20000 = 35000;
 
   explicit Port(const Init& init);
   std::uint16_t number() const { return number_; }
