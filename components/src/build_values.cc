@@ -34,11 +34,13 @@ Port::Port(const Init& init) : Component(init, "Port") {
   for (const auto& [key, value] : ports) {
     if (value.is_int64() && key != id().str()) taken.insert(value.as_int64());
   }
-  // Logs built while numbers started at 35000 replay with that choice (a new number is
-  // not read from the state, so replay makes it again): 1 = from kFirstPort.
-  const bool below_ephemeral = app().membrane().version("port.numbers-from-20000", Membrane::kDefaultVersion, 1) == 1;
-  const std::int64_t first = below_ephemeral ? kFirstPort : kFirstPortBefore20000;
-  const std::int64_t last = below_ephemeral ? kLastPort : 65535;
+  // Builds mark the state they record (kPortsBelowEphemeralKey, replay/src/build.cc); a log
+  // recorded before numbers started at kFirstPort has no mark, and replaying it makes the
+  // old choice again (a new number is not read from the state, it is chosen anew).
+  const bool replaying = app().mode() == Mode::kRun || app().mode() == Mode::kVerify;
+  const bool old_log = replaying && !state.get("snap.ports-below-ephemeral");
+  const std::int64_t first = old_log ? kFirstPortBefore20000 : kFirstPort;
+  const std::int64_t last = old_log ? 65535 : kLastPort;
   std::int64_t candidate = first;
   while (taken.count(candidate)) ++candidate;
   if (candidate > last) {

@@ -307,6 +307,14 @@ const Persona* App::find_persona(std::string_view name) const {
                               "): give the scoped name of one");
 }
 
+std::string App::persona_name(const Persona& persona) const {
+  const std::string& name = persona.id().name();
+  for (const Persona* other : personas()) {
+    if (other != &persona && other->id().name() == name) return persona.id().str().substr(id().str().size() + 1);
+  }
+  return name;
+}
+
 Manifest App::manifest() const {
   Manifest m;
   for (const Component* c : private_->all) {

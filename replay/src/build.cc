@@ -236,11 +236,13 @@ BuildSummary build_app(std::string_view name, const DefineApp& define, Env& env,
       [&] {
         const auto state_file = out / kStateFile;
         std::string text = env.file_exists(state_file) ? env.read_file(state_file) : std::string("{}");
-        if (held_elsewhere.empty()) return text;
         boost::system::error_code ec;
         boost::json::value state = boost::json::parse(text, ec);
         if (ec || !state.is_object()) return text;  // refused, with its reason, by run_startup
-        state.as_object()[kPortsHeldElsewhereKey] = boost::json::array(held_elsewhere.begin(), held_elsewhere.end());
+        state.as_object()[kPortsBelowEphemeralKey] = true;
+        if (!held_elsewhere.empty()) {
+          state.as_object()[kPortsHeldElsewhereKey] = boost::json::array(held_elsewhere.begin(), held_elsewhere.end());
+        }
         return boost::json::serialize(state);
       },
       options.placement);
@@ -259,6 +261,7 @@ BuildSummary build_app(std::string_view name, const DefineApp& define, Env& env,
 
   boost::json::object state = app.build_state().values();
   state.erase(kPortsHeldElsewhereKey);  // this host's other builds: recorded in the log, not committed
+  state.erase(kPortsBelowEphemeralKey);
   write_file(env, staging / kStateFile, boost::json::serialize(state) + "\n", kPublicFile);
   env.create_directories(staging / kStoredSecretsDir);
   env.set_permissions(staging / kStoredSecretsDir, std::filesystem::perms::owner_all);
@@ -277,7 +280,7 @@ BuildSummary build_app(std::string_view name, const DefineApp& define, Env& env,
     for (const std::string& secret : app.secrets_for(*persona)) {
       if (auto value = priv.known_secrets.get(secret)) write_file(env, dir / secret, *value, kSecretFile);
     }
-    summary.personas.push_back(persona->id().name());
+    summary.personas.push_back(app.persona_name(*persona));
   }
   write_file(env, staging / ".gitignore", kGitignore, kPublicFile);
   for (const BuildEmitter& emit : emitters) emit(app, options, staging);

@@ -70,7 +70,7 @@ class PlaceholderSecrets final : public SecretSource {
 
 std::string persona_list(const App& app) {
   std::vector<std::string> names;
-  for (const Persona* p : app.personas()) names.push_back(p->id().name());
+  for (const Persona* p : app.personas()) names.push_back(app.persona_name(*p));
   return names.empty() ? "(none)" : join(names);
 }
 
@@ -301,7 +301,7 @@ int dev_command(const Invocation& in) {
   for (const Persona* p : app->personas()) {
     if (p->persona_kind() == PersonaKind::kDaemon || p->persona_kind() == PersonaKind::kJob) {
       running.push_back(p);
-      names.push_back(p->id().name());
+      names.push_back(app->persona_name(*p));
     }
   }
   std::cerr << "snap: dev: running " << join(names) << " (Ctrl-C stops)" << std::endl;

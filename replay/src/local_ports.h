@@ -29,6 +29,11 @@ class FileLock;
 // The build removes it before writing state/build-state.json (it describes this host).
 inline constexpr const char* kPortsHeldElsewhereKey = "snap.ports-held-elsewhere";
 
+// The build-state key every build adds (any value) to the state it records: snap::Port
+// numbers from Port::kFirstPort, below the kernel's range for outgoing connections. Logs
+// recorded without it numbered from 35000, and replay them so. Removed like the above.
+inline constexpr const char* kPortsBelowEphemeralKey = "snap.ports-below-ephemeral";
+
 class LocalPortRegistry {
  public:
   // Locks and reads the registry through `system`, which must outlive the registry.

@@ -434,6 +434,9 @@ TEST_F(DeployEndToEnd, ADatabaseOutageIsUnavailableToCallersWithinTheBudgetAndEn
                                     "--filter", "event=restart", "--filter", "event=stop", "--format", "{{.Status}}"},
                                    docker_options);
 
+  // The server may see the database go while `stop` still waits for it to exit: its log is
+  // read from before the stop.
+  const long long stopping_ms = now_ms();
   must(d().compose({"stop", "customer-server-db"}, 120), "docker-compose stop customer-server-db");
   const long long stopped_ms = now_ms();
   // Down until two calls have failed: the second ran entirely in the outage.
@@ -496,7 +499,7 @@ TEST_F(DeployEndToEnd, ADatabaseOutageIsUnavailableToCallersWithinTheBudgetAndEn
   EXPECT_EQ(d().container_of("customer-server-api"), api);
 
   // The outage is in the server's log once, and so is its end.
-  const ProcessResult logs = d().docker({"logs", "--since", std::to_string(stopped_ms / 1000), api}, 60);
+  const ProcessResult logs = d().docker({"logs", "--since", std::to_string(stopping_ms / 1000), api}, 60);
   std::vector<std::string> outage_lines;
   for (const std::string& line : lines(logs.out + logs.err)) {
     if (line.find("snap: store ") != std::string::npos) outage_lines.push_back(line);

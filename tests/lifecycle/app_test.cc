@@ -57,6 +57,9 @@ TEST(App, PersonasInDifferentScopesMayShareAShortName) {
   } catch (const std::invalid_argument& e) {
     EXPECT_STREQ(e.what(), "\"api\" names several personas (orders.api, billing.api): give the scoped name of one");
   }
+  // Lists show what to type: the scoped name where the short one is shared.
+  EXPECT_EQ(app->persona_name(*app->find_persona("orders.api")), "orders.api");
+  EXPECT_EQ(app->persona_name(*app->find_persona("report")), "report");
   // Their services are named after the whole id: orders-api and billing-api.
   EXPECT_EQ(app->find_persona("orders.api")->id().service_name(), "orders-api");
 }

@@ -184,7 +184,8 @@ TEST(TwoApis, TheSharedShortNameAsksWhichOneIsMeant) {
 
   auto unknown = testing::run_process({kApp, "run", "rders.api", "--log", log}, o);
   EXPECT_EQ(unknown.exit_code, 64);
-  EXPECT_THAT(unknown.err, ::testing::StartsWith("two-apis: unknown persona \"rders.api\"; valid personas: "));
+  EXPECT_THAT(unknown.err, ::testing::StartsWith(
+                               "two-apis: unknown persona \"rders.api\"; valid personas: orders.api, billing.api, check"));
 }
 
 }  // namespace

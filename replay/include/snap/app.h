@@ -128,6 +128,9 @@ class App final : public Component {
   std::vector<const Component*> components() const;
   std::vector<const Persona*> personas() const;
   const Persona* find_persona(std::string_view name) const;
+  // The name to type for `persona` (what lists and messages show): its short name when no
+  // other persona has it, else its scoped name, its id without the app's ("orders.api").
+  std::string persona_name(const Persona& persona) const;
   // The manifest of this tree: what the build records and every replay compares.
   Manifest manifest() const;
   // Secret names a persona receives: those of what it reaches (snap/reach.h), which are
