@@ -79,9 +79,16 @@ bool strip_debug(Env& env, const fs::path& from, const fs::path& to) {
 
 // The service a build flag names: a persona by its id or its name as `run` takes it
 // (App::find_persona: its id, its scoped name, or a short name only one persona has), a database by its id; anything
-// else is taken as a service name, which the plan checks.
-std::string service_named(const App& app, const std::string& name) {
-  if (const Persona* p = app.find_persona(name)) return p->id().service_name();  // throws when ambiguous
+// else is taken as a service name, which the plan checks. A short name several personas
+// have is a DeployError naming the flag, like a name that is no service.
+std::string service_named(const App& app, const std::string& flag, const std::string& name) {
+  const Persona* persona = nullptr;
+  try {
+    persona = app.find_persona(name);
+  } catch (const std::invalid_argument& ambiguous) {
+    throw DeployError("deploy: " + flag + ": " + ambiguous.what());
+  }
+  if (persona != nullptr) return persona->id().service_name();
   for (const Component* c : app.components()) {
     if (component_type_of(c->type()) == ComponentType::kPostgres && c->id().str() == name) return c->id().service_name();
   }
@@ -94,7 +101,7 @@ std::string service_named(const App& app, const std::string& name) {
 template <typename Value>
 void add_by_service(const App& app, const std::string& flag, const std::string& name, Value value,
                     std::map<std::string, Value>& per_service, const std::string& unit = "") {
-  const std::string service = service_named(app, name);
+  const std::string service = service_named(app, flag, name);
   const auto [it, added] = per_service.emplace(service, value);
   if (!added && it->second != value) {
     throw DeployError("deploy: " + flag + " gives " + service + " both " + std::to_string(it->second) + " and " +
