@@ -45,6 +45,12 @@ std::optional<ErrorCode> error_code_from_string(std::string_view name) {
   return std::nullopt;
 }
 
+std::vector<ErrorCode> all_error_codes() {
+  std::vector<ErrorCode> codes;
+  for (const auto& c : kCodes) codes.push_back(c.code);
+  return codes;
+}
+
 int http_status(ErrorCode code) {
   for (const auto& c : kCodes) {
     if (c.code == code) return c.status;

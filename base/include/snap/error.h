@@ -19,6 +19,7 @@
 #include <stdexcept>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace snap {
 
@@ -45,6 +46,8 @@ enum class ErrorCode {
 std::string_view to_string(ErrorCode code);
 // The wire form back to a code; nullopt for an unknown name.
 std::optional<ErrorCode> error_code_from_string(std::string_view name);
+// Every code, in the enum's order.
+std::vector<ErrorCode> all_error_codes();
 
 // The HTTP status a code is sent with (gRPC's names, Encore's statuses; docs/api.md):
 //

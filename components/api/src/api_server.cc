@@ -411,11 +411,13 @@ void ApiServer::set_authentication(AuthHook hook, const BearerToken* token) {
     state_->sent_token = *token;
     State* state = state_.get();
     hook = [state, subject = token->secret_name()](PersonaContext&, const RequestInfo& request) -> Principal {
-      if (!request.header("authorization")) {
-        throw ApiError(ErrorCode::kUnauthenticated, "no credentials: send the header Authorization: Bearer TOKEN");
-      }
       const std::optional<std::string_view> presented = request.bearer();
-      if (!presented) throw ApiError(ErrorCode::kUnauthenticated, "the Authorization header is not Bearer TOKEN");
+      if (!presented) {
+        if (!request.header("authorization")) {
+          throw ApiError(ErrorCode::kUnauthenticated, "no credentials: send the header Authorization: Bearer TOKEN");
+        }
+        throw ApiError(ErrorCode::kUnauthenticated, "the Authorization header is not Bearer TOKEN");
+      }
       if (!constant_time_equal(*presented, state->expected_token)) {
         throw ApiError(ErrorCode::kUnauthenticated, "the bearer token is not valid");
       }
@@ -497,9 +499,10 @@ std::string ApiServer::openapi() const {
 }
 
 boost::json::object ApiServer::config() const {
-  api_detail::Described described = state_->describe();
+  api_detail::Described described;
   boost::json::array endpoints;
   if (state_->schemas_version >= 1) {
+    described = state_->describe();
     endpoints = std::move(described.endpoints);
   } else {  // the manifest of a log built before schemas were recorded
     for (const auto& r : state_->routes) {
@@ -561,7 +564,8 @@ int ApiServer::serve(PersonaContext& ctx) {
   // /healthz and /metrics, each to whom it is for (builtin_routes.h). Prometheus'
   // scrape is the whole process's registry, written on the I/O thread (it only reads).
   const std::function<std::string()> exposition = [this] { return app().metrics().exposition(); };
-  const std::string openapi_document = openapi();  // the endpoints are frozen: made once
+  // The endpoints are frozen: made once, and only where HTTP can serve it.
+  const std::string openapi_document = called_in_process(app()) ? std::string() : openapi();
   const auto route_http = [this, &exposition, &openapi_document](std::string_view method, std::string_view target,
                                                                  api_detail::Audience from) -> api_detail::Routing {
     const std::string_view path = target.substr(0, target.find('?'));

@@ -201,23 +201,12 @@ std::string reason_name(int status) {
   }
 }
 
-// Every error code, in the enum's order: it is contiguous from 0, and a value past its
-// end has no wire name of its own (so a code added to snap/error.h is described too).
-std::vector<ErrorCode> all_codes() {
-  std::vector<ErrorCode> codes;
-  for (int i = 0;; ++i) {
-    const auto code = static_cast<ErrorCode>(i);
-    if (error_code_from_string(to_string(code)) != code) return codes;
-    codes.push_back(code);
-  }
-}
-
 // Every code a handler may throw, by its status (snap/error.h), and the statuses the
 // server answers by itself (http_server.cc, api_server.cc: its limits, a request that is
 // not valid HTTP or does not fit the request type, a handler queue that is full).
 std::map<int, ErrorStatus> error_statuses() {
   std::map<int, ErrorStatus> out;
-  for (ErrorCode code : all_codes()) out[http_status(code)].codes.emplace_back(to_string(code));
+  for (ErrorCode code : all_error_codes()) out[http_status(code)].codes.emplace_back(to_string(code));
   const auto also = [&](int status, std::string_view code, std::string text) {
     ErrorStatus& s = out[status];
     if (!contains(s.codes, code)) s.codes.emplace_back(code);
@@ -241,7 +230,7 @@ std::map<int, ErrorStatus> error_statuses() {
 
 boost::json::object error_schema() {
   boost::json::array codes;
-  for (ErrorCode code : all_codes()) codes.emplace_back(to_string(code));
+  for (ErrorCode code : all_error_codes()) codes.emplace_back(to_string(code));
   return {
       {"type", "object"},
       {"description", "The one error format: the code says what the caller should do, the message is for people."},
@@ -356,6 +345,15 @@ void print(std::string& out, const boost::json::value& v, std::size_t indent, bo
   }
 }
 
+// `value` as JSON text, indented by two spaces, keys sorted except those of a schema's
+// "properties", with a final newline.
+std::string pretty_json(const boost::json::value& value) {
+  std::string out;
+  print(out, value, 0, true);
+  out += '\n';
+  return out;
+}
+
 }  // namespace
 
 Described describe_endpoints(const std::vector<EndpointTypes>& endpoints) {
@@ -457,13 +455,6 @@ std::string openapi_document(std::string_view title, const boost::json::object& 
     document["security"] = boost::json::array{boost::json::object{{"bearer", boost::json::array()}}};
   }
   return pretty_json(document);
-}
-
-std::string pretty_json(const boost::json::value& value) {
-  std::string out;
-  print(out, value, 0, true);
-  out += '\n';
-  return out;
 }
 
 }  // namespace snap::api_detail

@@ -57,8 +57,4 @@ std::string operation_id(std::string_view method, std::string_view path);
 // bytes.
 std::string openapi_document(std::string_view title, const boost::json::object& config);
 
-// `value` as JSON text, indented by two spaces, keys sorted except those of a schema's
-// "properties", with a final newline.
-std::string pretty_json(const boost::json::value& value);
-
 }  // namespace snap::api_detail

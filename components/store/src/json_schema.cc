@@ -1,19 +1,12 @@
 #include "snap/json_schema.h"
 
-#include <cxxabi.h>
-
-#include <cstdlib>
-#include <memory>
-
+#include <boost/core/demangle.hpp>
 #include <boost/json/array.hpp>
 
 namespace snap {
 
 std::string type_name(const std::type_info& type) {
-  int status = 0;
-  const std::unique_ptr<char, void (*)(void*)> demangled(abi::__cxa_demangle(type.name(), nullptr, nullptr, &status),
-                                                          std::free);
-  std::string name = status == 0 && demangled ? std::string(demangled.get()) : std::string(type.name());
+  std::string name = boost::core::demangle(type.name());
   // A type in an anonymous namespace is named by what the program calls it.
   static constexpr std::string_view kAnonymous = "(anonymous namespace)::";
   for (std::size_t at; (at = name.find(kAnonymous)) != std::string::npos;) name.erase(at, kAnonymous.size());
