@@ -227,16 +227,19 @@ BuildEmitter deployment_emitter(DeployOptions defaults) {
     const std::set<std::string> objects = loaded_objects();
     const DeployOptions options = options_for(app, build, defaults, objects);
     Env& env = app.env();
-    const DeployPlan plan = plan_deployment(input_for(env, app, build), options);
+    const DeployInput input = input_for(env, app, build);
+    const DeployPlan plan = plan_deployment(input, options);
     write_plan_files(env, dir, plan);
+    write_plan_files(env, dir, DeployPlan{plan_kubernetes(input, options)});
     write_binary_and_libraries(env, dir, plan, options, objects);
     write_secret_files(env, dir, plan);
     for (const std::string& line : plan.orphaned_volumes) std::cerr << "snap: deploy: " << line << std::endl;
     std::cerr << "snap: deploy: wrote Dockerfile (" << (options.base_image.empty() ? "self-contained" : options.base_image)
-              << "), docker-compose.yml, docker-stack.yml; run: docker-compose -f "
+              << "), docker-compose.yml, docker-stack.yml, kubernetes/; run: docker-compose -f "
               << (fs::absolute(build.out_dir) / "docker-compose.yml").string()
               << " up -d (one host) or docker stack deploy -c " << (fs::absolute(build.out_dir) / "docker-stack.yml").string()
-              << " STACK (a swarm)" << std::endl;
+              << " STACK (a swarm) or " << (fs::absolute(build.out_dir) / "bin" / "kube" / "apply").string()
+              << " (Kubernetes)" << std::endl;
   };
 }
 

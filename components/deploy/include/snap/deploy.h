@@ -158,6 +158,12 @@ DeployInput deploy_input(const Manifest& manifest);
 // Pure: the same input and options give byte-identical files. Throws DeployError.
 DeployPlan plan_deployment(const DeployInput& input, const DeployOptions& options);
 
+// The same app on a Kubernetes cluster (docs/deploy.md, "From compose to Kubernetes"):
+// kubernetes/*.yaml (with a kustomization), kubernetes/commands/NAME.yaml, bin/kube/apply
+// and bin/kube/NAME per command. Pure, like plan_deployment: the same input and options
+// give byte-identical files. Throws DeployError.
+std::vector<DeployFile> plan_kubernetes(const DeployInput& input, const DeployOptions& options);
+
 // The build emitter snap::run installs: plans from the finished build and writes the
 // plan into the build's staging directory, with the running binary and its shared
 // libraries (read from this process: the build is the program itself). As root it
