@@ -34,9 +34,8 @@ repo=$(cd "$(dirname "$0")/.." && pwd -P)
 validate_src=$repo/tests/interop/validate
 client_src=$repo/tests/interop/client
 
-cache_root=${SNAP_TOOL_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/snapshot-tools}
-mkdir -p "$cache_root"
-cache_root=$(cd "$cache_root" && pwd -P)  # absolute, so the printed paths are too
+. "$repo/scripts/go-env.sh"
+cache_root=$(snap_tool_cache)
 
 # Hash of files (sorted names, then contents): the key of what is built from them.
 hash_of() { (for f in "$@"; do echo "== ${f#"$repo"/}"; cat "$f"; done) | sha256sum | cut -c1-12; }
@@ -61,8 +60,7 @@ if [ -x "$oapi" ] && [ -x "$validate" ] && [ -x "$interop_go" ]; then
   exit 0
 fi
 
-go=$(command -v go || true)
-if [ -z "$go" ] && [ -x /usr/local/go/bin/go ]; then go=/usr/local/go/bin/go; fi
+go=$(snap_find_go)
 if [ -z "$go" ]; then
   say "error: no 'go' toolchain in PATH or /usr/local/go/bin:"
   say "       the OpenAPI interop test builds oapi-codegen $oapi_version and a kin-openapi"
@@ -70,42 +68,28 @@ if [ -z "$go" ]; then
   say "       or newer: install Go (https://go.dev/doc/install)"
   exit 1
 fi
-go=$(cd "$(dirname "$go")" && pwd -P)/$(basename "$go")
 
 # The normal and the sanitizer test runs (or two checkouts) may start this at once: the
 # second waits for the first and then finds the tools.
 exec 9>"$cache_root/.go-tools.lock"
 flock 9
 
-# Go's caches are those of build-jaeger.sh, private to the tool cache (see there why):
-# downloads and compiled packages are shared by every tool built here, and a CI run
-# downloads each module once. The proxy settings (GOPROXY and friends) stay the user's:
-# they are how this machine reaches the proxy.
-go_home=$cache_root/go
-export GOPATH=$go_home/path
-export GOMODCACHE=$go_home/mod
-export GOCACHE=$go_home/build
-# -mod=mod: go.sum is committed, so this only ever adds what is missing from it (nothing,
-# while go.mod and go.sum agree); -trimpath: no build paths in the binaries, and the same
-# compiled packages whatever directory a client is built in.
-export GOFLAGS="-mod=mod -modcacherw -trimpath -buildvcs=false"
-export CGO_ENABLED=0
-# Build with the Go that is here, never a toolchain fetched on the fly for a go.mod line.
-export GOTOOLCHAIN=local
-unset GOBIN GOOS GOARCH GOENV GOWORK
+# Go's caches are those of build-jaeger.sh, private to the tool cache (go-env.sh says
+# why): downloads and compiled packages are shared by every tool built here, and a CI run
+# downloads each module once. -mod=mod: go.sum is committed, so this only ever adds what is
+# missing from it (nothing, while go.mod and go.sum agree); -trimpath (go-env.sh) gives the
+# same compiled packages whatever directory a client is built in.
+snap_go_env "$cache_root" -mod=mod
 
 start=$(date +%s)
 
 # Each tool is built in a temporary directory beside its destination and renamed into
-# place. A build killed outright leaves its temporary directory, never a tool; holding
-# the lock, no other build is running, so such directories are stale.
+# place (snap_fresh_build_dir: a build killed outright leaves only that directory).
 tmp_dirs=()
 trap 'rm -rf "${tmp_dirs[@]}"' EXIT
 fresh_dir() {
-  mkdir -p "$1"
-  rm -rf "$1"/.build.*
   local d
-  d=$(mktemp -d "$1/.build.XXXXXX")
+  d=$(snap_fresh_build_dir "$1")
   tmp_dirs+=("$d")
   echo "$d"
 }

@@ -16,9 +16,8 @@ package=$module/cmd/jaeger
 
 say() { echo "build-jaeger: $*" >&2; }
 
-cache_root=${SNAP_TOOL_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/snapshot-tools}
-mkdir -p "$cache_root"
-cache_root=$(cd "$cache_root" && pwd -P)  # absolute, so the printed path is too
+. "$(dirname "$0")/go-env.sh"
+cache_root=$(snap_tool_cache)
 dest_dir=$cache_root/jaeger-$version
 dest=$dest_dir/jaeger
 
@@ -29,8 +28,7 @@ if [ -x "$dest" ]; then
   exit 0
 fi
 
-go=$(command -v go || true)
-if [ -z "$go" ] && [ -x /usr/local/go/bin/go ]; then go=/usr/local/go/bin/go; fi
+go=$(snap_find_go)
 if [ -z "$go" ]; then
   say "error: no 'go' toolchain in PATH or /usr/local/go/bin:"
   say "       Jaeger $version is built from source, with Go 1.24 or newer"
@@ -48,28 +46,10 @@ if [ -x "$dest" ]; then
   exit 0
 fi
 
-# Go's module and build caches are private to this cache directory rather than the user's
-# default ones (~/go/pkg/mod, ~/.cache/go-build): the build then neither depends on nor
-# fills the GOPATH, caches and GOFLAGS a developer has for other Go work (the proxy settings,
-# GOPROXY and friends, stay the user's: they are how this machine reaches the proxy);
-# everything it downloaded is in one place and goes with `rm -rf "$cache_root"`
-# (-modcacherw: Go otherwise makes the module cache read-only, and rm would fail); and the
-# caches are shared by every Jaeger version here, so the next pinned version reuses most
-# of the downloads and compiled packages.
-go_home=$cache_root/go
-export GOPATH=$go_home/path
-export GOMODCACHE=$go_home/mod
-export GOCACHE=$go_home/build
-export GOFLAGS="-modcacherw -trimpath -buildvcs=false"
-export CGO_ENABLED=0
-# Build with the Go that is here, never a toolchain fetched on the fly for a go.mod line.
-export GOTOOLCHAIN=local
-unset GOBIN GOOS GOARCH GOENV
-
-# A build killed outright (SIGKILL, a lost machine) leaves its temporary directory, never a
-# binary. Holding the lock, no other build is running: any such directory is stale.
-rm -rf "$dest_dir"/.build.*
-tmp=$(mktemp -d "$dest_dir/.build.XXXXXX")
+# Go's caches private to the tool cache, a static build with the Go that is here
+# (go-env.sh says why).
+snap_go_env "$cache_root"
+tmp=$(snap_fresh_build_dir "$dest_dir")
 trap 'rm -rf "$tmp"' EXIT
 
 say "building $package@$version with $("$go" version | cut -d' ' -f3) (CGO_ENABLED=0); this takes several minutes"

@@ -11,6 +11,7 @@ packages=(
   postgresql-15 clang libclang-rt-14-dev
   binutils graphviz python3
   prometheus  # promtool: the metrics tests check the exposition with it
+  etcd-server libssl-dev  # the Kubernetes manifest test: kube-apiserver's store, and its HTTPS client
 )
 
 missing=()
