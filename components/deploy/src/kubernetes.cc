@@ -10,6 +10,7 @@
 // default-deny policy isolates every pod of the app), and a service's Secret holds its own
 // secrets only. Secrets carry no value here: bin/kube/apply creates them from
 // runtime-secrets/ when it applies.
+#include <algorithm>
 #include <cctype>
 #include <cstdio>
 #include <optional>
@@ -18,9 +19,7 @@
 #include <boost/json.hpp>
 
 #include "kubernetes.h"
-#include "snap/component_type.h"
 #include "text.h"
-#include "writers.h"
 
 namespace snap::deploy_plan {
 
@@ -348,12 +347,17 @@ json::value headless_service(const ServiceGraph& g, const Service& s) {
 
 // ---- network policies ----
 
+// A policy over the pods `selected` selects: `rules` of each of its types (an empty list
+// of a type isolates the pods that way and allows nothing).
 json::object network_policy(const ServiceGraph& g, const std::string& name, json::object selected,
-                            std::string_view type, std::string_view rules_key, json::array rules) {
+                            std::initializer_list<std::pair<std::string_view, json::array>> rules) {
+  json::object spec{{"podSelector", {{"matchLabels", std::move(selected)}}}};
+  json::array types;
+  for (const auto& [type, list] : rules) types.push_back(json::string(type));
+  spec["policyTypes"] = std::move(types);
+  for (const auto& [type, list] : rules) spec[type == "Ingress" ? "ingress" : "egress"] = list;
   json::object o = object_head("networking.k8s.io/v1", "NetworkPolicy");
   o["metadata"] = metadata(name, app_labels(g));
-  json::object spec{{"podSelector", {{"matchLabels", std::move(selected)}}}, {"policyTypes", json::array{type}}};
-  spec[rules_key] = std::move(rules);
   o["spec"] = std::move(spec);
   return o;
 }
@@ -373,7 +377,7 @@ json::value ingress_policy(const ServiceGraph& g, const Service& s) {
                     {"matchExpressions", json::array{{{"key", "snap/persona"}, {"operator", "In"}, {"values", clients}}}}};
   json::object rule{{"from", json::array{{{"podSelector", std::move(from)}}}}};
   if (json::array ports = ports_of(s); !ports.empty()) rule["ports"] = std::move(ports);
-  return network_policy(g, s.name + "-ingress", selector_labels(g, s), "Ingress", "ingress", {std::move(rule)});
+  return network_policy(g, s.name + "-ingress", selector_labels(g, s), {{"Ingress", {std::move(rule)}}});
 }
 
 // Egress from a service to what it reaches, each on its port.
@@ -387,7 +391,7 @@ json::value egress_policy(const ServiceGraph& g, const Service& s) {
       rules.push_back(std::move(rule));
     }
   }
-  return network_policy(g, s.name + "-egress", selector_labels(g, s), "Egress", "egress", std::move(rules));
+  return network_policy(g, s.name + "-egress", selector_labels(g, s), {{"Egress", std::move(rules)}});
 }
 
 // Every pod of the app is isolated both ways; what the other policies allow is all it
@@ -396,14 +400,13 @@ std::vector<json::value> app_objects(const ServiceGraph& g) {
   json::object account = object_head("v1", "ServiceAccount");
   account["metadata"] = metadata(kube_account_name(g), app_labels(g));
   account["automountServiceAccountToken"] = false;
-  json::object deny = network_policy(g, kube_account_name(g) + "-default-deny", app_labels(g), "Ingress", "ingress", {});
-  deny["spec"].as_object()["policyTypes"] = json::array{"Ingress", "Egress"};
-  deny["spec"].as_object()["egress"] = json::array{};
   json::object dns_peer{{"namespaceSelector", json::object{}}, {"podSelector", {{"matchLabels", {{"k8s-app", "kube-dns"}}}}}};
   json::array dns_ports{{{"protocol", "UDP"}, {"port", 53}}, {{"protocol", "TCP"}, {"port", 53}}};
   json::array dns_rules{{{"to", json::array{std::move(dns_peer)}}, {"ports", std::move(dns_ports)}}};
-  return {std::move(account), std::move(deny),
-          network_policy(g, kube_account_name(g) + "-dns", app_labels(g), "Egress", "egress", std::move(dns_rules))};
+  const std::string app = kube_account_name(g);
+  return {std::move(account),
+          network_policy(g, app + "-default-deny", app_labels(g), {{"Ingress", {}}, {"Egress", {}}}),
+          network_policy(g, app + "-dns", app_labels(g), {{"Egress", std::move(dns_rules)}})};
 }
 
 std::vector<json::value> service_objects(const ServiceGraph& g, const Service& s) {
