@@ -11,6 +11,7 @@
 #include <filesystem>
 #include <fstream>
 #include <functional>
+#include <map>
 
 #include <boost/json/parse.hpp>
 
@@ -83,7 +84,8 @@ TEST(DeployPlan, GeneratedFilesMatchTheGoldenFiles) {
   EXPECT_EQ(paths, (std::vector<std::string>{"Dockerfile", ".dockerignore", "docker-compose.yml", "docker-stack.yml",
                                              "image/etc/passwd",
                                              "image/etc/group", "image/etc/nsswitch.conf", "bin/seed", "bin/report", "bin/stack/report",
-                                             "state/deploy.json", "bin/remove-orphans"}));
+                                             "bin/episodes", "bin/stack/episodes", "state/deploy.json",
+                                             "bin/remove-orphans"}));
   EXPECT_TRUE(file(plan, "bin/report").executable);
   EXPECT_TRUE(file(plan, "bin/remove-orphans").executable);
   EXPECT_FALSE(file(plan, "docker-compose.yml").executable);
@@ -358,11 +360,11 @@ TEST(DeployPlan, AJobRecordsItsRunsInAVolumeOfItsOwnAndBinJobRunsItAgain) {
   const std::string compose = file(plan, "docker-compose.yml").content;
   EXPECT_THAT(compose, HasSubstr("    environment:\n      SNAP_JOB_RUNS: \"/var/lib/snap/jobs/seed\"\n"
                                  "    volumes:\n      - \"seed-runs:/var/lib/snap/jobs/seed\"\n    user: \"47564:47564\"\n"));
-  EXPECT_THAT(compose, HasSubstr("volumes:\n  db-data: {}\n  seed-runs: {}\n"));
+  EXPECT_THAT(compose, HasSubstr("volumes:\n  db-data: {}\n  api-episodes: {}\n  seed-runs: {}\n"));
   EXPECT_EQ(count(compose, "SNAP_JOB_RUNS"), 1u);  // jobs only
   EXPECT_THAT(file(plan, "Dockerfile").content,
-              HasSubstr("COPY --chown=47564:47564 image/jobs/seed/ /var/lib/snap/jobs/seed/\nCOPY app/shop /app/shop\n"));
-  EXPECT_EQ(plan.directories, std::vector<std::string>{"image/jobs/seed"});
+              HasSubstr("COPY --chown=47564:47564 image/jobs/seed/ /var/lib/snap/jobs/seed/\n"));
+  EXPECT_EQ(plan.directories, (std::vector<std::string>{"image/episodes/api", "image/jobs/seed"}));
   EXPECT_TRUE(file(plan, "bin/seed").executable);
   EXPECT_THAT(file(plan, "bin/seed").content, HasSubstr(" run --rm $tty seed --again 'shop.seed' \"$@\"\n"));
   // A swarm service runs its task once per spec already: no record there.
@@ -444,6 +446,199 @@ TEST(DeployPlan, TheCommandScriptRunsAgainstTheOneDeploymentOfItsDirectoryOrRefu
   ScriptRun job = run_script("bin/seed", "shop1 DIR\n");
   EXPECT_EQ(job.status, 0) << job.err;
   EXPECT_EQ(job.compose_args, "-p shop1 -f " + here + "/docker-compose.yml run --rm -T seed --again shop.seed 7\n");
+}
+
+// ---- build --record-requests ----
+
+DeployOptions recording(const std::string& policy) {
+  DeployOptions options;
+  options.record_requests = policy;
+  return options;
+}
+
+// Each API server (and nothing else) records into a volume of its own that its user owns,
+// with the build's policy unless the container is told otherwise; bin/episodes and
+// bin/stack/episodes get them out.
+TEST(DeployPlanEpisodes, EachApiServerRecordsErrorsByDefaultIntoAVolumeOfItsOwn) {
+  const DeployPlan plan = plan_deployment(shop(), {});
+  const std::string compose = file(plan, "docker-compose.yml").content;
+  EXPECT_THAT(compose, HasSubstr("    environment:\n"
+                                 "      SNAP_RECORD_REQUESTS: \"${SNAP_RECORD_REQUESTS_API:-errors}\"\n"
+                                 "      SNAP_EPISODES: \"/var/lib/snap/episodes/api\"\n"
+                                 "      SNAP_EPISODES_MAX_BYTES: \"${SNAP_EPISODES_MAX_BYTES_API:-256m}\"\n"
+                                 "    volumes:\n      - \"api-episodes:/var/lib/snap/episodes/api\"\n"
+                                 "    user: \"54567:54567\"\n"));
+  EXPECT_EQ(count(compose, "SNAP_RECORD_REQUESTS:"), 1u);  // the API server only: not the worker
+  EXPECT_THAT(file(plan, "Dockerfile").content,
+              HasSubstr("COPY --chown=54567:54567 image/episodes/api/ /var/lib/snap/episodes/api/\n"));
+  EXPECT_THAT(plan.directories, ::testing::Contains("image/episodes/api"));
+  const std::string stack = file(plan, "docker-stack.yml").content;
+  EXPECT_THAT(stack, HasSubstr("      SNAP_RECORD_REQUESTS: \"${SNAP_RECORD_REQUESTS_API:-errors}\"\n"
+                               "      SNAP_EPISODES: \"/var/lib/snap/episodes/api\"\n"));
+  EXPECT_THAT(stack, HasSubstr("    volumes:\n      - \"api-episodes:/var/lib/snap/episodes/api\"\n"
+                               "      - {type: \"tmpfs\", target: \"/tmp\"}\n"));
+  EXPECT_THAT(stack, HasSubstr("volumes:\n  db-data: {}\n  api-episodes: {}\n"));
+  EXPECT_TRUE(file(plan, "bin/episodes").executable);
+  EXPECT_TRUE(file(plan, "bin/stack/episodes").executable);
+}
+
+TEST(DeployPlanEpisodes, APolicyIsWrittenAsItsCanonicalTextAndOffAddsNothing) {
+  EXPECT_THAT(file(plan_deployment(shop(), recording("5%")), "docker-compose.yml").content,
+              HasSubstr("SNAP_RECORD_REQUESTS: \"${SNAP_RECORD_REQUESTS_API:-5%}\"\n"));
+  EXPECT_THAT(file(plan_deployment(shop(), recording("100%")), "docker-stack.yml").content,
+              HasSubstr("SNAP_RECORD_REQUESTS: \"${SNAP_RECORD_REQUESTS_API:-all}\"\n"));
+  const DeployPlan off = plan_deployment(shop(), recording("off"));
+  for (const DeployFile& f : off.files) {
+    EXPECT_EQ(f.content.find("episodes"), std::string::npos) << f.path;
+    EXPECT_EQ(f.content.find("SNAP_RECORD_REQUESTS"), std::string::npos) << f.path;
+  }
+  EXPECT_EQ(off.directories, std::vector<std::string>{"image/jobs/seed"});
+}
+
+TEST(DeployPlanEpisodes, AnUnknownPolicyIsADeployErrorNamingTheFlag) {
+  try {
+    plan_deployment(shop(), recording("sometimes"));
+    FAIL() << "no DeployError";
+  } catch (const DeployError& e) {
+    EXPECT_THAT(e.what(), HasSubstr("deploy: --record-requests: the recording policy is off, errors, all or N%"));
+    EXPECT_THAT(e.what(), HasSubstr("not \"sometimes\""));
+  }
+}
+
+// bin/episodes is the script's; a command of that name would be overwritten by it.
+TEST(DeployPlanEpisodes, ACommandNamedLikeTheScriptIsRefusedUnlessNothingIsRecorded) {
+  DeployInput in = shop();
+  in.components.push_back({"shop.episodes", "Persona", "command", "{}", {"shop.api"}, {}});
+  try {
+    plan_deployment(in, {});
+    FAIL() << "no DeployError";
+  } catch (const DeployError& e) {
+    EXPECT_THAT(e.what(), HasSubstr("deploy: shop.episodes would be the script bin/episodes, which lists and fetches "
+                                    "the recorded requests; rename it, or build with --record-requests off"));
+  }
+  EXPECT_NO_THROW(plan_deployment(in, recording("off")));
+}
+
+// bin/episodes against stand-ins: `docker` (ps lists the running deployments, cp copies a
+// container's volume from VOLUMES/CONTAINER), `docker-compose` (ps -q SERVICE lists
+// CONTAINERS/SERVICE) and the build's binary (`episodes DIR`: its files, --failed those
+// named *-failed*, --id a prefix of the name; --paths their paths, else a line each).
+struct EpisodesRun {
+  int status = -1;
+  std::string out, err;
+  std::string docker_args;  // every call, one a line
+  std::vector<std::string> fetched;  // file names in the directory fetched into
+};
+
+EpisodesRun run_episodes(const std::string& args, const std::string& running,
+                         const std::map<std::string, std::vector<std::string>>& volumes, const std::string& into = "") {
+  const fs::path dir = fs::temp_directory_path() / ("snap-deploy-episodes-" + std::to_string(::getpid()));
+  fs::remove_all(dir);
+  const fs::path out = dir / "build";
+  const fs::path fake = dir / "fake-bin";
+  fs::create_directories(out / "bin");
+  fs::create_directories(out / "app");
+  fs::create_directories(fake);
+  fs::create_directories(dir / "containers");
+  std::ofstream(out / "bin/episodes") << file(plan_deployment(shop(), {}), "bin/episodes").content;
+  std::ofstream(dir / "running") << replace_dir(running, out.string());
+  for (const auto& [container, files] : volumes) {
+    std::ofstream(dir / "containers" / "api", std::ios::app) << container << "\n";
+    fs::create_directories(dir / "volumes" / container);
+    for (const std::string& name : files) std::ofstream(dir / "volumes" / container / name) << container;
+  }
+  std::ofstream(fake / "docker") << "#!/bin/sh\necho \"$@\" >> '" << (dir / "docker-args").string()
+                                 << "'\ncase $1 in\n"
+                                    "  ps) cat '" << (dir / "running").string() << "' ;;\n"
+                                    "  cp) c=${2%%:*}; cp '" << (dir / "volumes").string() << "'/$c/* \"$3\" 2>/dev/null; exit 0 ;;\n"
+                                    "  *) exit 99 ;;\nesac\n";
+  std::ofstream(fake / "docker-compose") << "#!/bin/sh\nfor last; do :; done\ncat '" << (dir / "containers").string()
+                                         << "'/\"$last\" 2>/dev/null\nexit 0\n";
+  std::ofstream(out / "app/shop") << "#!/bin/sh\n[ \"$1\" = episodes ] || exit 99\nfrom=$2\nshift 2\n"
+                                     "paths= failed= id=\n"
+                                     "while [ $# -gt 0 ]; do case $1 in --paths) paths=1 ;; --failed) failed=1 ;;"
+                                     " --id) id=$2; shift ;; --since) shift ;; esac; shift; done\n"
+                                     "for f in \"$from\"/*.episode; do\n"
+                                     "  name=${f##*/}\n"
+                                     "  [ -z \"$failed\" ] || case $name in *-failed*) ;; *) continue ;; esac\n"
+                                     "  case $name in \"$id\"*) ;; *) continue ;; esac\n"
+                                     "  if [ -n \"$paths\" ]; then echo \"$f\"; else echo \"listed $name\"; fi\n"
+                                     "done\n";
+  for (const fs::path& p : {fake / "docker", fake / "docker-compose", out / "app/shop"}) fs::permissions(p, fs::perms::owner_all);
+  const std::string command = "cd '" + dir.string() + "' && env -u COMPOSE_PROJECT_NAME PATH='" + fake.string() +
+                              ":/usr/bin:/bin' TMPDIR='" + dir.string() + "' sh build/bin/episodes " + args +
+                              " </dev/null >stdout 2>stderr";
+  const int status = std::system(command.c_str());
+  EpisodesRun run;
+  run.status = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  run.out = read_file(dir / "stdout");
+  run.err = read_file(dir / "stderr");
+  run.docker_args = read_file(dir / "docker-args");
+  const fs::path fetched = into.empty() ? out / "episodes" : dir / into;
+  if (fs::exists(fetched)) {
+    for (const auto& entry : fs::directory_iterator(fetched)) run.fetched.push_back(entry.path().filename().string());
+  }
+  std::sort(run.fetched.begin(), run.fetched.end());
+  // The temporary directory it copied into is gone.
+  for (const auto& entry : fs::directory_iterator(dir)) {
+    EXPECT_EQ(entry.path().filename().string().rfind("shop-episodes.", 0), std::string::npos) << "left behind";
+  }
+  fs::remove_all(dir);
+  return run;
+}
+
+TEST(DeployPlanEpisodes, TheScriptRefusesAMistakeInItsArgumentsBeforeAskingDocker) {
+  for (const std::string args : {"", "show", "list --bogus", "list extra", "fetch", "fetch --since", "fetch a b c",
+                                 "list --id ''"}) {
+    const EpisodesRun run = run_episodes(args, "shop1 DIR\n", {});
+    EXPECT_EQ(run.status, 64) << args << ": " << run.err;
+    EXPECT_THAT(run.err, HasSubstr("usage: build/bin/episodes list [--failed] [--since TIME] [--id ID]")) << args;
+    EXPECT_EQ(run.docker_args, "") << args;
+  }
+}
+
+TEST(DeployPlanEpisodes, TheScriptSaysWhenThereIsNothingToReadOrNothingMatches) {
+  // No deployment: refused as bin/NAME refuses.
+  EpisodesRun none = run_episodes("list", "", {});
+  EXPECT_EQ(none.status, 69);
+  EXPECT_THAT(none.err, HasSubstr("no deployment of shop from "));
+  // A deployment without a container of the API server.
+  EpisodesRun no_server = run_episodes("list", "shop1 DIR\n", {});
+  EXPECT_EQ(no_server.status, 1);
+  EXPECT_THAT(no_server.err, HasSubstr("no container of api in the deployment shop1: nothing to read recorded requests from"));
+  // Nothing recorded yet: an empty list, but nothing to fetch.
+  EpisodesRun empty_list = run_episodes("list", "shop1 DIR\n", {{"c1", {}}});
+  EXPECT_EQ(empty_list.status, 0) << empty_list.err;
+  EXPECT_THAT(empty_list.err, HasSubstr("no request recorded yet (in 1 container(s) of api)"));
+  EpisodesRun empty_fetch = run_episodes("fetch --failed", "shop1 DIR\n", {{"c1", {}}});
+  EXPECT_EQ(empty_fetch.status, 1);
+  // Episodes, none of them the one asked for.
+  EpisodesRun unmatched = run_episodes("fetch 2027", "shop1 DIR\n", {{"c1", {"2026-a-ok.episode"}}});
+  EXPECT_EQ(unmatched.status, 1);
+  EXPECT_THAT(unmatched.err, HasSubstr("no recorded request matches"));
+  EXPECT_TRUE(unmatched.fetched.empty());
+}
+
+TEST(DeployPlanEpisodes, TheScriptListsAndFetchesFromEveryContainerOfTheServer) {
+  const std::map<std::string, std::vector<std::string>> volumes{
+      {"c1", {"2026-1-ok.episode", "2026-2-failed.episode", "2026-2-failed.episode.partial"}},
+      {"c2", {"2026-3-failed.episode"}}};
+  EpisodesRun list = run_episodes("list --failed", "shop1 DIR\n", volumes);
+  EXPECT_EQ(list.status, 0) << list.err;
+  EXPECT_EQ(list.out, "listed 2026-2-failed.episode\nlisted 2026-3-failed.episode\n");
+  EXPECT_THAT(list.docker_args, HasSubstr("cp c1:/var/lib/snap/episodes/api/. "));
+  EXPECT_THAT(list.docker_args, HasSubstr("cp c2:/var/lib/snap/episodes/api/. "));
+  // Into the build's episodes/ (where `APP replay` finds the build's log two levels up).
+  EpisodesRun failed = run_episodes("fetch --failed", "shop1 DIR\n", volumes);
+  EXPECT_EQ(failed.status, 0) << failed.err;
+  EXPECT_EQ(failed.fetched, (std::vector<std::string>{"2026-2-failed.episode", "2026-3-failed.episode"}));
+  EXPECT_THAT(failed.out, HasSubstr("/build/episodes/2026-2-failed.episode\n"));
+  EXPECT_THAT(failed.err, HasSubstr("fetched 2 episode(s) into "));
+  EXPECT_THAT(failed.err, HasSubstr("/build/app/shop replay "));
+  // One by its id, into a directory of the user's.
+  EpisodesRun one = run_episodes("fetch 2026-1 mine", "shop1 DIR\n", volumes, "mine");
+  EXPECT_EQ(one.status, 0) << one.err;
+  EXPECT_EQ(one.fetched, std::vector<std::string>{"2026-1-ok.episode"}) << one.out << one.err;
 }
 
 TEST(DeployPlan, DockerStackConfigAcceptsTheGoldenFile) {

@@ -3,6 +3,7 @@
 #include <cstdio>
 #include <sstream>
 
+#include "snap/episode.h"
 #include "text.h"
 #include "writers.h"
 
@@ -64,10 +65,14 @@ void compose_program(std::ostream& out, const ServiceGraph& g, const Service& s)
     environment.emplace_back("SNAP_JOB_RUNS", job_runs_path(s));
   }
   for (auto& entry : service_environment(g, s)) environment.push_back(std::move(entry));
-  write_environment(out, environment);
+  if (s.records_requests) {
+    out << "    # Recorded requests (episodes) go to its volume; bin/episodes lists and fetches them.\n";
+  }
+  write_environment(out, environment, episodes_environment(g, s));
   if (s.kind == ServiceKind::kJob) {
     out << "    volumes:\n      - " << quote(job_runs_volume(s) + ":" + job_runs_path(s)) << "\n";
   }
+  if (s.records_requests) out << "    volumes:\n      - " << quote(episodes_volume(s) + ":" + episodes_path(s)) << "\n";
 }
 
 void compose_service(std::ostream& out, const ServiceGraph& g, const Service& s) {
@@ -165,15 +170,25 @@ std::vector<std::pair<std::string, std::string>> service_environment(const Servi
   return out;
 }
 
+std::vector<std::pair<std::string, std::string>> episodes_environment(const ServiceGraph& g, const Service& s) {
+  if (!s.records_requests) return {};
+  return {{"SNAP_RECORD_REQUESTS", "\"" + service_variable("SNAP_RECORD_REQUESTS", s) + ":-" + g.record_policy + "}\""},
+          {"SNAP_EPISODES", quote(episodes_path(s))},
+          {"SNAP_EPISODES_MAX_BYTES",
+           "\"" + service_variable("SNAP_EPISODES_MAX_BYTES", s) + ":-" + size_text(EpisodeOptions{}.max_bytes) + "}\""}};
+}
+
 std::string service_variable(std::string_view prefix, const Service& s) {
   std::string name;
   for (char c : s.name) name += std::isalnum(static_cast<unsigned char>(c)) ? static_cast<char>(std::toupper(c)) : '_';
   return "${" + std::string(prefix) + "_" + name;
 }
 
-void write_environment(std::ostream& out, const std::vector<std::pair<std::string, std::string>>& variables) {
-  if (variables.empty()) return;
+void write_environment(std::ostream& out, const std::vector<std::pair<std::string, std::string>>& variables,
+                       const std::vector<std::pair<std::string, std::string>>& scalars) {
+  if (variables.empty() && scalars.empty()) return;
   out << "    environment:\n";
+  for (const auto& [name, value] : scalars) out << "      " << name << ": " << value << "\n";
   for (const auto& [name, value] : variables) out << "      " << name << ": " << quote(value) << "\n";
 }
 
@@ -188,10 +203,15 @@ void write_volumes_and_secrets(std::ostream& out, const ServiceGraph& g, std::st
                                bool job_volumes) {
   bool any_volume = false;
   for (const Service& s : g.services) {
-    if (s.kind != ServiceKind::kDatabase && !(job_volumes && s.kind == ServiceKind::kJob)) continue;
-    if (!any_volume) out << "volumes:\n";
-    any_volume = true;
-    out << "  " << (s.kind == ServiceKind::kJob ? job_runs_volume(s) : volume_of(s)) << ": {}\n";
+    std::vector<std::string> volumes;
+    if (s.kind == ServiceKind::kDatabase) volumes.push_back(volume_of(s));
+    if (job_volumes && s.kind == ServiceKind::kJob) volumes.push_back(job_runs_volume(s));
+    if (s.records_requests) volumes.push_back(episodes_volume(s));
+    for (const std::string& volume : volumes) {
+      if (!any_volume) out << "volumes:\n";
+      any_volume = true;
+      out << "  " << volume << ": {}\n";
+    }
   }
   if (g.options.observability && !any_volume) out << "volumes:\n";
   write_observability_volumes(out, g);

@@ -128,6 +128,7 @@ DeployOptions options_for(const App& app, const BuildOptions& build, DeployOptio
   if (!build.base_image.empty()) options.base_image = build.base_image;
   if (!build.endpoint_mode.empty()) options.endpoint_mode = build.endpoint_mode;
   if (build.observability) options.observability = true;
+  options.record_requests = build.record_requests;
   for (const auto& [name, port] : build.published) add_by_service(app, "--publish", name, port, options.published);
   for (const auto& [name, count] : build.replicas) {
     add_by_service(app, "--replicas", name, count, options.replicas, " replicas");

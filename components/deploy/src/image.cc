@@ -48,6 +48,16 @@ std::string dockerfile(const ServiceGraph& g) {
     any_job = true;
     out << "COPY --chown=" << s.uid << ":" << s.uid << " " << job_runs_context(s) << "/ " << job_runs_path(s) << "/\n";
   }
+  bool any_recording = false;
+  for (const Service& s : g.services) {
+    if (!s.records_requests) continue;
+    if (!any_recording) {
+      out << "# Each API server's recorded requests (episodes), owned by the server's user: a new\n"
+             "# volume mounted there takes that owner (docker-compose.yml).\n";
+    }
+    any_recording = true;
+    out << "COPY --chown=" << s.uid << ":" << s.uid << " " << episodes_context(s) << "/ " << episodes_path(s) << "/\n";
+  }
   out << "COPY app/" << g.app_file << " /app/" << g.app_file
       << "\n"
          "COPY snapshot.snaplog /app/snapshot.snaplog\n"

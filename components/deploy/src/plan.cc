@@ -21,6 +21,7 @@ DeployPlan plan_deployment(const DeployInput& input, const DeployOptions& given)
   plan.files.push_back({"image/etc/group", group(g)});
   plan.files.push_back({"image/etc/nsswitch.conf", "hosts: files dns\n"});
   for (const Service& s : g.services) {
+    if (s.records_requests) plan.directories.push_back(episodes_context(s));
     if (s.kind == ServiceKind::kJob) {
       plan.files.push_back({"bin/" + s.name, command_script(g, s), true});
       plan.directories.push_back(job_runs_context(s));
@@ -28,6 +29,10 @@ DeployPlan plan_deployment(const DeployInput& input, const DeployOptions& given)
     if (s.kind != ServiceKind::kCommand) continue;
     plan.files.push_back({"bin/" + s.name, command_script(g, s), true});
     plan.files.push_back({"bin/stack/" + s.name, stack_command_script(g, s), true});
+  }
+  if (g.any_recording) {
+    plan.files.push_back({"bin/" + std::string(kEpisodesScript), episodes_script(g), true});
+    plan.files.push_back({"bin/stack/" + std::string(kEpisodesScript), stack_episodes_script(g), true});
   }
   add_volume_state(g, plan);
   for (const Service& s : g.services) plan.reaches.emplace_back(s.name, s.targets);

@@ -9,26 +9,16 @@
 
 namespace snap::deploy_plan {
 
-// bin/NAME: a command, or a job run again, in its own container (its secrets and networks
-// only) against the running deployment. Which one: $COMPOSE_PROJECT_NAME, else the one
+namespace {
+
+// The part of a compose bin/ script that finds the deployment it acts on and sets
+// $project (and $here, the build's directory): $COMPOSE_PROJECT_NAME, else the one
 // compose project that runs this app from this directory (compose labels each container
 // with its project and working directory, the compose file with snap.app). Starting none
 // itself: `docker-compose run` in a project that is not up would start a second, empty
-// deployment (named after the directory) and the command would run against it.
-std::string command_script(const ServiceGraph& g, const Service& s) {
-  const bool job = s.kind == ServiceKind::kJob;
-  std::ostringstream out;
-  out << "#!/bin/sh\n"
-      << header(g.input.app_name) << "# Runs the " << (job ? "job " : "command ") << s.component->id
-      << (job ? " again" : " once")
-      << ", in its own container (its secrets, its networks\n"
-         "# only), against the running deployment, and exits with its status.\n"
-         "# Usage: bin/"
-      << s.name
-      << " [ARGS...]\n"
-         "# The deployment: $COMPOSE_PROJECT_NAME, else the one running from this directory. With\n"
-         "# none running it refuses (status 69), with several too (status 64), saying how to name one.\n"
-         "here=$(cd \"$(dirname \"$0\")/..\" && pwd -P) || exit 1\n"
+// deployment (named after the directory) and the script would act on it.
+void find_compose_project(std::ostream& out, const ServiceGraph& g) {
+  out << "here=$(cd \"$(dirname \"$0\")/..\" && pwd -P) || exit 1\n"
          "app="
       << shell_quote(g.input.app_name)
       << "\n"
@@ -64,8 +54,28 @@ std::string command_script(const ServiceGraph& g, const Service& s) {
          "    *\" \"*) refuse 64 \"several deployments of $app from $here are running ($mine)\" ;;\n"
          "  esac\n"
          "  project=$mine\n"
-         "fi\n"
-         "tty=\n"
+         "fi\n";
+}
+
+}  // namespace
+
+// bin/NAME: a command, or a job run again, in its own container (its secrets and networks
+// only) against the running deployment (find_compose_project).
+std::string command_script(const ServiceGraph& g, const Service& s) {
+  const bool job = s.kind == ServiceKind::kJob;
+  std::ostringstream out;
+  out << "#!/bin/sh\n"
+      << header(g.input.app_name) << "# Runs the " << (job ? "job " : "command ") << s.component->id
+      << (job ? " again" : " once")
+      << ", in its own container (its secrets, its networks\n"
+         "# only), against the running deployment, and exits with its status.\n"
+         "# Usage: bin/"
+      << s.name
+      << " [ARGS...]\n"
+         "# The deployment: $COMPOSE_PROJECT_NAME, else the one running from this directory. With\n"
+         "# none running it refuses (status 69), with several too (status 64), saying how to name one.\n";
+  find_compose_project(out, g);
+  out << "tty=\n"
          "[ -t 0 ] && [ -t 1 ] || tty=-T\n"
          "exec docker-compose -p \"$project\" -f \"$here/docker-compose.yml\" run --rm $tty "
       << s.name << (job ? " --again " : " ") << shell_quote(s.component->id) << " \"$@\"\n";
@@ -123,6 +133,160 @@ std::string stack_command_script(const ServiceGraph& g, const Service& s) {
          "[ -n \"$status\" ] && [ \"$status\" != 0 ] && exit \"$status\"\n"
          "echo \"$0: the job ended $state\" >&2\n"
          "exit 1\n";
+  return out.str();
+}
+
+namespace {
+
+// The recording services, by name ("api, billing-api"), for messages.
+std::string recording_names(const ServiceGraph& g) {
+  std::string names;
+  for (const Service& s : g.services) {
+    if (s.records_requests) names += (names.empty() ? "" : ", ") + s.name;
+  }
+  return names;
+}
+
+// bin/episodes and bin/stack/episodes: their comment, usage and arguments, parsed before
+// anything runs so that a mistake is a usage error (status 64) touching nothing. `script`
+// is how the usage names it, `stack` its leading STACK argument ("" for compose).
+void episodes_arguments(std::ostream& out, const ServiceGraph& g, const std::string& script, const std::string& stack) {
+  out << "#!/bin/sh\n"
+      << header(g.input.app_name)
+      << "# The requests the deployment's API servers recorded (episodes), listed, or fetched to this\n"
+         "# host to replay them in one process: app/"
+      << g.app_file
+      << " replay episodes/FILE.episode (docs/deploy.md,\n"
+         "# \"Recorded requests (episodes)\"). Recording: "
+      << recording_names(g) << ", with the policy " << g.record_policy
+      << "\n# unless a container was told otherwise at deploy ($SNAP_RECORD_REQUESTS_<SERVICE>).\n"
+         "# Usage: "
+      << script << stack << " list [--failed] [--since TIME] [--id ID]\n"
+      << "#        " << script << stack
+      << " fetch ID|--failed|--since TIME [DIR]   (DIR: episodes/ of this build)\n"
+         "# ID: an episode's file name, or a prefix of its trace id; TIME: UTC, 2026-12-07T10:15:00Z or\n"
+         "# a prefix of it. Status 1 when no container of a recording server is there, or (fetch) when\n"
+         "# nothing matches; 64 for a mistake in the arguments.\n"
+         "usage() {\n"
+         "  echo \"usage: $0"
+      << stack << " list [--failed] [--since TIME] [--id ID]\" >&2\n"
+      << "  echo \"       $0" << stack
+      << " fetch ID|--failed|--since TIME [DIR]\" >&2\n"
+         "  exit 64\n"
+         "}\n";
+  if (!stack.empty()) out << "[ $# -ge 1 ] || usage\nstack=$1\nshift\n";
+  out << "[ $# -ge 1 ] || usage\n"
+         "action=$1\n"
+         "shift\n"
+         "case $action in list|fetch) ;; *) echo \"$0: no action $action\" >&2; usage ;; esac\n"
+         "failed= since= id= into= chosen=\n"
+         "while [ $# -gt 0 ]; do\n"
+         "  case $1 in\n"
+         "    --failed) failed=--failed chosen=1 ;;\n"
+         "    --since|--id)\n"
+         "      [ $# -ge 2 ] && [ -n \"$2\" ] || { echo \"$0: $1 needs a value\" >&2; usage; }\n"
+         "      if [ \"$1\" = --since ]; then since=$2; else id=$2; fi\n"
+         "      chosen=1\n"
+         "      shift ;;\n"
+         "    -*) echo \"$0: unknown flag $1\" >&2; usage ;;\n"
+         "    *)\n"
+         "      # fetch: the first word is the ID unless --failed or --since came first; then DIR.\n"
+         "      if [ \"$action\" = fetch ] && [ -z \"$chosen\" ]; then\n"
+         "        id=$1 chosen=1\n"
+         "      elif [ \"$action\" = fetch ] && [ -z \"$into\" ]; then\n"
+         "        into=$1\n"
+         "      else\n"
+         "        echo \"$0: unexpected argument $1\" >&2\n"
+         "        usage\n"
+         "      fi ;;\n"
+         "  esac\n"
+         "  shift\n"
+         "done\n"
+         "[ \"$action\" = list ] || [ -n \"$chosen\" ] || { echo \"$0: fetch which? an ID, --failed or --since TIME\" >&2; usage; }\n"
+         "tmp=$(mktemp -d \"${TMPDIR:-/tmp}/"
+      << g.app_file
+      << "-episodes.XXXXXX\") || exit 1\n"
+         "trap 'rm -rf \"$tmp\"' EXIT\n"
+         "trap 'exit 130' INT TERM\n"
+         "containers=0\n";
+}
+
+// The rest, once every container's episodes are in $tmp: the host's copy of the binary
+// reads them (no program code runs: `APP episodes`) and picks what was asked for.
+void episodes_selection(std::ostream& out, const ServiceGraph& g, const std::string& where) {
+  out << "[ \"$containers\" -gt 0 ] || { echo \"$0: no container of "
+      << recording_names(g) << " " << where
+      << ": nothing to read recorded requests from\" >&2; exit 1; }\n"
+         "set -- \"$tmp\"/*.episode\n"
+         "if [ ! -e \"$1\" ]; then\n"
+         "  echo \"$0: no request recorded yet (in $containers container(s) of "
+      << recording_names(g)
+      << ")\" >&2\n"
+         "  [ \"$action\" = list ] && exit 0\n"
+         "  exit 1\n"
+         "fi\n"
+         "binary=\"$here/app/"
+      << g.app_file
+      << "\"\n"
+         "if [ \"$action\" = list ]; then\n"
+         "  \"$binary\" episodes \"$tmp\" $failed ${since:+--since \"$since\"} ${id:+--id \"$id\"}\n"
+         "  exit\n"
+         "fi\n"
+         "paths=$(\"$binary\" episodes \"$tmp\" --paths $failed ${since:+--since \"$since\"} ${id:+--id \"$id\"}) || exit 1\n"
+         "[ -n \"$paths\" ] || { echo \"$0: no recorded request matches\" >&2; exit 1; }\n"
+         "into=${into:-$here/episodes}\n"
+         "mkdir -p \"$into\" || exit 1\n"
+         "n=0\n"
+         "while IFS= read -r path; do\n"
+         "  cp \"$path\" \"$into/\" || exit 1\n"
+         "  echo \"$into/${path##*/}\"\n"
+         "  n=$((n + 1))\n"
+         "done <<EOF\n"
+         "$paths\n"
+         "EOF\n"
+         "echo \"$0: fetched $n episode(s) into $into; replay one: $here/app/"
+      << g.app_file << " replay $into/FILE.episode\" >&2\n";
+}
+
+}  // namespace
+
+// bin/episodes: from each container (running or stopped) of each recording service of the
+// compose deployment (found as bin/NAME finds it), its episodes volume copied out with
+// `docker cp` (which reads a volume of a read-only container too).
+std::string episodes_script(const ServiceGraph& g) {
+  std::ostringstream out;
+  episodes_arguments(out, g, "bin/episodes", "");
+  find_compose_project(out, g);
+  out << "from_service() {  # SERVICE DIRECTORY\n"
+         "  for container in $(docker-compose -p \"$project\" -f \"$here/docker-compose.yml\" ps -q \"$1\"); do\n"
+         "    docker cp \"$container:$2/.\" \"$tmp/\" || exit 1\n"
+         "    containers=$((containers + 1))\n"
+         "  done\n"
+         "}\n";
+  for (const Service& s : g.services) {
+    if (s.records_requests) out << "from_service " << shell_quote(s.name) << " " << shell_quote(episodes_path(s)) << "\n";
+  }
+  episodes_selection(out, g, "in the deployment $project");
+  return out.str();
+}
+
+// bin/stack/episodes STACK: the same from the running tasks of the stack's recording
+// services on this node (each node's tasks write to that node's volume: run it on each
+// node, or with DOCKER_HOST naming it).
+std::string stack_episodes_script(const ServiceGraph& g) {
+  std::ostringstream out;
+  episodes_arguments(out, g, "bin/stack/episodes", " STACK");
+  out << "here=$(cd \"$(dirname \"$0\")/../..\" && pwd -P) || exit 1\n"
+         "from_service() {  # SERVICE DIRECTORY\n"
+         "  for container in $(docker ps -q --filter \"label=com.docker.swarm.service.name=${stack}_$1\"); do\n"
+         "    docker cp \"$container:$2/.\" \"$tmp/\" || exit 1\n"
+         "    containers=$((containers + 1))\n"
+         "  done\n"
+         "}\n";
+  for (const Service& s : g.services) {
+    if (s.records_requests) out << "from_service " << shell_quote(s.name) << " " << shell_quote(episodes_path(s)) << "\n";
+  }
+  episodes_selection(out, g, "(stack $stack) runs on this node");
   return out.str();
 }
 

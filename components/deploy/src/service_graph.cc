@@ -10,6 +10,7 @@
 #include <boost/json.hpp>
 
 #include "snap/component_type.h"
+#include "snap/episode.h"
 #include "snap/reach.h"
 #include "text.h"
 
@@ -254,6 +255,31 @@ void assign_secret_files(ServiceGraph& g) {
   }
 }
 
+// `--record-requests`: every API server records its requests unless the policy is off. A
+// job or command service named like the script that fetches them would be overwritten by it.
+void assign_recording(ServiceGraph& g) {
+  RecordingPolicy policy;
+  try {
+    policy = RecordingPolicy::parse(g.options.record_requests);
+  } catch (const std::invalid_argument& e) {
+    throw DeployError(std::string("deploy: --record-requests: ") + e.what());
+  }
+  g.record_policy = policy.str();
+  if (policy.off()) return;
+  for (Service& s : g.services) {
+    if (s.kind == ServiceKind::kDaemon && component_type_of(s.component->type) == ComponentType::kApiServer) {
+      s.records_requests = g.any_recording = true;
+    }
+  }
+  if (!g.any_recording) return;
+  for (const Service& s : g.services) {
+    if ((s.kind == ServiceKind::kJob || s.kind == ServiceKind::kCommand) && s.name == kEpisodesScript) {
+      throw DeployError("deploy: " + s.component->id + " would be the script bin/" + s.name +
+                        ", which lists and fetches the recorded requests; rename it, or build with --record-requests off");
+    }
+  }
+}
+
 }  // namespace
 
 DeployOptions with_published_in_code(const DeployInput& input, DeployOptions options) {
@@ -273,7 +299,7 @@ DeployOptions with_published_in_code(const DeployInput& input, DeployOptions opt
 }
 
 ServiceGraph build_service_graph(const DeployInput& input, const DeployOptions& options) {
-  ServiceGraph g{input, options, file_name_for(input.app_name), {}, {}, {}, {}, {}};
+  ServiceGraph g{input, options, file_name_for(input.app_name), {}, {}, {}, {}, {}, {}, false};
   find_services(g);
   trace_reach(g);
   check_cycles(g);
@@ -284,6 +310,7 @@ ServiceGraph build_service_graph(const DeployInput& input, const DeployOptions& 
   check_published(g);
   assign_networks(g);
   assign_secret_files(g);
+  assign_recording(g);
   return g;
 }
 

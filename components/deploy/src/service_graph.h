@@ -38,6 +38,9 @@ struct Service {
   // where its address is `public.NAME`, and the host port it is published on.
   std::string public_network;
   unsigned published_port = 0;
+  // An API server, unless requests are not recorded (`--record-requests off`): it records
+  // them as episodes into its own volume (episodes_volume/episodes_path below).
+  bool records_requests = false;
 };
 
 struct ServiceGraph {
@@ -51,6 +54,10 @@ struct ServiceGraph {
   // metrics network. Internal, like the networks of `reached`.
   std::set<std::string> telemetry_networks;
   std::vector<DeploySecretFile> secret_files;
+  // The recording policy every recording service runs with unless its container is told
+  // otherwise (RecordingPolicy::str() of the options' record_requests).
+  std::string record_policy;
+  bool any_recording = false;  // some service records requests: bin/episodes is written
 };
 
 // Throws DeployError for an app that cannot be deployed as declared (two services with
@@ -95,5 +102,12 @@ inline std::string volume_of(const Service& s) { return s.name + "-data"; }
 inline std::string job_runs_volume(const Service& s) { return s.name + "-runs"; }
 inline std::string job_runs_path(const Service& s) { return "/var/lib/snap/jobs/" + s.name; }
 inline std::string job_runs_context(const Service& s) { return "image/jobs/" + s.name; }
+// A recording API server's episodes, the same way: its volume, where it is mounted (its
+// $SNAP_EPISODES) and the build context's empty directory that gives a new volume its owner.
+inline std::string episodes_volume(const Service& s) { return s.name + "-episodes"; }
+inline std::string episodes_path(const Service& s) { return "/var/lib/snap/episodes/" + s.name; }
+inline std::string episodes_context(const Service& s) { return "image/episodes/" + s.name; }
+// The script that lists and fetches them (bin/episodes; bin/stack/episodes on a swarm).
+inline constexpr std::string_view kEpisodesScript = "episodes";
 
 }  // namespace snap::deploy_plan

@@ -33,6 +33,7 @@ void stack_container(std::ostream& out, const Service& s) {
          "    init: true\n"
          "    volumes:\n";
   if (s.kind == ServiceKind::kDatabase) out << "      - \"" << volume_of(s) << ":/var/lib/postgresql/data\"\n";
+  if (s.records_requests) out << "      - " << quote(episodes_volume(s) + ":" + episodes_path(s)) << "\n";
   out << "      - {type: \"tmpfs\", target: \"/tmp\"}\n";
   if (s.kind == ServiceKind::kDatabase) out << "      - {type: \"tmpfs\", target: \"/var/run/postgresql\"}\n";
 }
@@ -77,7 +78,11 @@ void stack_service(std::ostream& out, const ServiceGraph& g, const Service& s, s
   } else {
     out << "    image: " << quote_interpolated("SNAP_IMAGE", "snap-" + g.app_file)
         << "\n    command: " << flow_list({s.component->id}) << "\n";
-    write_environment(out, service_environment(g, s));
+    if (s.records_requests) {
+      out << "    # Recorded requests (episodes) go to its volume, on each node a task runs on;\n"
+             "    # bin/stack/episodes lists and fetches this node's.\n";
+    }
+    write_environment(out, service_environment(g, s), episodes_environment(g, s));
     if (s.published_port != 0) {
       // Published on each node a task runs on (mode host: the routing mesh needs IPVS).
       out << "    ports:\n      - {target: " << server_port(s) << ", published: " << service_variable("SNAP_PUBLISH", s) << ":-"

@@ -23,9 +23,12 @@ std::string compose(const ServiceGraph& g);
 std::string stack(const ServiceGraph& g);
 
 // scripts.cc: bin/NAME (a command, or a job run again, under compose), bin/stack/NAME
-// (a command on a swarm), and state/deploy.json with bin/remove-orphans.
+// (a command on a swarm), bin/episodes and bin/stack/episodes (the recorded requests),
+// and state/deploy.json with bin/remove-orphans.
 std::string command_script(const ServiceGraph& g, const Service& s);
 std::string stack_command_script(const ServiceGraph& g, const Service& s);
+std::string episodes_script(const ServiceGraph& g);
+std::string stack_episodes_script(const ServiceGraph& g);
 void add_volume_state(const ServiceGraph& g, DeployPlan& plan);
 
 // observability.cc: what `--observability` adds (nothing when it is off).
@@ -59,10 +62,17 @@ std::vector<std::pair<std::string, std::string>> service_environment(const Servi
 // "${PREFIX_SERVICE" (the service's name upper-cased, '-' as '_'; without the default and
 // the closing brace): a per-service deploy-time variable, SNAP_REPLICAS_... or SNAP_PUBLISH_....
 std::string service_variable(std::string_view prefix, const Service& s);
-// `environment:` with each variable (nothing when there are none).
-void write_environment(std::ostream& out, const std::vector<std::pair<std::string, std::string>>& variables);
-// The top-level volumes (one per database; with job_volumes one per job too) and secrets
-// (one per file, named by `key`).
+// A recording server's variables (none for any other service), as YAML scalars that use
+// compose interpolation: $SNAP_RECORD_REQUESTS (the build's policy unless
+// $SNAP_RECORD_REQUESTS_<SERVICE> says otherwise at deploy), $SNAP_EPISODES (its volume) and
+// $SNAP_EPISODES_MAX_BYTES (the bound on them, $SNAP_EPISODES_MAX_BYTES_<SERVICE> likewise).
+std::vector<std::pair<std::string, std::string>> episodes_environment(const ServiceGraph& g, const Service& s);
+// `environment:` with each variable (nothing when there are none): `scalars` as they are
+// (already YAML scalars, interpolated at deploy), then `variables` quoted.
+void write_environment(std::ostream& out, const std::vector<std::pair<std::string, std::string>>& variables,
+                       const std::vector<std::pair<std::string, std::string>>& scalars = {});
+// The top-level volumes (one per database and per recording server; with job_volumes one
+// per job too) and secrets (one per file, named by `key`).
 void write_volumes_and_secrets(std::ostream& out, const ServiceGraph& g, std::string (*key)(const DeploySecretFile&),
                                bool job_volumes);
 

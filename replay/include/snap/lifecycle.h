@@ -102,6 +102,11 @@ struct BuildOptions {
   // `--publish SERVER=PORT`: API servers reachable from outside the system on a host
   // port (by a persona's id, its name as `run` takes it, or its service name).
   std::map<std::string, unsigned> published;
+  // `--record-requests off|errors|all|N%`: which requests every deployed API server records
+  // as episodes (snap/episode.h, RecordingPolicy), each still overridable per container by
+  // $SNAP_RECORD_REQUESTS_<SERVICE> at deploy. "errors" by default: a deployment keeps
+  // its failed requests, ready to replay, at the cost of recording each in memory.
+  std::string record_requests = "errors";
 };
 
 // Writes deployment files for a finished build into `dir`: the build's staging directory,

@@ -108,6 +108,14 @@ struct DeployOptions {
   // `--config FILE`), Prometheus' (given its flags).
   std::string jaeger_image = "jaegertracing/jaeger:2.12.0";
   std::string prometheus_image = "prom/prometheus:v2.42.0";
+
+  // `build --record-requests`: which requests every API server records as episodes
+  // (snap/episode.h, RecordingPolicy: "off", "errors", "all" or "N%"), each container's
+  // still overridable by $SNAP_RECORD_REQUESTS_<SERVICE> at `up`. Each recording server
+  // writes them to a volume of its own, SERVICE-episodes, and bin/episodes (bin/stack/
+  // episodes on a swarm) lists them and fetches them to the host for `APP replay`. "off":
+  // none of it. Anything else RecordingPolicy does not take is a DeployError.
+  std::string record_requests = "errors";
 };
 
 struct DeployFile {
