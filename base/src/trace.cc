@@ -288,6 +288,9 @@ ActiveSpan::ActiveSpan(Span& span, const Tracer& tracer, std::string_view servic
 
 ActiveSpan::~ActiveSpan() { t_current = previous_; }
 
+NoCurrentSpan::NoCurrentSpan() : previous_(t_current) { t_current = nullptr; }
+NoCurrentSpan::~NoCurrentSpan() { t_current = previous_; }
+
 Span* current_span() { return t_current != nullptr ? &t_current->span_ : nullptr; }
 
 const SpanContext* current_span_context() { return t_current != nullptr ? &t_current->span_.context() : nullptr; }

@@ -4,6 +4,8 @@
 
 #include "snap/app.h"
 #include "snap/environment.h"
+#include "snap/episode.h"
+#include "episode_store.h"
 #include "snap/membrane.h"
 #include "snap/persona.h"
 #include "snap/postgres.h"
@@ -28,6 +30,26 @@ boost::json::object KeyValueStore::config() const {
 
 JsonStore& KeyValueStore::open(const PersonaContext& ctx) const {
   ctx.require_uses(*this);
+  if (Episode* episode = current_episode()) {
+    // A recorded (or replayed) request sees the store through the episode: each operation
+    // is one of its inputs. Opening the real store is not (it happens once per process),
+    // so it runs outside the episode, on the first operation; replay never opens it.
+    return episode->attachment<JsonStore>(this, [&] {
+      std::vector<std::string> indexes;
+      for (const IndexSpec& spec : indexes_) indexes.push_back(spec.name);
+      return make_episode_store(
+          *episode,
+          [this, &ctx]() -> JsonStore& {
+            SuspendEpisode outside;
+            return open_real(ctx);
+          },
+          table(), std::move(indexes), app().environment().in_memory_stores() ? "memory" : "postgresql");
+    });
+  }
+  return open_real(ctx);
+}
+
+JsonStore& KeyValueStore::open_real(const PersonaContext& ctx) const {
   if (JsonStore* store = opened_.load(std::memory_order_acquire)) return *store;
   std::unique_lock lock(open_mutex_);
   if (store_) return *store_;

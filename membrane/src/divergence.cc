@@ -35,11 +35,13 @@ std::string describe(const Divergence::Call& c, const char* site_word) {
   return s;
 }
 
-std::string headline(Divergence::Reason reason, std::uint64_t index, std::uint64_t left) {
+std::string headline(Divergence::Reason reason, std::uint64_t index, std::uint64_t left, std::string_view recorder) {
   const std::string at = "replay diverged at event " + std::to_string(index) + ": ";
   switch (reason) {
-    case Divergence::Reason::kDifferentCall: return at + "the program asked for a different input than the build recorded";
-    case Divergence::Reason::kDifferentRequest: return at + "the program sent a different request than the build recorded";
+    case Divergence::Reason::kDifferentCall:
+      return at + "the program asked for a different input than " + std::string(recorder) + " recorded";
+    case Divergence::Reason::kDifferentRequest:
+      return at + "the program sent a different request than " + std::string(recorder) + " recorded";
     case Divergence::Reason::kLogExhausted: return at + "the program asked for more than the log holds";
     case Divergence::Reason::kEventsLeftOver:
       return at + "the program finished with " + std::to_string(left) + " event" + (left == 1 ? "" : "s") +
@@ -49,16 +51,18 @@ std::string headline(Divergence::Reason reason, std::uint64_t index, std::uint64
   return at;
 }
 
+constexpr std::string_view kStartupAdvice =
+    "the program no longer reads what the build recorded: rebuild (`build`) to deploy this program, or keep the old "
+    "reads for old logs behind membrane.version(...)";
+
 std::string message(Divergence::Reason reason, std::uint64_t index, const std::optional<Divergence::Call>& expected,
-                    const std::optional<Divergence::Call>& actual, std::uint64_t left, const std::string& detail) {
-  std::string m = headline(reason, index, left);
+                    const std::optional<Divergence::Call>& actual, std::uint64_t left, const std::string& detail,
+                    std::string_view recorder = "the build", std::string_view advice = kStartupAdvice) {
+  std::string m = headline(reason, index, left, recorder);
   if (expected) m += "\n  log expected:   " + describe(*expected, "recorded at");
   if (actual) m += "\n  program asked:  " + describe(*actual, "at");
   if (!detail.empty()) m += "\n  " + detail;
-  if (reason != Divergence::Reason::kUnsupportedVersion) {
-    m += "\n  the program no longer reads what the build recorded: rebuild (`build`) to deploy this program, or "
-         "keep the old reads for old logs behind membrane.version(...)";
-  }
+  if (reason != Divergence::Reason::kUnsupportedVersion && !advice.empty()) m += "\n  " + std::string(advice);
   return m;
 }
 
@@ -83,6 +87,11 @@ Divergence::Divergence(Reason reason, std::uint64_t index, std::optional<Call> e
       index_(index),
       expected_(std::move(expected)),
       actual_(std::move(actual)),
-      events_left_(events_left) {}
+      events_left_(events_left),
+      detail_(std::move(detail)) {}
+
+std::string Divergence::report(std::string_view recorder, std::string_view advice) const {
+  return message(reason_, index_, expected_, actual_, events_left_, detail_, recorder, advice);
+}
 
 }  // namespace snap

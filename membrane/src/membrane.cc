@@ -278,6 +278,16 @@ std::string Membrane::call_erased(std::string_view kind_name, std::string_view k
   return std::move(r.bytes);
 }
 
+std::string Membrane::operation_erased(std::string_view kind_name, std::string_view key, std::string_view request,
+                                       std::string (*real)(void*), void* real_object, const Where& where) {
+  auto step = [&] { return Reply{ResultKind::kBytes, real(real_object), 0}; };
+  Reply r = exchange(Ask{kind_name, key, request, where}, RealStep(step));
+  if (r.kind != ResultKind::kBytes) {
+    throw LogError(LogErrorCode::kCorrupt, "the recorded " + std::string(kind_name) + " holds no reply");
+  }
+  return std::move(r.bytes);
+}
+
 int Membrane::version(std::string_view change_id, int min_supported, int max_supported, Where where) {
   if (min_supported > max_supported) throw std::invalid_argument("version: min_supported > max_supported");
   int v = kDefaultVersion;

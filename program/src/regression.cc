@@ -163,4 +163,18 @@ std::string RegressionReport::describe() const {
 
 std::ostream& operator<<(std::ostream& out, const RegressionReport& report) { return out << report.describe(); }
 
+EpisodeRun replay_episodes(const fs::path& dir, std::string_view app_name, const DefineApp& define, const fs::path& log,
+                           Env& system) {
+  EpisodeRunOptions options;
+  options.log = log;
+  return replay_episode_files(app_name, define, system, episode_files(dir, system), options);
+}
+
+std::ostream& operator<<(std::ostream& out, const EpisodeRun& run) {
+  for (const EpisodeReplay& r : run.replays) {
+    if (r.outcome != EpisodeReplay::Outcome::kSame) out << r.episode.path.string() << "\n" << r.text();
+  }
+  return out;
+}
+
 }  // namespace snap

@@ -1,4 +1,5 @@
 #include "snap/app.h"
+#include "snap/episode.h"
 
 #include <algorithm>
 #include <map>
@@ -124,7 +125,10 @@ PersonaContext::PersonaContext(App& app, const Persona& persona, std::vector<std
   std::sort(reachable_.begin(), reachable_.end());
 }
 
-Membrane& PersonaContext::membrane() const { return *app_.internals().live_membrane; }
+Membrane& PersonaContext::membrane() const {
+  if (Episode* episode = current_episode()) return episode->membrane();
+  return *app_.internals().live_membrane;
+}
 
 bool PersonaContext::reaches(const Component& component) const {
   return std::binary_search(reachable_.begin(), reachable_.end(), &component);
@@ -147,6 +151,9 @@ std::string PersonaContext::secret(const Component& owner, std::string_view name
                     std::string(name) + "\" of " + owner.id().str() + " (" + owner.type() + "), read at " + site(where) +
                     ": a persona receives the secrets of what it reaches, not those of another persona it calls");
   }
+  // In a recorded request the read is an input of its own, kept as a handle (the value
+  // never enters the episode); replayed, the value is the replay's (snap/episode.h).
+  if (Episode* episode = current_episode()) return episode->membrane().secret(name, where);
   const SecretSource& source = *app_.internals().secret_source;
   if (auto value = source.get(name)) {
     if (value->empty()) {
@@ -357,5 +364,14 @@ const Environment& App::environment() const {
 Env& App::env() const { return *private_->system; }
 
 std::vector<std::string> App::secrets_for(const Persona& persona) const { return reach_of(*this, persona).secrets; }
+
+EpisodeSink* App::episodes() const { return private_->episodes.get(); }
+const std::string& App::build_id() const { return private_->build_id; }
+
+EpisodeResponse Persona::replay_request(PersonaContext& context, const EpisodeRequest& request) const {
+  (void)context;
+  throw std::logic_error("persona " + id().str() + " (" + type() + ") handles no requests, so it has no episode of " +
+                         request.method + " " + request.route + " to replay");
+}
 
 }  // namespace snap

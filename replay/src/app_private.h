@@ -12,6 +12,7 @@
 
 #include "snap/app.h"
 #include "snap/environment.h"
+#include "snap/episode.h"
 #include "snap/lifecycle.h"
 #include "snap/membrane.h"
 #include "snap/metrics.h"
@@ -72,6 +73,8 @@ struct App::Private {
   // Before telemetry: the tracer's drop counter is read by a callback registered here.
   MetricsRegistry metrics;
   std::unique_ptr<Telemetry> telemetry;  // run and dev, once started (start_telemetry)
+  std::unique_ptr<EpisodeSink> episodes;  // run and dev, when recording (start_episodes)
+  std::string build_id = "dev";
 
   std::set<std::string> generated_secrets;  // made this build: to be stored
   std::set<std::string> required_secrets;   // must be supplied by the user

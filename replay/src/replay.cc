@@ -1,5 +1,6 @@
 // replay (run and verify modes): startup replays the log, the component tree is compared
 // with the build's manifest, and the whole log is verified before any persona starts.
+#include <cstdio>
 #include <map>
 
 #include "lifecycle_private.h"
@@ -89,6 +90,11 @@ void compare_manifests(const Manifest& recorded, const Manifest& given) {
 std::unique_ptr<App> replay_app(std::string_view name, const DefineApp& define, Env& env,
                                 const ReplayOptions& options) {
   auto reader = LogReader::open(options.log, {}, env);
+  if (reader->header().kind == kEpisodeLogKind) {
+    throw LogError(LogErrorCode::kNotASnapshotLog,
+                   options.log.string() + ": an episode (one recorded request), not a build's log: replay it with `" +
+                       std::string(name) + " replay " + options.log.string() + "`");
+  }
   if (reader->header().app_name != name) {
     throw LogError(LogErrorCode::kNotASnapshotLog, options.log.string() + ": recorded by app \"" +
                                                        reader->header().app_name + "\", this program is \"" +
@@ -98,6 +104,9 @@ std::unique_ptr<App> replay_app(std::string_view name, const DefineApp& define, 
   static const NoSecrets kNoSecrets;
 
   auto p = private_for(options.mode, env);
+  char build_id[24];
+  std::snprintf(build_id, sizeof build_id, "%016llx", static_cast<unsigned long long>(reader->trailer().digest));
+  p->build_id = std::string(build_id, 12);
   p->secret_source = options.secrets != nullptr ? options.secrets : &kNoSecrets;
   auto replaying = std::make_unique<ReplayingMembrane>(env, NoSecretsAtStartup::instance(), std::move(reader));
   ReplayingMembrane& replayer = *replaying;

@@ -18,6 +18,10 @@ struct Header {
   # replaying yesterday's log against today's binary is the point of regression tests.
   binaryFingerprint @1 :Text;
   writerVersion @2 :Text;
+  # What the log records: "" (null in logs written before the field) for a build's
+  # startup, "episode" for one request handled at runtime (docs/episodes.md). A reader of
+  # one kind refuses the other by this field.
+  kind @3 :Text;
 }
 
 # Where in the program an event was requested. Shown in divergence reports, never

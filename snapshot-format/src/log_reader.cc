@@ -120,6 +120,7 @@ class LogReader::Impl {
       header_.app_name = view_of(h.getAppName());
       header_.binary_fingerprint = view_of(h.getBinaryFingerprint());
       header_.writer_version = view_of(h.getWriterVersion());
+      if (h.hasKind()) header_.kind = view_of(h.getKind());
     });
     digest_.update(&main_.body_digest, sizeof main_.body_digest);
     first_chunk_offset_ = next;

@@ -120,6 +120,7 @@ class LogWriter::Impl {
     h.setAppName(text_of(header.app_name));
     h.setBinaryFingerprint(text_of(header.binary_fingerprint));
     h.setWriterVersion(text_of(header.writer_version));
+    if (!header.kind.empty()) h.setKind(text_of(header.kind));
     write_record(message);
   }
 

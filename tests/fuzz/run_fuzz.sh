@@ -5,7 +5,7 @@
 # by itself. Each target runs twice: under small limits (fast runs, limit checks reached)
 # and under the reader's production limits (SNAP_FUZZ_LIMITS=production), the ones replay
 # and `snapshot inspect` use. MODES="production" (or "small") runs only one.
-#   tests/fuzz/run_fuzz.sh                          # 60 s: 15 s per target and mode, as CI runs it
+#   tests/fuzz/run_fuzz.sh                          # 60 s: 10 s per target and mode, as CI runs it
 #   tests/fuzz/run_fuzz.sh 3600 fuzz_log_records    # an hour on one target (30 min per mode)
 # Extra libFuzzer flags go in FUZZ_FLAGS, e.g. FUZZ_FLAGS="-jobs=2 -workers=2".
 # Exits non-zero on the first finding; its input is left in build-fuzz/findings/.
@@ -14,12 +14,13 @@ cd "$(dirname "$0")/../.."
 seconds=${1:-60}
 shift || true
 targets=("$@")
-[ ${#targets[@]} -gt 0 ] || targets=(fuzz_log_reader fuzz_log_records)
+[ ${#targets[@]} -gt 0 ] || targets=(fuzz_log_reader fuzz_log_records fuzz_episode_reader)
 read -r -a modes <<< "${MODES:-small production}"
 per_target=$(( seconds / (${#targets[@]} * ${#modes[@]}) ))
 [ "$per_target" -gt 0 ] || per_target=1
 
-declare -A corpus=([fuzz_log_reader]=tests/fuzz/corpus [fuzz_log_records]=tests/fuzz/corpus-records)
+declare -A corpus=([fuzz_log_reader]=tests/fuzz/corpus [fuzz_log_records]=tests/fuzz/corpus-records
+                  [fuzz_episode_reader]=tests/fuzz/corpus-episodes)
 
 CC=clang CXX=clang++ cmake -S . -B build-fuzz -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
   -DSNAP_FUZZ=ON -DSNAP_SANITIZE=ON -DSNAP_BUILD_TESTS=ON -DSNAP_BUILD_BENCH=OFF -DSNAP_BUILD_EXAMPLES=OFF >/dev/null

@@ -222,6 +222,7 @@ class ActiveSpan {
  private:
   friend Span* current_span();
   friend const SpanContext* current_span_context();
+  friend class NoCurrentSpan;
   friend Span start_child_span(std::string_view name, SpanKind kind);
   Span& span_;
   const Tracer& tracer_;
@@ -232,6 +233,21 @@ class ActiveSpan {
 // The current span of this thread, or null when none is active.
 Span* current_span();
 const SpanContext* current_span_context();
+
+// No span is current on this thread for the scope (the one before comes back after): for
+// work that another span already stands for (a recorded request's store operation is its
+// recording view's span, not the real store's too).
+class NoCurrentSpan {
+ public:
+  NoCurrentSpan();
+  ~NoCurrentSpan();
+  NoCurrentSpan(const NoCurrentSpan&) = delete;
+  NoCurrentSpan& operator=(const NoCurrentSpan&) = delete;
+
+ private:
+  const ActiveSpan* const previous_;
+};
+
 // A child of this thread's current span, of the same service; no span (not recording,
 // no context) when none is active: work outside any traced request is not traced.
 Span start_child_span(std::string_view name, SpanKind kind);

@@ -1,6 +1,8 @@
 #include "snap/api_server.h"
 
 #include <algorithm>
+#include <cstdio>
+#include <random>
 #include <array>
 #include <condition_variable>
 #include <deque>
@@ -8,6 +10,7 @@
 #include <thread>
 #include <vector>
 
+#include <boost/algorithm/string/predicate.hpp>
 #include <boost/json.hpp>
 #include <spdlog/sinks/stdout_sinks.h>
 #include <spdlog/spdlog.h>
@@ -19,7 +22,10 @@
 #include "openapi.h"
 #include "route_binding.h"
 #include "snap/app.h"
+#include "snap/divergence.h"
 #include "snap/environment.h"
+#include "snap/episode.h"
+#include "snap/env.h"
 #include "snap/logging.h"
 #include "snap/membrane.h"
 #include "snap/metrics.h"
@@ -94,6 +100,102 @@ bool constant_time_equal(std::string_view given, std::string_view expected) {
     differ |= static_cast<unsigned char>(g ^ static_cast<unsigned char>(expected[i]));
   }
   return differ == 0;
+}
+
+// Headers an episode never keeps: they carry credentials (docs/episodes.md, "What an
+// episode holds"). The authentication's outcome is recorded instead.
+bool is_credential(std::string_view name) {
+  return boost::algorithm::iequals(name, "authorization") || boost::algorithm::iequals(name, "proxy-authorization") ||
+         boost::algorithm::iequals(name, "cookie");
+}
+
+// A request's id when it has no trace (tracing off or not sampled): as random as a trace
+// id, from no membrane (it is no input of the handler's).
+std::string request_id() {
+  thread_local std::mt19937_64 ids{std::random_device{}()};
+  char text[33];
+  std::snprintf(text, sizeof text, "%016llx%016llx", static_cast<unsigned long long>(ids()),
+                static_cast<unsigned long long>(ids()));
+  return text;
+}
+
+// The recorded outcome of an authentication: {"principal": {...}}, {"error": {...}} for
+// an ApiError, {"failed": TEXT} for any other exception.
+std::string authentication_outcome(const std::function<Principal()>& authenticate) {
+  try {
+    const Principal p = authenticate();
+    boost::json::object attributes;
+    for (const auto& [k, v] : p.attributes) attributes[k] = v;
+    return boost::json::serialize(
+        boost::json::object{{"principal", boost::json::object{{"subject", p.subject}, {"attributes", attributes}}}});
+  } catch (const ApiError& e) {
+    return boost::json::serialize(
+        boost::json::object{{"error", boost::json::object{{"code", to_string(e.code())}, {"message", e.message()}}}});
+  } catch (const std::exception& e) {
+    return boost::json::serialize(boost::json::object{{"failed", e.what()}});
+  }
+}
+
+[[noreturn]] void bad_recorded(std::string_view what) {
+  throw LogError(LogErrorCode::kCorrupt, "the episode's " + std::string(what) + " reply is not well-formed");
+}
+
+Principal principal_from(std::string_view reply) {
+  boost::system::error_code ec;
+  const boost::json::value v = boost::json::parse(reply, ec);
+  if (ec || !v.is_object()) bad_recorded("authentication");
+  const auto& o = v.get_object();
+  if (const auto* p = o.if_contains("principal")) {
+    if (!p->is_object() || !p->get_object().contains("subject") || !p->get_object().at("subject").is_string()) {
+      bad_recorded("authentication");
+    }
+    Principal out{std::string(p->get_object().at("subject").get_string()), {}};
+    if (const auto* a = p->get_object().if_contains("attributes"); a != nullptr && a->is_object()) {
+      for (const auto& m : a->get_object()) {
+        if (m.value().is_string()) out.attributes[std::string(m.key())] = std::string(m.value().get_string());
+      }
+    }
+    return out;
+  }
+  if (const auto* e = o.if_contains("error"); e != nullptr && e->is_object()) {
+    const auto* code = e->get_object().if_contains("code");
+    const auto* message = e->get_object().if_contains("message");
+    if (code != nullptr && code->is_string() && message != nullptr && message->is_string()) {
+      if (auto c = error_code_from_string(code->get_string())) throw ApiError(*c, std::string(message->get_string()));
+    }
+  }
+  if (const auto* f = o.if_contains("failed"); f != nullptr && f->is_string()) {
+    throw std::runtime_error(std::string(f->get_string()));
+  }
+  bad_recorded("authentication");
+}
+
+// An endpoint call's recorded outcome: {"body": TEXT} or {"error": {"code", "message"}}.
+std::string call_outcome(const std::function<std::string()>& call) {
+  try {
+    return boost::json::serialize(boost::json::object{{"body", call()}});
+  } catch (const ApiError& e) {
+    return boost::json::serialize(
+        boost::json::object{{"error", boost::json::object{{"code", to_string(e.code())}, {"message", e.message()}}}});
+  }
+}
+
+std::string call_result(std::string_view reply) {
+  boost::system::error_code ec;
+  const boost::json::value v = boost::json::parse(reply, ec);
+  if (ec || !v.is_object()) bad_recorded("endpoint call");
+  const auto& o = v.get_object();
+  if (const auto* body = o.if_contains("body"); body != nullptr && body->is_string()) {
+    return std::string(body->get_string());
+  }
+  if (const auto* e = o.if_contains("error"); e != nullptr && e->is_object()) {
+    const auto* code = e->get_object().if_contains("code");
+    const auto* message = e->get_object().if_contains("message");
+    if (code != nullptr && code->is_string() && message != nullptr && message->is_string()) {
+      if (auto c = error_code_from_string(code->get_string())) throw ApiError(*c, std::string(message->get_string()));
+    }
+  }
+  bad_recorded("endpoint call");
 }
 
 // Until the server's body starts (a dev call may come first): its lines as the persona's
@@ -194,13 +296,26 @@ struct ApiServer::State {
       if (authenticate) {
         const RequestInfo unknown_caller(route.method, request.target, headers);
         const request_detail::HandlingRequest handling(ctx, unknown_caller);
-        principal = authenticate(ctx, unknown_caller);
+        if (Episode* episode = current_episode()) {
+          // In a recorded request the hook's outcome is the input, not what the hook read
+          // (the credentials are not kept): replay answers with the outcome alone.
+          principal = principal_from(episode->membrane().operation("auth", route.span_name, {}, [&] {
+            SuspendEpisode outside;
+            return authentication_outcome([&] { return authenticate(ctx, unknown_caller); });
+          }));
+        } else {
+          principal = authenticate(ctx, unknown_caller);
+        }
       }
       const RequestInfo info(route.method, request.target, headers, principal ? &*principal : nullptr);
       const request_detail::HandlingRequest handling(ctx, info);
       std::string out = route.handler(ctx, route.shape, request);
       if (out.empty()) return {204, {}};
       return {200, std::move(out)};
+    } catch (const Divergence&) {
+      throw;  // a replayed request went another way: the replay's report, not a response
+    } catch (const LogError&) {
+      throw;  // a damaged episode
     } catch (const ApiError& e) {
       ctx.span().set("snap.error_code", to_string(e.code()));
       // internal is the server's own fault (a response with no JSON form): worth a warning.
@@ -226,6 +341,10 @@ struct ApiServer::State {
     }
   }
 
+  api_detail::HttpReply dispatch_recorded(EpisodeSink& sink, const Route& route, PersonaContext& ctx,
+                                          const api_detail::RequestText& request, std::span<const Header> headers);
+  static void redact_request(const Route& route, EpisodeRequest& request);
+
   // dispatch() as the server span of the request (OpenTelemetry's HTTP semantic
   // conventions): a child of the caller's span -- `remote` from its traceparent header,
   // or in dev the caller's client span, current on this very thread.
@@ -249,7 +368,10 @@ struct ApiServer::State {
       span.set("url.path", request.target.substr(0, request.target.find('?')));
       span.set("snap.persona", ctx.persona().id().str());
     }
-    api_detail::HttpReply reply = dispatch(route, ctx, request, headers);
+    EpisodeSink* episodes = ctx.app().episodes();
+    api_detail::HttpReply reply = episodes != nullptr && route.options.record && episodes->wants_request()
+                                      ? dispatch_recorded(*episodes, route, ctx, request, headers)
+                                      : dispatch(route, ctx, request, headers);
     if (span.recording()) {
       span.set("http.response.status_code", reply.status);
       // A server span fails for 5xx only: a 4xx is the caller's error, not the server's.
@@ -258,6 +380,70 @@ struct ApiServer::State {
     return reply;
   }
 };
+
+// dispatch() as an episode (snap/episode.h): every input the handler reads is kept, and
+// the sink writes the episode when its policy says so.
+api_detail::HttpReply ApiServer::State::dispatch_recorded(EpisodeSink& sink, const Route& route, PersonaContext& ctx,
+                                                          const api_detail::RequestText& request,
+                                                          std::span<const Header> headers) {
+  Env& env = ctx.app().env();
+  const auto started = env.wall_now();
+  const auto started_steady = std::chrono::steady_clock::now();
+  Episode episode(ctx.app());
+  api_detail::HttpReply reply;
+  {
+    ActiveEpisode active(&episode);
+    reply = dispatch(route, ctx, request, headers);
+  }
+  FinishedEpisode finished;
+  EpisodeInfo& info = finished.info;
+  info.app = ctx.app().id().str();
+  info.build = ctx.app().build_id();
+  info.request.persona = ctx.persona().id().str();
+  info.request.method = route.method;
+  info.request.route = route.path;
+  info.request.target = std::string(request.target);
+  info.request.body = std::string(request.body);
+  if (route.options.redact_request) redact_request(route, info.request);
+  for (const Header& h : headers) {
+    if (!is_credential(h.name)) info.request.headers.emplace_back(std::string(h.name), std::string(h.value));
+  }
+  info.response.status = reply.status;
+  info.response.body = reply.status < 300 && route.options.redact_response && !reply.body.empty()
+                           ? route.options.redact_response(reply.body)
+                           : reply.body;
+  const SpanContext* trace = current_span_context();
+  info.trace_id = trace != nullptr && trace->valid() ? trace->trace_id.hex() : request_id();
+  info.started_unix_ns =
+      std::chrono::duration_cast<std::chrono::nanoseconds>(started.time_since_epoch()).count();
+  info.duration_ns =
+      std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() - started_steady).count();
+  finished.inputs = episode.take_inputs();
+  sink.finish(std::move(finished));
+  return reply;
+}
+
+// The request as the endpoint's redaction leaves it: its fields, from wherever they
+// travel, redacted and rendered again as they would travel.
+void ApiServer::State::redact_request(const Route& route, EpisodeRequest& request) {
+  try {
+    const api_detail::RequestText text{request.target, request.body};
+    const boost::json::value bound =
+        api_detail::body_only(route.shape) ? boost::json::parse(request.body) : api_detail::bind_request(route.shape, text);
+    const std::string redacted = route.options.redact_request(boost::json::serialize(bound));
+    if (api_detail::body_only(route.shape)) {
+      request.body = redacted;
+    } else {
+      api_detail::WireRequest wire = api_detail::render_request(route.shape, boost::json::parse(redacted));
+      request.target = std::move(wire.target);
+      request.body = std::move(wire.body);
+    }
+  } catch (const std::exception&) {
+    // A request that does not bind cannot be redacted field by field: keep none of it.
+    request.target = request.target.substr(0, request.target.find('?'));
+    request.body.clear();
+  }
+}
 
 namespace api_detail {
 
@@ -535,6 +721,24 @@ boost::json::object ApiServer::config() const {
 
 std::string ApiServer::host() const { return app().environment().host_of(*this); }
 
+EpisodeResponse ApiServer::replay_request(PersonaContext& ctx, const EpisodeRequest& request) const {
+  const State::Route* route = nullptr;
+  for (const State::Route& r : state_->routes) {
+    if (r.method == request.method && r.path == request.route) route = &r;
+  }
+  if (route == nullptr) {
+    throw Divergence(Divergence::Reason::kDifferentCall, 0,
+                     Divergence::Call{"episode.request", request.method + " " + request.route, {}, {}, 0, {}},
+                     std::nullopt, 0,
+                     "the program no longer declares the endpoint " + request.method + " " + request.route + " on " +
+                         id().str());
+  }
+  std::vector<Header> headers;
+  for (const auto& [name, value] : request.headers) headers.push_back({name, value});
+  const api_detail::HttpReply reply = state_->dispatch(*route, ctx, {request.target, request.body}, headers);
+  return {reply.status, reply.body};
+}
+
 // ---- the server persona ----
 
 namespace {
@@ -704,7 +908,15 @@ std::string finish(const ApiServer& server, std::size_t route, int status, std::
 std::string ApiServer::call(const PersonaContext& caller, std::size_t route, api_detail::WireRequest request,
                             std::source_location where) const {
   caller.require_uses(*this, where);
-  const std::string& authorization = authorization_for(caller, where);
+  // The caller's token is read once per process, not per request: no episode's input (and
+  // a replayed request sends nothing, so it needs none).
+  Episode* episode = current_episode();
+  static const std::string kNoAuthorization;
+  const std::string& authorization = [&]() -> const std::string& {
+    if (episode != nullptr && episode->replaying()) return kNoAuthorization;
+    SuspendEpisode outside;
+    return authorization_for(caller, where);
+  }();
   const State::Route& r = state_->routes.at(route);
   PersonaSpan client(caller, r.span_name, SpanKind::kClient);
   Span& span = client.span();
@@ -720,7 +932,18 @@ std::string ApiServer::call(const PersonaContext& caller, std::size_t route, api
     state_->calls->with({state_->server_label, r.span_name, outcome}).inc();
   };
   try {
-    std::string response = call_untraced(caller, route, request, authorization);
+    std::string response;
+    if (Episode* episode = current_episode()) {
+      // A call made while handling a recorded request is one of its inputs: its response
+      // (or error) is kept, and replay answers with it without calling anyone.
+      response = call_result(episode->membrane().operation(
+          "endpoint.call", r.span_name + " (" + id().str() + ")", request.target + "\n" + request.body, [&] {
+            SuspendEpisode outside;  // the server's own handling is its own episode
+            return call_outcome([&] { return call_untraced(caller, route, request, authorization); });
+          }, where));
+    } else {
+      response = call_untraced(caller, route, request, authorization);
+    }
     count("ok");
     return response;
   } catch (const ApiError& e) {

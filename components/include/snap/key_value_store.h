@@ -56,7 +56,8 @@ class KeyValueStore final : public Component {
   // not reachable, SecretUnavailable when the database's password is missing. A failed
   // open is tried again by the next call; calls that come while one open runs share its
   // outcome (so each waits one RetryPolicy budget at most), and a database that cannot
-  // be reached is logged once until an open succeeds.
+  // be reached is logged once until an open succeeds. In a recorded request
+  // (snap/episode.h) the store is opened on its first operation, whose error it then is.
   JsonStore& open(const PersonaContext& ctx) const;
   // open(ctx) as a typed view (snap/store.h, Store<T>); throws as open(ctx).
   template <typename T>
@@ -70,6 +71,7 @@ class KeyValueStore final : public Component {
   boost::json::object config() const override;
 
  private:
+  JsonStore& open_real(const PersonaContext& ctx) const;
   std::unique_ptr<JsonStore> open_new(const PersonaContext& ctx) const;
 
   std::vector<IndexSpec> indexes_;

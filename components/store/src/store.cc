@@ -170,8 +170,23 @@ namespace {
 // none outside a traced request): "OPERATION TABLE", client kind, with the database
 // semantic conventions' attributes; and, when the store is counted, its outcome and time.
 // A StoreError marks the span failed and is counted by its code.
+// Where the operation was asked for, while it runs (store_detail::current_call_site).
+thread_local const std::source_location* t_call_site = nullptr;
+class CallSiteScope {
+ public:
+  explicit CallSiteScope(const std::source_location& where) : previous_(t_call_site) { t_call_site = &where; }
+  ~CallSiteScope() { t_call_site = previous_; }
+  CallSiteScope(const CallSiteScope&) = delete;
+  CallSiteScope& operator=(const CallSiteScope&) = delete;
+
+ private:
+  const std::source_location* previous_;
+};
+
 template <typename F>
-auto traced(StoreBackend& backend, store_detail::StoreMetrics* metrics, std::string_view operation, F&& run) {
+auto traced(StoreBackend& backend, store_detail::StoreMetrics* metrics, std::string_view operation,
+            const std::source_location& where, F&& run) {
+  const CallSiteScope site(where);
   const auto started = std::chrono::steady_clock::now();
   const std::size_t op = store_detail::StoreMetrics::index_of(operation);
   const auto done = [&] {
@@ -210,10 +225,12 @@ auto traced(StoreBackend& backend, store_detail::StoreMetrics* metrics, std::str
 
 }  // namespace
 
-std::vector<IndexMatch> Index::get(std::string_view index_key) const {
+const std::source_location* store_detail::current_call_site() { return t_call_site; }
+
+std::vector<IndexMatch> Index::get(std::string_view index_key, std::source_location where) const {
   store_detail::check_text(index_key,
                            [&] { return "index \"" + name_ + "\" of store \"" + backend_->name() + "\": index key"; });
-  return traced(*backend_, metrics_, "index_get", [&] { return backend_->index_get(name_, index_key); });
+  return traced(*backend_, metrics_, "index_get", where, [&] { return backend_->index_get(name_, index_key); });
 }
 
 JsonStore::JsonStore(std::unique_ptr<StoreBackend> backend, MetricsRegistry* metrics)
@@ -223,36 +240,38 @@ JsonStore::~JsonStore() = default;
 
 const std::string& JsonStore::name() const { return backend_->name(); }
 
-std::optional<json> JsonStore::get(std::string_view key) const {
+std::optional<json> JsonStore::get(std::string_view key, std::source_location where) const {
   check_key(name(), key);
-  return traced(*backend_, metrics_.get(), "get", [&] { return backend_->get(key); });
+  return traced(*backend_, metrics_.get(), "get", where, [&] { return backend_->get(key); });
 }
-void JsonStore::set(std::string_view key, const json& value) {
+void JsonStore::set(std::string_view key, const json& value, std::source_location where) {
   check_key(name(), key);
-  traced(*backend_, metrics_.get(), "set", [&] { backend_->set(key, value); });
+  traced(*backend_, metrics_.get(), "set", where, [&] { backend_->set(key, value); });
 }
-bool JsonStore::has(std::string_view key) const {
+bool JsonStore::has(std::string_view key, std::source_location where) const {
   check_key(name(), key);
-  return traced(*backend_, metrics_.get(), "has", [&] { return backend_->has(key); });
+  return traced(*backend_, metrics_.get(), "has", where, [&] { return backend_->has(key); });
 }
-bool JsonStore::del(std::string_view key) {
+bool JsonStore::del(std::string_view key, std::source_location where) {
   check_key(name(), key);
-  return traced(*backend_, metrics_.get(), "del", [&] { return backend_->del(key); });
+  return traced(*backend_, metrics_.get(), "del", where, [&] { return backend_->del(key); });
 }
-json JsonStore::modify(std::string_view key, const std::function<json(const std::optional<json>&)>& fn) {
+json JsonStore::modify(std::string_view key, const std::function<json(const std::optional<json>&)>& fn,
+                       std::source_location where) {
   check_key(name(), key);
-  return *traced(*backend_, metrics_.get(), "modify", [&] {
+  return *traced(*backend_, metrics_.get(), "modify", where, [&] {
     return backend_->modify(key, [&](const std::optional<json>& current) { return std::optional<json>(fn(current)); });
   });
 }
 std::optional<json> JsonStore::update(std::string_view key,
-                                      const std::function<std::optional<json>(const std::optional<json>&)>& fn) {
+                                      const std::function<std::optional<json>(const std::optional<json>&)>& fn,
+                                      std::source_location where) {
   check_key(name(), key);
-  return traced(*backend_, metrics_.get(), "modify", [&] { return backend_->modify(key, fn); });
+  return traced(*backend_, metrics_.get(), "modify", where, [&] { return backend_->modify(key, fn); });
 }
-void JsonStore::insert(std::string_view key, const json& value) {
+void JsonStore::insert(std::string_view key, const json& value, std::source_location where) {
   check_key(name(), key);
-  traced(*backend_, metrics_.get(), "insert", [&] {
+  traced(*backend_, metrics_.get(), "insert", where, [&] {
     backend_->modify(key, [&](const std::optional<json>& current) -> std::optional<json> {
       if (current) {
         throw StoreError(StoreError::Code::kAlreadyExists,
@@ -262,15 +281,17 @@ void JsonStore::insert(std::string_view key, const json& value) {
     });
   });
 }
-std::vector<std::string> JsonStore::keys(const KeyPage& page) const {
+std::vector<std::string> JsonStore::keys(const KeyPage& page, std::source_location where) const {
   if (!page.after.empty()) {
     store_detail::check_text(page.after, [&] { return "store \"" + name() + "\": keys after"; });
   }
   if (page.limit == 0) return {};
-  return traced(*backend_, metrics_.get(), "keys", [&] { return backend_->keys(page); });
+  return traced(*backend_, metrics_.get(), "keys", where, [&] { return backend_->keys(page); });
 }
 
-void JsonStore::for_each_key(const std::function<bool(const std::string&)>& visit, std::size_t page_size) const {
+void JsonStore::for_each_key(const std::function<bool(const std::string&)>& visit, std::size_t page_size,
+                             std::source_location where) const {
+  const CallSiteScope site(where);
   if (page_size == 0) {
     throw StoreError(StoreError::Code::kInvalidArgument, "store \"" + name() + "\": for_each_key with page size 0");
   }

@@ -4,6 +4,7 @@
 
 #include <functional>
 #include <optional>
+#include <source_location>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -60,6 +61,12 @@ void check_key(const std::string& store, std::string_view key);
 
 // Throws kInvalidArgument for a value that cannot be stored (see json_codec.h).
 store_detail::ValueFacts check_value(const std::string& store, std::string_view key, const json& value);
+
+namespace store_detail {
+// Where the store operation running on this thread was asked for in the program (the
+// caller of JsonStore::get...), or null outside one.
+const std::source_location* current_call_site();
+}  // namespace store_detail
 
 // [a-z0-9_], starting with a letter, at most 63 bytes; a digest suffix when anything had
 // to change, so distinct names stay distinct.

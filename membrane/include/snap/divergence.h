@@ -14,6 +14,7 @@
 #include <optional>
 #include <stdexcept>
 #include <string>
+#include <string_view>
 
 #include "snap/error.h"
 
@@ -48,6 +49,9 @@ class Divergence : public Error {
   const std::optional<Call>& expected() const { return expected_; }
   const std::optional<Call>& actual() const { return actual_; }
   std::uint64_t events_left() const { return events_left_; }
+  // what() in other words: `recorder` is what recorded the events ("the build", "the
+  // episode"), `advice` the closing line (none when empty).
+  std::string report(std::string_view recorder, std::string_view advice) const;
 
  private:
   Reason reason_;
@@ -55,6 +59,7 @@ class Divergence : public Error {
   std::optional<Call> expected_;
   std::optional<Call> actual_;
   std::uint64_t events_left_;
+  std::string detail_;
 };
 
 }  // namespace snap

@@ -121,6 +121,15 @@ class Membrane {
   Reply call_json(std::string_view kind, std::string_view key, const Request& request, Real&& real,
                   Where where = Where::current());
 
+  // The runtime's own recorded operations (a store's get, an endpoint call, an
+  // authentication's outcome: snap/episode.h), where the caller encodes the outcome,
+  // failures included, in the reply bytes: `real` runs when recording or live, and replay
+  // returns the recorded bytes. Unlike call(): no "call." prefix on the kind, no span (the
+  // operation has its own), and an exception from `real` passes through unrecorded.
+  template <typename Real>
+  std::string operation(std::string_view kind, std::string_view key, std::string_view request, Real&& real,
+                        Where where = Where::current());
+
   // Lets a program change while older logs still replay (like Temporal's GetVersion).
   // Recording stores `max_supported`; replay returns what was recorded, or
   // kDefaultVersion for a log made before this change. Outside [min_supported,
@@ -184,6 +193,8 @@ class Membrane {
 
   std::string call_erased(std::string_view kind, std::string_view key, std::string_view request,
                           std::string (*real)(void*, std::string_view), void* real_object, const Where& where);
+  std::string operation_erased(std::string_view kind, std::string_view key, std::string_view request,
+                               std::string (*real)(void*), void* real_object, const Where& where);
 };
 
 // Records at build time: every call does the real thing and appends an event.
@@ -251,6 +262,15 @@ std::string Membrane::call(std::string_view kind, std::string_view key, std::str
   return call_erased(
       kind, key, request,
       [](void* o, std::string_view req) -> std::string { return std::string((*static_cast<F*>(o))(req)); },
+      const_cast<void*>(static_cast<const void*>(std::addressof(real))), where);
+}
+
+template <typename Real>
+std::string Membrane::operation(std::string_view kind, std::string_view key, std::string_view request, Real&& real,
+                                Where where) {
+  using F = std::remove_reference_t<Real>;
+  return operation_erased(
+      kind, key, request, [](void* o) -> std::string { return std::string((*static_cast<F*>(o))()); },
       const_cast<void*>(static_cast<const void*>(std::addressof(real))), where);
 }
 

@@ -24,6 +24,8 @@
 #include <string_view>
 #include <vector>
 
+#include "snap/env.h"
+#include "snap/episode.h"
 #include "snap/lifecycle.h"
 
 namespace snap {
@@ -82,6 +84,19 @@ RegressionReport replay_logs(const std::filesystem::path& dir, std::string_view 
 
 // The failure a replay exception describes, for one log (what replay_logs records).
 ReplayFailure replay_failure(const std::filesystem::path& log, const std::exception& error);
+
+// Recorded requests as regression tests (docs/episodes.md): replays startup from the
+// build's `log` once, then every episode in `dir` (a directory of *.episode files, or one
+// file) against today's program, and reports every outcome -- same, response differs
+// (with the differences) or diverged (with both call sites) -- not only the first. An
+// EPISODE.expected.json beside an episode (`APP replay --accept`) is what it expects
+// instead of the recorded response. Throws LogError for an unusable episode or log.
+//
+//   const snap::EpisodeRun run = snap::replay_episodes("tests/episodes", "shop", define_shop, "tests/shop.snaplog");
+//   EXPECT_EQ(run.exit_status(), 0) << run;  // every episode that did not answer the same
+EpisodeRun replay_episodes(const std::filesystem::path& dir, std::string_view app_name, const DefineApp& define,
+                           const std::filesystem::path& log, Env& system = real_env());
+std::ostream& operator<<(std::ostream& out, const EpisodeRun& run);
 
 // One JSON object with the same fields as ReplayFailure (documented in docs/regression.md):
 // {"type", "reason", "event_index", "expected": {kind,key,request,file,line,function},

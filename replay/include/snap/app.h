@@ -50,6 +50,7 @@ class Environment;
 class Tracer;
 class SpanCollector;
 class MetricsRegistry;
+class EpisodeSink;
 
 // Which program this process is.
 enum class Mode {
@@ -156,6 +157,12 @@ class App final : public Component {
   // This process's metrics (snap/metrics.h): what its API servers serve on /metrics.
   // Components register their families here; one registry per app, no global one.
   MetricsRegistry& metrics() const;
+  // Where this process's recorded requests go (snap/episode.h), once the lifecycle has
+  // started recording (run and dev with a policy other than off); null otherwise.
+  EpisodeSink* episodes() const;
+  // Which build this process runs: the first 12 hex digits of its log's digest ("dev" in
+  // dev mode). Episodes name it.
+  const std::string& build_id() const;
 
  private:
   App(std::string_view name, std::unique_ptr<Private> state);

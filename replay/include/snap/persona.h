@@ -46,6 +46,8 @@ namespace snap {
 class Membrane;
 class Persona;
 class RequestInfo;
+struct EpisodeRequest;
+struct EpisodeResponse;
 
 // A persona reached for a component (a secret, a store, a server) it does not use. The
 // message names the persona, the component and the fix. Thrown alike in dev and run, so
@@ -65,6 +67,8 @@ class PersonaContext {
   App& app() const { return app_; }
   const Persona& persona() const { return persona_; }
   // The live membrane (startup is over): time, random, files and env pass straight through.
+  // While this thread handles a request that is being recorded or replayed
+  // (snap/episode.h), the episode's membrane: each read is kept, or comes from the episode.
   Membrane& membrane() const;
   // Arguments after the persona's name on the command line (commands use them).
   const std::vector<std::string>& args() const { return args_; }
@@ -164,6 +168,10 @@ class Persona : public Component {
     (void)context;
     return true;
   }
+  // Handles one recorded request again (`APP replay EPISODE`, snap/episode.h), on this
+  // thread, with the episode current; returns what it answers. Servers override it; the
+  // default throws std::logic_error (this persona handles no requests).
+  virtual EpisodeResponse replay_request(PersonaContext& context, const EpisodeRequest& request) const;
 
  private:
   friend void stop_persona(PersonaContext& context);

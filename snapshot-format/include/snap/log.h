@@ -58,7 +58,12 @@ struct LogHeader {
   std::string app_name;
   std::string binary_fingerprint;
   std::string writer_version;
+  // What the log records: empty for a build's startup, kEpisodeLogKind for one request
+  // handled at runtime (snap/episode.h).
+  std::string kind;
 };
+
+inline constexpr std::string_view kEpisodeLogKind = "episode";
 
 // One component of the app as declared at startup (see components/). The manifest is
 // recorded at build time and compared after every replayed startup.

@@ -146,12 +146,40 @@ struct ApiServerOptions {
   std::string log_level;
 };
 
+// Rewrites a request or response, as JSON text, before an episode keeps it (never what
+// the handler sees or the caller gets): made by snap::redact<T> below.
+using Redaction = std::function<std::string(std::string_view json)>;
+
 struct EndpointOptions {
   // Safe to run twice: the client may then retry after a failure that happened once the
   // request was sent (a connection reset, a timeout). Off by default: a POST that
   // created a record must not create it twice.
   bool idempotent = false;
+  // Runtime episodes (docs/episodes.md): false keeps every request to this endpoint out of
+  // recording, whatever the policy.
+  bool record = true;
+  // What an episode keeps of the request (its fields, wherever they travel: path, query
+  // or body) and of the response: snap::redact<Req>(...) / snap::redact<Res>(...). A
+  // replay then runs the handler on the redacted request.
+  Redaction redact_request;
+  Redaction redact_response;
 };
+
+// A Redaction that edits a T: `edit(T&)` blanks what an episode must not keep.
+//   snap::EndpointOptions{.redact_request = snap::redact<Customer>([](Customer& c) { c.name = "(redacted)"; })}
+// Text that is not a T is replaced by "{}": what cannot be read cannot be redacted.
+template <typename T, typename Edit>
+Redaction redact(Edit edit) {
+  return [edit = std::move(edit)](std::string_view json) -> std::string {
+    try {
+      T value = decode_json<T>(json);
+      edit(value);
+      return encode_json(value);
+    } catch (const JsonError&) {
+      return "{}";
+    }
+  };
+}
 
 class ApiServer;
 
@@ -369,6 +397,10 @@ class ApiServer final : public Persona {
   // Its OpenAPI 3.1 document (docs/api.md, "OpenAPI"): what GET /openapi.json serves
   // and `build` writes to DIR/openapi/SERVICE.json.
   std::string openapi() const;
+
+  // Handles a recorded request again (snap/episode.h): the route it was recorded on,
+  // its recorded inputs; what `APP replay EPISODE` runs.
+  EpisodeResponse replay_request(PersonaContext& ctx, const EpisodeRequest& request) const override;
 
  private:
   struct State;

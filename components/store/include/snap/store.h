@@ -42,6 +42,7 @@
 #include <functional>
 #include <memory>
 #include <optional>
+#include <source_location>
 #include <stdexcept>
 #include <string>
 #include <string_view>
@@ -152,7 +153,7 @@ class Index {
   // Every entry under `index_key`, ordered by key, then in the order the indexer emitted
   // them for that key. Throws StoreError kInvalidArgument for an index key no item could
   // have: empty, longer than kMaxKeyBytes, with NUL or not UTF-8.
-  std::vector<IndexMatch> get(std::string_view index_key) const;
+  std::vector<IndexMatch> get(std::string_view index_key, std::source_location where = std::source_location::current()) const;
   const std::string& name() const { return name_; }
 
  private:
@@ -173,26 +174,30 @@ class JsonStore {
   explicit JsonStore(std::unique_ptr<StoreBackend> backend, MetricsRegistry* metrics = nullptr);
   ~JsonStore();
 
-  std::optional<json> get(std::string_view key) const;
-  void set(std::string_view key, const json& value);
-  bool has(std::string_view key) const;
-  bool del(std::string_view key);
+  // Each operation takes its caller's place in the program (`where`): a recorded request
+  // names it for each store read (snap/episode.h).
+  std::optional<json> get(std::string_view key, std::source_location where = std::source_location::current()) const;
+  void set(std::string_view key, const json& value, std::source_location where = std::source_location::current());
+  bool has(std::string_view key, std::source_location where = std::source_location::current()) const;
+  bool del(std::string_view key, std::source_location where = std::source_location::current());
   // Atomic read-modify-write; returns the stored value. `fn` may run more than once.
-  json modify(std::string_view key, const std::function<json(const std::optional<json>&)>& fn);
+  json modify(std::string_view key, const std::function<json(const std::optional<json>&)>& fn, std::source_location where = std::source_location::current());
   // modify() where `fn` may also leave things as they are or delete: its result is
   // written; nullopt deletes the key (nothing happens if it is absent); a result equal to
   // the current value writes nothing. Returns the result.
   std::optional<json> update(std::string_view key,
-                             const std::function<std::optional<json>(const std::optional<json>&)>& fn);
+                             const std::function<std::optional<json>(const std::optional<json>&)>& fn,
+                             std::source_location where = std::source_location::current());
   // Writes `value` only if `key` is absent; otherwise throws StoreError kAlreadyExists
   // (canonical already_exists, HTTP 409) and writes nothing. Atomic, as modify.
-  void insert(std::string_view key, const json& value);
+  void insert(std::string_view key, const json& value, std::source_location where = std::source_location::current());
   // Keys in byte-wise order, one page at a time.
-  std::vector<std::string> keys(const KeyPage& page = {}) const;
+  std::vector<std::string> keys(const KeyPage& page = {}, std::source_location where = std::source_location::current()) const;
   // Every key in order, fetched a page at a time; stop early by returning false. Keys
   // written during the walk may or may not be visited; none is visited twice.
   // Throws kInvalidArgument for page_size 0.
-  void for_each_key(const std::function<bool(const std::string&)>& visit, std::size_t page_size = 1000) const;
+  void for_each_key(const std::function<bool(const std::string&)>& visit, std::size_t page_size = 1000,
+                    std::source_location where = std::source_location::current()) const;
   // Throws StoreError kInvalidArgument for an index the store was not opened with.
   Index index(std::string_view name) const;
 
@@ -279,41 +284,55 @@ class Store {
   explicit Store(JsonStore& store) : store_(&store) {}
 
   // Throws StoreError kConversion, naming the key and T, when the stored value is not a T.
-  std::optional<T> get(std::string_view key) const {
-    auto v = store_->get(key);
+  std::optional<T> get(std::string_view key, std::source_location where = std::source_location::current()) const {
+    auto v = store_->get(key, where);
     if (!v) return std::nullopt;
     return from_json(key, *v);
   }
-  void set(std::string_view key, const T& value) { store_->set(key, to_json(key, value)); }
-  bool has(std::string_view key) const { return store_->has(key); }
-  bool del(std::string_view key) { return store_->del(key); }
+  void set(std::string_view key, const T& value, std::source_location where = std::source_location::current()) {
+    store_->set(key, to_json(key, value), where);
+  }
+  bool has(std::string_view key, std::source_location where = std::source_location::current()) const { return store_->has(key, where); }
+  bool del(std::string_view key, std::source_location where = std::source_location::current()) { return store_->del(key, where); }
   // Throws kConversion (and stores nothing) when the current value is not a T.
-  T modify(std::string_view key, const std::function<T(const std::optional<T>&)>& fn) {
-    const json stored = store_->modify(key, [&](const std::optional<json>& current) {
-      std::optional<T> typed;
-      if (current) typed = from_json(key, *current);
-      return to_json(key, fn(typed));
-    });
+  T modify(std::string_view key, const std::function<T(const std::optional<T>&)>& fn, std::source_location where = std::source_location::current()) {
+    const json stored = store_->modify(
+        key,
+        [&](const std::optional<json>& current) {
+          std::optional<T> typed;
+          if (current) typed = from_json(key, *current);
+          return to_json(key, fn(typed));
+        },
+        where);
     return from_json(key, stored);
   }
   // As JsonStore::update, typed: return std::nullopt to delete, the value unchanged to
   // write nothing.
-  std::optional<T> update(std::string_view key, const std::function<std::optional<T>(const std::optional<T>&)>& fn) {
-    const std::optional<json> stored = store_->update(key, [&](const std::optional<json>& current) -> std::optional<json> {
-      std::optional<T> typed;
-      if (current) typed = from_json(key, *current);
-      std::optional<T> next = fn(typed);
-      if (!next) return std::nullopt;
-      return to_json(key, *next);
-    });
+  std::optional<T> update(std::string_view key, const std::function<std::optional<T>(const std::optional<T>&)>& fn,
+                          std::source_location where = std::source_location::current()) {
+    const std::optional<json> stored = store_->update(
+        key,
+        [&](const std::optional<json>& current) -> std::optional<json> {
+          std::optional<T> typed;
+          if (current) typed = from_json(key, *current);
+          std::optional<T> next = fn(typed);
+          if (!next) return std::nullopt;
+          return to_json(key, *next);
+        },
+        where);
     if (!stored) return std::nullopt;
     return from_json(key, *stored);
   }
   // As JsonStore::insert: kAlreadyExists when the key is there.
-  void insert(std::string_view key, const T& value) { store_->insert(key, to_json(key, value)); }
-  std::vector<std::string> keys(const KeyPage& page = {}) const { return store_->keys(page); }
-  void for_each_key(const std::function<bool(const std::string&)>& visit, std::size_t page_size = 1000) const {
-    store_->for_each_key(visit, page_size);
+  void insert(std::string_view key, const T& value, std::source_location where = std::source_location::current()) {
+    store_->insert(key, to_json(key, value), where);
+  }
+  std::vector<std::string> keys(const KeyPage& page = {}, std::source_location where = std::source_location::current()) const {
+    return store_->keys(page, where);
+  }
+  void for_each_key(const std::function<bool(const std::string&)>& visit, std::size_t page_size = 1000,
+                    std::source_location where = std::source_location::current()) const {
+    store_->for_each_key(visit, page_size, where);
   }
   Index index(std::string_view name) const { return store_->index(name); }
   JsonStore& untyped() const { return *store_; }
