@@ -5,6 +5,7 @@
 
 #include <CLI/CLI.hpp>
 #include <algorithm>
+#include <cstdio>
 #include <cctype>
 #include <iostream>
 #include <atomic>
@@ -18,6 +19,7 @@
 #include "lifecycle_private.h"
 #include "repl.h"
 #include "snap/divergence.h"
+#include "snap/episode.h"
 #include "snap/log_reader.h"
 #include "snap/persona.h"
 #include "snap/env.h"
@@ -36,7 +38,7 @@ int exit_status_for(const std::exception& error) {
 
 namespace {
 
-constexpr const char* kSubcommands[] = {"build", "run", "dev", "verify", "health", "personas"};
+constexpr const char* kSubcommands[] = {"build", "run", "dev", "verify", "replay", "episodes", "health", "personas"};
 
 std::filesystem::path default_log_path(Env& system) {
   if (auto env = system.variable("SNAP_LOG")) return *env;
@@ -66,6 +68,31 @@ class PlaceholderSecrets final : public SecretSource {
 
  private:
   const SecretSource& real_;
+};
+
+// Sends what is written to stdout (fd 1) to stderr for the scope: `--json` keeps stdout
+// for the report alone, whatever the program prints while it replays.
+class StdoutToStderr {
+ public:
+  StdoutToStderr() {
+    std::cout.flush();
+    std::fflush(stdout);
+    saved_ = ::dup(STDOUT_FILENO);
+    if (saved_ >= 0) ::dup2(STDERR_FILENO, STDOUT_FILENO);
+  }
+  ~StdoutToStderr() {
+    std::cout.flush();
+    std::fflush(stdout);
+    if (saved_ >= 0) {
+      ::dup2(saved_, STDOUT_FILENO);
+      ::close(saved_);
+    }
+  }
+  StdoutToStderr(const StdoutToStderr&) = delete;
+  StdoutToStderr& operator=(const StdoutToStderr&) = delete;
+
+ private:
+  int saved_ = -1;
 };
 
 std::string persona_list(const App& app) {
@@ -181,10 +208,12 @@ const Persona& find_persona_or_throw(const App& app, const std::string& name) {
 
 // Every flag of every subcommand: CLI11 fills it in as it parses.
 struct Flags {
-  std::string out_dir, log_flag, secrets_dir, persona_name, verify_log, base_image, endpoint_mode, otlp_url;
+  std::string out_dir, log_flag, secrets_dir, persona_name, verify_log, base_image, endpoint_mode, otlp_url,
+      record_requests, episodes_dir, replay_path, since, episode_id;
   std::vector<std::string> secret_flags, persona_arguments, replica_flags, memory_limit_flags, pids_limit_flags,
       publish_flags;
-  bool local = false, observability = false, exit_after_jobs = false, repl = false, verify_json = false, again = false;
+  bool local = false, observability = false, exit_after_jobs = false, repl = false, verify_json = false, again = false,
+       accept = false, failed = false, paths = false;
 };
 
 // The subcommands CLI11 parsed into (the one given is the one that is set).
@@ -193,6 +222,8 @@ struct Subcommands {
   CLI::App* run = nullptr;
   CLI::App* dev = nullptr;
   CLI::App* verify = nullptr;
+  CLI::App* replay = nullptr;
+  CLI::App* episodes = nullptr;
   CLI::App* health = nullptr;
   CLI::App* personas = nullptr;
 };
@@ -208,6 +239,16 @@ struct Invocation {
   // blocked (sigwait receives them) until the process exits.
   sigset_t stop_signals;
 };
+
+// Recording requests (snap/episode.h), for run and dev.
+void add_recording_flags(CLI::App& command, Flags& f) {
+  command.add_option("--record-requests", f.record_requests,
+                     "Record handled requests as episodes: off, errors (write the failed ones), all, or N% (default: "
+                     "$SNAP_RECORD_REQUESTS, else off)");
+  command.add_option("--episodes", f.episodes_dir,
+                     "Directory of written episodes (default: $SNAP_EPISODES, else ./episodes); at most "
+                     "$SNAP_EPISODES_MAX_BYTES (default 256m) of them, the oldest removed first");
+}
 
 // Declares the subcommands and their flags: the one place the command line is spelled out.
 Subcommands add_subcommands(CLI::App& cli, Flags& f) {
@@ -232,12 +273,16 @@ Subcommands add_subcommands(CLI::App& cli, Flags& f) {
   build->add_flag("--observability", f.observability,
                   "Add Jaeger (traces) and Prometheus (metrics) services to the deployment; every service exports to "
                   "them");
+  build->add_option("--record-requests", f.record_requests,
+                    "Which requests each deployed API server records as episodes: off, errors (default: the failed "
+                    "ones), all, or N%; $SNAP_RECORD_REQUESTS_<SERVICE> overrides it per container at deploy");
 
   auto* run = sub.run = cli.add_subcommand("run", "Replay startup from the log, then become PERSONA");
   run->add_option("persona", f.persona_name, "Persona to run (default: $PERSONA)");
   run->add_option("args", f.persona_arguments, "Arguments for the persona (those starting with - after --)");
   run->add_option("--log", f.log_flag, "Snapshot log (default: $SNAP_LOG, else snapshot.snaplog beside the binary)");
   run->add_option("--secrets-dir", f.secrets_dir, "Secret files (default: $SNAP_SECRETS_DIR, else /run/secrets)");
+  add_recording_flags(*run, f);
   run->add_flag("--again", f.again,
                 "A job that records its runs ($SNAP_JOB_RUNS): run it even if it already ran for this build");
   run->allow_extras();
@@ -246,6 +291,7 @@ Subcommands add_subcommands(CLI::App& cli, Flags& f) {
   dev->add_option("--secret", f.secret_flags, "A secret's value, NAME=VALUE (repeatable)");
   dev->add_flag("--exit-after-jobs", f.exit_after_jobs, "Stop the daemons once every job has finished");
   dev->add_flag("--repl", f.repl, "Read commands from stdin even when it is not a terminal (on by default on a terminal)");
+  add_recording_flags(*dev, f);
   dev->add_option("--otlp", f.otlp_url,
                   "Also export spans over OTLP/HTTP to this traces URL (http://HOST:4318/v1/traces); they are kept "
                   "in the process either way");
@@ -256,6 +302,26 @@ Subcommands add_subcommands(CLI::App& cli, Flags& f) {
   verify->add_flag("--json", f.verify_json,
                    "Print one JSON object: {\"ok\":true,...} or the failure's fields (docs/regression.md)");
 
+  auto* replay = sub.replay = cli.add_subcommand(
+      "replay", "Replay recorded requests (an episode, or a directory of them) against this program");
+  replay->add_option("episode", f.replay_path, "An episode file, or a directory of *.episode files")->required();
+  replay->add_option("--log", f.log_flag,
+                     "The build's log startup replays from (default: snapshot.snaplog beside the episode or up to two "
+                     "directories above it, else as for run)");
+  replay->add_flag("--json", f.verify_json,
+                   "Print only JSON on stdout (the program's own output goes to stderr): one object per episode");
+  replay->add_flag("--accept", f.accept,
+                   "For each response that differs, write EPISODE.expected.json: replay then expects it");
+
+  auto* episodes = sub.episodes =
+      cli.add_subcommand("episodes", "List the recorded requests (episodes) in DIR (runs no program code)");
+  episodes->add_option("dir", f.replay_path, "A directory of *.episode files, or one episode")->required();
+  episodes->add_flag("--failed", f.failed, "Only failed requests (a 5xx)");
+  episodes->add_option("--since", f.since, "Only those recorded at or after this UTC time (2026-12-07T10:15:00Z, or a prefix)");
+  episodes->add_option("--id", f.episode_id, "Only this one: its file name, or a prefix of its trace id");
+  episodes->add_flag("--json", f.verify_json, "One JSON object per episode");
+  episodes->add_flag("--paths", f.paths, "Only the paths of the episodes, one per line");
+
   auto* health = sub.health =
       cli.add_subcommand("health", "Replay startup, then ask PERSONA (running elsewhere) if it is healthy");
   health->add_option("persona", f.persona_name, "Persona to probe (default: $PERSONA)");
@@ -264,6 +330,49 @@ Subcommands add_subcommands(CLI::App& cli, Flags& f) {
   sub.personas = cli.add_subcommand("personas", "List the personas recorded in the log (runs no program code)");
   sub.personas->add_option("--log", f.log_flag, "Snapshot log (default: as for run)");
   return sub;
+}
+
+// `--memory-limit`-style sizes: a whole number with k, m or g, or bytes.
+std::uint64_t parse_size(const std::string& text, const std::string& what) {
+  std::string digits = text;
+  unsigned shift = 0;
+  if (!digits.empty()) {
+    const char unit = static_cast<char>(std::tolower(static_cast<unsigned char>(digits.back())));
+    shift = unit == 'k' ? 10 : unit == 'm' ? 20 : unit == 'g' ? 30 : 0;
+    if (shift != 0) digits.pop_back();
+  }
+  const bool ok = !digits.empty() && digits.size() <= 12 &&
+                  std::all_of(digits.begin(), digits.end(), [](char c) { return c >= '0' && c <= '9'; });
+  if (!ok || std::stoull(digits) == 0) {
+    throw UsageError(what + " is a size (a whole number of bytes, or with k, m or g), not "" + printable(text) + """);
+  }
+  return std::stoull(digits) << shift;
+}
+
+// Starts recording requests as the flags, else the environment, say.
+void start_recording(App& app, Env& system, const Flags& f) {
+  EpisodeOptions options;
+  std::string policy = f.record_requests;
+  const char* source = "--record-requests";
+  if (policy.empty()) {
+    policy = system.variable("SNAP_RECORD_REQUESTS").value_or("");
+    source = "$SNAP_RECORD_REQUESTS";
+  }
+  if (policy.empty()) return;
+  try {
+    options.policy = RecordingPolicy::parse(policy);
+  } catch (const std::invalid_argument& e) {
+    throw UsageError(std::string(source) + ": " + e.what());
+  }
+  if (options.policy.off()) return;
+  options.directory = f.episodes_dir;
+  if (options.directory.empty()) options.directory = system.variable("SNAP_EPISODES").value_or("episodes");
+  if (auto max = system.variable("SNAP_EPISODES_MAX_BYTES"); max && !max->empty()) {
+    options.max_bytes = parse_size(*max, "$SNAP_EPISODES_MAX_BYTES");
+  }
+  std::cerr << "snap: recording requests (" << options.policy.str() << ") into " << options.directory.string()
+            << std::endl;
+  start_episodes(app, std::move(options));
 }
 
 int build_command(const Invocation& in, const CLI::App& build) {
@@ -283,6 +392,13 @@ int build_command(const Invocation& in, const CLI::App& build) {
                        parse_limit_flags(f.pids_limit_flags, false),
                        f.observability,
                        parse_publish_flags(f.publish_flags)};
+  // Checked here, where a mistake is a usage error naming the flag, not at deploy.
+  try {
+    options.record_requests =
+        RecordingPolicy::parse(build.count("--record-requests") > 0 ? f.record_requests : options.record_requests).str();
+  } catch (const std::invalid_argument& e) {
+    throw UsageError(std::string("--record-requests: ") + e.what());
+  }
   auto summary = build_app(in.name, in.define, in.system, options, in.program.emitters);
   std::cerr << "snap: build: wrote " << summary.log.string() << " (" << summary.events << " events, "
             << summary.components << " components); personas: " << join(summary.personas) << std::endl;
@@ -296,6 +412,7 @@ int dev_command(const Invocation& in) {
   telemetry.exporter = in.program.span_exporter;
   telemetry.keep_recent = true;
   start_telemetry(*app, telemetry);
+  start_recording(*app, in.system, in.flags);
   std::vector<const Persona*> running;
   std::vector<std::string> names;
   for (const Persona* p : app->personas()) {
@@ -344,6 +461,9 @@ int verify_command(const Invocation& in) {
   PlaceholderSecrets secrets(*real);
   std::unique_ptr<App> app;
   try {
+    // With --json, stdout is the report alone: what the program prints goes to stderr.
+    std::optional<StdoutToStderr> program_output;
+    if (f.verify_json) program_output.emplace();
     app = replay_app(in.name, in.define, in.system, ReplayOptions{f.verify_log, Mode::kVerify, &secrets});
   } catch (const std::exception& e) {
     if (!f.verify_json) throw;
@@ -355,6 +475,71 @@ int verify_command(const Invocation& in) {
   } else {
     std::cout << "verified: " << f.verify_log << " replays cleanly (" << app->manifest().components.size()
               << " components; personas: " << persona_list(*app) << ")" << std::endl;
+  }
+  return kExitOk;
+}
+
+// `replay EPISODE|DIR`: startup from the build's log, then each episode's handler.
+int replay_command(const Invocation& in) {
+  const Flags& f = in.flags;
+  const std::vector<std::filesystem::path> files = episode_files(f.replay_path, in.system);
+  EpisodeRunOptions options;
+  options.log = f.log_flag;
+  if (options.log.empty()) options.log = find_build_log(files.front(), in.system);
+  if (options.log.empty()) options.log = default_log_path(in.system);
+  options.accept = f.accept;
+  EpisodeRun run;
+  try {
+    std::optional<StdoutToStderr> program_output;
+    if (f.verify_json) program_output.emplace();
+    run = replay_episode_files(in.name, in.define, in.system, files, options);
+  } catch (const std::exception& e) {
+    if (!f.verify_json || !in.program.failure_json) throw;
+    std::cout << in.program.failure_json(e) << std::endl;
+    return exit_status_for(e);
+  }
+  for (const EpisodeReplay& r : run.replays) {
+    if (f.verify_json) {
+      std::cout << r.json() << "\n";
+    } else {
+      std::cout << printable(r.episode.path.string()) << "\n" << r.text();
+    }
+  }
+  for (const auto& accepted : run.accepted) {
+    std::cerr << "snap: replay: wrote " << accepted.string() << ": review it, then keep it beside the episode"
+              << std::endl;
+  }
+  std::cout.flush();
+  // Accepted responses are what replay expects now; a divergence cannot be accepted.
+  if (f.accept) {
+    const bool diverged = std::any_of(run.replays.begin(), run.replays.end(), [](const EpisodeReplay& r) {
+      return r.outcome == EpisodeReplay::Outcome::kDiverged;
+    });
+    return diverged ? kExitDivergence : kExitOk;
+  }
+  return run.exit_status();
+}
+
+// `episodes DIR`: a list from the files alone (no startup, no program code).
+int episodes_command(const Invocation& in) {
+  const Flags& f = in.flags;
+  const EpisodeFilter filter{f.failed, f.since, f.episode_id};
+  std::vector<EpisodeSummary> listed;
+  for (const auto& file : episode_files(f.replay_path, in.system)) {
+    try {
+      EpisodeSummary summary = summarize(read_episode(file, in.system));
+      if (filter.matches(summary)) listed.push_back(std::move(summary));
+    } catch (const LogError& e) {
+      // One unusable file (being written, damaged) does not hide the others.
+      std::cerr << in.name << ": " << e.what() << std::endl;
+    }
+  }
+  if (f.paths) {
+    for (const EpisodeSummary& e : listed) std::cout << e.file.string() << "\n";
+  } else if (f.verify_json) {
+    for (const EpisodeSummary& e : listed) std::cout << summary_json(e) << "\n";
+  } else {
+    std::cout << summary_table(listed);
   }
   return kExitOk;
 }
@@ -405,6 +590,7 @@ int persona_command(const Invocation& in, const std::filesystem::path& log, bool
     TelemetryOptions telemetry;
     telemetry.exporter = in.program.span_exporter;
     start_telemetry(*app, telemetry);
+    start_recording(*app, in.system, in.flags);
   }
   if (health) {
     PersonaContext context(*app, persona, {});
@@ -444,8 +630,8 @@ int run_command_line(int argc, char** argv, std::string_view app_name, const Def
   if (argc > 1 && argv[1][0] != '-') {
     const std::string_view first = argv[1];
     if (std::find(std::begin(kSubcommands), std::end(kSubcommands), first) == std::end(kSubcommands)) {
-      std::cerr << name << ": unknown subcommand \"" << printable(first) << "\"; valid subcommands: build, run, dev, verify, "
-                << "health, personas (see --help)" << std::endl;
+      std::cerr << name << ": unknown subcommand \"" << printable(first)
+                << "\"; valid subcommands: build, run, dev, verify, replay, episodes, health, personas (see --help)" << std::endl;
       return kExitUsage;
     }
   }
@@ -465,6 +651,8 @@ int run_command_line(int argc, char** argv, std::string_view app_name, const Def
     if (*sub.build) return build_command(in, *sub.build);
     if (*sub.dev) return dev_command(in);
     if (*sub.verify) return verify_command(in);
+    if (*sub.replay) return replay_command(in);
+    if (*sub.episodes) return episodes_command(in);
     const auto log = flags.log_flag.empty() ? default_log_path(*system) : std::filesystem::path(flags.log_flag);
     if (*sub.personas) return personas_command(in, log);
     // `run`, `health`, or no subcommand with $PERSONA set.

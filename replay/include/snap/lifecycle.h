@@ -202,4 +202,9 @@ struct TelemetryOptions {
 // stderr and the default used. Call at most once per app.
 void start_telemetry(App& app, const TelemetryOptions& options);
 
+// Starts recording requests for the personas of `app` (snap/episode.h), after startup and
+// before they run; nothing when the policy is off. At most once per app.
+struct EpisodeOptions;
+void start_episodes(App& app, EpisodeOptions options);
+
 }  // namespace snap
