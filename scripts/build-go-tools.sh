@@ -85,18 +85,17 @@ start=$(date +%s)
 
 # Each tool is built in a temporary directory beside its destination and renamed into
 # place (snap_fresh_build_dir: a build killed outright leaves only that directory).
+# fresh_dir DIR sets $tmp (not a command substitution: its subshell would keep the list).
 tmp_dirs=()
 trap 'rm -rf "${tmp_dirs[@]}"' EXIT
 fresh_dir() {
-  local d
-  d=$(snap_fresh_build_dir "$1")
-  tmp_dirs+=("$d")
-  echo "$d"
+  tmp=$(snap_fresh_build_dir "$1")
+  tmp_dirs+=("$tmp")
 }
 
 if [ ! -x "$oapi" ]; then
   say "building oapi-codegen $oapi_version with $("$go" version | cut -d' ' -f3)"
-  tmp=$(fresh_dir "$(dirname "$oapi")")
+  fresh_dir "$(dirname "$oapi")"
   (cd "$tmp" && GOBIN=$tmp "$go" install -ldflags="-s -w" \
     "github.com/oapi-codegen/oapi-codegen/v2/cmd/oapi-codegen@$oapi_version") >&2
   [ "$("$tmp/oapi-codegen" -version 2>&1 | grep -c "$oapi_version")" -ge 1 ] \
@@ -106,14 +105,14 @@ fi
 
 if [ ! -x "$validate" ]; then
   say "building the OpenAPI validator (kin-openapi $kin_version)"
-  tmp=$(fresh_dir "$(dirname "$validate")")
+  fresh_dir "$(dirname "$validate")"
   (cd "$validate_src" && "$go" build -ldflags="-s -w" -o "$tmp/openapi-validate" .) >&2
   mv -f "$tmp/openapi-validate" "$validate"
 fi
 
 if [ ! -x "$interop_go" ]; then
   say "downloading and compiling what the generated Go clients import"
-  tmp=$(fresh_dir "$(dirname "$interop_go")")
+  fresh_dir "$(dirname "$interop_go")"
   # Everything the client module needs, checked against its go.sum; then the packages a
   # generated client imports compiled into GOCACHE with the flags the test builds with,
   # so that the test compiles only the client itself (seconds, not minutes).

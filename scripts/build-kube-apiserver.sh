@@ -58,7 +58,11 @@ trap 'chmod -R u+w "$tmp" 2>/dev/null; rm -rf "$tmp"' EXIT
 # against the checksum database) if it is not there yet.
 module_dir() {
   local info dir
-  info=$(cd "$tmp" && "$go" mod download -json "$1@$2") || { echo "$info" >&2; return 1; }
+  info=$(cd "$tmp" && "$go" mod download -json "$1@$2") || {
+    say "error: could not download $1@$2 from the Go module proxy:"
+    echo "$info" >&2
+    return 1
+  }
   dir=$(echo "$info" | sed -n 's/^[[:space:]]*"Dir": "\(.*\)",\{0,1\}$/\1/p')
   [ -f "$dir/go.mod" ] || { say "error: no source directory in: $info"; return 1; }
   echo "$dir"
@@ -67,7 +71,8 @@ module_dir() {
 say "building $module/cmd/kube-apiserver@$version with $("$go" version | cut -d' ' -f3); this takes several minutes"
 start=$(date +%s)
 src=$tmp/kubernetes
-cp -r "$(module_dir "$module" "$version")" "$src"
+from=$(module_dir "$module" "$version")
+cp -r "$from" "$src"
 chmod -R u+w "$src"
 
 # The module as the proxy serves it has no staging/ tree, yet its go.mod replaces every
@@ -84,7 +89,8 @@ for name in $(sed -n 's|^[[:space:]]*k8s.io/\([a-z0-9-]*\) => ./staging/src/k8s.
     echo "module k8s.io/$name" >"$into/go.mod"
     continue
   fi
-  cp -r "$(module_dir "k8s.io/$name" "$staging_version")" "$into"
+  from=$(module_dir "k8s.io/$name" "$staging_version")
+  cp -r "$from" "$into"
   chmod -R u+w "$into"
   staged=$((staged + 1))
 done

@@ -13,7 +13,7 @@ jaeger=$(scripts/build-jaeger.sh | tail -n 1)
 go_tools=$(scripts/build-go-tools.sh)
 go_tool() { sed -n "s/^$1=//p" <<<"$go_tools"; }
 # The kube-apiserver the Kubernetes manifest test applies the generated manifests to: built
-# once (about 7 minutes) into the same cache, keyed by its version.
+# once (7 to 27 minutes, with what else the cores do) into the same cache, keyed by its version.
 kube_apiserver=$(scripts/build-kube-apiserver.sh | tail -n 1)
 
 build_dir=build
