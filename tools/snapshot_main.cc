@@ -22,6 +22,7 @@
 #include <vector>
 
 #include "snap/env.h"
+#include "snap/episode.h"
 #include "snap/log.h"
 #include "snap/log_diff.h"
 #include "snap/log_graph.h"
@@ -54,7 +55,9 @@ Run define_inspect(CLI::App& cmd) {
     snap::InspectOptions options;
   };
   auto args = std::make_shared<Args>();
-  cmd.add_option("log", args->log, "The log, or a build directory holding snapshot.snaplog")->required();
+  cmd.add_option("log", args->log,
+                 "The log, or a build directory holding snapshot.snaplog; an episode, or a directory of them")
+      ->required();
   cmd.add_option("--kind", args->kind, "Only events of exactly this kind");
   cmd.add_option("--key", args->key, "Only events whose key contains this text");
   cmd.add_option("--from", args->options.from, "First event index to show (inclusive, default 0)");
@@ -68,8 +71,31 @@ Run define_inspect(CLI::App& cmd) {
       "  snapshot inspect --summary LOG          header, counts, components, personas\n"
       "  snapshot inspect --manifest LOG         the component tree only\n"
       "  snapshot inspect --kind env --json LOG  env reads, as JSON\n"
+      "  snapshot inspect EPISODE                one recorded request: its inputs and response\n"
+      "  snapshot inspect --summary DIR          every episode in DIR, one line each\n"
       "Exit status: 0 ok; 1 standard output cannot be written; 2 the log is unusable; 64 usage error.");
   return [args]() {
+    snap::Env& env = snap::real_env();
+    // Episodes (docs/episodes.md): a directory of them without a build's log, or one.
+    const bool episode_dir = env.file_type(args->log) == snap::FileType::kDirectory &&
+                             env.file_type(std::filesystem::path(args->log) / snap::kLogFileName) ==
+                                 snap::FileType::kMissing;
+    if (episode_dir) {
+      std::vector<snap::EpisodeSummary> listed;
+      for (const auto& file : snap::episode_files(args->log, env)) listed.push_back(snap::summarize(snap::read_episode(file, env)));
+      if (args->json) {
+        for (const auto& e : listed) std::cout << snap::summary_json(e) << "\n";
+      } else {
+        std::cout << snap::summary_table(listed);
+      }
+      return 0;
+    }
+    if (env.file_type(args->log) == snap::FileType::kRegular &&
+        snap::LogReader::open(args->log)->header().kind == snap::kEpisodeLogKind) {
+      const snap::LoadedEpisode episode = snap::read_episode(args->log, env);
+      std::cout << (args->json ? snap::episode_json(episode) + "\n" : snap::describe_episode(episode));
+      return 0;
+    }
     args->log = snap::log_file_at(args->log).string();
     snap::InspectOptions options = args->options;
     options.manifest_only = args->manifest;
@@ -142,7 +168,9 @@ Run define_graph(CLI::App& cmd) {
     std::string out;
   };
   auto args = std::make_shared<Args>();
-  cmd.add_option("log", args->log, "The log, or a build directory holding snapshot.snaplog")->required();
+  cmd.add_option("log", args->log,
+                 "The log, or a build directory holding snapshot.snaplog; an episode, or a directory of them")
+      ->required();
   cmd.add_option("--format", args->format, "dot (default, text on stdout), svg or png (through Graphviz's `dot`)")
       ->check(CLI::IsMember({"dot", "svg", "png"}));
   cmd.add_option("-o,--out", args->out, "Write here instead of stdout (required for svg and png)");
@@ -229,6 +257,10 @@ int run_tool(int argc, char** argv) {
       std::cout.flush();
       std::cerr << e.what() << '\n';  // its path is shown printable by the reader
       return kExitLogError;
+    } catch (const snap::UsageError& e) {
+      std::cout.flush();
+      std::cerr << "snapshot " << cmd->get_name() << ": " << e.what() << '\n';  // a directory with no episode
+      return kExitUsage;
     } catch (const std::bad_alloc&) {
       // The reader's limits bound what a log can make it hold, but a machine (or a ulimit)
       // may still have less: an error, not an abort. Nothing allocates on this path.

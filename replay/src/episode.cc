@@ -714,3 +714,85 @@ bool EpisodeFilter::matches(const EpisodeSummary& e) const {
 }
 
 }  // namespace snap
+
+namespace snap {
+
+namespace {
+
+std::string reply_text(const OwnedEvent& e) {
+  switch (e.result_kind) {
+    case ResultKind::kNone: return "(none)";
+    case ResultKind::kInteger: return std::to_string(e.integer);
+    case ResultKind::kSecretHandle: return "secret handle " + printable(e.bytes);
+    case ResultKind::kFailure: return "failed: " + short_body(e.bytes);
+    case ResultKind::kBytes: return short_body(e.bytes);
+  }
+  return {};
+}
+
+}  // namespace
+
+std::string describe_episode(const LoadedEpisode& e) {
+  const EpisodeInfo& info = e.info;
+  const EpisodeSummary s = summarize(e);
+  std::string out = "episode " + printable(e.path.string()) + "\n";
+  out += "  app " + printable(info.app) + ", build " + printable(info.build) + ", persona " +
+         printable(info.request.persona) + "\n";
+  out += "  " + s.time + "  trace " + printable(info.trace_id) + "\n";
+  out += "request: " + printable(info.request.method) + " " + printable(info.request.target) + "  (route " +
+         printable(info.request.route) + ")\n";
+  for (const auto& [name, value] : info.request.headers) out += "  " + printable(name) + ": " + printable(value) + "\n";
+  if (!info.request.body.empty()) out += "  body " + short_body(info.request.body) + "\n";
+  out += "inputs (" + std::to_string(e.inputs.size()) + "):\n";
+  for (std::size_t i = 0; i < e.inputs.size(); ++i) {
+    const OwnedEvent& in = e.inputs[i];
+    out += "  #" + std::to_string(i + 1) + " " + printable(in.kind);
+    if (!in.key.empty()) out += " \"" + printable(in.key) + "\"";
+    if (!in.request.empty()) out += " request " + short_body(in.request);
+    out += " -> " + reply_text(in) + "\n";
+    if (!in.file.empty()) out += "      at " + printable(in.file) + ":" + std::to_string(in.line) + "\n";
+  }
+  char duration[32];
+  std::snprintf(duration, sizeof duration, "%.3f ms", s.duration_ms);
+  out += "response: " + std::to_string(info.response.status) + " " + short_body(info.response.body) + "  (" + duration +
+         ")\n";
+  return out;
+}
+
+std::string episode_json(const LoadedEpisode& e) {
+  const EpisodeInfo& info = e.info;
+  boost::json::array headers;
+  for (const auto& [name, value] : info.request.headers) headers.push_back(boost::json::array{name.c_str(), value.c_str()});
+  boost::json::array inputs;
+  for (std::size_t i = 0; i < e.inputs.size(); ++i) {
+    const OwnedEvent& in = e.inputs[i];
+    boost::json::object o{{"index", i + 1}, {"kind", in.kind}, {"key", in.key}, {"request", in.request},
+                          {"result", to_string(in.result_kind)}};
+    if (in.result_kind == ResultKind::kInteger) {
+      o["integer"] = in.integer;
+    } else if (in.result_kind != ResultKind::kNone) {
+      o["bytes"] = in.bytes;
+    }
+    o["call_site"] = boost::json::object{{"file", in.file}, {"line", in.line}, {"function", in.function}};
+    inputs.push_back(std::move(o));
+  }
+  return boost::json::serialize(boost::json::object{
+      {"file", e.path.string()},
+      {"app", info.app},
+      {"build", info.build},
+      {"persona", info.request.persona},
+      {"time", summarize(e).time},
+      {"trace_id", info.trace_id},
+      {"request", boost::json::object{{"method", info.request.method},
+                                      {"route", info.request.route},
+                                      {"target", info.request.target},
+                                      {"headers", std::move(headers)},
+                                      {"body", info.request.body}}},
+      {"inputs", std::move(inputs)},
+      {"response", boost::json::object{{"status", info.response.status},
+                                       {"body", info.response.body},
+                                       {"duration_ns", info.duration_ns}}},
+  });
+}
+
+}  // namespace snap

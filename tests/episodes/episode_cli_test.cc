@@ -29,6 +29,7 @@ using testing::run_process;
 const std::string kProgram = SNAP_EPISODE_PROGRAM;
 const std::string kFixed = SNAP_EPISODE_PROGRAM_FIXED;
 const std::string kHello = SNAP_HELLO_PROGRAM;
+const std::string kTool = SNAP_TOOL;
 
 // A --local build of the program, made once for the suite.
 class EpisodeCli : public ::testing::Test {
@@ -155,6 +156,33 @@ TEST_F(EpisodeCli, ATruncatedEpisodeIsExit2AndBadArgumentsAreUsageErrors) {
   const ProcessResult wrong = run_process({kProgram, "replay", log().string(), "--log", log().string()});
   EXPECT_EQ(wrong.exit_code, 2);
   EXPECT_THAT(wrong.err, HasSubstr("a build's log, not an episode"));
+}
+
+TEST_F(EpisodeCli, SnapshotInspectShowsAnEpisodeAndListsADirectory) {
+  testing::TempDir dir;
+  record_failed_charge(dir.path());
+  const auto episode = episode_files(dir.path(), real_env()).front();
+  const ProcessResult one = run_process({kTool, "inspect", episode.string()});
+  ASSERT_EQ(one.exit_code, 0) << one.err;
+  EXPECT_THAT(one.out, HasSubstr("request: POST /charge"));
+  EXPECT_THAT(one.out, HasSubstr("#1 clock.wall -> 1800000001000000000"));
+  EXPECT_THAT(one.out, HasSubstr("#2 store.get"));
+  EXPECT_THAT(one.out, HasSubstr("episode_app.cc:"));
+  EXPECT_THAT(one.out, HasSubstr("response: 500"));
+  const ProcessResult json = run_process({kTool, "inspect", "--json", episode.string()});
+  const boost::json::value parsed = boost::json::parse(json.out);
+  EXPECT_EQ(parsed.at("inputs").as_array().size(), 2u);
+  EXPECT_EQ(parsed.at("response").at("status"), 500);
+
+  const ProcessResult many = run_process({kTool, "inspect", "--summary", dir.path().string()});
+  ASSERT_EQ(many.exit_code, 0) << many.err;
+  EXPECT_THAT(many.out, HasSubstr("2027-01-15T08:00:01.000Z  500"));
+  EXPECT_THAT(many.out, HasSubstr("POST /charge"));
+
+  testing::TempDir empty;
+  const ProcessResult none = run_process({kTool, "inspect", "--summary", empty.path().string()});
+  EXPECT_EQ(none.exit_code, 64);
+  EXPECT_THAT(none.err, HasSubstr("holds no episode"));
 }
 
 TEST_F(EpisodeCli, VerifyJsonPrintsOnlyJsonOnStdoutForAProgramThatPrintsAtStartup) {

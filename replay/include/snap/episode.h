@@ -303,6 +303,11 @@ EpisodeSummary summarize(const LoadedEpisode& episode);
 std::string summary_table(const std::vector<EpisodeSummary>& episodes);
 std::string summary_json(const EpisodeSummary& episode);
 
+// One episode in full, as `snapshot inspect EPISODE` shows it: the request, each input
+// (index, kind, key, request, reply, call site) and the response; or as one JSON object.
+std::string describe_episode(const LoadedEpisode& episode);
+std::string episode_json(const LoadedEpisode& episode);
+
 // Which episodes of a directory a list or a fetch takes: --failed, --since TIME (UTC,
 // "2026-12-07T10:15:00Z" or any prefix of it), or an id (a file name, or a prefix of a
 // trace id).
