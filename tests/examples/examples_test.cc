@@ -66,6 +66,33 @@ TEST(CustomerExample, YesterdaysBuildLogStillVerifies) {
   EXPECT_THAT(verified.out, HasSubstr("personas: api, example-client, get-customer"));
 }
 
+// Dev records episodes as a deployment does (docs/episodes.md), and the example's
+// checked-in episodes (recorded that way: the client's POST and GET) still answer the
+// same against today's binary: traffic as a regression suite. A change that alters a
+// response must be accepted (`customer replay DIR --accept`) and reviewed.
+TEST(CustomerExample, DevRecordsEpisodesAndYesterdaysTrafficStillAnswersTheSame) {
+  testing::TempDir cwd;
+  ProcessOptions o;
+  o.working_directory = cwd.path();
+  o.environment = std::map<std::string, std::string>{};
+  auto dev = testing::run_process({kCustomer, "dev", "--exit-after-jobs", "--record-requests", "all"}, o);
+  ASSERT_EQ(dev.exit_code, 0) << dev.err;
+  EXPECT_THAT(dev.err, HasSubstr("snap: recording requests (all) into episodes"));
+  std::size_t recorded = 0;
+  for (const auto& entry : std::filesystem::directory_iterator(cwd.path() / "episodes")) {
+    recorded += entry.path().extension() == ".episode";
+  }
+  EXPECT_EQ(recorded, 2u);
+
+  const std::string golden = std::string(SNAP_GOLDEN_DIR);
+  auto replayed = testing::run_process(
+      {kCustomer, "replay", golden + "/episodes/customer", "--log", golden + "/customer-v2.snaplog"}, o);
+  EXPECT_EQ(replayed.exit_code, 0) << replayed.out << replayed.err;
+  EXPECT_THAT(replayed.out, HasSubstr("same: POST /api/customer (customer.customer-server.api) answered as recorded: 204"));
+  EXPECT_THAT(replayed.out, HasSubstr("same: GET /api/customer/{id} (customer.customer-server.api) answered as "
+                                      "recorded: 200 {\"id\":\"1\",\"name\":\"John Doe\"}"));
+}
+
 }  // namespace
 }  // namespace snap
 

@@ -166,7 +166,8 @@ struct EndpointOptions {
 };
 
 // A Redaction that edits a T: `edit(T&)` blanks what an episode must not keep.
-//   snap::EndpointOptions{.redact_request = snap::redact<Customer>([](Customer& c) { c.name = "(redacted)"; })}
+//   server.endpoint<Customer, void>("POST", "/api/customer", handler,
+//       snap::EndpointOptions{.redact_request = snap::redact<Customer>([](Customer& c) { c.name = "(redacted)"; })});
 // Text that is not a T is replaced by "{}": what cannot be read cannot be redacted.
 template <typename T, typename Edit>
 Redaction redact(Edit edit) {
