@@ -507,6 +507,29 @@ TEST_F(DeployEndToEnd, ADatabaseOutageIsUnavailableToCallersWithinTheBudgetAndEn
   ASSERT_EQ(outage_lines.size(), 2u) << logs.out << logs.err;
   EXPECT_THAT(outage_lines[0], HasSubstr(") is unavailable; calls fail with kUnavailable until it answers again: "));
   EXPECT_THAT(outage_lines[1], HasSubstr(") answers again, after "));
+
+  // The server recorded the calls that failed (the build's default, --record-requests
+  // errors): bin/episodes brings them out, none holds the database's password, and one
+  // replays on the host to the same `unavailable`, its store read's recorded error.
+  const fs::path fetched_dir = d().work / "outage-episodes";
+  options.environment->insert_or_assign("COMPOSE_PROJECT_NAME", d().project);
+  const ProcessResult fetched = testing::run_process(
+      {"/usr/bin/timeout", "120", (d().out / "bin/episodes").string(), "fetch", "--failed", fetched_dir.string()},
+      options);
+  ASSERT_EQ(fetched.exit_code, 0) << fetched.err;
+  const std::vector<std::string> episodes = lines(fetched.out);
+  EXPECT_GE(episodes.size(), static_cast<std::size_t>(failed)) << fetched.out;
+  for (const std::string& episode : episodes) {
+    EXPECT_EQ(read_file(episode).find(d().password), std::string::npos) << episode;
+  }
+  ASSERT_FALSE(episodes.empty());
+  const ProcessResult replayed = testing::run_process(
+      {"/usr/bin/timeout", "60", (d().out / "app/customer").string(), "replay", "--log",
+       (d().out / "snapshot.snaplog").string(), episodes.front()},
+      testing::ProcessOptions{d().work, std::map<std::string, std::string>{}, std::nullopt, false});
+  EXPECT_EQ(replayed.exit_code, 0) << replayed.out << replayed.err;
+  EXPECT_THAT(replayed.out, HasSubstr("same: GET /api/customer/{id} (customer.customer-server.api) answered as "
+                                      "recorded: 503 "));
 }
 
 }  // namespace

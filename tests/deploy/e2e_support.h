@@ -1,6 +1,6 @@
-// What the Docker end-to-end suites (deploy_e2e, swarm_e2e) share: a working directory,
-// the customer example built into it, and its images built locally (nothing pulled) —
-// the app (FROM scratch), PostgreSQL from the host's binaries, and both again with the
+// What the Docker end-to-end suites (deploy_e2e, swarm_e2e, episodes_e2e...) share: a working
+// directory, a program (the customer example) built into it, and its images built locally
+// (nothing pulled) — the app (FROM scratch), PostgreSQL from the host's binaries, and both again with the
 // reachability probe added, which are the images the deployments run. Everything it
 // creates is named after one unique tag and removed by remove_images_and_work().
 #pragma once
@@ -78,12 +78,25 @@ struct DockerWork {
     return run(args, seconds);
   }
 
-  // Names everything after `unique` (images APP_REPO:app|probe and PG_REPO:15|probe,
-  // WORK_PREFIX-UNIQUE in the temporary directory), builds the customer example there
-  // and its images. Throws, naming the step, when one fails.
-  // `build_flags` go to `customer build` after --out.
+#ifdef SNAP_CUSTOMER_APP
+  // The customer example (build_app_and_images), its database password from
+  // customer-server.db.
   void build_customer_and_images(const std::string& unique, const std::string& app_repo, const std::string& pg_repo,
                                  const std::string& work_prefix, const std::vector<std::string>& build_flags = {}) {
+    build_app_and_images(SNAP_CUSTOMER_APP, "customer-server.db.password", unique, app_repo, pg_repo, work_prefix,
+                         build_flags);
+  }
+#endif
+
+  // Names everything after `unique` (images APP_REPO:app|probe and PG_REPO:15|probe,
+  // WORK_PREFIX-UNIQUE in the temporary directory), builds the program `binary` there and
+  // its images. `password_secret` names the database password the build generates (its
+  // value is kept in `password`). Without `probes` the deployment runs the app and
+  // database images themselves. Throws, naming the step, when one fails.
+  // `build_flags` go to `APP build` after --out.
+  void build_app_and_images(const std::string& binary, const std::string& password_secret, const std::string& unique,
+                            const std::string& app_repo, const std::string& pg_repo, const std::string& work_prefix,
+                            const std::vector<std::string>& build_flags = {}, bool probes = true) {
     app_image = app_repo + "-" + unique + ":app";
     app_probe_image = app_repo + "-" + unique + ":probe";
     pg_image = pg_repo + "-" + unique + ":15";
@@ -92,21 +105,22 @@ struct DockerWork {
     // Named uniquely too: `docker-compose` run there without a project name would take it.
     out = work / ("out" + unique);
     fs::create_directories(work);
-    env["SNAP_IMAGE"] = app_probe_image;
-    env["SNAP_POSTGRES_IMAGE"] = pg_probe_image;
+    env["SNAP_IMAGE"] = probes ? app_probe_image : app_image;
+    env["SNAP_POSTGRES_IMAGE"] = probes ? pg_probe_image : pg_image;
     available = true;
 
     testing::ProcessOptions in_work;
     in_work.working_directory = work;
-    std::vector<std::string> build{SNAP_CUSTOMER_APP, "build", "--out", out.string()};
+    std::vector<std::string> build{binary, "build", "--out", out.string()};
     build.insert(build.end(), build_flags.begin(), build_flags.end());
-    must(testing::run_process(build, in_work), "customer build");
-    password = read_file(out / "state" / "secrets" / "customer-server.db.password");
+    must(testing::run_process(build, in_work), fs::path(binary).filename().string() + " build");
+    password = read_file(out / "state" / "secrets" / password_secret);
 
     images.push_back(app_image);
     must(docker({"build", "-q", "-t", app_image, out.string()}), "docker build (app)");
     images.push_back(pg_image);
     must(run({SNAP_POSTGRES_IMAGE_SCRIPT, pg_image}), "building the PostgreSQL image");
+    if (!probes) return;
     const fs::path probe_context = work / "probe";
     fs::create_directories(probe_context);
     fs::copy_file(SNAP_PROBE, probe_context / "probe");

@@ -253,6 +253,23 @@ TEST_F(SwarmEndToEnd, TheStackCommandScriptRunsTheCommandAsAJobAgainstTheStack) 
   EXPECT_THAT(usage.err, HasSubstr("STACK [ARGS...]"));
 }
 
+// bin/stack/episodes reads the recorded requests out of every running task of the API
+// service on this node (its episodes volume): none failed here, so there is nothing to
+// fetch, said so; a mistake in its arguments is a usage error.
+TEST_F(SwarmEndToEnd, TheStackEpisodesScriptReadsEveryApiTaskOnThisNode) {
+  ASSERT_TRUE(poll_until(std::chrono::seconds(120), [] { return s().containers_of(kApi).size() == 2; }));
+  const std::string script = (s().out / "bin/stack/episodes").string();
+  const ProcessResult listed = s().run({script, s().stack, "list"}, 120);
+  EXPECT_EQ(listed.exit_code, 0) << listed.out << listed.err;
+  EXPECT_THAT(listed.err, HasSubstr("no request recorded yet (in 2 container(s) of customer-server-api)"));
+  const ProcessResult fetched = s().run({script, s().stack, "fetch", "--failed"}, 120);
+  EXPECT_EQ(fetched.exit_code, 1) << fetched.out << fetched.err;
+  const ProcessResult other = s().run({script, s().stack + "none", "list"}, 120);
+  EXPECT_EQ(other.exit_code, 1);
+  EXPECT_THAT(other.err, HasSubstr("no container of customer-server-api (stack " + s().stack + "none) runs on this node"));
+  EXPECT_EQ(s().run({script, s().stack}, 30).exit_code, 64);
+}
+
 TEST_F(SwarmEndToEnd, TheApiServiceNameResolvesToEachReplica) {
   // dnsrr: the name is the replicas' own addresses, not one virtual address.
   std::set<std::string> replica_addresses;
