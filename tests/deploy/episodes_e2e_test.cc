@@ -19,6 +19,7 @@
 #include <chrono>
 #include <iostream>
 #include <random>
+#include <thread>
 
 #include "../api/raw_http.h"
 #include "e2e_support.h"
@@ -121,6 +122,8 @@ class EpisodesEndToEnd : public ::testing::Test {
     while (Clock::now() < deadline) {
       opened = post(d.port, "/api/accounts", R"({"id":"alice","balance":10})");
       if (opened.status == 200 || opened.status == 204) break;
+      // The poll's interval (a refused connection returns at once), not a synchronisation.
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
     }
     if (opened.status != 200 && opened.status != 204) {
       const ProcessResult logs = d.compose({"logs", "--no-color"}, 60);
