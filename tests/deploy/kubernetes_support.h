@@ -4,7 +4,8 @@
 // types, peers, ports).
 //
 // The reader takes the emitter's subset of YAML: block mappings and sequences, JSON-quoted
-// strings, numbers, booleans, `{}` and `[]`, `#` comment lines and `---` between documents.
+// strings (and single-quoted ones, which bin/kube/NAME appends), numbers, booleans, `{}`
+// and `[]`, `#` comment lines and `---` between documents.
 // Anything else is an error, so the reader cannot quietly read a file differently from a
 // real parser: the kube-apiserver test also compares each object read here with the
 // object the server stored from the same bytes.
@@ -166,8 +167,27 @@ class YamlReader {
       if (string_end(text) != text.size()) fail("text after a string");
       return json::parse(text);
     }
+    if (text[0] == '\'') return single_quoted(text);
     if (text.find_first_not_of("-0123456789") == std::string::npos) return json::parse(text);
     fail("a scalar that is neither quoted, a number nor a boolean");
+  }
+
+  // 'text', where '' stands for one quote.
+  json::value single_quoted(const std::string& text) const {
+    std::string out;
+    for (std::size_t i = 1; i < text.size(); ++i) {
+      if (text[i] != '\'') {
+        out += text[i];
+      } else if (i + 1 < text.size() && text[i + 1] == '\'') {
+        out += '\'';
+        ++i;
+      } else if (i + 1 == text.size()) {
+        return json::string(out);
+      } else {
+        break;
+      }
+    }
+    fail("a single-quoted string that does not end where the line does");
   }
 
   std::vector<std::vector<Line>> docs_;

@@ -15,10 +15,12 @@
 #include <cstdio>
 #include <optional>
 #include <sstream>
+#include <stdexcept>
 
 #include <boost/json.hpp>
 
 #include "kubernetes.h"
+#include "snap/episode.h"
 #include "text.h"
 
 namespace snap::deploy_plan {
@@ -50,8 +52,15 @@ constexpr int kCommandJobTtl = 600;
 
 std::string yaml_scalar(const json::value& v) { return json::serialize(v); }
 
+// A key written without quotes: one that every YAML version reads as this very string
+// (not YAML 1.1's booleans, y, no, on...).
 bool plain_key(std::string_view key) {
   if (key.empty() || !std::isalpha(static_cast<unsigned char>(key[0]))) return false;
+  std::string lower;
+  for (char c : key) lower += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  for (std::string_view word : {"y", "n", "yes", "no", "on", "off", "true", "false", "null"}) {
+    if (lower == word) return false;
+  }
   for (char c : key) {
     if (!std::isalnum(static_cast<unsigned char>(c)) && c != '-' && c != '_' && c != '.' && c != '/') return false;
   }
@@ -230,13 +239,21 @@ json::object mount(std::string_view name, std::string_view path, bool read_only 
   return m;
 }
 
+json::object variable(std::string_view name, std::string value) {
+  return {{"name", name}, {"value", std::move(value)}};
+}
+
 json::array database_environment(const Service& s) {
-  const auto variable = [](std::string_view name, std::string value) {
-    return json::object{{"name", name}, {"value", std::move(value)}};
-  };
   return {variable("POSTGRES_USER", string_config(s, "user")), variable("POSTGRES_DB", string_config(s, "database")),
           variable("POSTGRES_PASSWORD_FILE", "/run/secrets/" + string_config(s, "password_secret")),
           variable("PGDATA", "/var/lib/postgresql/data/pgdata")};
+}
+
+// A recording API server's episodes (`build --record-requests`) go to a volume of the pod's
+// own, as compose gives each server one; a pod's volume goes with the pod.
+json::array episodes_environment(const ServiceGraph& g, const Service& s) {
+  return {variable("SNAP_RECORD_REQUESTS", g.record_policy), variable("SNAP_EPISODES", episodes_path(s)),
+          variable("SNAP_EPISODES_MAX_BYTES", size_text(EpisodeOptions{}.max_bytes))};
 }
 
 // The container: the app's image as one persona (its id is the entrypoint's argument), or
@@ -247,6 +264,7 @@ json::object container(const ServiceGraph& g, const Service& s) {
                  {"image", database ? g.options.postgres_image : "snap-" + g.app_file},
                  {"imagePullPolicy", "IfNotPresent"}};
   if (database) c["env"] = database_environment(s);
+  if (s.records_requests) c["env"] = episodes_environment(g, s);
   if (const auto port = port_of(s); port && (database || s.kind == ServiceKind::kDaemon)) {
     c["ports"] = json::array{{{"name", port_name(s)}, {"containerPort", *port}, {"protocol", "TCP"}}};
   }
@@ -258,6 +276,7 @@ json::object container(const ServiceGraph& g, const Service& s) {
     mounts.push_back(mount("data", "/var/lib/postgresql/data"));
     mounts.push_back(mount("run", "/var/run/postgresql"));
   }
+  if (s.records_requests) mounts.push_back(mount("episodes", episodes_path(s)));
   if (!secrets_of(g, s).empty()) mounts.push_back(mount("secrets", "/run/secrets", true));
   c["volumeMounts"] = std::move(mounts);
   if (!database) c["args"] = json::array{s.component->id};
@@ -279,6 +298,7 @@ json::object pod_spec(const ServiceGraph& g, const Service& s) {
   spec["securityContext"] = pod_security(s);
   json::array volumes{memory_volume("tmp")};
   if (s.kind == ServiceKind::kDatabase) volumes.push_back(memory_volume("run"));
+  if (s.records_requests) volumes.push_back({{"name", "episodes"}, {"emptyDir", json::object{}}});
   if (!secrets_of(g, s).empty()) volumes.push_back(secret_volume(g, s));
   spec["volumes"] = std::move(volumes);
   spec["containers"] = json::array{container(g, s)};
@@ -347,15 +367,17 @@ json::value headless_service(const ServiceGraph& g, const Service& s) {
 
 // ---- network policies ----
 
-// A policy over the pods `selected` selects: `rules` of each of its types (an empty list
-// of a type isolates the pods that way and allows nothing).
+// A policy over the pods `selected` selects: `rules` of each of its types (no rule of a
+// type isolates the pods that way and allows nothing).
 json::object network_policy(const ServiceGraph& g, const std::string& name, json::object selected,
                             std::initializer_list<std::pair<std::string_view, json::array>> rules) {
   json::object spec{{"podSelector", {{"matchLabels", std::move(selected)}}}};
   json::array types;
   for (const auto& [type, list] : rules) types.push_back(json::string(type));
   spec["policyTypes"] = std::move(types);
-  for (const auto& [type, list] : rules) spec[type == "Ingress" ? "ingress" : "egress"] = list;
+  for (const auto& [type, list] : rules) {
+    if (!list.empty()) spec[type == "Ingress" ? "ingress" : "egress"] = list;
+  }
   json::object o = object_head("networking.k8s.io/v1", "NetworkPolicy");
   o["metadata"] = metadata(name, app_labels(g));
   o["spec"] = std::move(spec);
@@ -380,16 +402,20 @@ json::value ingress_policy(const ServiceGraph& g, const Service& s) {
   return network_policy(g, s.name + "-ingress", selector_labels(g, s), {{"Ingress", {std::move(rule)}}});
 }
 
+const Service& service_named(const ServiceGraph& g, const std::string& name) {
+  const auto it = std::find_if(g.services.begin(), g.services.end(), [&](const Service& s) { return s.name == name; });
+  if (it == g.services.end()) throw std::logic_error("deploy: no service " + name);
+  return *it;
+}
+
 // Egress from a service to what it reaches, each on its port.
 json::value egress_policy(const ServiceGraph& g, const Service& s) {
   json::array rules;
-  for (const std::string& t : s.targets) {
-    for (const Service& candidate : g.services) {
-      if (candidate.name != t) continue;
-      json::object rule{{"to", json::array{{{"podSelector", {{"matchLabels", selector_labels(g, candidate)}}}}}}};
-      if (json::array ports = ports_of(candidate); !ports.empty()) rule["ports"] = std::move(ports);
-      rules.push_back(std::move(rule));
-    }
+  for (const std::string& name : s.targets) {
+    const Service& target = service_named(g, name);
+    json::object rule{{"to", json::array{{{"podSelector", {{"matchLabels", selector_labels(g, target)}}}}}}};
+    if (json::array ports = ports_of(target); !ports.empty()) rule["ports"] = std::move(ports);
+    rules.push_back(std::move(rule));
   }
   return network_policy(g, s.name + "-egress", selector_labels(g, s), {{"Egress", std::move(rules)}});
 }

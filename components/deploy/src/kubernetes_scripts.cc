@@ -30,8 +30,8 @@ std::string image_name(std::string image) {
 void write_secrets(std::ostream& out, const ServiceGraph& g) {
   out << "# A Secret manifest on stdout: NAME, then KEY FILE pairs (files relative to the build).\n"
          "secret() {\n"
-         "  printf 'apiVersion: v1\\nkind: Secret\\nmetadata:\\n  name: \"%s\"\\n  labels:\\n    snap/app: \"%s\"\\n"
-         "type: Opaque\\ndata:\\n' \"$1\" "
+         "  printf 'apiVersion: \"v1\"\\nkind: \"Secret\"\\nmetadata:\\n  name: \"%s\"\\n  labels:\\n    snap/app: \"%s\"\\n"
+         "type: \"Opaque\"\\ndata:\\n' \"$1\" "
       << shell_quote(label_value(g.input.app_name))
       << "\n"
          "  shift\n"
