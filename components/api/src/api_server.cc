@@ -10,7 +10,6 @@
 #include <thread>
 #include <vector>
 
-#include <boost/algorithm/string/predicate.hpp>
 #include <boost/json.hpp>
 #include <spdlog/sinks/stdout_sinks.h>
 #include <spdlog/spdlog.h>
@@ -104,9 +103,19 @@ bool constant_time_equal(std::string_view given, std::string_view expected) {
 
 // Headers an episode never keeps: they carry credentials (docs/episodes.md, "What an
 // episode holds"). The authentication's outcome is recorded instead.
+// Compared as ASCII: a header name is a token (RFC 9110 §5.6.2), and a locale's
+// comparison cost a recorded request ~2,500 instructions (bench/README.md, "Recording
+// requests (episodes)").
 bool is_credential(std::string_view name) {
-  return boost::algorithm::iequals(name, "authorization") || boost::algorithm::iequals(name, "proxy-authorization") ||
-         boost::algorithm::iequals(name, "cookie");
+  const auto is = [name](std::string_view lower) {
+    if (name.size() != lower.size()) return false;
+    for (std::size_t i = 0; i < name.size(); ++i) {
+      const char c = name[i] >= 'A' && name[i] <= 'Z' ? static_cast<char>(name[i] - 'A' + 'a') : name[i];
+      if (c != lower[i]) return false;
+    }
+    return true;
+  };
+  return is("authorization") || is("proxy-authorization") || is("cookie");
 }
 
 // A request's id when it has no trace (tracing off or not sampled): as random as a trace
