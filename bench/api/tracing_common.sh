@@ -1,12 +1,15 @@
-# Shared by wrk_tracing.sh and callgrind_tracing.sh (sourced, not run): a Jaeger on
-# loopback ports with memory storage, the echo servers with chosen tracing variables, and
-# the cleanup that stops everything they started. The sourcing script sets `build` (the
-# build directory) and `tmp` (its scratch directory) first.
+# Shared by wrk_tracing.sh, callgrind_tracing.sh, wrk_customer_tracing.sh and
+# wrk_customer_episodes.sh (sourced, not run): a Jaeger on loopback ports with memory
+# storage, the echo servers with chosen tracing variables, a private PostgreSQL and the
+# customer example's API server, and the cleanup that stops everything they started. The
+# sourcing script sets `build` (the build directory) and `tmp` (its scratch directory) first.
 #
-# Every process started here is in `pids` and is stopped on exit, on Ctrl-C and on TERM.
+# Every process started here is in `pids` and is stopped on exit, on Ctrl-C and on TERM;
+# then each function in `cleanup_hooks` runs (stop_postgres), then $tmp is removed.
 pids=()
+cleanup_hooks=()
 cleanup() {
-  local p
+  local p h
   for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
   # A bound for a process that ignores TERM (valgrind finishing its output, a stuck Jaeger).
   for _ in $(seq 100); do
@@ -17,6 +20,7 @@ cleanup() {
   done
   for p in "${pids[@]}"; do kill -KILL "$p" 2>/dev/null || true; done
   wait 2>/dev/null || true
+  for h in "${cleanup_hooks[@]}"; do "$h"; done
   rm -rf "$tmp"
 }
 trap cleanup EXIT
@@ -127,6 +131,66 @@ start_snap() {
   for v in $(env | sed -n 's/^\(OTEL_[A-Z_]*\)=.*/\1/p'); do unset+=(-u "$v"); done
   env "${unset[@]}" "${vars[@]}" "${launcher[@]}" "$bin" run api --log "$out/snapshot.snaplog" \
     --secrets-dir "$tmp" 2>"$tmp/$name.log" & snap_pid=$!; pids+=($!)
+  wait_port "$port" $((${#launcher[@]} ? 300 : 20))
+}
+
+# start_postgres: a private PostgreSQL 15 for the customer server (/usr/lib/postgresql/15,
+# package postgresql-15): trust authentication on a Unix socket in $tmp, no TCP, stopped
+# on exit. Run as root, it runs the server as `postgres`. Sets postgres_url (SNAP_POSTGRES's
+# form) and pg_data.
+pg=/usr/lib/postgresql/15/bin
+start_postgres() {
+  local as_pg=() port
+  if ((EUID == 0)); then as_pg=(runuser -u postgres --); fi
+  pg_data=$tmp/pg/data
+  mkdir -p "$tmp/pg/socket"
+  if ((EUID == 0)); then chmod 0755 "$tmp"; chown -R postgres "$tmp/pg"; fi  # the server user reaches its directory
+  read -r port <<< "$(free_ports 1)"
+  "${as_pg[@]}" "$pg/initdb" -D "$pg_data" -U snap -A trust --no-sync -E UTF8 --locale=C >/dev/null
+  cleanup_hooks+=(stop_postgres)
+  "${as_pg[@]}" "$pg/pg_ctl" -D "$pg_data" -l "$tmp/pg/log" -w -t 60 \
+    -o "-k $tmp/pg/socket -p $port -c listen_addresses='' -c max_connections=200" start >/dev/null
+  postgres_url="host=$tmp/pg/socket port=$port user=snap dbname=postgres"
+}
+stop_postgres() {
+  local as_pg=()
+  if ((EUID == 0)); then as_pg=(runuser -u postgres --); fi
+  "${as_pg[@]}" "$pg/pg_ctl" -D "$pg_data" -w -t 60 -m fast stop >/dev/null 2>&1 || true
+}
+# pg_ticks: the CPU time so far of all PostgreSQL's processes, in clock ticks.
+pg_ticks() {
+  local t=0 p
+  for p in $(pgrep -u "$(stat -c %U "$pg_data")" -f "postgres" || true); do
+    t=$((t + $(awk '{ print $14 + $15 }' "/proc/$p/stat" 2>/dev/null || echo 0)))
+  done
+  echo $t
+}
+
+# start_customer NAME PORT [VAR=VALUE ...] [-- LAUNCHER ...]: the customer example
+# ($build/examples/customer) built --local into $tmp/NAME with its API server on PORT, run
+# as `api` against the private PostgreSQL (start_postgres first) with exactly the given
+# tracing and recording variables (inherited OTEL_*, SNAP_RECORD_REQUESTS* and
+# SNAP_EPISODES* are removed), optionally under LAUNCHER (valgrind). Sets snap_pid; its
+# stderr is $tmp/NAME.log.
+start_customer() {
+  local name=$1 port=$2 out="$tmp/$1" customer="$build/examples/customer"
+  shift 2
+  local vars=() launcher=()
+  while (($#)); do
+    if [[ $1 == -- ]]; then shift; launcher=("$@"); break; fi
+    vars+=("$1"); shift
+  done
+  [[ -x $customer ]] || { echo "no $customer: build the target customer" >&2; exit 1; }
+  mkdir -p "$out/state"
+  echo "{\"ports\":{\"customer.customer-server.api.port\":$port}}" > "$out/state/build-state.json"
+  "$customer" build --out "$out" --local >/dev/null 2>&1
+  local unset=() v
+  for v in $(env | sed -n 's/^\(OTEL_[A-Z_]*\|SNAP_RECORD_REQUESTS[A-Z_]*\|SNAP_EPISODES[A-Z_]*\)=.*/\1/p'); do
+    unset+=(-u "$v")
+  done
+  env "${unset[@]}" SNAP_POSTGRES="$postgres_url" "${vars[@]}" "${launcher[@]}" "$customer" run api \
+    --log "$out/snapshot.snaplog" --secrets-dir "$(ls -d "$out"/runtime-secrets/*_api_*)" 2>"$tmp/$name.log" &
+  snap_pid=$!; pids+=($!)
   wait_port "$port" $((${#launcher[@]} ? 300 : 20))
 }
 

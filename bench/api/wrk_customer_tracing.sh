@@ -21,37 +21,8 @@ set -euo pipefail
 build=$1 rounds=${2:-7} seconds=${3:-5} conns=${4:-32}
 tmp=$(mktemp -d)
 source "$(dirname "$0")/tracing_common.sh"
-pg=/usr/lib/postgresql/15/bin
-customer="$build/examples/customer"
-[[ -x $customer ]] || { echo "no $customer: build the target customer" >&2; exit 1; }
-
-# The private PostgreSQL: trust authentication on a socket in $tmp, no TCP.
-as_pg=()
-if ((EUID == 0)); then as_pg=(runuser -u postgres --); fi
-mkdir -p "$tmp/pg/socket"
-if ((EUID == 0)); then chmod 0755 "$tmp"; chown -R postgres "$tmp/pg"; fi  # the server user reaches its directory
-read -r pg_port <<< "$(free_ports 1)"
-"${as_pg[@]}" "$pg/initdb" -D "$tmp/pg/data" -U snap -A trust --no-sync -E UTF8 --locale=C >/dev/null
-"${as_pg[@]}" "$pg/pg_ctl" -D "$tmp/pg/data" -l "$tmp/pg/log" -w -t 60 \
-  -o "-k $tmp/pg/socket -p $pg_port -c listen_addresses='' -c max_connections=200" start >/dev/null
-stop_pg() { "${as_pg[@]}" "$pg/pg_ctl" -D "$tmp/pg/data" -w -t 60 -m fast stop >/dev/null 2>&1 || true; }
-trap 'stop_pg; cleanup' EXIT
-postgres_url="host=$tmp/pg/socket port=$pg_port user=snap dbname=postgres"
-
-# start_customer NAME PORT VAR=VALUE...: the customer program built --local into $tmp/NAME
-# with its API server on PORT, run as `api` with exactly the given tracing variables.
-start_customer() {
-  local name=$1 port=$2 out="$tmp/$1"
-  shift 2
-  mkdir -p "$out/state"
-  echo "{\"ports\":{\"customer.customer-server.api.port\":$port}}" > "$out/state/build-state.json"
-  "$customer" build --out "$out" --local >/dev/null 2>&1
-  local unset=() v
-  for v in $(env | sed -n 's/^\(OTEL_[A-Z_]*\)=.*/\1/p'); do unset+=(-u "$v"); done
-  env "${unset[@]}" SNAP_POSTGRES="$postgres_url" "$@" "$customer" run api --log "$out/snapshot.snaplog" \
-    --secrets-dir "$(ls -d "$out"/runtime-secrets/*_api_*)" 2>"$tmp/$name.log" & snap_pid=$!; pids+=($!)
-  wait_port "$port"
-}
+[[ -x $build/examples/customer ]] || { echo "no $build/examples/customer: build the target customer" >&2; exit 1; }
+start_postgres  # tracing_common.sh: the private PostgreSQL; start_customer runs the server on it
 
 start_jaeger
 read -r p_bare p_off p_on p_down closed <<< "$(free_ports 5)"
@@ -86,8 +57,6 @@ server_pids=("$pid_bare" "$pid_off" "$pid_on" "$pid_down")
 scripts=(post.lua get.lua get.lua get.lua) paths=(/echo /api/customer/1 /api/customer/1 /api/customer/1)
 # "REQ_PER_S P99_US CPU_US_PER_REQ JAEGER_CPU_US_PER_REQ POSTGRES_CPU_US_PER_REQ" of one
 # wrk run: port, server pid, lua script, path. PostgreSQL's CPU is all its processes'.
-pg_ticks() { local t=0 p; for p in $(pgrep -u "$(stat -c %U "$tmp/pg/data")" -f "postgres" || true); do
-  t=$((t + $(awk '{ print $14 + $15 }' "/proc/$p/stat" 2>/dev/null || echo 0))); done; echo $t; }
 measure() {
   local before after jbefore jafter pbefore pafter
   before=$(ticks "$2") jbefore=$(ticks "$jaeger_pid") pbefore=$(pg_ticks)
