@@ -77,9 +77,16 @@ Run define_inspect(CLI::App& cmd) {
   return [args]() {
     snap::Env& env = snap::real_env();
     // Episodes (docs/episodes.md): a directory of them without a build's log, or one.
+    const auto holds_episodes = [&] {
+      for (const std::string& name : env.list_directory(args->log)) {
+        if (name.ends_with(".episode")) return true;
+      }
+      return false;
+    };
     const bool episode_dir = env.file_type(args->log) == snap::FileType::kDirectory &&
                              env.file_type(std::filesystem::path(args->log) / snap::kLogFileName) ==
-                                 snap::FileType::kMissing;
+                                 snap::FileType::kMissing &&
+                             holds_episodes();
     if (episode_dir) {
       std::vector<snap::EpisodeSummary> listed;
       for (const auto& file : snap::episode_files(args->log, env)) listed.push_back(snap::summarize(snap::read_episode(file, env)));
@@ -257,10 +264,6 @@ int run_tool(int argc, char** argv) {
       std::cout.flush();
       std::cerr << e.what() << '\n';  // its path is shown printable by the reader
       return kExitLogError;
-    } catch (const snap::UsageError& e) {
-      std::cout.flush();
-      std::cerr << "snapshot " << cmd->get_name() << ": " << e.what() << '\n';  // a directory with no episode
-      return kExitUsage;
     } catch (const std::bad_alloc&) {
       // The reader's limits bound what a log can make it hold, but a machine (or a ulimit)
       // may still have less: an error, not an abort. Nothing allocates on this path.

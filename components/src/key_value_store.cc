@@ -13,10 +13,13 @@
 namespace snap {
 
 KeyValueStore::KeyValueStore(const Init& init, std::vector<IndexSpec> indexes)
-    : Component(init, "KeyValueStore"), indexes_(std::move(indexes)) {}
+    : Component(init, "KeyValueStore"), indexes_(std::move(indexes)), table_(id().safe_name()) {
+  for (const IndexSpec& spec : indexes_) index_names_.push_back(spec.name);
+}
 
 KeyValueStore::KeyValueStore(const Init& init, const Postgres& database, std::vector<IndexSpec> indexes)
-    : Component(init, "KeyValueStore"), indexes_(std::move(indexes)), database_(&database) {
+    : KeyValueStore(init, std::move(indexes)) {
+  database_ = &database;
   uses(database);
 }
 
@@ -35,15 +38,13 @@ JsonStore& KeyValueStore::open(const PersonaContext& ctx) const {
     // is one of its inputs. Opening the real store is not (it happens once per process),
     // so it runs outside the episode, on the first operation; replay never opens it.
     return episode->attachment<JsonStore>(this, [&] {
-      std::vector<std::string> indexes;
-      for (const IndexSpec& spec : indexes_) indexes.push_back(spec.name);
       return make_episode_store(
           *episode,
           [this, &ctx]() -> JsonStore& {
             SuspendEpisode outside;
             return open_real(ctx);
           },
-          table(), std::move(indexes), app().environment().in_memory_stores() ? "memory" : "postgresql");
+          table_, index_names_, app().environment().in_memory_stores() ? "memory" : "postgresql");
     });
   }
   return open_real(ctx);

@@ -179,10 +179,11 @@ TEST_F(EpisodeCli, SnapshotInspectShowsAnEpisodeAndListsADirectory) {
   EXPECT_THAT(many.out, HasSubstr("2027-01-15T08:00:01.000Z  500"));
   EXPECT_THAT(many.out, HasSubstr("POST /charge"));
 
+  // A directory with neither a build's log nor an episode: the build's log is missing.
   testing::TempDir empty;
   const ProcessResult none = run_process({kTool, "inspect", "--summary", empty.path().string()});
-  EXPECT_EQ(none.exit_code, 64);
-  EXPECT_THAT(none.err, HasSubstr("holds no episode"));
+  EXPECT_EQ(none.exit_code, 2);
+  EXPECT_THAT(none.err, HasSubstr("snapshot.snaplog"));
 }
 
 TEST_F(EpisodeCli, VerifyJsonPrintsOnlyJsonOnStdoutForAProgramThatPrintsAtStartup) {

@@ -65,7 +65,7 @@ class KeyValueStore final : public Component {
     return Store<T>(open(ctx));
   }
   // The table name: the Id's safe name.
-  std::string table() const { return id().safe_name(); }
+  const std::string& table() const { return table_; }
   // The database it lives in when deployed; null for a store declared without one.
   const Postgres* database() const { return database_; }
   boost::json::object config() const override;
@@ -75,6 +75,9 @@ class KeyValueStore final : public Component {
   std::unique_ptr<JsonStore> open_new(const PersonaContext& ctx) const;
 
   std::vector<IndexSpec> indexes_;
+  // Made once: a recorded request builds its view of the store from them (snap/episode.h).
+  std::string table_;
+  std::vector<std::string> index_names_;
   const Postgres* database_ = nullptr;
   mutable std::atomic<JsonStore*> opened_{nullptr};  // store_, once open: read without the mutex
   mutable std::mutex open_mutex_;
