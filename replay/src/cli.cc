@@ -370,9 +370,7 @@ void start_recording(App& app, Env& system, const Flags& f) {
   if (auto max = system.variable("SNAP_EPISODES_MAX_BYTES"); max && !max->empty()) {
     options.max_bytes = parse_size(*max, "$SNAP_EPISODES_MAX_BYTES");
   }
-  std::cerr << "snap: recording requests (" << options.policy.str() << ") into " << options.directory.string()
-            << std::endl;
-  start_episodes(app, std::move(options));
+  start_episodes(app, std::move(options));  // each server says so in its log when it starts
 }
 
 int build_command(const Invocation& in, const CLI::App& build) {

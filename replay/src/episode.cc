@@ -7,6 +7,7 @@
 #include <random>
 
 #include <boost/json.hpp>
+#include <spdlog/spdlog.h>
 
 #include "app_private.h"
 #include "lifecycle_private.h"
@@ -342,8 +343,8 @@ bool EpisodeSink::keeps(const FinishedEpisode& episode) const {
   return options_.policy.mode != RecordingPolicy::Mode::kOff;
 }
 
-void EpisodeSink::finish(FinishedEpisode episode) {
-  if (keeps(episode)) write(episode);
+void EpisodeSink::finish(FinishedEpisode episode, spdlog::logger& log) {
+  if (keeps(episode)) write(episode, log);
   auto shared = std::make_shared<const FinishedEpisode>(std::move(episode));
   std::lock_guard lock(mutex_);
   auto& ring = ring_[shared->info.request.persona];
@@ -375,7 +376,7 @@ void EpisodeSink::scan_directory() {
   }
 }
 
-void EpisodeSink::write(FinishedEpisode& episode) {
+void EpisodeSink::write(FinishedEpisode& episode, spdlog::logger& log) {
   Env& env = app_.env();
   std::lock_guard lock(mutex_);
   try {
@@ -406,10 +407,9 @@ void EpisodeSink::write(FinishedEpisode& episode) {
     if (!drop_logged_) {
       drop_logged_ = true;
       // Once: a full disk would otherwise log on every failing request.
-      std::fprintf(stderr,
-                   "snap: episodes: cannot write to %s (%s): recorded requests are dropped and counted in "
-                   "snap_episodes_total{outcome=\"dropped\"}\n",
-                   printable(options_.directory.string()).c_str(), e.what());
+      log.warn("episodes: cannot write to {} ({}): recorded requests are dropped and counted in "
+               "snap_episodes_total{{outcome=\"dropped\"}}",
+               printable(options_.directory.string()), e.what());
     }
   }
 }

@@ -316,7 +316,7 @@ TEST_F(EpisodeTest, AnUnwritableDirectoryDropsCountsAndLogsOnceButFailsNoRequest
   env_.seconds = 1'800'000'002;
   testing::CapturedStderr err;
   for (int i = 0; i < 3; ++i) EXPECT_EQ(running.endpoints().charge(running.caller(), Charge{"alice", 1}).account, "alice");
-  EXPECT_EQ(err.lines("snap: episodes: cannot write to").size(), 1u);
+  EXPECT_EQ(err.lines("episodes: cannot write to").size(), 1u);
   EXPECT_THAT(running.app().metrics().exposition(), HasSubstr("snap_episodes_total{outcome=\"dropped\"} 3"));
 }
 

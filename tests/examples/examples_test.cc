@@ -77,7 +77,7 @@ TEST(CustomerExample, DevRecordsEpisodesAndYesterdaysTrafficStillAnswersTheSame)
   o.environment = std::map<std::string, std::string>{};
   auto dev = testing::run_process({kCustomer, "dev", "--exit-after-jobs", "--record-requests", "all"}, o);
   ASSERT_EQ(dev.exit_code, 0) << dev.err;
-  EXPECT_THAT(dev.err, HasSubstr("snap: recording requests (all) into episodes"));
+  EXPECT_THAT(dev.err, HasSubstr("recording requests (all) into episodes"));
   std::size_t recorded = 0;
   for (const auto& entry : std::filesystem::directory_iterator(cwd.path() / "episodes")) {
     recorded += entry.path().extension() == ".episode";

@@ -428,7 +428,7 @@ api_detail::HttpReply ApiServer::State::dispatch_recorded(EpisodeSink& sink, con
   info.duration_ns =
       std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() - started_steady).count();
   finished.inputs = episode.take_inputs();
-  sink.finish(std::move(finished));
+  sink.finish(std::move(finished), *logger);
   return reply;
 }
 
@@ -814,6 +814,7 @@ int ApiServer::serve(PersonaContext& ctx) {
     const std::string loopback(Environment::kLoopback);
     http->start({loopback}, port_->number());
     logger->info("listening on {} port {} ({} endpoints)", loopback, port_->number(), state_->routes.size());
+
     if (app().environment().listens_on_own_network()) {
       if (used_by_another_persona()) {
         listen_at(id().listen_name(), api_detail::Audience::kCallers);
@@ -828,6 +829,10 @@ int ApiServer::serve(PersonaContext& ctx) {
         if (host && !host->empty()) listen_at(*host, audience);
       }
     }
+  }
+  if (const EpisodeSink* episodes = app().episodes()) {
+    logger->info("recording requests ({}) into {}", episodes->options().policy.str(),
+                 episodes->options().directory.string());
   }
   {
     std::lock_guard lock(state_->mutex);

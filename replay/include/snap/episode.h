@@ -38,6 +38,10 @@
 #include "snap/log_reader.h"
 #include "snap/metrics.h"
 
+namespace spdlog {
+class logger;
+}
+
 namespace snap {
 
 class App;
@@ -198,14 +202,15 @@ class EpisodeSink {
   // Whether to record the request about to be handled (always for errors and all; a
   // random share for N%).
   bool wants_request();
-  // Takes a finished episode: rings it, writes it when the policy keeps it.
-  void finish(FinishedEpisode episode);
+  // Takes a finished episode: rings it, writes it when the policy keeps it. A write that
+  // fails is said once, on `log` (the persona's logger: its format).
+  void finish(FinishedEpisode episode, spdlog::logger& log);
   // The most recent episodes of a persona (by id), oldest first.
   std::vector<std::shared_ptr<const FinishedEpisode>> recent(std::string_view persona) const;
 
  private:
   bool keeps(const FinishedEpisode& episode) const;
-  void write(FinishedEpisode& episode);
+  void write(FinishedEpisode& episode, spdlog::logger& log);
   void scan_directory();
 
   App& app_;
