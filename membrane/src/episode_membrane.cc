@@ -26,25 +26,6 @@ void check_owner(std::thread::id owner, const Membrane::Where& where) {
 
 }  // namespace
 
-OwnedEvent OwnedEvent::of(const EventRecord& r) {
-  return OwnedEvent{std::string(r.kind),       std::string(r.key),          std::string(r.request),
-                    r.result_kind,             std::string(r.bytes),        r.integer,
-                    std::string(r.call_site.file), r.call_site.line,        r.call_site.column,
-                    std::string(r.call_site.function)};
-}
-
-EventRecord OwnedEvent::view() const {
-  EventRecord r;
-  r.kind = kind;
-  r.key = key;
-  r.request = request;
-  r.result_kind = result_kind;
-  r.bytes = bytes;
-  r.integer = integer;
-  r.call_site = CallSite{file, line, column, function};
-  return r;
-}
-
 EpisodeRecordingMembrane::EpisodeRecordingMembrane(Env& env, const SecretSource& secrets)
     : Membrane(env, secrets), owner_(std::this_thread::get_id()) {}
 

@@ -10,7 +10,7 @@
 #include <string>
 
 #include "fuzz_common.h"
-#include "snap/episode.h"
+#include "snap/episode_file.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   static const int fd = memfd_create("fuzz-episode", 0);

@@ -19,24 +19,6 @@
 
 namespace snap {
 
-// An event that owns its strings (EventRecord holds views).
-struct OwnedEvent {
-  std::string kind;
-  std::string key;
-  std::string request;
-  ResultKind result_kind = ResultKind::kNone;
-  std::string bytes;
-  std::int64_t integer = 0;
-  std::string file;
-  std::uint32_t line = 0;
-  std::uint32_t column = 0;
-  std::string function;
-
-  static OwnedEvent of(const EventRecord& record);
-  // Views into this event, valid while it lives unchanged.
-  EventRecord view() const;
-};
-
 class EpisodeRecordingMembrane final : public Membrane {
  public:
   // `env` and `secrets` must outlive the membrane. Clocks pass through exchange(), so

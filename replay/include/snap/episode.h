@@ -32,6 +32,7 @@
 #include <utility>
 #include <vector>
 
+#include "snap/episode_file.h"
 #include "snap/episode_membrane.h"
 #include "snap/error.h"
 #include "snap/lifecycle.h"
@@ -65,33 +66,6 @@ struct RecordingPolicy {
   bool off() const { return mode == Mode::kOff; }
 };
 
-// The request an episode replays, as its handler saw it.
-struct EpisodeRequest {
-  std::string persona;  // the server persona's id
-  std::string method;
-  std::string route;   // the route's template, "/api/customer/{id}"
-  std::string target;  // as received: path and query
-  std::string body;
-  std::vector<std::pair<std::string, std::string>> headers;  // credentials left out
-};
-
-// What a handler answered: the HTTP status and body as sent (an error is its status and
-// error body, {"code":..., "message":...}).
-struct EpisodeResponse {
-  int status = 0;
-  std::string body;
-};
-
-// Everything an episode file holds besides its inputs.
-struct EpisodeInfo {
-  std::string app;
-  std::string build;  // the build's id (App::build_id) it ran in
-  EpisodeRequest request;
-  EpisodeResponse response;
-  std::string trace_id;  // 32 hex digits: the request's trace, or an id made for it
-  std::int64_t started_unix_ns = 0;
-  std::int64_t duration_ns = 0;
-};
 
 // One episode being recorded or replayed on this thread.
 class Episode {
@@ -157,20 +131,6 @@ class SuspendEpisode : public ActiveEpisode {
  public:
   SuspendEpisode() : ActiveEpisode(nullptr) {}
 };
-
-// Reads an episode file: a LogError for anything unusable (kNotASnapshotLog for a build's
-// log or another file, kTruncated, kCorrupt... as the log reader reports them), and
-// kCorrupt for a well-formed log whose events are not an episode's.
-struct LoadedEpisode {
-  std::filesystem::path path;
-  EpisodeInfo info;
-  std::vector<OwnedEvent> inputs;  // between the request and the response
-};
-LoadedEpisode read_episode(const std::filesystem::path& path, Env& env, const LogReaderLimits& limits = {});
-
-// Writes an episode file at `path` (through PATH.partial, renamed when complete).
-void write_episode(const std::filesystem::path& path, const EpisodeInfo& info, const std::vector<OwnedEvent>& inputs,
-                   Env& env);
 
 // Where a process's episodes go, and which are kept.
 struct EpisodeOptions {
@@ -289,39 +249,6 @@ struct EpisodeRun {
 // throws for the log, and LogError for an unusable episode or one of another app.
 EpisodeRun replay_episode_files(std::string_view app_name, const DefineApp& define, Env& env,
                                 const std::vector<std::filesystem::path>& files, const EpisodeRunOptions& options);
-
-// ---- listing (`APP episodes DIR`, `snapshot inspect --summary DIR`) ----
-
-// What a list shows of one episode, read from its file.
-struct EpisodeSummary {
-  std::filesystem::path file;
-  std::string time;  // "2026-12-07T10:15:02.117Z"
-  std::string persona;
-  std::string endpoint;  // "POST /api/customer"
-  int status = 0;
-  double duration_ms = 0;
-  std::string trace_id;
-  bool failed() const { return status >= 500; }
-};
-EpisodeSummary summarize(const LoadedEpisode& episode);
-// A table with a header line, or one JSON object per line.
-std::string summary_table(const std::vector<EpisodeSummary>& episodes);
-std::string summary_json(const EpisodeSummary& episode);
-
-// One episode in full, as `snapshot inspect EPISODE` shows it: the request, each input
-// (index, kind, key, request, reply, call site) and the response; or as one JSON object.
-std::string describe_episode(const LoadedEpisode& episode);
-std::string episode_json(const LoadedEpisode& episode);
-
-// Which episodes of a directory a list or a fetch takes: --failed, --since TIME (UTC,
-// "2026-12-07T10:15:00Z" or any prefix of it), or an id (a file name, or a prefix of a
-// trace id).
-struct EpisodeFilter {
-  bool failed_only = false;
-  std::string since;
-  std::string id;
-  bool matches(const EpisodeSummary& episode) const;
-};
 
 // One line per difference between two JSON texts (or their bytes, when either is not JSON).
 std::vector<std::string> json_differences(std::string_view recorded, std::string_view replayed);

@@ -52,6 +52,39 @@ struct EventRecord {
   CallSite call_site;
 };
 
+// An event that owns its strings (EventRecord holds views).
+struct OwnedEvent {
+  std::string kind;
+  std::string key;
+  std::string request;
+  ResultKind result_kind = ResultKind::kNone;
+  std::string bytes;
+  std::int64_t integer = 0;
+  std::string file;
+  std::uint32_t line = 0;
+  std::uint32_t column = 0;
+  std::string function;
+
+  static OwnedEvent of(const EventRecord& r) {
+    return OwnedEvent{std::string(r.kind),           std::string(r.key),  std::string(r.request),
+                      r.result_kind,                 std::string(r.bytes), r.integer,
+                      std::string(r.call_site.file), r.call_site.line,    r.call_site.column,
+                      std::string(r.call_site.function)};
+  }
+  // Views into this event, valid while it lives unchanged.
+  EventRecord view() const {
+    EventRecord r;
+    r.kind = kind;
+    r.key = key;
+    r.request = request;
+    r.result_kind = result_kind;
+    r.bytes = bytes;
+    r.integer = integer;
+    r.call_site = CallSite{file, line, column, function};
+    return r;
+  }
+};
+
 struct LogHeader {
   std::uint32_t format_version = 0;  // filled in by the writer / reader
   std::uint32_t compatible_flags = 0;
