@@ -49,11 +49,25 @@ constexpr std::chrono::milliseconds kMaxBackoff{1'000};
 // What a caller sees of an exception that is not an ApiError; its text stays in the log.
 constexpr std::string_view kInternalMessage = "internal error (details are in the server's log)";
 
+// The error format (docs/api.md): {"code": NAME, "message": TEXT}, as an error response's
+// body and as an episode records an error.
+boost::json::object error_object(ErrorCode code, std::string_view message) {
+  return {{"code", to_string(code)}, {"message", message}};
+}
+
 std::string error_body(ErrorCode code, std::string_view message) {
-  boost::json::object o;
-  o["code"] = to_string(code);
-  o["message"] = message;
-  return boost::json::serialize(o);
+  return boost::json::serialize(error_object(code, message));
+}
+
+// Throws the ApiError that `v` describes in the error format; returns when it is none.
+void throw_if_error_object(const boost::json::value* v) {
+  const boost::json::object* o = v != nullptr ? v->if_object() : nullptr;
+  if (o == nullptr) return;
+  const auto* code = o->if_contains("code");
+  const auto* message = o->if_contains("message");
+  if (code != nullptr && code->is_string() && message != nullptr && message->is_string()) {
+    if (auto c = error_code_from_string(code->get_string())) throw ApiError(*c, std::string(message->get_string()));
+  }
 }
 
 // A store's error as the handler's caller should see it: what to do (fix the request,
@@ -138,8 +152,7 @@ std::string authentication_outcome(const std::function<Principal()>& authenticat
     return boost::json::serialize(
         boost::json::object{{"principal", boost::json::object{{"subject", p.subject}, {"attributes", attributes}}}});
   } catch (const ApiError& e) {
-    return boost::json::serialize(
-        boost::json::object{{"error", boost::json::object{{"code", to_string(e.code())}, {"message", e.message()}}}});
+    return boost::json::serialize(boost::json::object{{"error", error_object(e.code(), e.message())}});
   } catch (const std::exception& e) {
     return boost::json::serialize(boost::json::object{{"failed", e.what()}});
   }
@@ -166,13 +179,7 @@ Principal principal_from(std::string_view reply) {
     }
     return out;
   }
-  if (const auto* e = o.if_contains("error"); e != nullptr && e->is_object()) {
-    const auto* code = e->get_object().if_contains("code");
-    const auto* message = e->get_object().if_contains("message");
-    if (code != nullptr && code->is_string() && message != nullptr && message->is_string()) {
-      if (auto c = error_code_from_string(code->get_string())) throw ApiError(*c, std::string(message->get_string()));
-    }
-  }
+  throw_if_error_object(o.if_contains("error"));
   if (const auto* f = o.if_contains("failed"); f != nullptr && f->is_string()) {
     throw std::runtime_error(std::string(f->get_string()));
   }
@@ -184,8 +191,7 @@ std::string call_outcome(const std::function<std::string()>& call) {
   try {
     return boost::json::serialize(boost::json::object{{"body", call()}});
   } catch (const ApiError& e) {
-    return boost::json::serialize(
-        boost::json::object{{"error", boost::json::object{{"code", to_string(e.code())}, {"message", e.message()}}}});
+    return boost::json::serialize(boost::json::object{{"error", error_object(e.code(), e.message())}});
   }
 }
 
@@ -197,13 +203,7 @@ std::string call_result(std::string_view reply) {
   if (const auto* body = o.if_contains("body"); body != nullptr && body->is_string()) {
     return std::string(body->get_string());
   }
-  if (const auto* e = o.if_contains("error"); e != nullptr && e->is_object()) {
-    const auto* code = e->get_object().if_contains("code");
-    const auto* message = e->get_object().if_contains("message");
-    if (code != nullptr && code->is_string() && message != nullptr && message->is_string()) {
-      if (auto c = error_code_from_string(code->get_string())) throw ApiError(*c, std::string(message->get_string()));
-    }
-  }
+  throw_if_error_object(o.if_contains("error"));
   bad_recorded("endpoint call");
 }
 
@@ -902,16 +902,7 @@ std::string finish(const ApiServer& server, std::size_t route, int status, std::
   if (status == 200 || status == 204) return body;
   boost::system::error_code ec;
   const boost::json::value parsed = boost::json::parse(body, ec);
-  if (!ec && parsed.is_object()) {
-    const auto& o = parsed.get_object();
-    const auto* code = o.if_contains("code");
-    const auto* message = o.if_contains("message");
-    if (code != nullptr && code->is_string() && message != nullptr && message->is_string()) {
-      if (auto c = error_code_from_string(code->get_string())) {
-        throw ApiError(*c, std::string(message->get_string()));
-      }
-    }
-  }
+  if (!ec) throw_if_error_object(&parsed);
   // Not our error format (a proxy's page, a future code): keep the status's meaning.
   throw ApiError(error_code_for_status(status), "HTTP " + std::to_string(status) + " from " +
                                                     server.describe_route(route) + ": " + body.substr(0, 200));
