@@ -5,6 +5,11 @@
 // creates is named after one unique tag and removed by remove_images_and_work().
 #pragma once
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
 #include <filesystem>
 #include <fstream>
 #include <map>
@@ -21,6 +26,21 @@ namespace snap::e2e {
 
 namespace fs = std::filesystem;
 using testing::ProcessResult;
+
+// A port of the host that nothing listens on now (the kernel's choice for port 0).
+inline unsigned short free_loopback_port() {
+  const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t len = sizeof a;
+  if (fd < 0 || ::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0 ||
+      ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len) != 0) {
+    throw std::runtime_error("no free port on 127.0.0.1");
+  }
+  ::close(fd);
+  return ntohs(a.sin_port);
+}
 
 inline std::string read_file(const fs::path& path) {
   std::ifstream in(path, std::ios::binary);

@@ -46,20 +46,7 @@ struct Deployment : e2e::ComposeWork {
 
 Deployment* deployment = nullptr;
 
-// A port of the host that nothing listens on now (the kernel's choice for port 0).
-unsigned short free_loopback_port() {
-  const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  socklen_t len = sizeof a;
-  if (fd < 0 || ::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0 ||
-      ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len) != 0) {
-    throw std::runtime_error("no free port on 127.0.0.1");
-  }
-  ::close(fd);
-  return ntohs(a.sin_port);
-}
+using e2e::free_loopback_port;
 
 struct Response {
   int status = 0;  // 0: no answer
