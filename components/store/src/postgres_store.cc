@@ -650,10 +650,12 @@ class PostgresBackend final : public StoreBackend {
   }
 
   // This build's index set as SQL: the sorted array of NAME@VERSION (unambiguous: a
-  // version has no '@').
-  std::string index_set(pqxx::work& tx) const {
+  // version has no '@'); only the indexes `pick` says, when given.
+  std::string index_set(pqxx::work& tx, const std::vector<bool>* pick = nullptr) const {
     std::vector<std::string> names;
-    for (const IndexSpec& spec : specs_) names.push_back(spec.name + "@" + std::to_string(spec.version));
+    for (std::size_t i = 0; i < specs_.size(); ++i) {
+      if (pick == nullptr || (*pick)[i]) names.push_back(specs_[i].name + "@" + std::to_string(specs_[i].version));
+    }
     std::sort(names.begin(), names.end());
     std::string out = "ARRAY[";
     for (std::size_t i = 0; i < names.size(); ++i) out += (i == 0 ? "" : ", ") + tx.quote(names[i]);
@@ -681,15 +683,28 @@ class PostgresBackend final : public StoreBackend {
   // its writer's tag and is repaired by the next open.
   void repair(pqxx::work& tx, const std::vector<bool>& rebuilt) {
     if (specs_.empty()) return;
-    std::string bad = "{0";
-    for (const auto& row : tx.exec_params(
-             "SELECT id FROM snap_store_writers WHERE store = $1 AND NOT indexes @> " + index_set(tx), table_)) {
-      bad += "," + std::string(view_of(row[0]));
+    // Rows of a writer that lacked only rebuilt indexes are right already and need only
+    // this build's tag; the others need entries in the indexes that were not rebuilt.
+    std::vector<bool> kept(rebuilt.size());
+    for (std::size_t i = 0; i < rebuilt.size(); ++i) kept[i] = !rebuilt[i];
+    const bool any_kept = std::find(kept.begin(), kept.end(), true) != kept.end();
+    std::string stale = any_kept ? "{0" : "{";
+    std::string right = any_kept ? "{" : "{0";
+    for (const auto& row : tx.exec_params("SELECT id, indexes @> " + index_set(tx, &kept) +
+                                              " FROM snap_store_writers WHERE store = $1 AND NOT indexes @> " +
+                                              index_set(tx),
+                                          table_)) {
+      std::string& list = row[1].as<bool>() ? right : stale;
+      list += (list.size() == 1 ? "" : ",") + std::string(view_of(row[0]));
     }
-    bad += "}";
+    stale += "}";
+    right += "}";
     const std::string t = quoted_identifier(table_);
+    // Only after a rebuild, so under its lock: no write waits to be let through.
+    if (right != "{}") tx.exec_params("UPDATE " + t + " SET writer = $2 WHERE writer = ANY($1::integer[])", right, writer_);
+    if (stale == "{}") return;
     const auto found =
-        tx.exec_params("SELECT count(*) FROM " + t + " WHERE writer = ANY($1::integer[])", bad)[0][0].as<long long>();
+        tx.exec_params("SELECT count(*) FROM " + t + " WHERE writer = ANY($1::integer[])", stale)[0][0].as<long long>();
     // A page is chosen, locked, re-tagged and returned by one statement; re-tagged rows
     // leave the set, so the next page finds the next rows. Other builds writing meanwhile
     // can add rows to the set: stopping after twice what there was keeps the open finite.
@@ -699,7 +714,7 @@ class PostgresBackend final : public StoreBackend {
           "WITH page AS (SELECT key FROM " + t + " WHERE writer = ANY($1::integer[]) LIMIT " + std::to_string(kPage) +
               " FOR UPDATE) UPDATE " + t + " AS s SET writer = $2 FROM page WHERE s.key = page.key "
               "RETURNING s.key, s.value::text",
-          bad, writer_);
+          stale, writer_);
       for (const auto& row : rows) {
         const std::string key(view_of(row[0]));
         const json value = parse_json(row[1]);
