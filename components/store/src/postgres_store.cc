@@ -522,11 +522,12 @@ class PostgresBackend final : public StoreBackend {
   // personas and builds starting together take turns instead of racing (CREATE ... IF NOT
   // EXISTS races with itself):
   // 1. what all stores share, under its own lock;
-  // 2. the store table's shape, under the store's lock -- committed at once, because the
-  //    ALTER TABLE an older table needs shuts out its readers until commit;
-  // 3. under the store's lock again: this build's index set registered, index tables
-  //    created, rebuilt and repaired. A rebuild or repair that fails (an indexer that
-  //    throws) leaves everything as it was.
+  // 2. the store table's columns and indexes, under the store's lock -- committed at
+  //    once, because the ALTER TABLE an older table needs shuts out its readers until
+  //    commit;
+  // 3. under the store's lock again: the delete trigger installed if absent, this build's
+  //    index set registered, index tables created, rebuilt and repaired. A rebuild or
+  //    repair that fails (an indexer that throws) leaves everything as it was.
   void create_schema() {
     // Not run(): an open that fails is reported to the opener by its exception, and a
     // component that opens on first use says once that it cannot (key_value_store.cc).
@@ -569,11 +570,35 @@ class PostgresBackend final : public StoreBackend {
         tx.exec_params("UPDATE snap_index_versions SET index_table = $3 WHERE store = $1 AND index_name = $2", table_,
                        index, index_table_name(table_, index));
       }
-      const bool has_trigger = !tx.exec_params(
-                                      "SELECT 1 FROM pg_trigger WHERE tgrelid = to_regclass($1) AND tgname = "
-                                      "'snap_delete_entries'",
-                                      t)
-                                    .empty();
+      tx.commit();
+      return 0;
+    });
+    retrying(Work::kTransaction, [&](pqxx::connection& c) {
+      pqxx::work tx(c);
+      lock_store(tx);
+      const std::string t = quoted_identifier(table_);
+      const bool has_trigger =
+          !tx.exec_params("SELECT 1 FROM pg_trigger WHERE tgrelid = to_regclass($1) AND tgname = 'snap_delete_entries'",
+                          t)
+               .empty();
+      // An index table that did not exist is filled whatever the stored version says: the
+      // version row may have outlived its table (dropped by hand, or renamed by a newer
+      // naming).
+      std::vector<bool> rebuilt(specs_.size());
+      std::vector<bool> existed(specs_.size());
+      for (std::size_t i = 0; i < specs_.size(); ++i) {
+        existed[i] = exists(tx, index_tables_[i]);
+        const pqxx::result v = tx.exec_params(
+            "SELECT version FROM snap_index_versions WHERE store = $1 AND index_name = $2", table_, specs_[i].name);
+        rebuilt[i] = !(existed[i] && !v.empty() && v[0][0].as<int>() == specs_[i].version);
+      }
+      if (!has_trigger || std::find(rebuilt.begin(), rebuilt.end(), true) != rebuilt.end()) {
+        // Writes wait while the trigger is installed or an index rebuilt (reads do not): a
+        // write that landed between a rebuild's DELETE and its scan would keep its old
+        // entries too. Taken before any index table is touched, so that no write holds
+        // what this waits for.
+        tx.exec("LOCK TABLE " + t + " IN EXCLUSIVE MODE");
+      }
       if (!has_trigger) {
         tx.exec("CREATE TRIGGER snap_delete_entries AFTER DELETE ON " + t +
                 " FOR EACH ROW EXECUTE FUNCTION snap_store_delete_entries()");
@@ -587,30 +612,7 @@ class PostgresBackend final : public StoreBackend {
                   " AS s WHERE s.key = ix.key)");
         }
       }
-      tx.commit();
-      return 0;
-    });
-    retrying(Work::kTransaction, [&](pqxx::connection& c) {
-      pqxx::work tx(c);
-      lock_store(tx);
       writer_ = register_writer(tx);
-      // An index table that did not exist is filled whatever the stored version says: the
-      // version row may have outlived its table (dropped by hand, or renamed by a newer
-      // naming).
-      std::vector<bool> rebuilt(specs_.size());
-      std::vector<bool> existed(specs_.size());
-      for (std::size_t i = 0; i < specs_.size(); ++i) {
-        existed[i] = exists(tx, index_tables_[i]);
-        const pqxx::result v = tx.exec_params(
-            "SELECT version FROM snap_index_versions WHERE store = $1 AND index_name = $2", table_, specs_[i].name);
-        rebuilt[i] = !(existed[i] && !v.empty() && v[0][0].as<int>() == specs_[i].version);
-      }
-      if (std::find(rebuilt.begin(), rebuilt.end(), true) != rebuilt.end()) {
-        // Writes wait while an index is rebuilt (reads do not): a write that landed
-        // between the rebuild's DELETE and its scan would keep its old entries too. Taken
-        // before any index table is touched, so no write holds what this waits for.
-        tx.exec("LOCK TABLE " + quoted_identifier(table_) + " IN EXCLUSIVE MODE");
-      }
       for (std::size_t i = 0; i < specs_.size(); ++i) {
         if (!rebuilt[i]) continue;
         const std::string ix = quoted_identifier(index_tables_[i]);
