@@ -36,7 +36,8 @@ using Entry = std::tuple<std::string, std::string, int, json>;  // index key, ke
 
 // Primary key order: (index key, key, seq) is unique.
 bool key_less(const Entry& a, const Entry& b) {
-  return std::tie(std::get<0>(a), std::get<1>(a), std::get<2>(a)) < std::tie(std::get<0>(b), std::get<1>(b), std::get<2>(b));
+  return std::tie(std::get<0>(a), std::get<1>(a), std::get<2>(a)) <
+         std::tie(std::get<0>(b), std::get<1>(b), std::get<2>(b));
 }
 
 json order(const std::string& customer, const std::string& city, int total = 1) {
@@ -104,11 +105,14 @@ class PostgresIndexSets : public ::testing::Test {
     const auto stored = stored_entries(spec);
     EXPECT_FALSE(expected.empty());
     std::vector<Entry> missing, extra;
-    std::set_difference(expected.begin(), expected.end(), stored.begin(), stored.end(), std::back_inserter(missing), key_less);
-    std::set_difference(stored.begin(), stored.end(), expected.begin(), expected.end(), std::back_inserter(extra), key_less);
-    EXPECT_THAT(missing, ::testing::IsEmpty()) << "index " << spec.name << "@" << spec.version;
-    EXPECT_THAT(extra, ::testing::IsEmpty()) << "index " << spec.name << "@" << spec.version;
-    EXPECT_EQ(stored, expected) << "index " << spec.name << "@" << spec.version << ": same entries, other inline values";
+    std::set_difference(expected.begin(), expected.end(), stored.begin(), stored.end(), std::back_inserter(missing),
+                        key_less);
+    std::set_difference(stored.begin(), stored.end(), expected.begin(), expected.end(), std::back_inserter(extra),
+                        key_less);
+    const std::string index = spec.name + "@" + std::to_string(spec.version);
+    EXPECT_THAT(missing, ::testing::IsEmpty()) << "index " << index;
+    EXPECT_THAT(extra, ::testing::IsEmpty()) << "index " << index;
+    EXPECT_EQ(stored, expected) << "index " << index << ": same entries, other inline values";
   }
 
   std::vector<std::string> keys_under(JsonStore& store, const std::string& index, const std::string& index_key) {
@@ -373,13 +377,11 @@ TEST_F(PostgresIndexSets, AWriteUnderWayWhenARebuildStartsKeepsNoOldEntries) {
                 "DO UPDATE SET value = EXCLUDED.value, writer = EXCLUDED.writer",
                 boost::json::serialize(order("alice", "rome")), id);
   std::thread opener([&] { open({by_customer(), v1}); });
-  // The rebuild is under way by now. Without its lock on the table it would read k1's
-  // old value and keep that entry, which this delete, waiting on the rebuild's own, would
-  // not see.
+  // Half a second for the rebuild to get under way. Without its lock on the table it would
+  // read k1's old value and keep that entry, which this delete -- waiting on the
+  // rebuild's own -- would not see.
   std::this_thread::sleep_for(std::chrono::milliseconds(500));
-  std::fprintf(stderr, "DEBUG w delete %ld\n", (long)std::chrono::steady_clock::now().time_since_epoch().count()/1000000);
   w.exec("DELETE FROM \"" + city_table + "\" WHERE key = 'k1'");
-  std::fprintf(stderr, "DEBUG w deleted %ld\n", (long)std::chrono::steady_clock::now().time_since_epoch().count()/1000000);
   w.exec("INSERT INTO \"" + city_table + "\" VALUES ('rome', 'k1', 0, '\"alice\"')");
   w.commit();
   opener.join();

@@ -703,7 +703,9 @@ class PostgresBackend final : public StoreBackend {
     right += "}";
     const std::string t = quoted_identifier(table_);
     // Only after a rebuild, so under its lock: no write waits to be let through.
-    if (right != "{}") tx.exec_params("UPDATE " + t + " SET writer = $2 WHERE writer = ANY($1::integer[])", right, writer_);
+    if (right != "{}") {
+      tx.exec_params("UPDATE " + t + " SET writer = $2 WHERE writer = ANY($1::integer[])", right, writer_);
+    }
     if (stale == "{}") return;
     const auto found =
         tx.exec_params("SELECT count(*) FROM " + t + " WHERE writer = ANY($1::integer[])", stale)[0][0].as<long long>();
