@@ -1,0 +1,365 @@
+// Upgrades on the machine's real Docker engine (docs/deploy.md, "Upgrading"): one app in
+// three builds from one source (upgrade_app.cc: v1; v2 with a changed handler, an index
+// and an endpoint more; v3 with another index), each built into the same directory over
+// the one before, its image rebuilt locally, and `docker-compose up -d` run over the
+// deployment that is running -- what a user does to upgrade.
+//
+// - UpgradeKeepsDataAndRecreatesOnlyTheAppServices: v1 -> v2. Every item v1 wrote is
+//   still there, read by v2's handler and found through v2's new index; the database's
+//   container is the same one and its volume was kept; the API server's container is
+//   new, and a call in flight when it was stopped was answered; the job ran once for the
+//   new build; `up -d` again changes nothing.
+// - ARollbacksWritesAreInTheIndexesOfTheBuildAfterIt: v3 -> v2 -> v3. What v2 wrote,
+//   changed and deleted (v2 does not have v3's index `by-color`) is as it should be in
+//   `by-color` once v3 is back.
+//
+// Each test has its own project, directory and image, named after one unique tag with
+// the PostgreSQL image the suite builds once, and removes exactly those (containers,
+// networks, volumes, images) whether it passes or not. Skipped, with the reason, where no
+// Docker engine answers.
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <future>
+#include <iostream>
+#include <random>
+#include <set>
+
+#include "../api/raw_http.h"
+#include "e2e_support.h"
+
+namespace snap {
+namespace {
+
+namespace fs = std::filesystem;
+using ::testing::ElementsAreArray;
+using ::testing::HasSubstr;
+using ::testing::Not;
+using testing::ProcessResult;
+using e2e::lines;
+using e2e::must;
+using e2e::trim;
+using Clock = std::chrono::steady_clock;
+
+// What the tests share: the engine's answer, the unique tag, the PostgreSQL image.
+struct Suite : e2e::DockerWork {
+  std::string unique;
+};
+Suite* suite = nullptr;
+
+// The items PREFIX-0 .. PREFIX-(count-1), in the order the store's index gives them (by
+// key, byte-wise: "p-10" before "p-2").
+std::vector<std::string> ids(const std::string& prefix, int count) {
+  std::vector<std::string> out;
+  for (int i = 0; i < count; ++i) out.push_back(prefix + "-" + std::to_string(i));
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+long long wall_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+// One deployment of the app: a project, a build directory and an app image of its own
+// (SNAP_IMAGE, rebuilt in place for each build as `docker-compose build` does), the
+// suite's PostgreSQL image. The destructor removes everything of the project.
+struct Upgrade : e2e::ComposeWork {
+  std::vector<std::string> image_ids;  // every app image built: a rebuild leaves the last one untagged
+  Clock::time_point started = Clock::now();
+  std::string test_name;
+
+  Upgrade(const std::string& suffix, const std::string& name) : test_name(name) {
+    env = suite->env;
+    project = "snapupgrade" + suite->unique + suffix;
+    work = suite->work;
+    out = work / ("out" + suite->unique + suffix);
+    app_image = "snaptest-upgrade-" + suite->unique + suffix + ":app";
+    env["SNAP_IMAGE"] = app_image;
+    env["SNAP_POSTGRES_IMAGE"] = suite->pg_image;
+    available = true;
+  }
+
+  ~Upgrade() {
+    // Everything compose made for the project, by its label (also what an earlier build's
+    // file had and the last one does not), then the images built.
+    if (fs::exists(out / "docker-compose.yml")) compose({"--profile", "commands", "down", "-v", "--remove-orphans"}, 180);
+    const std::string label = "label=com.docker.compose.project=" + project;
+    for (const std::string& c : lines(docker({"ps", "-aq", "--filter", label}, 60).out)) docker({"rm", "-f", c}, 60);
+    for (const std::string& v : lines(docker({"volume", "ls", "-q", "--filter", label}, 60).out)) {
+      docker({"volume", "rm", "-f", v}, 60);
+    }
+    for (const std::string& n : lines(docker({"network", "ls", "-q", "--filter", label}, 60).out)) {
+      docker({"network", "rm", n}, 60);
+    }
+    for (const std::string& id : image_ids) docker({"rmi", "-f", id}, 60);
+    std::error_code ignored;
+    fs::remove_all(out, ignored);
+    std::cout << "[ " << test_name << ": "
+              << std::chrono::duration_cast<std::chrono::seconds>(Clock::now() - started).count()
+              << " s, its builds, images and deployments included ]" << std::endl;
+  }
+
+  // `APP build --out DIR FLAGS...` of one build of the app, into the same DIR every time.
+  ProcessResult build(const std::string& binary, std::vector<std::string> flags = {}) const {
+    testing::ProcessOptions in_work;
+    in_work.working_directory = work;
+    std::vector<std::string> argv{"/usr/bin/timeout", "180", binary, "build", "--out", out.string()};
+    argv.insert(argv.end(), flags.begin(), flags.end());
+    ProcessResult r = testing::run_process(argv, in_work);
+    must(r, fs::path(binary).filename().string() + " build");
+    return r;
+  }
+
+  // The image, rebuilt from DIR as the user does it (`docker-compose build`: SNAP_IMAGE is
+  // the services' `image:`).
+  void build_images() {
+    must(compose({"build", "-q"}, 300), "docker-compose build");
+    const std::string id = trim(docker({"image", "inspect", "-f", "{{.Id}}", app_image}, 60).out);
+    ASSERT_FALSE(id.empty());
+    image_ids.push_back(id);
+  }
+
+  void up() { must(compose({"up", "-d"}, 300), "docker-compose up -d"); }
+
+  // DIR/bin/NAME ARGS against this project.
+  ProcessResult bin(const std::string& name, const std::vector<std::string>& args) const {
+    testing::ProcessOptions options;
+    options.environment = env;
+    (*options.environment)["COMPOSE_PROJECT_NAME"] = project;
+    std::vector<std::string> argv{"/usr/bin/timeout", "180", (out / "bin" / name).string()};
+    argv.insert(argv.end(), args.begin(), args.end());
+    return testing::run_process(argv, options);
+  }
+  // Its non-empty output lines; fails the test on a non-zero exit.
+  std::vector<std::string> bin_lines(const std::string& name, const std::vector<std::string>& args) const {
+    const ProcessResult r = bin(name, args);
+    EXPECT_EQ(r.exit_code, 0) << "bin/" << name << ": " << r.out << r.err;
+    return lines(r.out);
+  }
+  // The ids bin/NAME prints (an index's answer), sorted as the index gives them.
+  std::vector<std::string> index_ids(const std::string& name, const std::string& key) const {
+    return bin_lines(name, {key});
+  }
+
+  // The job's container: waits for it to exit (bounded) and returns its exit status and log.
+  std::pair<int, std::string> job_result() const {
+    const std::string job = container_of("count-runs");
+    const ProcessResult waited = docker({"wait", job}, 180);
+    const ProcessResult logs = docker({"logs", job}, 30);
+    return {waited.exit_code == 0 ? std::stoi(trim(waited.out)) : -1, logs.out + logs.err};
+  }
+
+  std::string volume_created(const std::string& volume) const {
+    return trim(docker({"volume", "inspect", "-f", "{{.CreatedAt}}", project + "_" + volume}, 30).out);
+  }
+};
+
+class UpgradeEndToEnd : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    suite = new Suite;
+    Suite& s = *suite;
+    const ProcessResult info = s.docker({"info", "--format", "{{.ServerVersion}}"}, 30);
+    if (info.exit_code != 0) {
+      s.skip_reason = "no Docker engine reachable (`docker info` failed: " + trim(info.err) + ")";
+      return;
+    }
+    if (s.run({"/usr/bin/env", "docker-compose", "version", "--short"}, 30).exit_code != 0) {
+      s.skip_reason = "docker-compose is not installed";
+      return;
+    }
+    std::random_device random;
+    s.unique = std::to_string(::getpid()) + "x" + std::to_string(random() % 100000);
+    s.work = fs::temp_directory_path() / ("snap-upgrade-" + s.unique);
+    fs::create_directories(s.work);
+    s.available = true;
+    // One PostgreSQL image for every build of every test: it is what an upgrade keeps.
+    s.pg_image = "snaptest-postgres-" + s.unique + ":15";
+    s.images.push_back(s.pg_image);
+    must(s.run({SNAP_POSTGRES_IMAGE_SCRIPT, s.pg_image}, 300), "building the PostgreSQL image");
+  }
+
+  static void TearDownTestSuite() {
+    suite->remove_images_and_work();
+    delete suite;
+    suite = nullptr;
+  }
+
+  void SetUp() override {
+    if (!suite->available) GTEST_SKIP() << suite->skip_reason;
+  }
+};
+
+struct Response {
+  int status = 0;  // 0: no answer
+  std::string body;
+  long long at_ms = 0;  // wall clock, when it arrived
+};
+
+Response post(unsigned short port, const std::string& path, const std::string& body) {
+  const std::string raw = apitest::raw_exchange(
+      port,
+      "POST " + path + " HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\nContent-Length: " +
+          std::to_string(body.size()) + "\r\nConnection: close\r\n\r\n" + body,
+      std::chrono::seconds(60));
+  Response r;
+  r.at_ms = wall_ms();
+  if (raw.rfind("HTTP/1.1 ", 0) == 0 && raw.size() >= 12) r.status = std::stoi(raw.substr(9, 3));
+  const std::size_t end = raw.find("\r\n\r\n");
+  if (end != std::string::npos) r.body = raw.substr(end + 4);
+  return r;
+}
+
+TEST_F(UpgradeEndToEnd, UpgradeKeepsDataAndRecreatesOnlyTheAppServices) {
+  Upgrade u("keep", "UpgradeKeepsDataAndRecreatesOnlyTheAppServices");
+  const unsigned short port = e2e::free_loopback_port();
+  u.env["SNAP_PUBLISH_API"] = std::to_string(port);
+
+  // v1, deployed; items written through its API server.
+  const ProcessResult v1 = u.build(SNAP_UPGRADE_V1_APP, {"--publish", "api=8080"});
+  const std::string password = e2e::read_file(u.out / "state" / "secrets" / "db.password");
+  ASSERT_NO_FATAL_FAILURE(u.build_images());
+  u.up();
+  {
+    const auto [status, log] = u.job_result();
+    EXPECT_EQ(status, 0) << log;
+    EXPECT_THAT(log, HasSubstr("count-runs: run 1 (v1)"));
+  }
+  EXPECT_THAT(u.bin_lines("put-items", {"a", "20", "alice", "red"}), ElementsAreArray({"put 20 items"}));
+  EXPECT_THAT(u.bin_lines("put-items", {"b", "5", "bob", "blue"}), ElementsAreArray({"put 5 items"}));
+  const std::vector<std::string> before = u.bin_lines("get-items", {"a", "20"});
+  ASSERT_EQ(before.size(), 20u);
+  EXPECT_EQ(before[7], "a-7 alice red 7 v1");
+
+  const std::string db = u.container_of("db");
+  const std::string api = u.container_of("api");
+  const std::string job = u.container_of("count-runs");
+  const std::string db_volume = u.volume_created("db-data");
+  ASSERT_FALSE(db.empty());
+  ASSERT_FALSE(api.empty());
+  ASSERT_FALSE(db_volume.empty());
+
+  // v2 into the same directory: the database's password is the one the volume holds.
+  const ProcessResult v2 = u.build(SNAP_UPGRADE_V2_APP, {"--publish", "api=8080"});
+  EXPECT_EQ(e2e::read_file(u.out / "state" / "secrets" / "db.password"), password);
+  ASSERT_NO_FATAL_FAILURE(u.build_images());
+
+  // A call in flight on v1's server while `up -d` replaces it: started, and seen started
+  // on the server's log, before the upgrade begins; its handler takes 8 s, less than the
+  // server's stop deadline (10 s), so the stopping server finishes it.
+  testing::ProcessOptions docker_options;
+  docker_options.environment = u.env;
+  testing::ChildProcess api_log({"/usr/bin/env", "docker", "logs", "-f", api}, docker_options);
+  std::future<Response> in_flight = std::async(std::launch::async, [port] {
+    return post(port, "/api/slow-items",
+                R"({"item":{"id":"in-flight","owner":"alice","color":"red","n":99},"delay_ms":8000})");
+  });
+  ASSERT_TRUE(api_log.wait_for_output("slow-items: in-flight started", std::chrono::seconds(60)));
+  api_log.send_signal(SIGTERM);
+  api_log.wait();
+  testing::ChildProcess api_events({"/usr/bin/env", "docker", "events", "--since", std::to_string(wall_ms() / 1000),
+                                    "--filter", "container=" + api, "--filter", "event=kill", "--filter", "event=die",
+                                    "--format", "{{.TimeNano}} {{.Action}} signal={{.Actor.Attributes.signal}} exit={{.Actor.Attributes.exitCode}}"},
+                                   docker_options);
+  const auto upgrade_started = Clock::now();
+  u.up();
+  const double up_seconds = std::chrono::duration<double>(Clock::now() - upgrade_started).count();
+  const Response answered = in_flight.get();
+  ASSERT_TRUE(api_events.wait_for_output(" die ", std::chrono::seconds(60)));
+  api_events.send_signal(SIGTERM);
+  const std::vector<std::string> events = lines(api_events.wait().out);
+  EXPECT_EQ(answered.status, 204) << answered.body;
+  ASSERT_EQ(events.size(), 2u) << ::testing::PrintToString(events);
+  EXPECT_THAT(events[0], HasSubstr(" kill signal=15 "));  // SIGTERM, and no SIGKILL after it
+  EXPECT_THAT(events[1], HasSubstr(" die signal=<no value> exit=0"));  // a clean exit
+  EXPECT_LT(std::stoll(events[0]) / 1'000'000, answered.at_ms) << "the call ended before its server was stopped";
+  std::cout << "[ up -d of v2 over v1: " << up_seconds << " s; the in-flight call answered "
+            << answered.at_ms - std::stoll(events[0]) / 1'000'000 << " ms after its server got SIGTERM ]" << std::endl;
+
+  // Recreated: the app's services (a new image). Kept: the database's container and volume.
+  EXPECT_EQ(u.container_of("db"), db) << "the database's container was recreated";
+  EXPECT_EQ(u.volume_created("db-data"), db_volume);
+  EXPECT_NE(u.container_of("api"), api);
+  EXPECT_NE(u.container_of("count-runs"), job);
+  {
+    const auto [status, log] = u.job_result();  // a new build: the job runs once more
+    EXPECT_EQ(status, 0) << log;
+    EXPECT_THAT(log, HasSubstr("count-runs: run 2 (v2)"));
+  }
+
+  // Every item v1 wrote, read by v2's handler and found through v2's new index (built from
+  // the data when v2 opened the store).
+  std::vector<std::string> expected;
+  for (int i = 0; i < 20; ++i) expected.push_back("a-" + std::to_string(i) + " alice red " + std::to_string(i) + " v2");
+  EXPECT_THAT(u.bin_lines("get-items", {"a", "20"}), ElementsAreArray(expected));
+  std::vector<std::string> alices = ids("a", 20);
+  alices.push_back("in-flight");
+  EXPECT_THAT(u.index_ids("owner-items", "alice"), ElementsAreArray(alices));
+  EXPECT_THAT(u.index_ids("owner-items", "bob"), ElementsAreArray(ids("b", 5)));
+  EXPECT_THAT(u.bin_lines("get-item", {"in-flight"}), ElementsAreArray({"in-flight alice red 99 v2"}));
+  // Written by v2: in the index at once.
+  EXPECT_THAT(u.bin_lines("put-items", {"c", "3", "carol", "green"}), ElementsAreArray({"put 3 items"}));
+  EXPECT_THAT(u.index_ids("owner-items", "carol"), ElementsAreArray(ids("c", 3)));
+
+  // `up -d` of the same build again: nothing is recreated, the job does not run again.
+  const std::string api2 = u.container_of("api");
+  u.up();
+  EXPECT_EQ(u.container_of("db"), db);
+  EXPECT_EQ(u.container_of("api"), api2);
+  EXPECT_THAT(u.bin_lines("get-item", {"job-runs"}), ElementsAreArray({"job-runs jobs none 2 v2"}));
+  (void)v1;
+  (void)v2;
+}
+
+// v3 has the index `by-color`; v2, deployed over it (a rollback), writes without it; v3
+// deployed again must find in `by-color` exactly what the data says: what v2 added, under
+// its color; what v2 changed, under its new color only; what v2 deleted, nowhere.
+TEST_F(UpgradeEndToEnd, ARollbacksWritesAreInTheIndexesOfTheBuildAfterIt) {
+  Upgrade u("mixed", "ARollbacksWritesAreInTheIndexesOfTheBuildAfterIt");
+
+  u.build(SNAP_UPGRADE_V3_APP);
+  ASSERT_NO_FATAL_FAILURE(u.build_images());
+  u.up();
+  EXPECT_THAT(u.bin_lines("put-items", {"kept", "4", "carol", "red"}), ElementsAreArray({"put 4 items"}));
+  EXPECT_THAT(u.bin_lines("put-items", {"changed", "4", "carol", "red"}), ElementsAreArray({"put 4 items"}));
+  EXPECT_THAT(u.bin_lines("put-items", {"gone", "4", "carol", "red"}), ElementsAreArray({"put 4 items"}));
+  std::vector<std::string> red = ids("changed", 4);
+  for (const auto& part : {ids("gone", 4), ids("kept", 4)}) red.insert(red.end(), part.begin(), part.end());
+  ASSERT_THAT(u.index_ids("color-items", "red"), ElementsAreArray(red));
+
+  // The rollback: v2 over v3, writing items v3's index does not see being written.
+  u.build(SNAP_UPGRADE_V2_APP);
+  ASSERT_NO_FATAL_FAILURE(u.build_images());
+  u.up();
+  EXPECT_THAT(u.bin_lines("put-items", {"added", "6", "dave", "green"}), ElementsAreArray({"put 6 items"}));
+  EXPECT_THAT(u.bin_lines("put-items", {"changed", "4", "carol", "blue"}), ElementsAreArray({"put 4 items"}));
+  EXPECT_THAT(u.bin_lines("delete-items", {"gone", "4"}), ElementsAreArray({"deleted 4 items"}));
+  EXPECT_THAT(u.bin_lines("get-items", {"added", "6"}), ::testing::SizeIs(6));
+  EXPECT_THAT(u.index_ids("owner-items", "dave"), ElementsAreArray(ids("added", 6)));  // both builds' index
+
+  // v3 again.
+  u.build(SNAP_UPGRADE_V3_APP);
+  ASSERT_NO_FATAL_FAILURE(u.build_images());
+  u.up();
+  std::vector<std::string> all = ids("added", 6);
+  EXPECT_THAT(u.bin_lines("get-items", {"added", "6"}), ::testing::Each(HasSubstr(" dave green ")));
+  EXPECT_THAT(u.index_ids("color-items", "green"), ElementsAreArray(ids("added", 6)))
+      << "items the rollback wrote are missing from v3's index";
+  EXPECT_THAT(u.index_ids("color-items", "blue"), ElementsAreArray(ids("changed", 4)))
+      << "items the rollback changed are missing under their new color";
+  EXPECT_THAT(u.index_ids("color-items", "red"), ElementsAreArray(ids("kept", 4)))
+      << "v3's index still lists items the rollback changed or deleted under red";
+  EXPECT_THAT(u.index_ids("owner-items", "carol"), ElementsAreArray([] {
+                std::vector<std::string> v = ids("changed", 4);
+                for (const std::string& k : ids("kept", 4)) v.push_back(k);
+                return v;
+              }()));
+}
+
+}  // namespace
+}  // namespace snap
