@@ -1,5 +1,5 @@
-// upgrade: a program written for upgrade_e2e_test, compiled into three builds of one app
-// from this one source (SNAP_UPGRADE_VERSION = 1, 2 or 3), as a team's successive
+// catalog: a program written for compose_upgrade_e2e_test, compiled into three builds of
+// one app from this one source (SNAP_UPGRADE_VERSION = 1, 2 or 3), as a team's successive
 // releases are: each is built into the same output directory over the previous one and
 // deployed with `docker-compose up -d` over the running deployment.
 //
@@ -13,7 +13,7 @@
 //       changes a client of v1 does not notice
 //   v3  v2, and the index `by-color` with GET /api/colors/{color}/items
 //
-//   upgrade_v1 build --out DIR
+//   compose_upgrade_v1 build --out DIR
 //   DIR/bin/put-items PREFIX COUNT OWNER COLOR      items PREFIX-0 ... PREFIX-(COUNT-1)
 //   DIR/bin/get-items PREFIX COUNT                  one line each: ID OWNER COLOR N SERVED_BY
 //   DIR/bin/owner-items OWNER                       (v2, v3) the ids the index gives, one a line
@@ -231,4 +231,4 @@ void define_app(snap::App& app) {
 
 }  // namespace
 
-int main(int argc, char** argv) { return snap::run(argc, argv, "upgrade", define_app); }
+int main(int argc, char** argv) { return snap::run(argc, argv, "catalog", define_app); }

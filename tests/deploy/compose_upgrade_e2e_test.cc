@@ -1,5 +1,5 @@
 // Upgrades on the machine's real Docker engine (docs/deploy.md, "Upgrading"): one app in
-// three builds from one source (upgrade_app.cc: v1; v2 with a changed handler, an index
+// three builds from one source (compose_upgrade_app.cc: v1; v2 with a changed handler, an index
 // and an endpoint more; v3 with another index), each built into the same directory over
 // the one before, its image rebuilt locally, and `docker-compose up -d` run over the
 // deployment that is running -- what a user does to upgrade.
@@ -76,10 +76,10 @@ struct Upgrade : e2e::ComposeWork {
 
   Upgrade(const std::string& suffix, const std::string& name) : test_name(name) {
     env = suite->env;
-    project = "snapupgrade" + suite->unique + suffix;
+    project = "snapcatalog" + suite->unique + suffix;
     work = suite->work;
     out = work / ("out" + suite->unique + suffix);
-    app_image = "snaptest-upgrade-" + suite->unique + suffix + ":app";
+    app_image = "snaptest-catalog-" + suite->unique + suffix + ":app";
     env["SNAP_IMAGE"] = app_image;
     env["SNAP_POSTGRES_IMAGE"] = suite->pg_image;
     available = true;
@@ -205,7 +205,7 @@ class UpgradeEndToEnd : public ::testing::Test {
     }
     std::random_device random;
     s.unique = std::to_string(::getpid()) + "x" + std::to_string(random() % 100000);
-    s.work = fs::temp_directory_path() / ("snap-upgrade-" + s.unique);
+    s.work = fs::temp_directory_path() / ("snap-compose-upgrade-" + s.unique);
     fs::create_directories(s.work);
     s.available = true;
     // One PostgreSQL image for every build of every test: it is what an upgrade keeps.
@@ -251,7 +251,7 @@ TEST_F(UpgradeEndToEnd, UpgradeKeepsDataAndRecreatesOnlyTheAppServices) {
   u.env["SNAP_PUBLISH_API"] = std::to_string(port);
 
   // v1, deployed; items written through its API server.
-  const ProcessResult v1 = u.build(SNAP_UPGRADE_V1_APP, {"--publish", "api=8080"});
+  const ProcessResult v1 = u.build(SNAP_COMPOSE_UPGRADE_V1_APP, {"--publish", "api=8080"});
   const std::string password = e2e::read_file(u.out / "state" / "secrets" / "db.password");
   ASSERT_NO_FATAL_FAILURE(u.build_images());
   u.up();
@@ -278,7 +278,7 @@ TEST_F(UpgradeEndToEnd, UpgradeKeepsDataAndRecreatesOnlyTheAppServices) {
   ASSERT_FALSE(db_volume.empty());
 
   // v2 into the same directory: the database's password is the one the volume holds.
-  const ProcessResult v2 = u.build(SNAP_UPGRADE_V2_APP, {"--publish", "api=8080"});
+  const ProcessResult v2 = u.build(SNAP_COMPOSE_UPGRADE_V2_APP, {"--publish", "api=8080"});
   EXPECT_EQ(e2e::read_file(u.out / "state" / "secrets" / "db.password"), password);
   ASSERT_NO_FATAL_FAILURE(u.build_images());
 
@@ -367,7 +367,7 @@ TEST_F(UpgradeEndToEnd, ARollbacksWritesAreInTheIndexesOfTheBuildAfterIt) {
     return all;
   };
 
-  u.build(SNAP_UPGRADE_V3_APP);
+  u.build(SNAP_COMPOSE_UPGRADE_V3_APP);
   ASSERT_NO_FATAL_FAILURE(u.up_with_build());
   {
     const auto put = u.bins_lines({{"put-items", {"kept", "4", "carol", "red"}},
@@ -379,7 +379,7 @@ TEST_F(UpgradeEndToEnd, ARollbacksWritesAreInTheIndexesOfTheBuildAfterIt) {
 
   // The rollback: v2 over v3, writing, changing and deleting items while v3's index
   // `by-color` is not there to be kept in step.
-  u.build(SNAP_UPGRADE_V2_APP);
+  u.build(SNAP_COMPOSE_UPGRADE_V2_APP);
   ASSERT_NO_FATAL_FAILURE(u.up_with_build());
   {
     const auto written = u.bins_lines({{"put-items", {"added", "6", "dave", "green"}},
@@ -392,7 +392,7 @@ TEST_F(UpgradeEndToEnd, ARollbacksWritesAreInTheIndexesOfTheBuildAfterIt) {
   EXPECT_THAT(u.index_ids("owner-items", "dave"), ElementsAreArray(ids("added", 6)));  // an index both builds have
 
   // v3 again: its index says what the data says.
-  u.build(SNAP_UPGRADE_V3_APP);
+  u.build(SNAP_COMPOSE_UPGRADE_V3_APP);
   ASSERT_NO_FATAL_FAILURE(u.up_with_build());
   const auto read = u.bins_lines({{"get-items", {"added", "6"}},
                                   {"color-items", {"green"}},
