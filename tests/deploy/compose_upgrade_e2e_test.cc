@@ -23,12 +23,14 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <future>
 #include <iostream>
 #include <memory>
 #include <random>
 #include <set>
+#include <thread>
 
 #include "../api/raw_http.h"
 #include "e2e_support.h"
@@ -129,7 +131,7 @@ struct Upgrade : e2e::ComposeWork {
 
   // The upgrade in one command, as docs/deploy.md gives it: the image rebuilt, then `up -d`.
   void up_with_build() {
-    must(compose({"up", "-d", "--build"}, 400), "docker-compose up -d --build");
+    must(compose({"up", "-d", "--build", "--remove-orphans"}, 400), "docker-compose up -d --build --remove-orphans");
     const std::string id = trim(docker({"image", "inspect", "-f", "{{.Id}}", app_image}, 60).out);
     ASSERT_FALSE(id.empty());
     image_ids.push_back(id);
@@ -231,6 +233,17 @@ struct Response {
   long long at_ms = 0;  // wall clock, when it arrived
 };
 
+Response get(unsigned short port, const std::string& path) {
+  const std::string raw = apitest::raw_exchange(
+      port, "GET " + path + " HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n", std::chrono::seconds(5));
+  Response r;
+  r.at_ms = wall_ms();
+  if (raw.rfind("HTTP/1.1 ", 0) == 0 && raw.size() >= 12) r.status = std::stoi(raw.substr(9, 3));
+  const std::size_t end = raw.find("\r\n\r\n");
+  if (end != std::string::npos) r.body = raw.substr(end + 4);
+  return r;
+}
+
 Response post(unsigned short port, const std::string& path, const std::string& body) {
   const std::string raw = apitest::raw_exchange(
       port,
@@ -299,10 +312,51 @@ TEST_F(UpgradeEndToEnd, UpgradeKeepsDataAndRecreatesOnlyTheAppServices) {
                                     "--filter", "container=" + api, "--filter", "event=kill", "--filter", "event=die",
                                     "--format", "{{.TimeNano}} {{.Action}} signal={{.Actor.Attributes.signal}} exit={{.Actor.Attributes.exitCode}}"},
                                    docker_options);
+  // A client outside the system, calling GET every 100 ms (its rate, not a synchronisation)
+  // from before the upgrade until v2 answers: how long nothing answered.
+  std::promise<void> v2_answered;
+  std::atomic<bool> sampling{true};
+  std::vector<std::pair<long long, Response>> samples;  // sent at (wall ms), answer
+  std::thread sampler([&] {
+    bool seen = false;
+    while (sampling.load()) {
+      const long long sent = wall_ms();
+      Response r = get(port, "/api/items/a-0");
+      if (!seen && r.status == 200 && r.body.find(R"("served_by":"v2")") != std::string::npos) {
+        seen = true;
+        v2_answered.set_value();
+      }
+      samples.emplace_back(sent, std::move(r));
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+  });
+  struct StopSampler {
+    std::atomic<bool>& sampling;
+    std::thread& sampler;
+    ~StopSampler() {
+      sampling = false;
+      if (sampler.joinable()) sampler.join();
+    }
+  } stop_sampler{sampling, sampler};
+
   const auto upgrade_started = Clock::now();
   u.up();
   const double up_seconds = std::chrono::duration<double>(Clock::now() - upgrade_started).count();
   const Response answered = in_flight.get();
+  const bool v2_up = v2_answered.get_future().wait_for(std::chrono::seconds(120)) == std::future_status::ready;
+  sampling = false;
+  sampler.join();
+  ASSERT_TRUE(v2_up) << "v2's server did not answer within 120 s of the upgrade";
+  long long last_v1 = 0, first_v2 = 0;
+  int unanswered = 0;
+  for (const auto& [sent, r] : samples) {
+    // Answered by v1 or v2, or not at all (refused while neither listens): never an error.
+    EXPECT_TRUE(r.status == 0 || r.status == 200) << r.status << " " << r.body;
+    if (r.status == 0) ++unanswered;
+    if (r.status == 200 && r.body.find(R"("served_by":"v1")") != std::string::npos) last_v1 = r.at_ms;
+    if (r.status == 200 && r.body.find(R"("served_by":"v2")") != std::string::npos && first_v2 == 0) first_v2 = sent;
+  }
+  ASSERT_GT(last_v1, 0);
   ASSERT_TRUE(api_events.wait_for_output(" die ", std::chrono::seconds(60)));
   api_events.send_signal(SIGTERM);
   const std::vector<std::string> events = lines(api_events.wait().out);
@@ -312,7 +366,9 @@ TEST_F(UpgradeEndToEnd, UpgradeKeepsDataAndRecreatesOnlyTheAppServices) {
   EXPECT_THAT(events[1], HasSubstr(" die signal=<no value> exit=0"));  // a clean exit
   EXPECT_LT(std::stoll(events[0]) / 1'000'000, answered.at_ms) << "the call ended before its server was stopped";
   std::cout << "[ up -d of v2 over v1: " << up_seconds << " s; the in-flight call answered "
-            << answered.at_ms - std::stoll(events[0]) / 1'000'000 << " ms after its server got SIGTERM ]" << std::endl;
+            << answered.at_ms - std::stoll(events[0]) / 1'000'000
+            << " ms after its server got SIGTERM; a client on the host had no answer from the last by v1 to the first by v2 for "
+            << first_v2 - last_v1 << " ms (" << unanswered << " of " << samples.size() << " calls) ]" << std::endl;
 
   // Recreated: the app's services (a new image). Kept: the database's container and volume.
   EXPECT_EQ(u.container_of("db"), db) << "the database's container was recreated";
