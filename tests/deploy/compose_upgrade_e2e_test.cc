@@ -108,12 +108,16 @@ struct Upgrade : e2e::ComposeWork {
   }
 
   // `APP build --out DIR FLAGS...` of one build of the app, into the same DIR every time.
-  ProcessResult build(const std::string& binary, std::vector<std::string> flags = {}) const {
+  // Its output (stderr: what changed in the API) and exit status.
+  ProcessResult try_build(const std::string& binary, std::vector<std::string> flags = {}) const {
     testing::ProcessOptions in_work;
     in_work.working_directory = work;
     std::vector<std::string> argv{"/usr/bin/timeout", "180", binary, "build", "--out", out.string()};
     argv.insert(argv.end(), flags.begin(), flags.end());
-    ProcessResult r = testing::run_process(argv, in_work);
+    return testing::run_process(argv, in_work);
+  }
+  ProcessResult build(const std::string& binary, std::vector<std::string> flags = {}) const {
+    ProcessResult r = try_build(binary, std::move(flags));
     must(r, fs::path(binary).filename().string() + " build");
     return r;
   }
@@ -290,9 +294,14 @@ TEST_F(UpgradeEndToEnd, UpgradeKeepsDataAndRecreatesOnlyTheAppServices) {
   ASSERT_FALSE(api.empty());
   ASSERT_FALSE(db_volume.empty());
 
-  // v2 into the same directory: the database's password is the one the volume holds.
-  const ProcessResult v2 = u.build(SNAP_COMPOSE_UPGRADE_V2_APP, {"--publish", "api=8080"});
+  // v2 into the same directory: the database's password is the one the volume holds, and
+  // the build says the API changed compatibly (refusing a breaking change, as a CI would).
+  const ProcessResult v2 = u.build(SNAP_COMPOSE_UPGRADE_V2_APP, {"--publish", "api=8080", "--fail-on-breaking"});
   EXPECT_EQ(e2e::read_file(u.out / "state" / "secrets" / "db.password"), password);
+  EXPECT_THAT(v1.err, Not(HasSubstr("api:")));  // a first build has nothing to compare with
+  EXPECT_THAT(v2.err, HasSubstr("api: 1 compatible change, no breaking change\n"
+                                "  compatible: GET /api/owners/{owner}/items (catalog.api): new endpoint\n"));
+  EXPECT_THAT(v2.err, Not(HasSubstr("breaking:")));
   ASSERT_NO_FATAL_FAILURE(u.build_images());
 
   // A call in flight on v1's server while `up -d` replaces it: started, and seen started
@@ -407,8 +416,6 @@ TEST_F(UpgradeEndToEnd, UpgradeKeepsDataAndRecreatesOnlyTheAppServices) {
   EXPECT_EQ(u.container_of("db"), db);
   EXPECT_EQ(u.container_of("api"), api2);
   EXPECT_THAT(u.bin_lines("get-item", {"job-runs"}), ElementsAreArray({"job-runs jobs none 2 v2"}));
-  (void)v1;
-  (void)v2;
 }
 
 // v3 has the index `by-color`; v2, deployed over it (a rollback), writes without it; v3
@@ -434,8 +441,18 @@ TEST_F(UpgradeEndToEnd, ARollbacksWritesAreInTheIndexesOfTheBuildAfterIt) {
   ASSERT_THAT(u.index_ids("color-items", "red"), ElementsAreArray(sorted({ids("changed", 4), ids("gone", 4), ids("kept", 4)})));
 
   // The rollback: v2 over v3, writing, changing and deleting items while v3's index
-  // `by-color` is not there to be kept in step.
-  u.build(SNAP_COMPOSE_UPGRADE_V2_APP);
+  // `by-color` is not there to be kept in step. It removes an endpoint v3's clients call:
+  // refused with --fail-on-breaking (the directory is still v3's), said and done without.
+  const std::string v3_compose = e2e::read_file(u.out / "docker-compose.yml");
+  const ProcessResult refused = u.try_build(SNAP_COMPOSE_UPGRADE_V2_APP, {"--fail-on-breaking"});
+  EXPECT_EQ(refused.exit_code, 5) << refused.err;
+  const std::string breaking =
+      "api: 1 breaking change\n"
+      "  breaking: GET /api/colors/{color}/items (catalog.api): removed: old clients calling it will get 404 not_found\n";
+  EXPECT_THAT(refused.err, HasSubstr(breaking));
+  EXPECT_THAT(refused.err, HasSubstr("is the previous build, unchanged"));
+  EXPECT_EQ(e2e::read_file(u.out / "docker-compose.yml"), v3_compose);
+  EXPECT_THAT(u.build(SNAP_COMPOSE_UPGRADE_V2_APP).err, HasSubstr(breaking));
   ASSERT_NO_FATAL_FAILURE(u.up_with_build());
   {
     const auto written = u.bins_lines({{"put-items", {"added", "6", "dave", "green"}},
@@ -448,13 +465,16 @@ TEST_F(UpgradeEndToEnd, ARollbacksWritesAreInTheIndexesOfTheBuildAfterIt) {
   EXPECT_THAT(u.index_ids("owner-items", "dave"), ElementsAreArray(ids("added", 6)));  // an index both builds have
 
   // v3 again: its index says what the data says.
-  u.build(SNAP_COMPOSE_UPGRADE_V3_APP);
+  EXPECT_THAT(u.build(SNAP_COMPOSE_UPGRADE_V3_APP).err,
+              HasSubstr("api: 1 compatible change, no breaking change\n"
+                        "  compatible: GET /api/colors/{color}/items (catalog.api): new endpoint\n"));
   ASSERT_NO_FATAL_FAILURE(u.up_with_build());
   const auto read = u.bins_lines({{"get-items", {"added", "6"}},
                                   {"color-items", {"green"}},
                                   {"color-items", {"blue"}},
                                   {"color-items", {"red"}},
-                                  {"owner-items", {"carol"}}});
+                                  {"owner-items", {"carol"}},
+                                  {"get-item", {"job-runs"}}});
   EXPECT_THAT(read[0], ::testing::Each(HasSubstr(" dave green ")));
   EXPECT_THAT(read[1], ElementsAreArray(ids("added", 6))) << "items the rollback wrote are missing from v3's index";
   EXPECT_THAT(read[2], ElementsAreArray(ids("changed", 4)))
@@ -462,6 +482,9 @@ TEST_F(UpgradeEndToEnd, ARollbacksWritesAreInTheIndexesOfTheBuildAfterIt) {
   EXPECT_THAT(read[3], ElementsAreArray(ids("kept", 4)))
       << "v3's index still lists items the rollback changed or deleted under their old color";
   EXPECT_THAT(read[4], ElementsAreArray(sorted({ids("changed", 4), ids("kept", 4)})));
+  // Each build is new to the job, the rollback's and v3's second one too (each build's log
+  // is its own): it ran once for each.
+  EXPECT_THAT(read[5], ElementsAreArray({"job-runs jobs none 3 v3"}));
 }
 
 }  // namespace
