@@ -1,22 +1,27 @@
 // Upgrades on the machine's real Docker engine (docs/deploy.md, "Upgrading"): one app in
-// three builds from one source (compose_upgrade_app.cc: v1; v2 with a changed handler, an index
-// and an endpoint more; v3 with another index), each built into the same directory over
-// the one before, its image rebuilt locally, and `docker-compose up -d` run over the
+// three builds from one source (compose_upgrade_app.cc: v1; v2 with a changed handler, an
+// index and an endpoint more; v3 with another index), each built into the same directory
+// over the one before, its image rebuilt locally, and `docker-compose up -d` run over the
 // deployment that is running -- what a user does to upgrade.
 //
-// - UpgradeKeepsDataAndRecreatesOnlyTheAppServices: v1 -> v2. Every item v1 wrote is
-//   still there, read by v2's handler and found through v2's new index; the database's
-//   container is the same one and its volume was kept; the API server's container is
-//   new, and a call in flight when it was stopped was answered; the job ran once for the
-//   new build; `up -d` again changes nothing.
-// - ARollbacksWritesAreInTheIndexesOfTheBuildAfterIt: v3 -> v2 -> v3. What v2 wrote,
-//   changed and deleted (v2 does not have v3's index `by-color`) is as it should be in
-//   `by-color` once v3 is back.
+// - UpgradeKeepsDataAndRecreatesOnlyTheAppServices: v1 -> v2. The build says the API
+//   changed compatibly. Every item v1 wrote is still there, read by v2's handler and
+//   found through v2's new index; the database's container is the same one and its volume
+//   was kept; the API server's container is new, a call in flight when it was stopped
+//   was answered and the server exited cleanly, and a client outside saw no error, only
+//   a gap; the job ran once for the new build; `up -d` again changes nothing.
+// - ARollbacksWritesAreInTheIndexesOfTheBuildAfterIt: v3 -> v2 -> v3. The rollback is a
+//   breaking API change (refused by --fail-on-breaking); what v2 wrote, changed and
+//   deleted (v2 does not have v3's index `by-color`) is as it should be in `by-color`
+//   once v3 is back.
+//
+// Both need stores to repair what a build without an index wrote (docs/store.md, "Builds
+// with different indexes"): without it, both fail on an index's answer.
 //
 // Each test has its own project, directory and image, named after one unique tag with
 // the PostgreSQL image the suite builds once, and removes exactly those (containers,
 // networks, volumes, images) whether it passes or not. Skipped, with the reason, where no
-// Docker engine answers.
+// Docker engine answers. Each prints its wall time.
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 #include <signal.h>
