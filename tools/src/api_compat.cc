@@ -178,7 +178,9 @@ class Comparer {
     const Type& receiver = request() ? b : a;
     const std::string change = show(a) + " -> " + show(b);
     if (receiver.kind == "any") {
-      add(false, field, s + (request() ? " now accepts any value (was " + show(a) + ")" : " is now always " + show(b) + " (was any value)"));
+      add(false, field,
+          s + (request() ? " now accepts any value (was " + show(a) + ")"
+                         : " is now always " + show(b) + " (was any value)"));
     } else if (sender.kind == "integer" && receiver.kind == "number") {
       add(false, field, s + (request() ? " is widened: " : " is narrowed: ") + change);
     } else {
@@ -199,7 +201,9 @@ class Comparer {
     return request() ? ": old clients will be refused" : ": old clients will not read it";
   }
 
-  void add(bool breaking, const std::string& field, std::string what) { out_.push_back({breaking, field, std::move(what)}); }
+  void add(bool breaking, const std::string& field, std::string what) {
+    out_.push_back({breaking, field, std::move(what)});
+  }
 
   // A change of range (integers) or precision (numbers): compatible when the receiving
   // side holds every value of the sending side.
@@ -263,7 +267,9 @@ class Comparer {
     if (named && !open_.insert(pair).second) return;
     const json::object &pa = properties_of(*a.schema), &pb = properties_of(*b.schema);
     const std::set<std::string> ra = required_of(*a.schema), rb = required_of(*b.schema);
-    const auto member = [&field](std::string_view name) { return field.empty() ? std::string(name) : field + "." + std::string(name); };
+    const auto member = [&field](std::string_view name) {
+      return field.empty() ? std::string(name) : field + "." + std::string(name);
+    };
     for (const auto& [name, schema] : pb) {
       const std::string f = member(name);
       const std::string s = subject(f);
@@ -399,20 +405,23 @@ void compare_body(Flow flow, const json::value* a, const json::value* b, const S
   const bool request = flow == Flow::kRequest;
   if (a == nullptr) {
     const std::string now = show(type_of(*b, *new_server.schemas));
-    out.push_back({true, "", request ? "request was void and is now " + now + ": old clients send none and will be refused"
-                                     : "response was void and is now " + now + ": old clients expect 204 No Content"});
+    out.push_back({true, "",
+                   request ? "request was void and is now " + now + ": old clients send none and will be refused"
+                           : "response was void and is now " + now + ": old clients expect 204 No Content"});
     return;
   }
   if (b == nullptr) {
     const std::string was = show(type_of(*a, *old_server.schemas));
-    out.push_back({true, "", request ? "request is now void (was " + was + "): what old clients send is no longer read"
-                                     : "response is now void (was " + was + "): old clients expect one and get 204 No Content"});
+    out.push_back({true, "",
+                   request ? "request is now void (was " + was + "): what old clients send is no longer read"
+                           : "response is now void (was " + was + "): old clients expect one and get 204 No Content"});
     return;
   }
   Comparer(*old_server.schemas, *new_server.schemas, flow, out).compare(*a, *b, "");
 }
 
-std::vector<Found> compare_types(const Endpoint& a, const Endpoint& b, const Server& old_server, const Server& new_server) {
+std::vector<Found> compare_types(const Endpoint& a, const Endpoint& b, const Server& old_server,
+                                 const Server& new_server) {
   std::vector<Found> found;
   compare_body(Flow::kRequest, a.request, b.request, old_server, new_server, found);
   compare_body(Flow::kResponse, a.response, b.response, old_server, new_server, found);

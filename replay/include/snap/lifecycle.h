@@ -159,9 +159,9 @@ struct BuildSummary {
 
 // Records startup into OUT/snapshot.snaplog, asks `check` whether to go on, runs on_build
 // actions and `emitters`, and writes the build-time state (ports, passwords, secrets,
-// per-persona secret directories, .gitignore). Everything is written into a private staging directory beside OUT, synced,
-// and switched into place as a unit: a failed or killed build leaves the previous output
-// whole. Builds into one OUT exclude each other (BuildLocked). Every file the build reads
+// per-persona secret directories, .gitignore). Everything is written into a private
+// staging directory beside OUT, synced, and switched into place as a unit: a failed,
+// refused or killed build leaves the previous output whole. Builds into one OUT exclude each other (BuildLocked). Every file the build reads
 // or writes, the log included, goes through `env`, which must outlive the call (emitters
 // write their own files into the staging directory they are given).
 BuildSummary build_app(std::string_view name, const DefineApp& define, Env& env, const BuildOptions& options,
