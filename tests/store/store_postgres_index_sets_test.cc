@@ -275,6 +275,37 @@ TEST_F(PostgresIndexSets, ADatabaseFromBeforeWriterTagsIsRepairedByItsFirstOpen)
   EXPECT_EQ(sql_count("SELECT count(*) FROM snap_store_writers WHERE store = '" + table + "'"), 2);
 }
 
+TEST_F(PostgresIndexSets, BuildsUpgradingADatabaseFromBeforeWriterTagsTogetherAgree) {
+  const std::string table = safe_identifier(name_);
+  {
+    pqxx::connection c(server().connection());
+    pqxx::work tx(c);
+    make_a_database_as_before_writer_tags(tx, table, index_table_name(table, "by-city"),
+                                          index_table_name(table, "by-customer"));
+    tx.commit();
+  }
+  // Every process of three builds starts at once: the shared table and the store table
+  // are altered once, and each open goes through.
+  const std::vector<std::vector<IndexSpec>> builds = {{by_customer(), by_city()}, {by_customer()}, {}};
+  std::atomic<int> failures{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 6; ++t) {
+    threads.emplace_back([&, t] {
+      try {
+        open(builds[static_cast<std::size_t>(t) % builds.size()])->set("t" + std::to_string(t), order("zoe", "bern"));
+      } catch (const std::exception& e) {
+        ADD_FAILURE() << e.what();
+        ++failures;
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(failures.load(), 0);
+  open({by_customer(), by_city()});
+  expect_exact(by_city());
+  expect_exact(by_customer());
+}
+
 TEST_F(PostgresIndexSets, ARowTheIndexerRefusesFailsTheOpenThatRepairsItAndChangesNothing) {
   open({by_customer(), by_city()})->set("k1", order("alice", "paris"));
   auto v2 = open({by_customer()});
