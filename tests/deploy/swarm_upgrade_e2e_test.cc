@@ -57,6 +57,7 @@ struct CallerLog {
   int skew_failed = 0;        // calls that ended refused: no replica of the caller's build answered in time
   int cut = 0;                // calls cut short because the caller was being stopped
   std::string totals;         // its own "totals: ..." line, once it stopped
+  int totals_ok = -1;         // the ok calls it counted itself
 
   int failed_calls() const {
     int n = 0;
@@ -70,6 +71,7 @@ CallerLog parse_caller_log(const std::string& text) {
   static const std::regex ok(R"(call \d+ ok: answered by ([a-z0-9]+))");
   static const std::regex failed(R"(call \d+ failed: ([a-z_]+))");
   static const std::regex cut(R"(call \d+ cut short by stop)");
+  static const std::regex totals(R"(totals: \d+ calls, (\d+) ok[^"]*)");
   CallerLog log;
   bool refused_call = false;  // the call under way was refused at least once
   for (const std::string& line : lines(text)) {
@@ -92,8 +94,9 @@ CallerLog parse_caller_log(const std::string& text) {
       refused_call = false;
     } else if (std::regex_search(line, cut)) {
       ++log.cut;
-    } else if (const auto at = line.find("totals: "); at != std::string::npos) {
-      log.totals = line.substr(at);
+    } else if (std::regex_search(line, m, totals)) {
+      log.totals = m[0];
+      log.totals_ok = std::stoi(m[1]);
     }
   }
   return log;
@@ -232,6 +235,10 @@ class SwarmUpgradeEndToEnd : public ::testing::Test {
       all.cut += c.cut;
       EXPECT_EQ(c.failed_calls(), 0) << c << "\n" << ::testing::PrintToString(c.failures);
       EXPECT_EQ(c.skew_failed, 0) << c;
+      // Every call's line was read back (a stopped task has counted its calls itself).
+      if (c.totals_ok >= 0) {
+        EXPECT_EQ(c.totals_ok, c.ok) << c;
+      }
     }
     std::cout << "[ COUNTS   ] " << when << ", all caller tasks: " << all.ok << " calls ok, " << all.failed_calls()
               << " failed, " << all.refused << " attempts refused by another build (version skew) and retried, "

@@ -76,7 +76,8 @@ int call_until_stopped(snap::PersonaContext& ctx, const snap::Endpoint<Call, Ans
     failures += count;
     by_code += (by_code.empty() ? "" : ", ") + code + " " + std::to_string(count);
   }
-  ctx.log().info("totals: {} calls, {} ok, {} failed ({}), {} cut short by stop{}", n, ok, failures, by_code, cut,
+  ctx.log().info("totals: {} calls, {} ok, {} failed{}, {} cut short by stop{}", n, ok, failures,
+                 by_code.empty() ? "" : " (" + by_code + ")", cut,
                  ctx.stop_requested() ? "" : " (bound reached; calling no more)");
   ctx.wait_for_stop();
   return 0;
