@@ -1,5 +1,5 @@
-// build: record startup, run the build actions and emitters, and switch the whole output
-// directory to the new build as a unit.
+// build: record startup, ask the build check whether to go on, run the build actions and
+// emitters, and switch the whole output directory to the new build as a unit.
 //
 // Layout beside OUT (all hidden, all removed or reused by the next build):
 //   .OUT.lock            flock'ed by the running build; holds its pid for the error message
@@ -167,7 +167,7 @@ void switch_into_place(Env& env, const std::filesystem::path& staging, const std
 }  // namespace
 
 BuildSummary build_app(std::string_view name, const DefineApp& define, Env& env, const BuildOptions& options,
-                       const std::vector<BuildEmitter>& emitters) {
+                       const std::vector<BuildEmitter>& emitters, const BuildCheck& check) {
   if (options.out_dir.empty()) throw std::invalid_argument("build: no output directory");
   if (!options.base_image.empty()) check_image_reference(options.base_image);
   std::filesystem::path out = std::filesystem::absolute(options.out_dir).lexically_normal();
@@ -256,6 +256,12 @@ BuildSummary build_app(std::string_view name, const DefineApp& define, Env& env,
   summary.components = manifest.components.size();
   recorder.finish(manifest);
   priv.end_startup(Phase::kBuildActions);
+  // Before the build actions and emitters: a refused build does nothing more, and OUT is
+  // still the previous build (the staging directory goes with `cleanup`).
+  if (check && check(out / kLogFileName, manifest, options, env)) {
+    summary.kept_previous = true;
+    return summary;
+  }
 
   for (auto& action : priv.build_actions) action(app);
 

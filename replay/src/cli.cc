@@ -213,7 +213,7 @@ struct Flags {
   std::vector<std::string> secret_flags, persona_arguments, replica_flags, memory_limit_flags, pids_limit_flags,
       publish_flags;
   bool local = false, observability = false, exit_after_jobs = false, repl = false, verify_json = false, again = false,
-       accept = false, failed = false, paths = false;
+       accept = false, failed = false, paths = false, fail_on_breaking = false;
 };
 
 // The subcommands CLI11 parsed into (the one given is the one that is set).
@@ -276,6 +276,9 @@ Subcommands add_subcommands(CLI::App& cli, Flags& f) {
   build->add_option("--record-requests", f.record_requests,
                     "Which requests each deployed API server records as episodes: off, errors (default: the failed "
                     "ones), all, or N%; $SNAP_RECORD_REQUESTS_<SERVICE> overrides it per container at deploy");
+  build->add_flag("--fail-on-breaking", f.fail_on_breaking,
+                  "An API change that breaks the previous build's clients fails the build (exit 5) and keeps the "
+                  "previous build in DIR");
 
   auto* run = sub.run = cli.add_subcommand("run", "Replay startup from the log, then become PERSONA");
   run->add_option("persona", f.persona_name, "Persona to run (default: $PERSONA)");
@@ -397,7 +400,13 @@ int build_command(const Invocation& in, const CLI::App& build) {
   } catch (const std::invalid_argument& e) {
     throw UsageError(std::string("--record-requests: ") + e.what());
   }
-  auto summary = build_app(in.name, in.define, in.system, options, in.program.emitters);
+  options.fail_on_breaking = f.fail_on_breaking;
+  auto summary = build_app(in.name, in.define, in.system, options, in.program.emitters, in.program.check_build);
+  if (summary.kept_previous) {
+    std::cerr << "snap: build: not written: a change breaks the previous build's clients (--fail-on-breaking); "
+              << printable(f.out_dir) << " is the previous build, unchanged" << std::endl;
+    return kExitBreakingChange;
+  }
   std::cerr << "snap: build: wrote " << summary.log.string() << " (" << summary.events << " events, "
             << summary.components << " components); personas: " << join(summary.personas) << std::endl;
   return kExitOk;
@@ -619,7 +628,8 @@ int run_command_line(int argc, char** argv, std::string_view app_name, const Def
   cli.footer(
       "Exit status: 0 ok, 1 the program failed (or its standard output cannot be written), 2 the log is\n"
       "unusable, 3 replay diverged from the build (divergence or manifest mismatch), 4 startup read an\n"
-      "input outside the membrane, 64 usage error.\n"
+      "input outside the membrane, 5 build --fail-on-breaking: an API change breaks the previous build's\n"
+      "clients, 64 usage error.\n"
       "Without a subcommand, $PERSONA selects `run`.");
   cli.require_subcommand(0, 1);
   Flags flags;

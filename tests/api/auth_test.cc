@@ -236,10 +236,11 @@ TEST_P(Auth, ABearerTokenFromTheCallersSecretReachesTheHandlerWithItsPrincipal) 
 // Dev behaves as deployed: a handler sees the headers the HTTP client sends, in its order.
 TEST_P(Auth, AHandlerSeesTheHeadersADeployedCallCarries) {
   EXPECT_EQ(e().keyed_get(client(), Lookup{"x", std::nullopt}).header_names,
-            (std::vector<std::string>{"Host", "traceparent", "Authorization"}));
+            (std::vector<std::string>{"Host", "traceparent", "Authorization", "Snap-Build"}));
   const Seen posted = e().keyed_post(client(), Lookup{"x", 1});
   EXPECT_EQ(posted.header_names,
-            (std::vector<std::string>{"Host", "Content-Type", "traceparent", "Authorization", "Content-Length"}));
+            (std::vector<std::string>{"Host", "Content-Type", "traceparent", "Authorization", "Snap-Build",
+                                      "Content-Length"}));
   EXPECT_EQ(posted.query, "");
   EXPECT_EQ(e().bare_get.server().id().name(), "bare");
 }

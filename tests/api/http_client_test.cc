@@ -46,10 +46,12 @@ Address loopback(unsigned short port) {
   return make_address(reinterpret_cast<const sockaddr*>(&a), sizeof a);
 }
 
-// Answers every request on a kept-alive connection with its own name as the body.
+// Answers every request on a kept-alive connection with its own name as the body; or,
+// given `build`, with the 412 a strict server of that build refuses another build's call
+// with (version_skew.h), or a plain 412 (a handler's failed_precondition) for "-".
 class Replica {
  public:
-  explicit Replica(std::string name) : name_(std::move(name)) {
+  explicit Replica(std::string name, std::string build = {}) : name_(std::move(name)), build_(std::move(build)) {
     fd_ = bound_socket(port_);
     if (::listen(fd_, 16) != 0) throw std::runtime_error("listen");
     acceptor_ = std::thread([this] { accept_loop(); });
@@ -89,14 +91,17 @@ class Replica {
       for (std::size_t end; (end = in.find("\r\n\r\n")) != std::string::npos;) {
         in.erase(0, end + 4);  // requests without a body
         ++served_;
-        const std::string response =
-            "HTTP/1.1 200 OK\r\nContent-Length: " + std::to_string(name_.size()) + "\r\n\r\n" + name_;
+        const std::string status = build_.empty() ? "200 OK" : "412 Precondition Failed";
+        const std::string build = build_.empty() || build_ == "-" ? "" : "Snap-Build: " + build_ + "\r\n";
+        const std::string response = "HTTP/1.1 " + status + "\r\n" + build +
+                                     "Content-Length: " + std::to_string(name_.size()) + "\r\n\r\n" + name_;
         if (::send(c, response.data(), response.size(), MSG_NOSIGNAL) < 0) return;
       }
     }
   }
 
   std::string name_;
+  std::string build_;
   int fd_ = -1;
   unsigned short port_ = 0;
   std::atomic<int> served_{0};
@@ -204,6 +209,64 @@ TEST(HttpClientReplicas, WhenNoAddressAnswersTheNameIsResolvedAgain) {
   ASSERT_EQ(x.failure, Failure::kNone) << x.error.message();
   EXPECT_EQ(x.response.body, "moved");
   EXPECT_EQ(dns.asked, 2);
+}
+
+TEST(HttpClientVersionSkew, ACallRefusedByAReplicaOfAnotherBuildIsAskedOfTheNext) {
+  Replica old_build("refused", "bbbbbbbbbbbb"), same_build("served");
+  FakeDns dns;
+  dns.answer = {old_build.address(), same_build.address()};
+  ClientPool pool("customer-server-api", 35000, kTimeouts, dns.resolver());
+  int refused_first = 0;
+  for (int i = 0; i < 4; ++i) {
+    const Exchange x = pool.exchange("GET", "/", "", {}, {}, {}, "aaaaaaaaaaaa");
+    ASSERT_EQ(x.failure, Failure::kNone) << x.error.message();
+    EXPECT_FALSE(x.refused());
+    EXPECT_EQ(x.response.status, 200);
+    EXPECT_EQ(x.response.body, "served");
+    if (!x.refused_by.empty()) {
+      EXPECT_EQ(x.refused_by, std::vector<std::string>{"bbbbbbbbbbbb"});
+      ++refused_first;
+    }
+  }
+  EXPECT_EQ(refused_first, 2);  // the calls that started at the other build's replica
+  EXPECT_EQ(old_build.served(), 2);
+  EXPECT_EQ(same_build.served(), 4);
+}
+
+TEST(HttpClientVersionSkew, WhenEveryReplicaIsAnotherBuildsTheLastRefusalIsTheAnswer) {
+  Replica one("one", "bbbbbbbbbbbb"), two("two", "cccccccccccc");
+  FakeDns dns;
+  dns.answer = {one.address(), two.address()};
+  ClientPool pool("customer-server-api", 35000, kTimeouts, dns.resolver());
+  const Exchange x = pool.exchange("GET", "/", "", {}, {}, {}, "aaaaaaaaaaaa");
+  ASSERT_EQ(x.failure, Failure::kNone) << x.error.message();
+  EXPECT_TRUE(x.refused());
+  EXPECT_EQ(x.response.status, 412);
+  EXPECT_EQ(x.refused_by.size(), 2u);
+  EXPECT_EQ(one.served() + two.served(), 2);  // each asked once
+}
+
+TEST(HttpClientVersionSkew, A412ThatNamesNoOtherBuildIsAnAnswerNotARefusal) {
+  Replica handler("handler's failed_precondition", "-"), same("same build", "aaaaaaaaaaaa");
+  FakeDns dns;
+  dns.answer = {handler.address(), same.address()};
+  ClientPool pool("customer-server-api", 35000, kTimeouts, dns.resolver());
+  for (int i = 0; i < 2; ++i) {
+    const Exchange x = pool.exchange("GET", "/", "", {}, {}, {}, "aaaaaaaaaaaa");
+    EXPECT_FALSE(x.refused());
+    EXPECT_TRUE(x.refused_by.empty());
+    EXPECT_EQ(x.response.status, 412);
+  }
+  EXPECT_EQ(handler.served(), 1);
+  EXPECT_EQ(same.served(), 1);
+  // A caller that names no build (a probe, a tool) is never refused as another build.
+  Replica other("other build", "bbbbbbbbbbbb");
+  FakeDns only;
+  only.answer = {other.address()};
+  ClientPool untagged("customer-server-api", 35000, kTimeouts, only.resolver());
+  const Exchange x = untagged.exchange("GET", "/", "");
+  EXPECT_FALSE(x.refused());
+  EXPECT_EQ(x.response.status, 412);
 }
 
 TEST(HttpClientReplicas, ANameThatResolvesToNothingFailsToConnect) {

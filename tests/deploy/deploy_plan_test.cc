@@ -499,6 +499,7 @@ TEST(DeployPlanEpisodes, EachApiServerRecordsErrorsByDefaultIntoAVolumeOfItsOwn)
                                  "      SNAP_RECORD_REQUESTS: \"${SNAP_RECORD_REQUESTS_API:-errors}\"\n"
                                  "      SNAP_EPISODES: \"/var/lib/snap/episodes/api\"\n"
                                  "      SNAP_EPISODES_MAX_BYTES: \"${SNAP_EPISODES_MAX_BYTES_API:-256m}\"\n"
+                                 "      SNAP_VERSION_SKEW: \"${SNAP_VERSION_SKEW_API:-warn}\"\n"
                                  "    volumes:\n      - \"api-episodes:/var/lib/snap/episodes/api\"\n"
                                  "    user: \"54567:54567\"\n"));
   EXPECT_EQ(count(compose, "SNAP_RECORD_REQUESTS:"), 1u);  // the API server only: not the worker

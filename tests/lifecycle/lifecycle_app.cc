@@ -9,6 +9,8 @@
 //   secret-at-startup   startup reads a secret     dup-persona   two personas named "api"
 //   fail-on-build   an on_build action throws      wait-on-build  on_build blocks on ./release.fifo
 //   with-job        adds a job persona "seed"
+//   greeter-v1, greeter-v2   adds an ApiServer "greeter" whose request gains a required
+//                   member in v2 (a change that breaks v1's clients)
 #include <time.h>
 
 #include <chrono>
@@ -17,6 +19,7 @@
 #include <iostream>
 #include <string>
 
+#include "snap/api_server.h"
 #include "snap/app.h"
 #include "snap/determinism_guard.h"
 #include "snap/job.h"
@@ -28,6 +31,16 @@
 #include "snap/worker.h"
 
 namespace {
+
+struct Greeting {
+  std::string name;
+};
+BOOST_DESCRIBE_STRUCT(Greeting, (), (name))
+struct GreetingV2 {
+  std::string name;
+  std::string language;
+};
+BOOST_DESCRIBE_STRUCT(GreetingV2, (), (name, language))
 
 std::string variant() {
   // Deliberately around the membrane: the variant stands for a change to the code itself.
@@ -93,6 +106,11 @@ void define(snap::App& app) {
       std::cout << "seed: ran" << std::endl;
       return 0;
     });
+  }
+  if (v == "greeter-v1") {
+    app.add<snap::ApiServer>("greeter").endpoint<Greeting, void>("POST", "/greet", [](const Greeting&) {});
+  } else if (v == "greeter-v2") {
+    app.add<snap::ApiServer>("greeter").endpoint<GreetingV2, void>("POST", "/greet", [](const GreetingV2&) {});
   }
   if (v == "dup-persona") {
     api_port.add<snap::Persona>("api", snap::PersonaKind::kCommand, [](snap::PersonaContext&) { return 0; });

@@ -558,6 +558,15 @@ TEST_F(ExitStatus, Row4StartupReadAnInputOutsideTheMembrane) {
   EXPECT_THAT(r.err, HasSubstr("nondeterministic call during startup: rand"));
 }
 
+TEST_F(ExitStatus, Row5ABreakingApiChangeWithFailOnBreaking) {
+  const std::string out = (outputs_ / "api").string();
+  ASSERT_EQ(status({"build", "--out", out}, {{"LIFECYCLE_VARIANT", "greeter-v1"}}).exit_code, 0);
+  const auto r = status({"build", "--out", out, "--fail-on-breaking"}, {{"LIFECYCLE_VARIANT", "greeter-v2"}});
+  EXPECT_EQ(r.exit_code, kExitBreakingChange);
+  EXPECT_EQ(r.exit_code, 5);
+  EXPECT_THAT(r.err, HasSubstr("request field \"language\" is new and required"));
+}
+
 TEST_F(ExitStatus, Row64UsageError) {
   const auto r = status({"run", "nope", "--log", log()});
   EXPECT_EQ(r.exit_code, kExitUsage);

@@ -249,7 +249,7 @@ bool LogDiff::differs() const {
     if (field != "binary" && field != "writer") return true;
   }
   return !added.empty() || !removed.empty() || !changed.empty() || !personas.empty() || !inputs.empty() ||
-         !plan.empty();
+         !plan.empty() || !api.empty();
 }
 
 LogDiff diff_logs(const fs::path& old_log, const fs::path& new_log) {
@@ -315,6 +315,7 @@ LogDiff diff_logs(const fs::path& old_log, const fs::path& new_log) {
            std::pair{y.old_index.value_or(UINT64_MAX), y.new_index.value_or(UINT64_MAX)};
   });
   d.plan = diff_plans(a.manifest, b.manifest, d.removed);
+  d.api = diff_apis(a.manifest, b.manifest);
   return d;
 }
 
@@ -343,6 +344,10 @@ void diff_text(const LogDiff& d, std::ostream& out) {
       if (x.config != y.config) config_lines(x.config, y.config, out);
       if (x.uses != y.uses) out << "      uses:    " << join(x.uses) << " -> " << join(y.uses) << "\n";
     }
+  }
+  if (!d.api.empty()) {
+    out << "\n";
+    api_text(d.api, out);
   }
   if (!d.personas.empty()) {
     out << "\npersonas:\n";
@@ -453,6 +458,19 @@ void diff_json(const LogDiff& d, std::ostream& out) {
       {"secrets_removed", json_list(p.secrets_removed)},
       {"reach_gained", json_list(p.reach_gained)},
       {"reach_lost", json_list(p.reach_lost)}};
+  const auto changes = [](const std::vector<ApiChange>& list) {
+    boost::json::array a;
+    for (const ApiChange& c : list) {
+      a.emplace_back(boost::json::object{{"server", printable(c.server)},
+                                         {"endpoint", printable(c.endpoint)},
+                                         {"field", printable(c.field)},
+                                         {"message", printable(c.message)}});
+    }
+    return a;
+  };
+  doc["api"] = boost::json::object{{"breaking", changes(d.api.breaking)},
+                                   {"compatible", changes(d.api.compatible)},
+                                   {"not_compared", json_list(d.api.not_compared)}};
   out << boost::json::serialize(doc) << "\n";
 }
 

@@ -82,6 +82,9 @@ inline constexpr int kExitFailure = 1;
 inline constexpr int kExitLogError = 2;
 inline constexpr int kExitDivergence = 3;
 inline constexpr int kExitNondeterminism = 4;
+// Not an error's: `build --fail-on-breaking` refused a build whose API breaks the
+// previous build's clients, and kept the previous build.
+inline constexpr int kExitBreakingChange = 5;
 inline constexpr int kExitUsage = 64;
 
 // The exit status of an error that ends a lifecycle command: one switch over its code.

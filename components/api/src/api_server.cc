@@ -20,6 +20,7 @@
 #include "listen_addresses.h"
 #include "openapi.h"
 #include "route_binding.h"
+#include "version_skew.h"
 #include "snap/app.h"
 #include "snap/divergence.h"
 #include "snap/environment.h"
@@ -29,6 +30,7 @@
 #include "snap/membrane.h"
 #include "snap/metrics.h"
 #include "snap/store.h"
+#include "snap/text.h"
 
 namespace snap {
 
@@ -49,14 +51,17 @@ constexpr std::chrono::milliseconds kMaxBackoff{1'000};
 // What a caller sees of an exception that is not an ApiError; its text stays in the log.
 constexpr std::string_view kInternalMessage = "internal error (details are in the server's log)";
 
-// The error format (docs/api.md): {"code": NAME, "message": TEXT}, as an error response's
-// body and as an episode records an error.
-boost::json::object error_object(ErrorCode code, std::string_view message) {
-  return {{"code", to_string(code)}, {"message", message}};
+// The error format (docs/api.md): {"code": NAME, "message": TEXT} and "reason": WORD when
+// there is one, as an error response's body and as an episode records an error.
+boost::json::object error_object(ErrorCode code, std::string_view message, std::string_view reason = {}) {
+  boost::json::object o{{"code", to_string(code)}, {"message", message}};
+  if (!reason.empty()) o["reason"] = reason;
+  return o;
 }
+boost::json::object error_object(const ApiError& e) { return error_object(e.code(), e.message(), e.reason()); }
 
-std::string error_body(ErrorCode code, std::string_view message) {
-  return boost::json::serialize(error_object(code, message));
+std::string error_body(ErrorCode code, std::string_view message, std::string_view reason = {}) {
+  return boost::json::serialize(error_object(code, message, reason));
 }
 
 // Throws the ApiError that `v` describes in the error format; returns when it is none.
@@ -66,7 +71,11 @@ void throw_if_error_object(const boost::json::value* v) {
   const auto* code = o->if_contains("code");
   const auto* message = o->if_contains("message");
   if (code != nullptr && code->is_string() && message != nullptr && message->is_string()) {
-    if (auto c = error_code_from_string(code->get_string())) throw ApiError(*c, std::string(message->get_string()));
+    const auto* reason = o->if_contains("reason");
+    if (auto c = error_code_from_string(code->get_string())) {
+      throw ApiError(*c, std::string(message->get_string()),
+                     reason != nullptr && reason->is_string() ? std::string(reason->get_string()) : std::string());
+    }
   }
 }
 
@@ -152,7 +161,7 @@ std::string authentication_outcome(const std::function<Principal()>& authenticat
     return boost::json::serialize(
         boost::json::object{{"principal", boost::json::object{{"subject", p.subject}, {"attributes", attributes}}}});
   } catch (const ApiError& e) {
-    return boost::json::serialize(boost::json::object{{"error", error_object(e.code(), e.message())}});
+    return boost::json::serialize(boost::json::object{{"error", error_object(e)}});
   } catch (const std::exception& e) {
     return boost::json::serialize(boost::json::object{{"failed", e.what()}});
   }
@@ -191,7 +200,7 @@ std::string call_outcome(const std::function<std::string()>& call) {
   try {
     return boost::json::serialize(boost::json::object{{"body", call()}});
   } catch (const ApiError& e) {
-    return boost::json::serialize(boost::json::object{{"error", error_object(e.code(), e.message())}});
+    return boost::json::serialize(boost::json::object{{"error", error_object(e)}});
   }
 }
 
@@ -232,6 +241,9 @@ struct ApiServer::State {
   std::string server_label;
   CounterFamily* requests = nullptr;
   CounterFamily* calls = nullptr;
+  CounterFamily* version_skew = nullptr;
+  // Calls from other builds, checked while the server serves HTTP (made by serve()).
+  std::unique_ptr<api_detail::VersionSkewCheck> skew_check;
   Gauge in_flight;
   std::vector<Route> routes;  // frozen after startup
   // Whether config() records the endpoints' request and response schemas: 1, or
@@ -330,7 +342,7 @@ struct ApiServer::State {
       // internal is the server's own fault (a response with no JSON form): worth a warning.
       logger->log(e.code() == ErrorCode::kInternal ? spdlog::level::warn : spdlog::level::debug, "{} {}: {}",
                   route.method, route.path, e.what());
-      api_detail::HttpReply reply{http_status(e.code()), error_body(e.code(), e.message())};
+      api_detail::HttpReply reply{http_status(e.code()), error_body(e.code(), e.message(), e.reason())};
       // RFC 9110 §15.5.2: a 401 says how to authenticate.
       if (e.code() == ErrorCode::kUnauthenticated && authenticate) reply.www_authenticate = "Bearer";
       return reply;
@@ -497,6 +509,10 @@ ApiServer::ApiServer(const Init& init, ApiServerOptions options)
                                    "Typed endpoint calls made, by the server and route called and their outcome "
                                    "(ok, or the error's code).",
                                    {"server", "route", "outcome"});
+  state_->version_skew = &metrics.counter(
+      "snap_http_server_version_skew_total",
+      "Calls from another build of the program, by the caller's build and what the server did (refused, served).",
+      {"server", "peer_build", "action"});
   state_->in_flight = metrics
                           .gauge("snap_http_server_requests_in_flight", "Requests an API server is handling now.",
                                  {"server"})
@@ -793,6 +809,12 @@ int ApiServer::serve(PersonaContext& ctx) {
     return {static_cast<std::size_t>(route - state_->routes.data()), {}};
   };
   const auto handle_http = [this, &ctx](std::size_t route, const api_detail::IncomingRequest& request) {
+    if (std::optional<std::string> refusal = state_->skew_check->check(request.headers)) {
+      api_detail::HttpReply reply{http_status(ErrorCode::kFailedPrecondition),
+                                  error_body(ErrorCode::kFailedPrecondition, *refusal, api_detail::kVersionSkewReason)};
+      reply.build = app().build_id();
+      return reply;
+    }
     const std::optional<SpanContext> caller = parse_traceparent(request.traceparent, request.tracestate);
     return state_->handle(state_->routes[route], ctx, {request.target, request.body}, request.headers,
                           caller ? &*caller : nullptr);
@@ -808,12 +830,18 @@ int ApiServer::serve(PersonaContext& ctx) {
     also_listening.back()->start(*http);
   };
   if (!called_in_process(app())) {
+    const VersionSkew policy = api_detail::resolve_version_skew(
+        options_.version_skew, app().env().variable(std::string(api_detail::kVersionSkewVariable)), id().str());
+    state_->skew_check = std::make_unique<api_detail::VersionSkewCheck>(policy, app().build_id(), id().str(),
+                                                                        state_->server_label, *state_->version_skew,
+                                                                        *logger);
     http = std::make_unique<api_detail::HttpServer>(options_, *logger, api_detail::HttpRoutes{route_http, handle_http});
     // Loopback first (its healthcheck, and all of a local build); in a container, its own
     // network's address too, once found (listen_addresses.h).
     const std::string loopback(Environment::kLoopback);
     http->start({loopback}, port_->number());
-    logger->info("listening on {} port {} ({} endpoints)", loopback, port_->number(), state_->routes.size());
+    logger->info("listening on {} port {} ({} endpoints; build {}, version skew {})", loopback, port_->number(),
+                 state_->routes.size(), app().build_id(), api_detail::to_string(policy));
 
     if (app().environment().listens_on_own_network()) {
       if (used_by_another_persona()) {
@@ -1015,13 +1043,14 @@ std::string ApiServer::call_untraced(const PersonaContext& caller, std::size_t r
     // Content-Length to a request with a body, and to any POST or PUT).
     const std::string host_name = host();
     const std::string content_length = std::to_string(request.body.size());
-    std::array<Header, 6> headers;
+    std::array<Header, 7> headers;
     std::size_t count = 0;
     headers[count++] = {"Host", host_name};
     if (!request.body.empty()) headers[count++] = {"Content-Type", "application/json"};
     if (!traceparent.empty()) headers[count++] = {"traceparent", traceparent};
     if (!tracestate.empty()) headers[count++] = {"tracestate", tracestate};
     if (!authorization.empty()) headers[count++] = {"Authorization", authorization};
+    headers[count++] = {api_detail::kBuildHeader, app().build_id()};  // one build: always this one
     if (!request.body.empty() || r.method == "POST" || r.method == "PUT") {
       headers[count++] = {"Content-Length", content_length};
     }
@@ -1044,11 +1073,29 @@ std::string ApiServer::call_untraced(const PersonaContext& caller, std::size_t r
         api_detail::Resolver{}, app().env());
   });
   api_detail::ClientPool& pool = *state_->pool;
+  const std::string& build = app().build_id();
   auto backoff = kFirstBackoff;
   for (int attempt = 1;; ++attempt) {
     api_detail::Exchange x =
-        pool.exchange(r.method, request.target, request.body, traceparent, tracestate, authorization);
+        pool.exchange(r.method, request.target, request.body, traceparent, tracestate, authorization, build);
     using api_detail::Failure;
+    for (const std::string& other : x.refused_by) {
+      caller.log().info("{}: refused by a replica of build {} (version skew; this is build {}); {}",
+                        describe_route(route), printable(other), build,
+                        x.refused() ? "no replica of this build answered yet" : "retried on another replica");
+    }
+    if (x.refused()) {
+      // Every replica that answered runs another build: mid rolling update, those of this
+      // build may be starting or already gone. The refused call ran nowhere, so it is
+      // asked again, with backoff, until one answers or wait_for_server runs out.
+      pool.resolve_again();
+      if (std::chrono::steady_clock::now() + backoff >= give_up_at || caller.wait_for_stop(backoff)) {
+        caller.span().set("http.response.status_code", x.response.status);
+        return finish(*this, route, x.response.status, std::move(x.response.body));
+      }
+      backoff = std::min(backoff * 2, kMaxBackoff);
+      continue;
+    }
     if (x.failure == Failure::kNone) {
       caller.span().set("http.response.status_code", x.response.status);
       return finish(*this, route, x.response.status, std::move(x.response.body));

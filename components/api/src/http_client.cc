@@ -21,6 +21,8 @@
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/http.hpp>
 
+#include "build_header.h"
+
 namespace snap::api_detail {
 
 namespace beast = boost::beast;
@@ -359,30 +361,17 @@ void ClientPool::give_back(std::unique_ptr<Connection> c) {
   idle_.push_back(std::move(c));
 }
 
+void ClientPool::resolve_again() {
+  std::lock_guard lock(mutex_);
+  resolved_at_ = {};
+}
+
 Exchange ClientPool::exchange(std::string_view method, std::string_view target, const std::string& body,
                              std::string_view traceparent, std::string_view tracestate,
-                             std::string_view authorization) {
-  Exchange result;
+                             std::string_view authorization, std::string_view build) {
   boost::system::error_code ec;
   const std::shared_ptr<const std::vector<Address>> list = addresses(false, ec);
-  if (!list) return Exchange{Failure::kConnect, ec, {}};
-  // Round robin over the addresses; one that refuses (a replica gone, or not listening
-  // yet) passes the call on to the next.
-  std::unique_ptr<Connection> c;
-  const std::size_t n = list->size();
-  const std::size_t start = n == 1 ? 0 : next_.fetch_add(1, std::memory_order_relaxed) % n;
-  for (std::size_t i = 0; i < n && !c; ++i) {
-    const Address& a = (*list)[(start + i) % n];
-    c = take(a.text);
-    if (!c) c = connect_to(a, timeouts_.connect, ec);
-  }
-  if (!c) {
-    // None answered: the next attempt (the caller backs off) asks the resolver again,
-    // since the replicas may have moved.
-    std::lock_guard lock(mutex_);
-    resolved_at_ = {};
-    return Exchange{Failure::kConnect, ec, {}};
-  }
+  if (!list) return Exchange{Failure::kConnect, ec, {}, {}};
 
   http::request<http::string_body> request{http::string_to_verb(method), target, 11};
   request.set(http::field::host, host_);
@@ -390,25 +379,50 @@ Exchange ClientPool::exchange(std::string_view method, std::string_view target, 
   if (!traceparent.empty()) request.set("traceparent", traceparent);
   if (!tracestate.empty()) request.set("tracestate", tracestate);
   if (!authorization.empty()) request.set(http::field::authorization, authorization);
+  if (!build.empty()) request.set(kBuildHeader, build);
   request.body() = body;
   request.keep_alive(true);
   request.prepare_payload();
 
-  c->set_deadline(std::chrono::steady_clock::now() + timeouts_.response);
-  ec = {};
-  http::write(*c, request, ec);
-  if (ec) return Exchange{ec == beast::error::timeout ? Failure::kTimeout : Failure::kBeforeSent, ec, {}};
+  // Round robin over the addresses; one that refuses the connection (a replica gone, or
+  // not listening yet) or the call (another build) passes it on to the next.
+  Exchange result;
+  const std::size_t n = list->size();
+  const std::size_t start = n == 1 ? 0 : next_.fetch_add(1, std::memory_order_relaxed) % n;
+  bool connected = false;
+  for (std::size_t i = 0; i < n; ++i) {
+    const Address& a = (*list)[(start + i) % n];
+    std::unique_ptr<Connection> c = take(a.text);
+    if (!c) c = connect_to(a, timeouts_.connect, ec);
+    if (!c) continue;
+    connected = true;
+    c->set_deadline(std::chrono::steady_clock::now() + timeouts_.response);
+    ec = {};
+    http::write(*c, request, ec);
+    if (ec) return Exchange{ec == beast::error::timeout ? Failure::kTimeout : Failure::kBeforeSent, ec, {}, {}};
 
-  http::response_parser<http::string_body> parser;
-  parser.body_limit(kResponseLimit);
-  http::read(*c, c->buffer, parser, ec);
-  if (ec) return Exchange{ec == beast::error::timeout ? Failure::kTimeout : Failure::kAfterSent, ec, {}};
+    http::response_parser<http::string_body> parser;
+    parser.body_limit(kResponseLimit);
+    http::read(*c, c->buffer, parser, ec);
+    if (ec) return Exchange{ec == beast::error::timeout ? Failure::kTimeout : Failure::kAfterSent, ec, {}, {}};
 
-  auto& response = parser.get();
-  result.response.status = static_cast<int>(response.result_int());
-  result.response.body = std::move(response.body());
-  if (response.keep_alive()) give_back(std::move(c));
-  return result;
+    auto& response = parser.get();
+    result.response.status = static_cast<int>(response.result_int());
+    result.response.body = std::move(response.body());
+    const auto refused_by = response.find(kBuildHeader);
+    const bool refused =
+        !build.empty() && result.response.status == 412 && refused_by != response.end() && refused_by->value() != build;
+    if (refused) result.refused_by.emplace_back(refused_by->value());
+    if (response.keep_alive()) give_back(std::move(c));
+    if (!refused) return result;
+  }
+  if (!connected) {
+    // None answered: the next attempt (the caller backs off) asks the resolver again,
+    // since the replicas may have moved.
+    resolve_again();
+    return Exchange{Failure::kConnect, ec, {}, {}};
+  }
+  return result;  // every replica that answered is another build's: the last refusal
 }
 
 }  // namespace snap::api_detail

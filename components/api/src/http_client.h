@@ -43,6 +43,11 @@ struct Exchange {
   Failure failure = Failure::kNone;
   boost::system::error_code error;
   HttpResponse response;
+  // The builds of the replicas that refused the call as coming from another build (a 412
+  // naming their build in Snap-Build: version_skew.h), in the order asked. When every
+  // address refused, `response` is the last refusal.
+  std::vector<std::string> refused_by;
+  bool refused() const { return !refused_by.empty() && response.status == 412 && failure == Failure::kNone; }
 };
 
 struct ClientTimeouts {
@@ -89,14 +94,19 @@ class ClientPool {
   ~ClientPool();
 
   // One request on a pooled connection (or a new one), to the next address in turn, or
-  // to the ones after it while they refuse. Never throws for network failures: they are
-  // reported in Exchange::failure (kConnect with the last address's error when none
-  // connects).
-  // `traceparent` and `tracestate` (W3C Trace Context) and `authorization` are sent
-  // when not empty (call_headers: the headers a dev call shows its handler too).
+  // to the ones after it while they refuse the connection -- or, when `build` is given,
+  // refuse the call as coming from another build (version_skew.h): it is then asked of
+  // each other address once, its handler having run nowhere. Never throws for network
+  // failures: they are reported in Exchange::failure (kConnect with the last address's
+  // error when none connects).
+  // `traceparent` and `tracestate` (W3C Trace Context), `authorization` and `build`
+  // (Snap-Build) are sent when not empty (call_headers: the headers a dev call shows its
+  // handler too).
   Exchange exchange(std::string_view method, std::string_view target, const std::string& body,
                     std::string_view traceparent = {}, std::string_view tracestate = {},
-                    std::string_view authorization = {});
+                    std::string_view authorization = {}, std::string_view build = {});
+  // Forgets the resolved addresses: the next exchange asks the resolver again.
+  void resolve_again();
 
   const std::string& host() const { return host_; }
   unsigned short port() const { return port_; }

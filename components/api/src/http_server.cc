@@ -1,5 +1,7 @@
 #include "http_server.h"
 
+#include "build_header.h"
+
 #include <algorithm>
 #include <atomic>
 #include <condition_variable>
@@ -22,6 +24,8 @@
 #include <boost/beast/http.hpp>
 #include <boost/container/small_vector.hpp>
 #include <boost/json/serialize.hpp>
+
+#include "build_header.h"
 
 namespace snap::api_detail {
 
@@ -521,7 +525,8 @@ class Session : public std::enable_shared_from_this<Session> {
     }
     const bool keep_alive = request.keep_alive() && !stopping_ && !server_->stopping.load();
     parser_.reset();  // `request` is gone: its body's budget is given back
-    respond(reply.status, std::move(reply.body), keep_alive, head_, reply.content_type, reply.www_authenticate);
+    respond(reply.status, std::move(reply.body), keep_alive, head_, reply.content_type, reply.www_authenticate,
+            reply.build);
   }
 
   void refuse(int status, ErrorCode code, const std::string& message) {
@@ -532,12 +537,14 @@ class Session : public std::enable_shared_from_this<Session> {
 
   // `head`: the headers `body` would have, and no body.
   void respond(int status, std::string body, bool keep_alive, bool head = false,
-               std::string_view content_type = "application/json", std::string_view www_authenticate = {}) {
+               std::string_view content_type = "application/json", std::string_view www_authenticate = {},
+               std::string_view build = {}) {
     response_ = {};
     response_.version(11);
     response_.result(static_cast<unsigned>(status));
     if (!body.empty()) response_.set(http::field::content_type, content_type);
     if (!www_authenticate.empty()) response_.set(http::field::www_authenticate, www_authenticate);
+    if (!build.empty()) response_.set(kBuildHeader, build);
     if (status == 503) response_.set(http::field::retry_after, "1");
     response_.keep_alive(keep_alive);
     if (head) {

@@ -29,6 +29,7 @@ struct HttpReply {
   std::string body;  // JSON, or empty for 204
   std::string_view content_type = "application/json";  // a constant's: /metrics is text
   std::string_view www_authenticate;  // a constant's; sent when not empty (a 401's challenge)
+  std::string_view build;  // the server's build id (App::build_id, lives as long as the app): Snap-Build when not empty
 };
 
 // What the I/O thread does with a request: answer it at once with `reply`, or hand it to

@@ -236,7 +236,12 @@ boost::json::object error_schema() {
       {"description", "The one error format: the code says what the caller should do, the message is for people."},
       {"properties",
        boost::json::object{{"code", {{"type", "string"}, {"enum", std::move(codes)}}},
-                           {"message", {{"type", "string"}}}}},
+                           {"message", {{"type", "string"}}},
+                           {"reason",
+                            {{"type", "string"},
+                             {"description",
+                              "Present for a case a caller may act on: version_skew (failed_precondition) is a call "
+                              "from another build of the program, refused before its handler ran."}}}}},
       {"required", {"code", "message"}},
   };
 }

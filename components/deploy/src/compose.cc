@@ -3,6 +3,7 @@
 #include <cstdio>
 #include <sstream>
 
+#include "snap/component_type.h"
 #include "snap/episode.h"
 #include "text.h"
 #include "writers.h"
@@ -68,7 +69,9 @@ void compose_program(std::ostream& out, const ServiceGraph& g, const Service& s)
   if (s.records_requests) {
     out << "    # Recorded requests (episodes) go to its volume; bin/episodes lists and fetches them.\n";
   }
-  write_environment(out, environment, episodes_environment(g, s));
+  std::vector<std::pair<std::string, std::string>> scalars = episodes_environment(g, s);
+  for (auto& entry : version_skew_environment(s, "warn")) scalars.push_back(std::move(entry));
+  write_environment(out, environment, scalars);
   if (s.kind == ServiceKind::kJob) {
     out << "    volumes:\n      - " << quote(job_runs_volume(s) + ":" + job_runs_path(s)) << "\n";
   }
@@ -176,6 +179,11 @@ std::vector<std::pair<std::string, std::string>> episodes_environment(const Serv
           {"SNAP_EPISODES", quote(episodes_path(s))},
           {"SNAP_EPISODES_MAX_BYTES",
            "\"" + service_variable("SNAP_EPISODES_MAX_BYTES", s) + ":-" + size_text(EpisodeOptions{}.max_bytes) + "}\""}};
+}
+
+std::vector<std::pair<std::string, std::string>> version_skew_environment(const Service& s, std::string_view policy) {
+  if (s.kind != ServiceKind::kDaemon || component_type_of(s.component->type) != ComponentType::kApiServer) return {};
+  return {{"SNAP_VERSION_SKEW", "\"" + service_variable("SNAP_VERSION_SKEW", s) + ":-" + std::string(policy) + "}\""}};
 }
 
 std::string service_variable(std::string_view prefix, const Service& s) {

@@ -20,6 +20,7 @@
 #include <boost/json.hpp>
 
 #include "kubernetes.h"
+#include "snap/component_type.h"
 #include "snap/episode.h"
 #include "text.h"
 
@@ -265,6 +266,12 @@ json::object container(const ServiceGraph& g, const Service& s) {
                  {"imagePullPolicy", "IfNotPresent"}};
   if (database) c["env"] = database_environment(s);
   if (s.records_requests) c["env"] = episodes_environment(g, s);
+  // A rolling Deployment serves from pods of both builds, as a swarm does: strict
+  // (docs/api.md, "Version skew").
+  if (s.kind == ServiceKind::kDaemon && component_type_of(s.component->type) == ComponentType::kApiServer) {
+    if (!c.contains("env")) c["env"] = json::array{};
+    c["env"].as_array().push_back(variable("SNAP_VERSION_SKEW", "strict"));
+  }
   if (const auto port = port_of(s); port && (database || s.kind == ServiceKind::kDaemon)) {
     c["ports"] = json::array{{{"name", port_name(s)}, {"containerPort", *port}, {"protocol", "TCP"}}};
   }

@@ -136,7 +136,9 @@ void stack_service(std::ostream& out, const ServiceGraph& g, const Service& s, s
       out << "    # Recorded requests (episodes) go to its volume, on each node a task runs on;\n"
              "    # bin/stack/episodes lists and fetches this node's.\n";
     }
-    write_environment(out, service_environment(g, s), episodes_environment(g, s));
+    std::vector<std::pair<std::string, std::string>> scalars = episodes_environment(g, s);
+    for (auto& entry : version_skew_environment(s, "strict")) scalars.push_back(std::move(entry));
+    write_environment(out, service_environment(g, s), scalars);
     if (s.published_port != 0) {
       // Published on each node a task runs on (mode host: the routing mesh needs IPVS).
       out << "    ports:\n      - {target: " << server_port(s) << ", published: " << service_variable("SNAP_PUBLISH", s) << ":-"

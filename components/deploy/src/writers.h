@@ -77,6 +77,13 @@ std::string service_variable(std::string_view prefix, const Service& s);
 // $SNAP_RECORD_REQUESTS_<SERVICE> says otherwise at deploy), $SNAP_EPISODES (its volume) and
 // $SNAP_EPISODES_MAX_BYTES (the bound on them, $SNAP_EPISODES_MAX_BYTES_<SERVICE> likewise).
 std::vector<std::pair<std::string, std::string>> episodes_environment(const ServiceGraph& g, const Service& s);
+// An API server's $SNAP_VERSION_SKEW (docs/api.md, "Version skew"), as a YAML scalar like
+// those above: `policy` unless $SNAP_VERSION_SKEW_<SERVICE> says otherwise at deploy; none
+// for any other service. Swarm stacks pass strict: a rolling update serves from replicas
+// of both builds, so a refused call finds one of its own. Compose passes warn: `up -d`
+// replaces a service's one container, so no replica of the caller's build is left to
+// retry on, and refusing would only fail the calls an upgrade makes meanwhile.
+std::vector<std::pair<std::string, std::string>> version_skew_environment(const Service& s, std::string_view policy);
 // `environment:` with each variable (nothing when there are none): `scalars` as they are
 // (already YAML scalars, interpolated at deploy), then `variables` quoted.
 void write_environment(std::ostream& out, const std::vector<std::pair<std::string, std::string>>& variables,

@@ -9,8 +9,10 @@
 // Exit statuses (also printed by `app --help`; docs/lifecycle.md has the table):
 //   0  success                     3  divergence or manifest mismatch on replay
 //   1  the program failed          4  startup read an input outside the membrane
-//   2  the log is unusable         64 usage error (unknown subcommand or persona, bad flag)
-//      (missing, corrupt, incomplete, incompatible, another app's)
+//   2  the log is unusable         5  build --fail-on-breaking: an API change breaks the
+//      (missing, corrupt,             previous build's clients (the previous build is kept)
+//      incomplete, incompatible,   64 usage error (unknown subcommand or persona, bad flag)
+//      another app's)
 #pragma once
 
 #include <filesystem>
@@ -107,6 +109,9 @@ struct BuildOptions {
   // $SNAP_RECORD_REQUESTS_<SERVICE> at deploy. "errors" by default: a deployment keeps
   // its failed requests, ready to replay, at the cost of recording each in memory.
   std::string record_requests = "errors";
+  // `--fail-on-breaking`: a change to an API server that breaks the previous build's
+  // clients fails the build, which keeps the previous one (ProgramOptions::check_build).
+  bool fail_on_breaking = false;
 };
 
 // Writes deployment files for a finished build into `dir`: the build's staging directory,
@@ -114,12 +119,23 @@ struct BuildOptions {
 // after the build actions; may throw, which fails the build and keeps the previous output.
 using BuildEmitter = std::function<void(const App& app, const BuildOptions& options, const std::filesystem::path& dir)>;
 
+// Compares a recorded build with the one it is about to replace, before anything else of
+// the new build is done: `previous_log` is OUT's snapshot.snaplog as the last build left
+// it (it may be missing or unusable), `manifest` the new build's, read through `env`.
+// Reports on stderr; returns true to keep the previous build (build_app then writes and
+// replaces nothing: BuildSummary::kept_previous). snap::run installs the API check
+// (snap/api_compat.h).
+using BuildCheck = std::function<bool(const std::filesystem::path& previous_log, const Manifest& manifest,
+                                      const BuildOptions& options, Env& env)>;
+
 // Makes an OTLP exporter for a /v1/traces URL (snap::run installs the OTLP/HTTP one).
 using SpanExporterFactory = std::function<std::unique_ptr<SpanExporter>(const std::string& traces_url)>;
 
 // What run_program adds to the lifecycle (snap::run in snap/main.h supplies the defaults).
 struct ProgramOptions {
   std::vector<BuildEmitter> emitters;
+  // Run by `build` before the build actions and emitters; unset: nothing is compared.
+  BuildCheck check_build;
   // Sends spans over OTLP (run and dev); none: spans stay in the process.
   SpanExporterFactory span_exporter;
   // `verify --json`: renders a failed replay (Divergence, ManifestMismatch, LogError...)
@@ -136,17 +152,20 @@ struct BuildSummary {
   std::uint64_t events = 0;
   std::size_t components = 0;
   std::vector<std::string> personas;
+  // The check refused the build: OUT is the previous build, untouched (`build` exits
+  // kExitBreakingChange).
+  bool kept_previous = false;
 };
 
-// Records startup into OUT/snapshot.snaplog, runs on_build actions and `emitters`, and
-// writes the build-time state (ports, passwords, secrets, per-persona secret directories,
-// .gitignore). Everything is written into a private staging directory beside OUT, synced,
-// and switched into place as a unit: a failed or killed build leaves the previous output
-// whole. Builds into one OUT exclude each other (BuildLocked). Every file the build reads
+// Records startup into OUT/snapshot.snaplog, asks `check` whether to go on, runs on_build
+// actions and `emitters`, and writes the build-time state (ports, passwords, secrets,
+// per-persona secret directories, .gitignore). Everything is written into a private
+// staging directory beside OUT, synced, and switched into place as a unit: a failed,
+// refused or killed build leaves the previous output whole. Builds into one OUT exclude each other (BuildLocked). Every file the build reads
 // or writes, the log included, goes through `env`, which must outlive the call (emitters
 // write their own files into the staging directory they are given).
 BuildSummary build_app(std::string_view name, const DefineApp& define, Env& env, const BuildOptions& options,
-                       const std::vector<BuildEmitter>& emitters = {});
+                       const std::vector<BuildEmitter>& emitters = {}, const BuildCheck& check = {});
 
 // Another build holds the output directory's lock. Code unavailable (retry when it is
 // done), detail "replay.build_locked".

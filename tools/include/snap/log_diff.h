@@ -20,6 +20,7 @@
 #include <utility>
 #include <vector>
 
+#include "snap/api_compat.h"
 #include "snap/log.h"
 
 namespace snap {
@@ -71,6 +72,7 @@ struct LogDiff {
   std::vector<PersonaDiff> personas;
   std::vector<InputDiff> inputs;
   PlanDiff plan;
+  ApiDiff api;  // the API servers' changes, breaking or compatible (snap/api_compat.h)
   bool differs() const;
 };
 

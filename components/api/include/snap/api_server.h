@@ -70,6 +70,20 @@
 
 namespace snap {
 
+// What a server does with a call from another build of the program (docs/api.md,
+// "Version skew"): every typed call over HTTP carries its caller's build id.
+enum class VersionSkew {
+  // What the deployment says ($SNAP_VERSION_SKEW: strict in the swarm stack and on
+  // Kubernetes, warn with docker-compose and local builds), else warn.
+  kByDeployment,
+  // Refused with failed_precondition, reason "version_skew", naming both builds; the
+  // handler does not run, and the program's typed caller tries another replica (and
+  // waits for one of its own build, up to wait_for_server) before it fails.
+  kStrict,
+  // Served; counted (snap_http_server_version_skew_total) and logged once per peer build.
+  kWarn,
+};
+
 // Per-server settings. Limits protect the server from its clients; each has the reason
 // beside it. Client-side settings apply to every caller of this server's endpoints.
 struct ApiServerOptions {
@@ -144,6 +158,10 @@ struct ApiServerOptions {
   // spdlog level name ("trace", "debug", "info", "warn", "error", "off"); empty: the
   // server persona's $SNAP_LOG_LEVEL at runtime, else "info".
   std::string log_level;
+
+  // Calls from another build (above). Calls with no build id -- from outside the
+  // program -- are always served.
+  VersionSkew version_skew = VersionSkew::kByDeployment;
 };
 
 // Rewrites a request or response, as JSON text, before an episode keeps it (never what
