@@ -19,6 +19,7 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <iostream>
 #include <map>
@@ -53,7 +54,10 @@ struct CallerLog {
   std::map<std::string, int> failed;       // failed calls, by code (version skew apart)
   std::vector<std::string> failures;       // their lines
   int refused = 0;            // attempts refused by a server of another build (version skew)
+  int refused_waiting = 0;    // of which with no replica of the caller's build answering: it waited
   int refused_then_ok = 0;    // calls refused at least once that then succeeded
+  int refused_then_not = 0;   // calls refused at least once that did not
+  double longest_wait = 0;    // seconds from a call's first refusal to its success (JSON log lines)
   int skew_failed = 0;        // calls that ended refused: no replica of the caller's build answered in time
   int cut = 0;                // calls cut short because the caller was being stopped
   std::string totals;         // its own "totals: ..." line, once it stopped
@@ -66,6 +70,15 @@ struct CallerLog {
   }
 };
 
+// The time of day of a JSON log line ("time":"2026-12-07T21:00:30.281193Z"), in seconds;
+// negative for a line without one.
+double time_of(const std::string& line) {
+  static const std::regex time(R"("time":"[0-9-]+T(\d\d):(\d\d):(\d\d(\.\d+)?)Z")");
+  std::smatch m;
+  if (!std::regex_search(line, m, time)) return -1;
+  return std::stoi(m[1]) * 3600 + std::stoi(m[2]) * 60 + std::stod(m[3]);
+}
+
 CallerLog parse_caller_log(const std::string& text) {
   // Text or JSON lines ($SNAP_LOG_FORMAT): the message is found within either.
   static const std::regex ok(R"(call \d+ ok: answered by ([a-z0-9]+))");
@@ -74,15 +87,23 @@ CallerLog parse_caller_log(const std::string& text) {
   static const std::regex totals(R"(totals: \d+ calls, (\d+) ok[^"]*)");
   CallerLog log;
   bool refused_call = false;  // the call under way was refused at least once
+  double refused_at = -1;     // when first
   for (const std::string& line : lines(text)) {
     std::smatch m;
     if (line.find("version skew; this is build") != std::string::npos) {
       ++log.refused;
+      if (line.find("no replica of this build answered yet") != std::string::npos) ++log.refused_waiting;
+      if (!refused_call) refused_at = time_of(line);
       refused_call = true;
     } else if (std::regex_search(line, m, ok)) {
       ++log.ok;
       ++log.answered_by[m[1]];
-      if (refused_call) ++log.refused_then_ok;
+      if (refused_call) {
+        ++log.refused_then_ok;
+        if (refused_at >= 0 && time_of(line) >= refused_at) {
+          log.longest_wait = std::max(log.longest_wait, time_of(line) - refused_at);
+        }
+      }
       refused_call = false;
     } else if (std::regex_search(line, m, failed)) {
       if (line.find("(version_skew)") != std::string::npos) {
@@ -91,9 +112,12 @@ CallerLog parse_caller_log(const std::string& text) {
         ++log.failed[m[1]];
         log.failures.push_back(line);
       }
+      if (refused_call) ++log.refused_then_not;
       refused_call = false;
     } else if (std::regex_search(line, cut)) {
       ++log.cut;
+      if (refused_call) ++log.refused_then_not;
+      refused_call = false;
     } else if (std::regex_search(line, m, totals)) {
       log.totals = m[0];
       log.totals_ok = std::stoi(m[1]);
@@ -112,9 +136,10 @@ std::ostream& operator<<(std::ostream& out, const CallerLog& c) {
   }
   out << "), " << c.failed_calls() << " failed";
   for (const auto& [code, count] : c.failed) out << " [" << code << " " << count << "]";
-  out << ", " << c.refused << " attempts refused by another build, " << c.refused_then_ok
-      << " refused calls retried successfully, " << c.skew_failed << " failed as version skew, " << c.cut
-      << " cut short by stop";
+  out << ", " << c.refused << " attempts refused by another build (" << c.refused_waiting
+      << " with none of its own answering), " << c.refused_then_ok << " refused calls retried successfully (the longest "
+      << c.longest_wait << " s after its first refusal), " << c.refused_then_not << " not, " << c.skew_failed
+      << " failed as version skew, " << c.cut << " cut short by stop";
   if (!c.totals.empty()) out << "; its own " << c.totals;
   return out;
 }
@@ -230,20 +255,26 @@ class SwarmUpgradeEndToEnd : public ::testing::Test {
       all.ok += c.ok;
       for (const auto& [code, count] : c.failed) all.failed[code] += count;
       all.refused += c.refused;
+      all.refused_waiting += c.refused_waiting;
       all.refused_then_ok += c.refused_then_ok;
+      all.refused_then_not += c.refused_then_not;
+      all.longest_wait = std::max(all.longest_wait, c.longest_wait);
       all.skew_failed += c.skew_failed;
       all.cut += c.cut;
       EXPECT_EQ(c.failed_calls(), 0) << c << "\n" << ::testing::PrintToString(c.failures);
       EXPECT_EQ(c.skew_failed, 0) << c;
+      EXPECT_EQ(c.refused_then_not, 0) << c;  // every refused call was retried until it succeeded
       // Every call's line was read back (a stopped task has counted its calls itself).
       if (c.totals_ok >= 0) {
         EXPECT_EQ(c.totals_ok, c.ok) << c;
       }
     }
     std::cout << "[ COUNTS   ] " << when << ", all caller tasks: " << all.ok << " calls ok, " << all.failed_calls()
-              << " failed, " << all.refused << " attempts refused by another build (version skew) and retried, "
-              << all.refused_then_ok << " refused calls then ok, " << all.skew_failed << " failed as version skew, "
-              << all.cut << " cut short by stop\n";
+              << " failed, " << all.refused << " attempts refused by another build (version skew; "
+              << all.refused_waiting << " with no replica of the caller's build answering), " << all.refused_then_ok
+              << " refused calls retried successfully (the longest " << all.longest_wait << " s after its first refusal), "
+              << all.refused_then_not << " not, " << all.skew_failed << " failed as version skew, " << all.cut
+              << " cut short by stop\n";
     EXPECT_GT(all.ok, 0);
   }
 };

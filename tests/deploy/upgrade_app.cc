@@ -9,6 +9,7 @@
 // The caller's log, one line per call and its totals when it stops (or reaches its bound):
 //   call 17 ok: answered by v2
 //   call 18 failed: unavailable: ...
+//   call 19 failed: failed_precondition (version_skew): ...
 //   totals: 1200 calls, 1199 ok, 1 failed (unavailable 1), 0 cut short by stop
 #include <chrono>
 #include <cstdint>
@@ -66,7 +67,9 @@ int call_until_stopped(snap::PersonaContext& ctx, const snap::Endpoint<Call, Ans
       }
       const std::string code(snap::to_string(e.code()));
       ++failed[code];
-      ctx.log().warn("call {} failed: {}: {}", n, code, e.message());
+      // The reason, where there is one: version_skew when every replica that answered runs
+      // another build and none of this build's answered in time (docs/api.md).
+      ctx.log().warn("call {} failed: {}{}: {}", n, code, e.reason().empty() ? "" : " (" + e.reason() + ")", e.message());
     }
     ctx.wait_for_stop(kPause);
   }
