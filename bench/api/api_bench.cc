@@ -170,6 +170,22 @@ void BM_BareBeastClient_RoundTrip(benchmark::State& state) {
 }
 BENCHMARK(BM_BareBeastClient_RoundTrip)->UseRealTime();
 
+// The same bare client naming the server's own build in Snap-Build, as the typed client
+// does: beside BM_BareBeastClient_RoundTrip, the cost of the header and of the server's
+// version-skew check (docs/api.md, "Version skew").
+void BM_BareBeastClient_RoundTrip_WithBuild(benchmark::State& state) {
+  auto& w = world();
+  bench::BareClient client(w.http.port, w.http.server_app->build_id());
+  std::vector<double> us;
+  for (auto _ : state) {
+    const auto t0 = std::chrono::steady_clock::now();
+    benchmark::DoNotOptimize(client.echo(kSmall));
+    us.push_back(std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now() - t0).count());
+  }
+  report(state, us);
+}
+BENCHMARK(BM_BareBeastClient_RoundTrip_WithBuild)->UseRealTime();
+
 void BM_Dev_DirectCall(benchmark::State& state) {
   auto& w = world();
   const auto echo = w.dev.echo.at(w.dev.server_app.get());

@@ -93,9 +93,11 @@ struct BareClient::Impl {
   net::io_context ioc;
   tcp::socket socket{ioc};
   beast::flat_buffer buffer;
+  std::string build;
 };
 
-BareClient::BareClient(unsigned short port) : impl_(std::make_unique<Impl>()) {
+BareClient::BareClient(unsigned short port, std::string build) : impl_(std::make_unique<Impl>()) {
+  impl_->build = std::move(build);
   impl_->socket.connect(tcp::endpoint(net::ip::make_address("127.0.0.1"), port));
   impl_->socket.set_option(tcp::no_delay(true));
 }
@@ -106,6 +108,7 @@ Echo BareClient::echo(const Echo& e) {
   http::request<http::string_body> request{http::verb::post, "/echo", 11};
   request.set(http::field::host, "127.0.0.1");
   request.set(http::field::content_type, "application/json");
+  if (!impl_->build.empty()) request.set("Snap-Build", impl_->build);
   request.body() = bare_encode(e);
   request.prepare_payload();
   http::write(impl_->socket, request);

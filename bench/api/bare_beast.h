@@ -28,7 +28,9 @@ void run_bare_server(unsigned short port, unsigned threads);
 // One keep-alive connection; echo() is a synchronous round trip.
 class BareClient {
  public:
-  explicit BareClient(unsigned short port);
+  // `build`: sent as Snap-Build when not empty, as the typed client names its build
+  // (what a server's version-skew check reads).
+  explicit BareClient(unsigned short port, std::string build = {});
   ~BareClient();
   Echo echo(const Echo& e);
 

@@ -404,6 +404,23 @@ TEST(DeployPlan, AJobRecordsItsRunsInAVolumeOfItsOwnAndBinJobRunsItAgain) {
   EXPECT_EQ(file(plan, "docker-stack.yml").content.find("SNAP_JOB_RUNS"), std::string::npos);
 }
 
+// An upgrade (`up -d` of a new build) stops every API server: Docker waits for the
+// server's own stop deadline, which answers the calls in flight, and 5 s more before it
+// kills it -- 10 s and 5 when the config does not record the deadline. Nothing else gets it.
+TEST(DeployPlan, AnApiServerIsGivenItsStopDeadlineAndFiveSecondsToStop) {
+  EXPECT_EQ(count(file(plan_deployment(shop(), {}), "docker-compose.yml").content, "    stop_grace_period: \"15s\"\n"),
+            1u);
+  DeployInput in = shop();
+  for (DeployComponent& c : in.components) {
+    if (c.id == "shop.api") c.config = R"({"port":35000,"limits":{"stop_deadline_ms":29500}})";
+  }
+  const std::string compose = file(plan_deployment(in, {}), "docker-compose.yml").content;
+  EXPECT_THAT(compose, HasSubstr("      start_period: \"60s\"\n"
+                                 "    # Its stop deadline (the calls in flight) and 5 s: an upgrade does not kill it "
+                                 "mid-answer.\n    stop_grace_period: \"35s\"\n"));
+  EXPECT_EQ(count(compose, "stop_grace_period"), 1u);
+}
+
 // bin/NAME against a stand-in `docker` that lists the given running containers (project and
 // working directory, as `docker ps --format` prints them) and a `docker-compose` that
 // records how it was called.

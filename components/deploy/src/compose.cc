@@ -45,6 +45,22 @@ void database_service(std::ostream& out, const ServiceGraph& g, const Service& s
   write_healthcheck(out, {"CMD", "pg_isready", "-h", "127.0.0.1", "-p", "5432", "-U", user, "-d", database});
 }
 
+// How long Docker waits after SIGTERM before it kills an API server's container: an
+// upgrade (`up -d` of a new build) stops each server so, and a stopping server answers the
+// calls in flight for up to its stop deadline (ApiServerOptions::stop_deadline, in its
+// config; 10 s when the config predates it), which is Docker's own default grace period:
+// the SIGKILL would race the end of the server's orderly stop (the drained calls' answers,
+// its last episodes and spans). 5 s more lets the server's deadline come first.
+std::string stop_grace_period(const Service& s) {
+  std::int64_t deadline_ms = 10'000;
+  if (const auto* limits = s.config.if_contains("limits"); limits != nullptr && limits->is_object()) {
+    if (const auto* ms = limits->as_object().if_contains("stop_deadline_ms"); ms != nullptr && ms->is_int64()) {
+      deadline_ms = ms->as_int64();
+    }
+  }
+  return std::to_string((deadline_ms + 999) / 1000 + 5) + "s";
+}
+
 // What runs: the database's image, or the app's image as one persona.
 void compose_program(std::ostream& out, const ServiceGraph& g, const Service& s) {
   if (s.kind == ServiceKind::kDatabase) {
@@ -98,6 +114,11 @@ void compose_service(std::ostream& out, const ServiceGraph& g, const Service& s)
   if (s.kind == ServiceKind::kDaemon) {
     write_healthcheck(out, {"CMD", "/app/" + g.app_file, "health", s.component->id});
   }
+  if (s.kind == ServiceKind::kDaemon && component_type_of(s.component->type) == ComponentType::kApiServer) {
+    out << "    # Its stop deadline (the calls in flight) and 5 s: an upgrade does not kill it mid-answer.\n"
+           "    stop_grace_period: \""
+        << stop_grace_period(s) << "\"\n";
+  }
   if (s.published_port != 0) {
     // The host port ($SNAP_PUBLISH_<SERVICE> at `up`), on every host address: the server
     // is meant to be reached from outside.
@@ -115,7 +136,14 @@ void compose_service(std::ostream& out, const ServiceGraph& g, const Service& s)
 std::string compose(const ServiceGraph& g) {
   std::ostringstream out;
   out << header(g.input.app_name)
-      << "# Run it: docker-compose -f docker-compose.yml up -d   (a job runs once per build; commands: bin/NAME)\n"
+      << "# Run it: docker-compose -f docker-compose.yml up -d --build --remove-orphans   (a job runs once per\n"
+         "# build; commands: bin/NAME)\n"
+         // What an upgrade takes and does (docs/deploy.md, "Upgrading"): without --build,
+         // `up -d` keeps the image it built first and the new build does not run at all.
+         "# Upgrade: build the next version into this same directory and run the same command: --build\n"
+         "# makes the new image (without it the old build keeps running), --remove-orphans stops services\n"
+         "# the new build no longer has. The app's services are recreated; databases keep their containers\n"
+         "# and volumes, stores bring their indexes up to date when opened, each job runs once per build.\n"
          "# Images: SNAP_IMAGE (default: built from this directory) and SNAP_POSTGRES_IMAGE.\n"
          "services:\n";
   for (const Service& s : g.services) compose_service(out, g, s);

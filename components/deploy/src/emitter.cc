@@ -238,7 +238,7 @@ BuildEmitter deployment_emitter(DeployOptions defaults) {
     std::cerr << "snap: deploy: wrote Dockerfile (" << (options.base_image.empty() ? "self-contained" : options.base_image)
               << "), docker-compose.yml, docker-stack.yml, kubernetes/; run: docker-compose -f "
               << (fs::absolute(build.out_dir) / "docker-compose.yml").string()
-              << " up -d (one host) or docker stack deploy -c " << (fs::absolute(build.out_dir) / "docker-stack.yml").string()
+              << " up -d --build --remove-orphans (one host; the same to upgrade) or docker stack deploy -c " << (fs::absolute(build.out_dir) / "docker-stack.yml").string()
               << " STACK (a swarm) or " << (fs::absolute(build.out_dir) / "bin" / "kube" / "apply").string()
               << " (Kubernetes)" << std::endl;
   };

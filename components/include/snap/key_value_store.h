@@ -50,10 +50,11 @@ class KeyValueStore final : public Component {
   KeyValueStore(const Init& init, const Postgres& database, std::vector<IndexSpec> indexes = {});
   ~KeyValueStore() override;
 
-  // Opens the store on first use (creating tables, rebuilding changed indexes), for the
-  // persona running `ctx`. Throws UsesError when that persona does not use the store,
-  // StoreError kUnavailable when it has no database (outside dev) or the database is
-  // not reachable, SecretUnavailable when the database's password is missing. A failed
+  // Opens the store on first use (creating tables, rebuilding changed indexes, repairing
+  // what builds without some of its indexes wrote: docs/store.md), for the persona
+  // running `ctx`. Throws UsesError when that persona does not use the store, StoreError
+  // kUnavailable when it has no database (outside dev) or the database is not
+  // reachable, SecretUnavailable when the database's password is missing. A failed
   // open is tried again by the next call; calls that come while one open runs share its
   // outcome (so each waits one RetryPolicy budget at most), and a database that cannot
   // be reached is logged once until an open succeeds. In a recorded request

@@ -1,6 +1,8 @@
 // The PostgreSQL backend: one table per store (key text COLLATE "C" primary key, value
-// jsonb) and one per index, kept in step in the same transaction as every write.
-// COLLATE "C" makes ORDER BY byte-wise, the order the memory backend's std::map keeps.
+// jsonb, writer integer) and one per index, kept in step in the same transaction as every
+// write. COLLATE "C" makes ORDER BY byte-wise, the order the memory backend's std::map
+// keeps. `writer` says which set of indexes the row's last writer kept (docs/store.md,
+// "Builds with different indexes"), so that a build can repair what another one left.
 #include <libpq-fe.h>
 #include <poll.h>
 
@@ -102,6 +104,29 @@ using store_detail::Verdict;
 using store_detail::Work;
 
 std::string quoted_identifier(const std::string& identifier) { return "\"" + identifier + "\""; }
+
+// The store table's index on `writer`, named as the table of an index named "" would be:
+// no index has that name, so no index table or store table can take it.
+std::string writer_index_name(const std::string& table) { return index_table_name(table, ""); }
+
+// What every store table's delete trigger runs: removes the deleted item's entries from
+// every index table of the store, those of indexes the deleting build does not have
+// included, so that no build leaves entries behind for a key that is gone. The list is
+// read when the trigger runs, so it includes index tables created after the deleting
+// build opened the store; a table dropped by hand is skipped, not an error.
+constexpr const char* kDeleteEntriesFunction = R"(CREATE FUNCTION snap_store_delete_entries() RETURNS trigger
+LANGUAGE plpgsql AS $f$
+DECLARE
+  ix text;
+BEGIN
+  FOR ix IN SELECT index_table FROM snap_index_versions WHERE store = TG_TABLE_NAME AND index_table IS NOT NULL LOOP
+    IF to_regclass(quote_ident(ix)) IS NOT NULL THEN
+      EXECUTE format('DELETE FROM %I WHERE key = $1', ix) USING OLD.key;
+    END IF;
+  END LOOP;
+  RETURN NULL;
+END
+$f$)";
 
 std::string_view view_of(const pqxx::field& f) { return std::string_view(f.c_str(), f.size()); }
 json parse_json(const pqxx::field& f) { return store_detail::from_postgres_text(view_of(f)); }
@@ -350,14 +375,14 @@ class PostgresBackend final : public StoreBackend {
       // One statement is atomic on its own: no transaction round trips.
       run(Work::kAutocommitWrite, [&](pqxx::connection& c) {
         pqxx::nontransaction tx(c);
-        tx.exec_prepared("upsert", std::string(key), text);
+        tx.exec_prepared("upsert", std::string(key), text, writer_);
         return 0;
       });
       return;
     }
     run(Work::kTransaction, [&](pqxx::connection& c) {
       pqxx::work tx(c);
-      tx.exec_prepared("upsert", std::string(key), text);
+      tx.exec_prepared("upsert", std::string(key), text, writer_);
       reindex(tx, key, entries);
       tx.commit();
       return 0;
@@ -365,18 +390,12 @@ class PostgresBackend final : public StoreBackend {
   }
 
   bool del(std::string_view key) override {
-    if (specs_.empty()) {
-      return run(Work::kAutocommitWrite, [&](pqxx::connection& c) {
-        pqxx::nontransaction tx(c);
-        return !tx.exec_prepared("delete", std::string(key)).empty();
-      });
-    }
-    return run(Work::kTransaction, [&](pqxx::connection& c) {
-      pqxx::work tx(c);
-      const bool existed = !tx.exec_prepared("delete", std::string(key)).empty();
-      reindex(tx, key, {});
-      tx.commit();
-      return existed;
+    // One statement, indexes or not: the table's delete trigger removes the item's entries
+    // from every index table of the store, in the same statement, including those of
+    // indexes this build does not have (create_schema).
+    return run(Work::kAutocommitWrite, [&](pqxx::connection& c) {
+      pqxx::nontransaction tx(c);
+      return !tx.exec_prepared("delete", std::string(key)).empty();
     });
   }
 
@@ -390,11 +409,8 @@ class PostgresBackend final : public StoreBackend {
       std::optional<json> current;
       if (!r.empty()) current = parse_json(r[0][0]);
       std::optional<json> result = fn(current);
-      if (!result) {  // delete
-        if (current) {
-          tx.exec_prepared("delete", std::string(key));
-          reindex(tx, key, {});
-        }
+      if (!result) {  // delete; the trigger removes the entries
+        if (current) tx.exec_prepared("delete", std::string(key));
         tx.commit();
         return result;
       }
@@ -409,7 +425,8 @@ class PostgresBackend final : public StoreBackend {
       // For an absent key there is no row to lock, so a plain INSERT: a concurrent modify
       // that also saw it absent fails with unique_violation and is retried, instead of
       // silently overwriting.
-      tx.exec_prepared(current ? "update" : "insert", std::string(key), store_detail::to_postgres_text(next, facts));
+      tx.exec_prepared(current ? "update" : "insert", std::string(key), store_detail::to_postgres_text(next, facts),
+                       writer_);
       if (!specs_.empty()) reindex(tx, key, entries);
       tx.commit();
       return result;
@@ -462,10 +479,12 @@ class PostgresBackend final : public StoreBackend {
     c.prepare("get", "SELECT value::text FROM " + t + " WHERE key = $1");
     c.prepare("has", "SELECT 1 FROM " + t + " WHERE key = $1");
     c.prepare("get_for_update", "SELECT value::text FROM " + t + " WHERE key = $1 FOR UPDATE");
+    // Every write says who wrote the row ($3, writer_): a parameter, not a statement more.
     c.prepare("upsert", "INSERT INTO " + t +
-                            " (key, value) VALUES ($1, $2::jsonb) ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value");
-    c.prepare("insert", "INSERT INTO " + t + " (key, value) VALUES ($1, $2::jsonb)");
-    c.prepare("update", "UPDATE " + t + " SET value = $2::jsonb WHERE key = $1");
+                            " (key, value, writer) VALUES ($1, $2::jsonb, $3) ON CONFLICT (key) DO UPDATE SET "
+                            "value = EXCLUDED.value, writer = EXCLUDED.writer");
+    c.prepare("insert", "INSERT INTO " + t + " (key, value, writer) VALUES ($1, $2::jsonb, $3)");
+    c.prepare("update", "UPDATE " + t + " SET value = $2::jsonb, writer = $3 WHERE key = $1");
     c.prepare("delete", "DELETE FROM " + t + " WHERE key = $1 RETURNING 1");
     c.prepare("keys", "SELECT key FROM " + t + " WHERE key > $1 ORDER BY key LIMIT $2");
     c.prepare("scan", "SELECT key, value::text FROM " + t + " WHERE key > $1 ORDER BY key LIMIT 1000");
@@ -489,58 +508,230 @@ class PostgresBackend final : public StoreBackend {
     }
   }
 
-  // Replaces the item's entries in every index (none: a delete).
+  // Replaces the item's entries in every index.
   void reindex(pqxx::transaction_base& tx, std::string_view key, const Entries& entries) {
     for (std::size_t i = 0; i < specs_.size(); ++i) {
       tx.exec_prepared("index_delete_" + std::to_string(i), std::string(key));
-      if (i < entries.size()) insert_entries(tx, i, key, entries[i]);
+      insert_entries(tx, i, key, entries[i]);
     }
   }
 
-  // Creates the tables if absent and rebuilds indexes whose version changed, in one
-  // transaction under an advisory lock, so that personas starting together do not race
-  // and a failed rebuild (an indexer that throws) leaves everything as it was.
+  // Creates what is absent, rebuilds indexes whose version changed and repairs rows that
+  // builds without some of this build's indexes wrote (docs/store.md, "Builds with
+  // different indexes"). Three transactions, each under an advisory lock, so that
+  // personas and builds starting together take turns instead of racing (CREATE ... IF NOT
+  // EXISTS races with itself):
+  // 1. what all stores share, under its own lock;
+  // 2. the store table's columns and indexes, under the store's lock -- committed at
+  //    once, because the ALTER TABLE an older table needs shuts out its readers until
+  //    commit;
+  // 3. under the store's lock again: the delete trigger installed if absent, this build's
+  //    index set registered, index tables created, rebuilt and repaired. A rebuild or
+  //    repair that fails (an indexer that throws) leaves everything as it was.
   void create_schema() {
     // Not run(): an open that fails is reported to the opener by its exception, and a
     // component that opens on first use says once that it cannot (key_value_store.cc).
-    // The version table is shared by all stores: created on its own, under its own lock
-    // (CREATE TABLE IF NOT EXISTS races with itself), and not held while a store rebuilds.
     retrying(Work::kTransaction, [&](pqxx::connection& c) {
       pqxx::work tx(c);
       tx.exec("SELECT pg_advisory_xact_lock(hashtext('snap-store:snap_index_versions'))");
       tx.exec(
           "CREATE TABLE IF NOT EXISTS snap_index_versions (store text NOT NULL, index_name text NOT NULL, "
-          "version integer NOT NULL, PRIMARY KEY (store, index_name))");
+          "version integer NOT NULL, index_table text, PRIMARY KEY (store, index_name))");
+      // index_table: what the delete trigger reads; NULL in rows from before it, which
+      // the next open of their store fills in.
+      if (!has_column(tx, "snap_index_versions", "index_table")) {
+        tx.exec("ALTER TABLE snap_index_versions ADD COLUMN index_table text");
+      }
+      tx.exec(
+          "CREATE TABLE IF NOT EXISTS snap_store_writers (store text NOT NULL, indexes text[] NOT NULL, "
+          "id integer NOT NULL, PRIMARY KEY (store, indexes), UNIQUE (store, id))");
+      if (tx.exec("SELECT to_regprocedure('snap_store_delete_entries()')")[0][0].is_null()) {
+        tx.exec(kDeleteEntriesFunction);
+      }
       tx.commit();
       return 0;
     });
     retrying(Work::kTransaction, [&](pqxx::connection& c) {
       pqxx::work tx(c);
-      tx.exec("SELECT pg_advisory_xact_lock(hashtext(" + tx.quote("snap-store:" + table_) + "))");
-      tx.exec("CREATE TABLE IF NOT EXISTS " + quoted_identifier(table_) +
-              " (key text COLLATE \"C\" PRIMARY KEY, value jsonb NOT NULL)");
-      for (std::size_t i = 0; i < specs_.size(); ++i) {
-        const std::string ix = quoted_identifier(index_tables_[i]);
-        // A new index table is filled whatever the stored version says: the version row
-        // may have outlived its table (dropped by hand, or renamed by a newer naming).
-        const bool existed = !tx.exec_params("SELECT to_regclass($1)", ix)[0][0].is_null();
-        tx.exec("CREATE TABLE IF NOT EXISTS " + ix +
-                " (index_key text COLLATE \"C\" NOT NULL, key text COLLATE \"C\" NOT NULL, seq integer NOT NULL, "
-                "inline jsonb NOT NULL, PRIMARY KEY (index_key, key, seq))");
-        tx.exec("CREATE INDEX IF NOT EXISTS " + quoted_identifier(safe_identifier(index_tables_[i] + "_by_key")) + " ON " + ix +
-                " (key)");
-        const pqxx::result v = tx.exec_params(
-            "SELECT version FROM snap_index_versions WHERE store = $1 AND index_name = $2", table_, specs_[i].name);
-        if (existed && !v.empty() && v[0][0].as<int>() == specs_[i].version) continue;
-        rebuild_index(tx, i);
-        tx.exec_params(
-            "INSERT INTO snap_index_versions (store, index_name, version) VALUES ($1, $2, $3) "
-            "ON CONFLICT (store, index_name) DO UPDATE SET version = EXCLUDED.version",
-            table_, specs_[i].name, specs_[i].version);
+      lock_store(tx);
+      const std::string t = quoted_identifier(table_);
+      tx.exec("CREATE TABLE IF NOT EXISTS " + t +
+              " (key text COLLATE \"C\" PRIMARY KEY, value jsonb NOT NULL, writer integer NOT NULL DEFAULT 0)");
+      if (!has_column(tx, table_, "writer")) {
+        // A table from before writer tags: a constant default is metadata only (no rewrite),
+        // and every row reads as 0, "unknown", so the first open with indexes repairs it.
+        tx.exec("ALTER TABLE " + t + " ADD COLUMN writer integer NOT NULL DEFAULT 0");
+      }
+      const std::string by_writer = writer_index_name(table_);
+      if (!exists(tx, by_writer)) tx.exec("CREATE INDEX " + quoted_identifier(by_writer) + " ON " + t + " (writer)");
+      for (const auto& row : tx.exec_params(
+               "SELECT index_name FROM snap_index_versions WHERE store = $1 AND index_table IS NULL", table_)) {
+        const std::string index(view_of(row[0]));
+        tx.exec_params("UPDATE snap_index_versions SET index_table = $3 WHERE store = $1 AND index_name = $2", table_,
+                       index, index_table_name(table_, index));
       }
       tx.commit();
       return 0;
     });
+    retrying(Work::kTransaction, [&](pqxx::connection& c) {
+      pqxx::work tx(c);
+      lock_store(tx);
+      const std::string t = quoted_identifier(table_);
+      const bool has_trigger =
+          !tx.exec_params("SELECT 1 FROM pg_trigger WHERE tgrelid = to_regclass($1) AND tgname = 'snap_delete_entries'",
+                          t)
+               .empty();
+      // An index table that did not exist is filled whatever the stored version says: the
+      // version row may have outlived its table (dropped by hand, or renamed by a newer
+      // naming).
+      std::vector<bool> rebuilt(specs_.size());
+      std::vector<bool> existed(specs_.size());
+      for (std::size_t i = 0; i < specs_.size(); ++i) {
+        existed[i] = exists(tx, index_tables_[i]);
+        const pqxx::result v = tx.exec_params(
+            "SELECT version FROM snap_index_versions WHERE store = $1 AND index_name = $2", table_, specs_[i].name);
+        rebuilt[i] = !(existed[i] && !v.empty() && v[0][0].as<int>() == specs_[i].version);
+      }
+      if (!has_trigger || std::find(rebuilt.begin(), rebuilt.end(), true) != rebuilt.end()) {
+        // Writes wait while the trigger is installed or an index rebuilt (reads do not): a
+        // write that landed between a rebuild's DELETE and its scan would keep its old
+        // entries too. Taken before any index table is touched, so that no write holds
+        // what this waits for.
+        tx.exec("LOCK TABLE " + t + " IN EXCLUSIVE MODE");
+      }
+      if (!has_trigger) {
+        tx.exec("CREATE TRIGGER snap_delete_entries AFTER DELETE ON " + t +
+                " FOR EACH ROW EXECUTE FUNCTION snap_store_delete_entries()");
+        // Deletes made before the trigger left the entries of indexes their build did not
+        // have: removed once, now.
+        for (const auto& row : tx.exec_params(
+                 "SELECT index_table FROM snap_index_versions WHERE store = $1 AND index_table IS NOT NULL", table_)) {
+          const std::string ix(view_of(row[0]));
+          if (!exists(tx, ix)) continue;
+          tx.exec("DELETE FROM " + quoted_identifier(ix) + " AS ix WHERE NOT EXISTS (SELECT 1 FROM " + t +
+                  " AS s WHERE s.key = ix.key)");
+        }
+      }
+      writer_ = register_writer(tx);
+      for (std::size_t i = 0; i < specs_.size(); ++i) {
+        if (!rebuilt[i]) continue;
+        const std::string ix = quoted_identifier(index_tables_[i]);
+        if (!existed[i]) {
+          tx.exec("CREATE TABLE IF NOT EXISTS " + ix +
+                  " (index_key text COLLATE \"C\" NOT NULL, key text COLLATE \"C\" NOT NULL, seq integer NOT NULL, "
+                  "inline jsonb NOT NULL, PRIMARY KEY (index_key, key, seq))");
+          tx.exec("CREATE INDEX IF NOT EXISTS " + quoted_identifier(safe_identifier(index_tables_[i] + "_by_key")) +
+                  " ON " + ix + " (key)");
+        }
+        rebuild_index(tx, i);
+        tx.exec_params(
+            "INSERT INTO snap_index_versions (store, index_name, version, index_table) VALUES ($1, $2, $3, $4) "
+            "ON CONFLICT (store, index_name) DO UPDATE SET version = EXCLUDED.version, index_table = "
+            "EXCLUDED.index_table",
+            table_, specs_[i].name, specs_[i].version, index_tables_[i]);
+      }
+      repair(tx, rebuilt);
+      tx.commit();
+      return 0;
+    });
+  }
+
+  void lock_store(pqxx::work& tx) {
+    tx.exec("SELECT pg_advisory_xact_lock(hashtext(" + tx.quote("snap-store:" + table_) + "))");
+  }
+
+  static bool exists(pqxx::work& tx, const std::string& relation) {
+    return !tx.exec_params("SELECT to_regclass($1)", quoted_identifier(relation))[0][0].is_null();
+  }
+
+  static bool has_column(pqxx::work& tx, const std::string& table, const std::string& column) {
+    return !tx.exec_params(
+                  "SELECT 1 FROM pg_attribute WHERE attrelid = to_regclass($1) AND attname = $2 AND NOT attisdropped",
+                  quoted_identifier(table), column)
+                .empty();
+  }
+
+  // This build's index set as SQL: the sorted array of NAME@VERSION (unambiguous: a
+  // version has no '@'); only the indexes `pick` says, when given.
+  std::string index_set(pqxx::work& tx, const std::vector<bool>* pick = nullptr) const {
+    std::vector<std::string> names;
+    for (std::size_t i = 0; i < specs_.size(); ++i) {
+      if (pick == nullptr || (*pick)[i]) names.push_back(specs_[i].name + "@" + std::to_string(specs_[i].version));
+    }
+    std::sort(names.begin(), names.end());
+    std::string out = "ARRAY[";
+    for (std::size_t i = 0; i < names.size(); ++i) out += (i == 0 ? "" : ", ") + tx.quote(names[i]);
+    return out + "]::text[]";
+  }
+
+  // The id rows written by this build carry: one per store and index set, given at its
+  // first open and the same for every process of the build. Under the store's lock, so
+  // max + 1 does not race.
+  int register_writer(pqxx::work& tx) {
+    const std::string mine = index_set(tx);
+    tx.exec_params("INSERT INTO snap_store_writers (store, indexes, id) SELECT $1::text, " + mine +
+                       ", coalesce(max(id), 0) + 1 FROM snap_store_writers WHERE store = $1::text "
+                       "ON CONFLICT (store, indexes) DO NOTHING",
+                   table_);
+    return tx.exec_params("SELECT id FROM snap_store_writers WHERE store = $1 AND indexes = " + mine, table_)[0][0]
+        .as<int>();
+  }
+
+  // Gives this build's entries and tag to every row whose writer did not keep all of this
+  // build's indexes at these versions: writer 0 (unknown: written before tags, or by a
+  // build from before them) or a registered index set that lacks one. `rebuilt[i]`: index
+  // i was just filled from every row and needs nothing more. Rows are locked, so a write
+  // of the same row by another build waits for this one; one written after it carries
+  // its writer's tag and is repaired by the next open.
+  void repair(pqxx::work& tx, const std::vector<bool>& rebuilt) {
+    if (specs_.empty()) return;
+    // Rows of a writer that lacked only rebuilt indexes are right already and need only
+    // this build's tag; the others need entries in the indexes that were not rebuilt.
+    std::vector<bool> kept(rebuilt.size());
+    for (std::size_t i = 0; i < rebuilt.size(); ++i) kept[i] = !rebuilt[i];
+    const bool any_kept = std::find(kept.begin(), kept.end(), true) != kept.end();
+    std::string stale = any_kept ? "{0" : "{";
+    std::string right = any_kept ? "{" : "{0";
+    for (const auto& row : tx.exec_params("SELECT id, indexes @> " + index_set(tx, &kept) +
+                                              " FROM snap_store_writers WHERE store = $1 AND NOT indexes @> " +
+                                              index_set(tx),
+                                          table_)) {
+      std::string& list = row[1].as<bool>() ? right : stale;
+      list += (list.size() == 1 ? "" : ",") + std::string(view_of(row[0]));
+    }
+    stale += "}";
+    right += "}";
+    const std::string t = quoted_identifier(table_);
+    // Only after a rebuild, so under its lock: no write waits to be let through.
+    if (right != "{}") {
+      tx.exec_params("UPDATE " + t + " SET writer = $2 WHERE writer = ANY($1::integer[])", right, writer_);
+    }
+    if (stale == "{}") return;
+    const auto found =
+        tx.exec_params("SELECT count(*) FROM " + t + " WHERE writer = ANY($1::integer[])", stale)[0][0].as<long long>();
+    // A page is chosen, locked, re-tagged and returned by one statement; re-tagged rows
+    // leave the set, so the next page finds the next rows. Other builds writing meanwhile
+    // can add rows to the set: stopping after twice what there was keeps the open finite.
+    constexpr std::size_t kPage = 1000;
+    for (long long budget = 2 * found; budget > 0;) {
+      const pqxx::result rows = tx.exec_params(
+          "WITH page AS (SELECT key FROM " + t + " WHERE writer = ANY($1::integer[]) LIMIT " + std::to_string(kPage) +
+              " FOR UPDATE) UPDATE " + t + " AS s SET writer = $2 FROM page WHERE s.key = page.key "
+              "RETURNING s.key, s.value::text",
+          stale, writer_);
+      for (const auto& row : rows) {
+        const std::string key(view_of(row[0]));
+        const json value = parse_json(row[1]);
+        for (std::size_t i = 0; i < specs_.size(); ++i) {
+          if (rebuilt[i]) continue;
+          const auto entries = index_entries(name_, specs_[i], key, value);
+          tx.exec_prepared("index_delete_" + std::to_string(i), key);
+          insert_entries(tx, i, key, entries);
+        }
+      }
+      budget -= static_cast<long long>(rows.size());
+      if (rows.size() < kPage) break;
+    }
   }
 
   // Every item, a page at a time (keyset paging, so memory stays bounded).
@@ -627,6 +818,7 @@ class PostgresBackend final : public StoreBackend {
   std::vector<IndexSpec> specs_;
   std::string table_;
   std::vector<std::string> index_tables_;
+  int writer_ = 0;  // this build's id in snap_store_writers for this store: set at open
   ConnectionPool pool_;
   OutageLog outage_;
 };

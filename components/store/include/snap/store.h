@@ -30,9 +30,16 @@
 // - An index has a version; opening a store whose index version differs from the stored
 //   one rebuilds that index from the data, so a changed indexer never leaves it stale.
 //
+// - PostgreSQL: builds with different index specs may write one store at once (a rolling
+//   upgrade, a rollback). Each row records which index set its writer kept; an open
+//   repairs the rows written by builds that lacked one of its indexes, and a delete
+//   removes the item's entries from every index of the store, known to the deleting
+//   build or not. Between opens, an index misses what builds without it wrote
+//   (docs/store.md, "Builds with different indexes"). The memory backend, one process's
+//   data, does not repair.
+//
 // Thread safety: a JsonStore, a Store<T> view and an Index handle may be used from many
-// threads at once. Opening the same store name twice in one process (or database) with
-// different index specs is not supported: each open rebuilds to its own versions.
+// threads at once.
 #pragma once
 
 #include <boost/core/demangle.hpp>
@@ -266,8 +273,10 @@ struct PostgresOptions {
 };
 
 // Connects, creates the store's tables if absent (idempotent, safe when several personas
-// start at once), and rebuilds indexes whose version changed -- all in one transaction.
-// Throws StoreError (kUnavailable when the server cannot be reached).
+// and builds start at once), rebuilds indexes whose version changed and repairs rows that
+// builds without some of its indexes wrote; a rebuild or repair that fails changes
+// nothing. Throws StoreError (kUnavailable when the server cannot be reached; an
+// indexer's error when it refuses a row it rebuilds or repairs).
 std::unique_ptr<JsonStore> open_postgres_store(const PostgresOptions& postgres, const StoreOptions& options);
 
 // A typed view of a JsonStore, for any T that snap/json_struct.h converts -- the codec of
