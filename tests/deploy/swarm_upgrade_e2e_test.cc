@@ -184,7 +184,7 @@ struct Upgrade : e2e::SwarmWork {
     return n;
   }
   // `APP build` of `binary` into the build directory (2 API replicas, and `flags`), its image
-  // built as `image` and deployed over what runs; the seconds it took to deploy.
+  // built as `image` and deployed over what runs.
   void build_and_deploy(const std::string& binary, const std::string& image, std::vector<std::string> flags = {}) {
     flags.insert(flags.begin(), {"--replicas", std::string(kApi) + "=2"});
     build_program(binary, flags);
@@ -327,6 +327,11 @@ TEST_F(SwarmUpgradeEndToEnd, ABuildWhoseServerNeverBecomesHealthyIsRolledBack) {
                                u().service(kApi)}).out),
               ::testing::StartsWith(u().v2));
   EXPECT_THAT(u().running_images(kApi), ::testing::ElementsAre(u().v2, u().v2));
+  // The whole previous spec is back, not only the image (v3's image is v2's under another
+  // tag: the same binary and log; what differs is the stack file's pids limit).
+  EXPECT_EQ(trim(u().docker({"service", "inspect", "--format", "{{.Spec.TaskTemplate.Resources.Limits.Pids}}",
+                             u().service(kApi)}).out),
+            "1024");
   // The caller (now v3's image, the same program: its update completed) keeps calling v2.
   const int before = u().answered_by("v2");
   EXPECT_TRUE(poll_until(std::chrono::seconds(60), [&] { return u().answered_by("v2") >= before + 20; }));
