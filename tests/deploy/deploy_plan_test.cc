@@ -241,6 +241,39 @@ TEST(DeployPlan, TheStackRunsDaemonsReplicatedTheDatabaseOnceAndJobsABoundedNumb
   }
 }
 
+// Rolling updates (docs/deploy.md, "Rolling updates on a swarm"): a daemon's new task is
+// started first and its old one stopped once it is healthy, a task at a time, and a failed
+// update rolls back; the database is stopped first (one data directory); a job's ending is
+// no failure of its update; a command has no task to update.
+TEST(DeployPlan, TheStackUpdatesDaemonsStartFirstTheDatabaseStopFirstAndRollsBackAFailedUpdate) {
+  const std::string stack = file(plan_deployment(shop(), {}), "docker-stack.yml").content;
+  // The service's `deploy:` block.
+  const auto deploy_of = [&](const std::string& service) {
+    const std::size_t at = stack.find("\n  " + service + ":\n");
+    EXPECT_NE(at, std::string::npos) << service;
+    const std::size_t from = stack.find("    deploy:\n", at);
+    return stack.substr(from, stack.find("      resources:", from) - from);
+  };
+  const std::string daemon_update =
+      "      update_config: {parallelism: 1, delay: \"10s\", order: \"start-first\", failure_action: \"rollback\", "
+      "monitor: \"70s\"}\n      rollback_config: {parallelism: 1, order: \"start-first\"}\n";
+  EXPECT_THAT(deploy_of("api"), HasSubstr(daemon_update));
+  EXPECT_THAT(deploy_of("mailer"), HasSubstr(daemon_update));
+  EXPECT_THAT(deploy_of("db"),
+              HasSubstr("      # Stop-first: start-first would run two PostgreSQL servers on one data directory.\n"
+                        "      update_config: {parallelism: 1, order: \"stop-first\", failure_action: \"rollback\", "
+                        "monitor: \"70s\"}\n      rollback_config: {parallelism: 1, order: \"stop-first\"}\n"));
+  EXPECT_THAT(deploy_of("seed"),
+              HasSubstr("      update_config: {parallelism: 1, order: \"stop-first\", failure_action: \"continue\"}\n"));
+  EXPECT_EQ(deploy_of("seed").find("rollback_config"), std::string::npos);
+  EXPECT_EQ(deploy_of("report").find("update_config"), std::string::npos);
+  EXPECT_EQ(deploy_of("report").find("rollback_config"), std::string::npos);
+  // The monitor period covers a task that passed its healthcheck and then fails every
+  // probe to its timeout: 5 x (2 s + 10 s), and 10 s for its node to say so.
+  const std::string compose = file(plan_deployment(shop(), {}), "docker-compose.yml").content;
+  EXPECT_THAT(compose, HasSubstr("      interval: \"2s\"\n      timeout: \"10s\"\n      retries: 5\n"));
+}
+
 TEST(DeployPlan, TheStackKeepsLeastPrivilegeOnOverlayNetworksAndSwarmSecrets) {
   const std::string stack = file(plan_deployment(shop(), {}), "docker-stack.yml").content;
   EXPECT_THAT(stack, HasSubstr("  api:\n    driver: \"overlay\"\n    internal: true\n    attachable: true\n"));
@@ -669,6 +702,10 @@ TEST(DeployPlan, DockerStackConfigAcceptsTheGoldenFile) {
   const std::string config = "SNAP_REPLICAS_API=2 SNAP_ENDPOINT_MODE=vip docker stack config -c " + dir + "/docker-stack.yml";
   EXPECT_EQ(std::system((config + " | grep -q '^      replicas: 2$'").c_str()), 0);
   EXPECT_EQ(std::system((config + " | grep -q '^      endpoint_mode: vip$'").c_str()), 0);
+  // Swarm reads the update and rollback settings as written (a monitor of 1m10s).
+  EXPECT_EQ(std::system((config + " | grep -A5 '^      update_config:$' | grep -q '^        order: start-first$'").c_str()), 0);
+  EXPECT_EQ(std::system((config + " | grep -A5 '^      update_config:$' | grep -q '^        monitor: 1m10s$'").c_str()), 0);
+  EXPECT_EQ(std::system((config + " | grep -A3 '^      rollback_config:$' | grep -q '^        order: stop-first$'").c_str()), 0);
 }
 
 

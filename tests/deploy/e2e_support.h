@@ -108,6 +108,7 @@ struct DockerWork {
   }
 #endif
 
+#if defined(SNAP_POSTGRES_IMAGE_SCRIPT) && defined(SNAP_PROBE)
   // Names everything after `unique` (images APP_REPO:app|probe and PG_REPO:15|probe,
   // WORK_PREFIX-UNIQUE in the temporary directory), builds the program `binary` there and
   // its images. `password_secret` names the database password the build generates (its
@@ -121,23 +122,14 @@ struct DockerWork {
     app_probe_image = app_repo + "-" + unique + ":probe";
     pg_image = pg_repo + "-" + unique + ":15";
     pg_probe_image = pg_repo + "-" + unique + ":probe";
-    work = fs::temp_directory_path() / (work_prefix + "-" + unique);
-    // Named uniquely too: `docker-compose` run there without a project name would take it.
-    out = work / ("out" + unique);
-    fs::create_directories(work);
+    make_work(unique, work_prefix);
     env["SNAP_IMAGE"] = probes ? app_probe_image : app_image;
     env["SNAP_POSTGRES_IMAGE"] = probes ? pg_probe_image : pg_image;
-    available = true;
 
-    testing::ProcessOptions in_work;
-    in_work.working_directory = work;
-    std::vector<std::string> build{binary, "build", "--out", out.string()};
-    build.insert(build.end(), build_flags.begin(), build_flags.end());
-    must(testing::run_process(build, in_work), fs::path(binary).filename().string() + " build");
+    build_program(binary, build_flags);
     password = read_file(out / "state" / "secrets" / password_secret);
 
-    images.push_back(app_image);
-    must(docker({"build", "-q", "-t", app_image, out.string()}), "docker build (app)");
+    build_app_image(app_image);
     images.push_back(pg_image);
     must(run({SNAP_POSTGRES_IMAGE_SCRIPT, pg_image}), "building the PostgreSQL image");
     if (!probes) return;
@@ -149,6 +141,33 @@ struct DockerWork {
       images.push_back(probe);
       must(docker({"build", "-q", "-t", probe, probe_context.string()}), "docker build (probe)");
     }
+  }
+#endif
+
+  // The working directory, WORK_PREFIX-UNIQUE in the temporary directory, and the build
+  // directory in it; from now on remove_images_and_work() has something to remove.
+  void make_work(const std::string& unique, const std::string& work_prefix) {
+    work = fs::temp_directory_path() / (work_prefix + "-" + unique);
+    // Named uniquely too: `docker-compose` run there without a project name would take it.
+    out = work / ("out" + unique);
+    fs::create_directories(work);
+    available = true;
+  }
+
+  // `binary build --out OUT BUILD_FLAGS...`, run in the working directory: a first build,
+  // or the next one into the same directory. Throws if it fails.
+  void build_program(const std::string& binary, const std::vector<std::string>& build_flags = {}) const {
+    testing::ProcessOptions in_work;
+    in_work.working_directory = work;
+    std::vector<std::string> build{binary, "build", "--out", out.string()};
+    build.insert(build.end(), build_flags.begin(), build_flags.end());
+    must(testing::run_process(build, in_work), fs::path(binary).filename().string() + " build");
+  }
+
+  // `docker build` of the build directory as `image` (removed with the others). Throws if it fails.
+  void build_app_image(const std::string& image) {
+    images.push_back(image);
+    must(docker({"build", "-q", "-t", image, out.string()}), "docker build (app)");
   }
 
   // The images it created and its working directory; nothing else.

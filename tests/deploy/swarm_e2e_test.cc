@@ -6,32 +6,22 @@
 // the other address); each container reaches exactly what its persona's `uses` allow; no
 // secret value is anywhere it should not be.
 //
-// The swarm: the engine's own if it is already a manager; otherwise the test creates one
-// (`docker swarm init --advertise-addr 127.0.0.1`). Leaving a swarm takes down every
-// swarm network and what is attached to it, so the test leaves only a swarm it created,
-// and only when nothing else uses it: no other service, no other swarm network, and no
-// other run of this test (each holds a shared lock on a file in /tmp for as long as it
-// uses the swarm; the one that would leave must get it exclusively). Otherwise the swarm
-// stays, and the test says so. Images are built locally (nothing pulled) and named after
-// one unique tag; the stack, its secrets, networks and volume and the images are removed
-// whether the tests pass or not. Skipped, with the reason, where no Docker engine answers
+// The swarm, and the removal of the stack, its secrets, networks and volume and the images
+// whether the tests pass or not: swarm_support.h. Images are built locally (nothing pulled)
+// and named after one unique tag. Skipped, with the reason, where no Docker engine answers
 // or no swarm can be had.
-#include <fcntl.h>
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
-#include <sys/file.h>
 #include <unistd.h>
 
 #include <chrono>
-#include <functional>
 #include <iostream>
 #include <map>
 #include <random>
 #include <set>
 #include <sstream>
-#include <thread>
 
-#include "e2e_support.h"
+#include "swarm_support.h"
 
 namespace snap {
 namespace {
@@ -42,46 +32,17 @@ using testing::ProcessResult;
 using Clock = std::chrono::steady_clock;
 using e2e::lines;
 using e2e::must;
+using e2e::poll_until;
 using e2e::read_file;
 using e2e::trim;
-
-// Polls `done` until it holds or `limit` passes (a bound on a stuck engine; the pause
-// between polls only spaces the queries out). True if it held.
-bool poll_until(std::chrono::seconds limit, const std::function<bool()>& done) {
-  const auto deadline = Clock::now() + limit;
-  while (Clock::now() < deadline) {
-    if (done()) return true;
-    std::this_thread::sleep_for(std::chrono::milliseconds(500));
-  }
-  return done();
-}
 
 constexpr const char* kApi = "customer-server-api";
 constexpr const char* kDb = "customer-server-db";
 constexpr const char* kClient = "example-client";
 
 // One stack shared by every test below (images and the stack take a while to start).
-struct Stack : e2e::DockerWork {
-  int swarm_lock = -1;  // shared while this test uses the swarm (see the top of the file)
-  bool created_swarm = false;
-  bool created_gwbridge = false;  // swarm init's bridge, which `swarm leave` keeps
-  bool deployed = false;
-  std::string stack;
+struct Stack : e2e::SwarmWork {
   double deploy_seconds = 0;  // `docker stack deploy` to the client's record read back
-
-  std::string service(const std::string& name) const { return stack + "_" + name; }
-  std::string network(const std::string& name) const { return stack + "_" + name; }
-  // The running containers of a service on this node.
-  std::vector<std::string> containers_of(const std::string& name) const {
-    return lines(docker({"ps", "-q", "--filter", "label=com.docker.swarm.service.name=" + service(name)}, 30).out);
-  }
-  // The states of a service's tasks, newest first ("Running 3 seconds ago", "Complete ...").
-  std::vector<std::string> task_states(const std::string& name) const {
-    return lines(docker({"service", "ps", "--no-trunc", "--format", "{{.CurrentState}}", service(name)}, 30).out);
-  }
-  std::vector<std::string> labelled(const std::string& kind) const {
-    return lines(docker({kind, "ls", "-q", "--filter", "label=com.docker.stack.namespace=" + stack}, 30).out);
-  }
 };
 
 Stack* stack = nullptr;
@@ -91,38 +52,7 @@ class SwarmEndToEnd : public ::testing::Test {
   static void SetUpTestSuite() {
     stack = new Stack;
     Stack& s = *stack;
-    s.swarm_lock = ::open((fs::temp_directory_path() / "snap-swarm-e2e.lock").c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0666);
-    if (s.swarm_lock < 0 || ::flock(s.swarm_lock, LOCK_SH) != 0) {
-      s.skip_reason = "cannot lock " + (fs::temp_directory_path() / "snap-swarm-e2e.lock").string();
-      return;
-    }
-    const ProcessResult info = s.docker({"info", "--format", "{{.Swarm.LocalNodeState}} {{.Swarm.ControlAvailable}}"}, 30);
-    if (info.exit_code != 0) {
-      s.skip_reason = "no Docker engine reachable (`docker info` failed: " + trim(info.err) + ")";
-      return;
-    }
-    const std::string state = trim(info.out);
-    if (state.rfind("active", 0) == 0) {
-      if (state != "active true") {
-        s.skip_reason = "this Docker engine is a swarm worker, not a manager: it cannot deploy a stack";
-        return;
-      }
-    } else if (state.rfind("inactive", 0) == 0) {
-      s.created_gwbridge = s.docker({"network", "inspect", "docker_gwbridge"}, 30).exit_code != 0;
-      const ProcessResult init = s.docker({"swarm", "init", "--advertise-addr", "127.0.0.1"}, 60);
-      const bool other_made_one =
-          init.exit_code != 0 &&
-          trim(s.docker({"info", "--format", "{{.Swarm.LocalNodeState}} {{.Swarm.ControlAvailable}}"}, 30).out) == "active true";
-      if (init.exit_code != 0 && !other_made_one) {
-        s.skip_reason = "cannot initialise a single-node swarm (`docker swarm init --advertise-addr 127.0.0.1` "
-                        "failed: " + trim(init.err) + ")";
-        return;
-      }
-      s.created_swarm = !other_made_one;  // another run of this test made it at the same moment: theirs
-    } else {
-      s.skip_reason = "the engine's swarm is in state \"" + state + "\"; not touching it";
-      return;
-    }
+    if (!s.enter_swarm()) return;
 
     std::random_device random;
     // Short: a swarm secret's name (STACK_KEY) has at most 64 characters.
@@ -133,9 +63,7 @@ class SwarmEndToEnd : public ::testing::Test {
     s.build_customer_and_images(unique, "snaptest-swarm", "snaptest-swarm-postgres", "snap-swarm");
 
     const auto start = Clock::now();
-    s.deployed = true;
-    must(s.docker({"stack", "deploy", "--resolve-image", "never", "-c", (s.out / "docker-stack.yml").string(), s.stack}, 120),
-         "docker stack deploy");
+    s.deploy_stack();
     // Swarm starts everything at once: the client job retries until the server answers.
     const bool complete = poll_until(std::chrono::seconds(180), [&] {
       const std::vector<std::string> states = s.task_states(kClient);
@@ -151,55 +79,13 @@ class SwarmEndToEnd : public ::testing::Test {
   }
 
   static void TearDownTestSuite() {
-    Stack& s = *stack;
-    if (s.deployed) {
-      s.docker({"stack", "rm", s.stack}, 60);
-      // `stack rm` returns before its containers are gone; the volume and the networks
-      // can be removed only after them.
-      poll_until(std::chrono::seconds(90), [&] {
-        return lines(s.docker({"ps", "-a", "-q", "--filter", "label=com.docker.stack.namespace=" + s.stack}, 30).out).empty();
-      });
-      poll_until(std::chrono::seconds(60), [&] {
-        for (const char* kind : {"network", "volume", "secret"}) {
-          for (const std::string& id : s.labelled(kind)) s.docker({kind, "rm", id}, 30);
-        }
-        return s.labelled("network").empty() && s.labelled("volume").empty() && s.labelled("secret").empty();
-      });
-    }
-    s.remove_images_and_work();
-    if (s.created_swarm) {
-      const std::string busy = swarm_in_use_by_others(s);
-      if (busy.empty()) {
-        s.docker({"swarm", "leave", "--force"}, 60);
-        if (s.created_gwbridge) s.docker({"network", "rm", "docker_gwbridge"}, 30);
-      } else {
-        std::cout << "[ NOTE     ] the swarm this test created stays: " << busy << " (`docker swarm leave --force` ends it)\n";
-      }
-    }
-    if (s.swarm_lock >= 0) ::close(s.swarm_lock);
+    stack->remove_all();
     delete stack;
     stack = nullptr;
   }
 
   void SetUp() override {
     if (!stack->available) GTEST_SKIP() << stack->skip_reason;
-  }
-
-  // Why the swarm must not be left now (empty: nothing else uses it). Leaving removes
-  // every swarm network, disconnecting whatever is attached to one. Called with this
-  // test's own stack gone; on success this run holds the lock exclusively, so no other
-  // run of the test can start using the swarm before the leave.
-  static std::string swarm_in_use_by_others(const Stack& s) {
-    if (::flock(s.swarm_lock, LOCK_EX | LOCK_NB) != 0) return "another run of this test is using it";
-    const ProcessResult services = s.docker({"service", "ls", "-q"}, 30);
-    if (services.exit_code != 0) return "`docker service ls` failed: " + trim(services.err);
-    if (!lines(services.out).empty()) return std::to_string(lines(services.out).size()) + " other service(s) run on it";
-    const ProcessResult networks = s.docker({"network", "ls", "--filter", "scope=swarm", "--format", "{{.Name}}"}, 30);
-    if (networks.exit_code != 0) return "`docker network ls` failed: " + trim(networks.err);
-    for (const std::string& n : lines(networks.out)) {
-      if (n != "ingress") return "the swarm network " + n + " is not this test's";
-    }
-    return "";
   }
 
   static Stack& s() { return *stack; }

@@ -231,8 +231,9 @@ void write_environment(std::ostream& out, const std::vector<std::pair<std::strin
 // Checked every 2 s so that dependents start soon after; failures in the first 60 s
 // (replaying the log, initialising a database) do not count.
 void write_healthcheck(std::ostream& out, const std::vector<std::string>& test) {
-  out << "    healthcheck:\n      test: " << flow_list(test)
-      << "\n      interval: \"2s\"\n      timeout: \"10s\"\n      retries: 5\n      start_period: \"60s\"\n";
+  out << "    healthcheck:\n      test: " << flow_list(test) << "\n      interval: \"" << kHealthcheck.interval
+      << "s\"\n      timeout: \"" << kHealthcheck.timeout << "s\"\n      retries: " << kHealthcheck.retries
+      << "\n      start_period: \"" << kHealthcheck.start_period << "s\"\n";
 }
 
 void write_volumes_and_secrets(std::ostream& out, const ServiceGraph& g, std::string (*key)(const DeploySecretFile&),

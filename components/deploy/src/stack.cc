@@ -38,7 +38,60 @@ void stack_container(std::ostream& out, const Service& s) {
   if (s.kind == ServiceKind::kDatabase) out << "      - {type: \"tmpfs\", target: \"/var/run/postgresql\"}\n";
 }
 
-// `deploy:`: endpoint mode, replicas, restart policy, resource limits.
+// How long swarm watches a task of an update once it runs, for a failure that rolls the
+// update back. Swarm counts a task with a healthcheck as running only once the check has
+// passed (a new task stays "starting" until then, and the old one it replaces keeps
+// running: start-first); a task that fails before that is a failed update however long
+// it took, so the start period needs no cover here. What must be covered is a task that
+// passed and then fails: a crash is seen at once, a server that stops answering after
+// `retries` probes, each `interval` after the last and allowed `timeout` (5 x (2 s +
+// 10 s) = 60 s at worst), plus 10 s for its node to report it. Both observed on Docker
+// 20.10 (swarm_upgrade_e2e_test, docs/deploy.md "Rolling updates on a swarm").
+constexpr int kUpdateMonitorSeconds = kHealthcheck.retries * (kHealthcheck.interval + kHealthcheck.timeout) + 10;
+
+// `update_config` and `rollback_config` (docs/deploy.md, "Rolling updates on a swarm").
+void stack_update(std::ostream& out, const Service& s) {
+  const std::string monitor = "\"" + std::to_string(kUpdateMonitorSeconds) + "s\"";
+  switch (s.kind) {
+    case ServiceKind::kDaemon:
+      // One task at a time, the new one started first: the old task is stopped only once
+      // the new one is healthy, so the service never has fewer healthy tasks than its
+      // replicas. The delay before the next task is as long as a new task that fails
+      // its probes right after passing takes to be found unhealthy (5 x 2 s): a bad build
+      // has then replaced one task at most when swarm rolls it back. The rollback is
+      // start-first too: the task it replaces may be serving (a new build that passed its
+      // healthcheck and failed later), so it stays until the previous build's task is
+      // healthy again; stop-first would leave the slot empty while that one starts.
+      out << "      # Rolling update: a task at a time, the new one healthy before the old one stops; a\n"
+             "      # new task that fails rolls the service back (docs/deploy.md).\n"
+             "      update_config: {parallelism: 1, delay: \"" << kHealthcheck.retries * kHealthcheck.interval
+          << "s\", order: \"start-first\", failure_action: \"rollback\", monitor: " << monitor
+          << "}\n      rollback_config: {parallelism: 1, order: \"start-first\"}\n";
+      break;
+    case ServiceKind::kDatabase:
+      // Stop-first, updating and rolling back: start-first would run a second PostgreSQL
+      // on the same data directory (the one volume) while the first still runs.
+      out << "      # Stop-first: start-first would run two PostgreSQL servers on one data directory.\n"
+             "      update_config: {parallelism: 1, order: \"stop-first\", failure_action: \"rollback\", monitor: "
+          << monitor << "}\n      rollback_config: {parallelism: 1, order: \"stop-first\"}\n";
+      break;
+    case ServiceKind::kJob:
+      // Swarm counts any task of an update that leaves `running` within the monitor
+      // period as failed, a job's run completing included: with `rollback` a new build's
+      // job that ends at once runs the previous build's job again, with `pause` (swarm's
+      // default) the update says "paused" (both observed). A job's failures are its
+      // restart policy's, so the update continues. Stop-first: never two runs of a job at
+      // once (the previous build's may still be running, a migration say).
+      out << "      # Swarm would count the job's run ending as a failed update: its restart policy\n"
+             "      # handles failures.\n"
+             "      update_config: {parallelism: 1, order: \"stop-first\", failure_action: \"continue\"}\n";
+      break;
+    case ServiceKind::kCommand:
+      break;  // 0 replicas: no task to update (bin/stack/NAME runs it as a job of its own)
+  }
+}
+
+// `deploy:`: endpoint mode, replicas, restart policy, rolling updates, resource limits.
 void stack_deploy(std::ostream& out, const ServiceGraph& g, const Service& s) {
   // The default chosen at build; $SNAP_ENDPOINT_MODE switches it at deploy (a kernel with IPVS: "vip").
   out << "    deploy:\n      endpoint_mode: " << quote_interpolated("SNAP_ENDPOINT_MODE", g.options.endpoint_mode) << "\n";
@@ -65,6 +118,7 @@ void stack_deploy(std::ostream& out, const ServiceGraph& g, const Service& s) {
       out << "      replicas: 0\n      restart_policy: {condition: \"none\"}\n";
       break;
   }
+  stack_update(out, s);
   out << "      resources:\n        limits: {memory: " << quote(size_text(memory_limit(g, s))) << ", pids: " << pids_limit(g, s)
       << "}\n";
 }
