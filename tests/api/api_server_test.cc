@@ -356,5 +356,25 @@ TEST(ApiServerHttp, AnUnreachableServerIsUnavailableAfterTheBoundedRetry) {
   }
 }
 
+// A caller asked to stop stops retrying, and the error says that it stopped rather than
+// that the server stayed unreachable for wait_for_server.
+TEST(ApiServerHttp, ACallerAskedToStopStopsRetryingAndSaysSo) {
+  Deployment d(Transport::kHttp, /*run_servers=*/false);  // nothing listens: every connect is refused
+  App& client_app = d.endpoints().api->app();
+  PersonaContext caller(client_app, *client_app.find_persona("client"), {});
+  std::string message;
+  std::thread call([&] {
+    try {
+      d.endpoints().text(caller, "never");
+    } catch (const ApiError& err) {
+      message = err.message();
+    }
+  });
+  stop_persona(caller);
+  call.join();
+  EXPECT_THAT(message, HasSubstr("Connection refused (not retried further: the calling persona is stopping; "));
+  EXPECT_THAT(message, ::testing::Not(HasSubstr("gave up after")));
+}
+
 }  // namespace
 }  // namespace snap::apitest

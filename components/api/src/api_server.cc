@@ -1114,10 +1114,15 @@ std::string ApiServer::call_untraced(const PersonaContext& caller, std::size_t r
     // A broken pooled connection is retried at once on a fresh one; a server that
     // cannot be reached is waited for, with backoff.
     if (x.failure == Failure::kBeforeSent && attempt == 1) continue;
-    if (std::chrono::steady_clock::now() + backoff >= give_up_at || caller.wait_for_stop(backoff)) {
-      throw ApiError(ErrorCode::kUnavailable, where + ": " + x.error.message() + " (gave up after " +
-                                                  std::to_string(attempt) + " attempts in " +
-                                                  std::to_string(options_.wait_for_server.count()) + " ms)");
+    const bool out_of_time = std::chrono::steady_clock::now() + backoff >= give_up_at;
+    if (out_of_time || caller.wait_for_stop(backoff)) {
+      // Say which: a caller cut short by its own stop did not wait wait_for_server.
+      throw ApiError(ErrorCode::kUnavailable,
+                     where + ": " + x.error.message() +
+                         (out_of_time ? " (gave up after " + std::to_string(attempt) + " attempts in " +
+                                            std::to_string(options_.wait_for_server.count()) + " ms)"
+                                      : " (not retried further: the calling persona is stopping; " +
+                                            std::to_string(attempt) + (attempt == 1 ? " attempt)" : " attempts)")));
     }
     backoff = std::min(backoff * 2, kMaxBackoff);
   }
