@@ -7,12 +7,26 @@
 #include <atomic>
 #include <cstring>
 #include <iostream>
+#include <system_error>
 #include <thread>
 
 #include "lifecycle_private.h"
 #include "snap/persona.h"
 
 namespace snap {
+
+namespace {
+
+// std::thread's EAGAIN says only "Resource temporarily unavailable": say what usually runs
+// out, so that a persona stopped by its container's process limit is not a riddle.
+std::string out_of_processes_hint(const std::exception& e) {
+  const auto* system = dynamic_cast<const std::system_error*>(&e);
+  if (system == nullptr || system->code() != std::errc::resource_unavailable_try_again) return {};
+  return " (a thread could not be started: a container's process and thread limit, `build --pids-limit`, "
+         "may be too low for this persona)";
+}
+
+}  // namespace
 
 int run_personas(App& app, const std::vector<const Persona*>& personas, const std::vector<std::string>& args,
                  bool stop_after_jobs) {
@@ -48,7 +62,8 @@ int run_personas(App& app, const std::vector<const Persona*>& personas, const st
       try {
         rp->status = rp->persona->run(*rp->context);
       } catch (const std::exception& e) {
-        std::cerr << "snap: persona " << rp->persona->id().name() << " failed: " << e.what() << std::endl;
+        std::cerr << "snap: persona " << rp->persona->id().name() << " failed: " << e.what()
+                  << out_of_processes_hint(e) << std::endl;
         rp->status = exit_status_for(e);
       }
       rp->done = true;

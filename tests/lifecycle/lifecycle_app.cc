@@ -18,6 +18,7 @@
 #include <fstream>
 #include <iostream>
 #include <string>
+#include <system_error>
 
 #include "snap/api_server.h"
 #include "snap/app.h"
@@ -105,6 +106,12 @@ void define(snap::App& app) {
     app.add<snap::Job>("seed", [](snap::PersonaContext&) {
       std::cout << "seed: ran" << std::endl;
       return 0;
+    });
+  }
+  if (v == "no-threads") {
+    // What std::thread throws when the container's pids limit is reached.
+    app.add<snap::Job>("spawn", [](snap::PersonaContext&) -> int {
+      throw std::system_error(std::make_error_code(std::errc::resource_unavailable_try_again));
     });
   }
   if (v == "greeter-v1") {

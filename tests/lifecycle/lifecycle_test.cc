@@ -479,6 +479,15 @@ TEST_F(Lifecycle, DevRunsJobsOnceAndTheReplRunsCommands) {
   EXPECT_THAT(repl.err, Not(HasSubstr("Terminated")));
 }
 
+// A persona that cannot start a thread is told what usually runs out, not only EAGAIN's text.
+TEST_F(Lifecycle, APersonaOutOfThreadsIsToldOfThePidsLimit) {
+  auto dev = dev_until_exit(workspace_.path(), "no-threads", {"--exit-after-jobs"});
+  EXPECT_NE(dev.exit_code, 0);
+  EXPECT_THAT(dev.err, HasSubstr("snap: persona spawn failed: Resource temporarily unavailable (a thread could not be "
+                                 "started: a container's process and thread limit, `build --pids-limit`, may be too "
+                                 "low for this persona)"));
+}
+
 // A log whose chunk was repeated (or spliced from another build) is refused by run and
 // verify before any persona starts, although startup read every event it needed.
 TEST_F(Lifecycle, ReplayRefusesADamagedTailBeforeAnyPersonaStarts) {
