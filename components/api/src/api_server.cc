@@ -1074,7 +1074,15 @@ std::string ApiServer::call_untraced(const PersonaContext& caller, std::size_t r
   });
   api_detail::ClientPool& pool = *state_->pool;
   const std::string& build = app().build_id();
+  // The pause before the next attempt, with backoff; or why there is none.
+  enum class Wait { kRetry, kOutOfTime, kStopping };
   auto backoff = kFirstBackoff;
+  const auto wait_to_retry = [&] {
+    if (std::chrono::steady_clock::now() + backoff >= give_up_at) return Wait::kOutOfTime;
+    if (caller.wait_for_stop(backoff)) return Wait::kStopping;
+    backoff = std::min(backoff * 2, kMaxBackoff);
+    return Wait::kRetry;
+  };
   for (int attempt = 1;; ++attempt) {
     api_detail::Exchange x =
         pool.exchange(r.method, request.target, request.body, traceparent, tracestate, authorization, build);
@@ -1089,12 +1097,9 @@ std::string ApiServer::call_untraced(const PersonaContext& caller, std::size_t r
       // build may be starting or already gone. The refused call ran nowhere, so it is
       // asked again, with backoff, until one answers or wait_for_server runs out.
       pool.resolve_again();
-      if (std::chrono::steady_clock::now() + backoff >= give_up_at || caller.wait_for_stop(backoff)) {
-        caller.span().set("http.response.status_code", x.response.status);
-        return finish(*this, route, x.response.status, std::move(x.response.body));
-      }
-      backoff = std::min(backoff * 2, kMaxBackoff);
-      continue;
+      if (wait_to_retry() == Wait::kRetry) continue;
+      caller.span().set("http.response.status_code", x.response.status);
+      return finish(*this, route, x.response.status, std::move(x.response.body));
     }
     if (x.failure == Failure::kNone) {
       caller.span().set("http.response.status_code", x.response.status);
@@ -1114,17 +1119,16 @@ std::string ApiServer::call_untraced(const PersonaContext& caller, std::size_t r
     // A broken pooled connection is retried at once on a fresh one; a server that
     // cannot be reached is waited for, with backoff.
     if (x.failure == Failure::kBeforeSent && attempt == 1) continue;
-    const bool out_of_time = std::chrono::steady_clock::now() + backoff >= give_up_at;
-    if (out_of_time || caller.wait_for_stop(backoff)) {
-      // Say which: a caller cut short by its own stop did not wait wait_for_server.
-      throw ApiError(ErrorCode::kUnavailable,
-                     where + ": " + x.error.message() +
-                         (out_of_time ? " (gave up after " + std::to_string(attempt) + " attempts in " +
-                                            std::to_string(options_.wait_for_server.count()) + " ms)"
-                                      : " (not retried further: the calling persona is stopping; " +
-                                            std::to_string(attempt) + (attempt == 1 ? " attempt)" : " attempts)")));
-    }
-    backoff = std::min(backoff * 2, kMaxBackoff);
+    const Wait wait = wait_to_retry();
+    if (wait == Wait::kRetry) continue;
+    // Say which: a caller cut short by its own stop did not wait wait_for_server.
+    throw ApiError(ErrorCode::kUnavailable,
+                   where + ": " + x.error.message() +
+                       (wait == Wait::kOutOfTime ? " (gave up after " + std::to_string(attempt) + " attempts in " +
+                                                       std::to_string(options_.wait_for_server.count()) + " ms)"
+                                                 : " (not retried further: the calling persona is stopping; " +
+                                                       std::to_string(attempt) +
+                                                       (attempt == 1 ? " attempt)" : " attempts)")));
   }
 }
 

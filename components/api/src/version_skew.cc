@@ -4,19 +4,9 @@
 
 #include <stdexcept>
 
-
 namespace snap::api_detail {
 
 namespace {
-
-bool same_name(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (std::size_t i = 0; i < a.size(); ++i) {
-    const auto lower = [](char c) { return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c; };
-    if (lower(a[i]) != lower(b[i])) return false;
-  }
-  return true;
-}
 
 bool looks_like_build(std::string_view id) {
   if (id.size() != 12) return false;
@@ -66,16 +56,10 @@ bool VersionSkewCheck::first_time(std::string_view peer) {
 }
 
 std::optional<std::string> VersionSkewCheck::check(std::span<const Header> headers) {
-  std::string_view peer;
-  bool sent = false;
-  for (const Header& h : headers) {
-    if (same_name(h.name, kBuildHeader)) {
-      peer = h.value;
-      sent = true;
-      break;
-    }
-  }
-  if (!sent || peer == own_build_) return std::nullopt;
+  // RequestInfo's lookup (the first such header, its name compared without regard to case).
+  const std::optional<std::string_view> sent = RequestInfo({}, {}, headers).header(kBuildHeader);
+  if (!sent || *sent == own_build_) return std::nullopt;
+  const std::string_view peer = *sent;
   const bool strict = policy_ == VersionSkew::kStrict;
   counted_.with({server_label_, label_of(peer), strict ? "refused" : "served"}).inc();
   const std::string shown = looks_like_build(peer) ? std::string(peer) : "\"" + std::string(label_of(peer)) + "\"";
