@@ -33,12 +33,12 @@ namespace {
 // The data a database keeps, as a claim on the cluster's default storage class: enough for
 // the examples; a kustomize patch sets another size or class.
 constexpr std::string_view kDatabaseStorage = "1Gi";
-// The probes' rhythm is the compose healthcheck's (every 2 s, 10 s timeout, 5 failures);
-// its 60 s start period is a startup probe allowing 30 failures 2 s apart.
-constexpr int kProbePeriod = 2;
-constexpr int kProbeTimeout = 10;
-constexpr int kProbeFailures = 5;
-constexpr int kStartupFailures = 30;
+// The probes' rhythm is the compose healthcheck's (kHealthcheck); its start period is a
+// startup probe allowing as many failures as fit in it.
+constexpr int kProbePeriod = kHealthcheck.interval;
+constexpr int kProbeTimeout = kHealthcheck.timeout;
+constexpr int kProbeFailures = kHealthcheck.retries;
+constexpr int kStartupFailures = kHealthcheck.start_period / kHealthcheck.interval;
 // A job's failed run is retried as often as the stack's `max_attempts`.
 constexpr int kJobRetries = 3;
 // The host name of a reached daemon's pods, in the subdomain of their headless Service:

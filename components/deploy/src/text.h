@@ -34,5 +34,16 @@ std::uint32_t fnv1a(std::string_view text);
 std::string file_name_for(std::string_view name);
 // A compose key for a secret: [A-Za-z0-9._-].
 std::string key_for(std::string_view text);
+// The healthcheck of every daemon and database (compose and stack: write_healthcheck;
+// Kubernetes: its probes), in seconds: a probe every `interval`, each allowed `timeout`;
+// `retries` failures in a row make the container unhealthy; failures in the first
+// `start_period` do not count until one probe passes.
+struct HealthcheckRhythm {
+  int interval;
+  int timeout;
+  int retries;
+  int start_period;
+};
+inline constexpr HealthcheckRhythm kHealthcheck{2, 10, 5, 60};
 
 }  // namespace snap::deploy_plan

@@ -55,16 +55,6 @@ std::string secret_key(const DeploySecretFile& f);
 std::string stack_secret_key(const DeploySecretFile& f);
 // A service's `networks:` (see compose.cc).
 void write_networks(std::ostream& out, const ServiceGraph& g, const Service& s, const std::vector<std::string>& networks);
-// The healthcheck of every daemon and database (write_healthcheck), in seconds: a probe
-// every `interval`, each allowed `timeout`; `retries` failures in a row make the container
-// unhealthy; failures in the first `start_period` do not count until one probe passes.
-struct HealthcheckRhythm {
-  int interval;
-  int timeout;
-  int retries;
-  int start_period;
-};
-inline constexpr HealthcheckRhythm kHealthcheck{2, 10, 5, 60};
 void write_healthcheck(std::ostream& out, const std::vector<std::string>& test);
 // What an app service is told beyond its persona: observability_environment, and a
 // published server's SNAP_PUBLIC_HOST.
